@@ -1,0 +1,151 @@
+"""The rig: cameras, light outputs, fixtures, trigger box, turntable and storage (frozen pydantic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "CameraConfig",
+    "DeviceConfig",
+    "FixtureConfig",
+    "Intrinsics",
+    "LightOutputConfig",
+    "NominalPose",
+    "RigConfig",
+    "StorageConfig",
+    "TurntableConfig",
+]
+
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Intrinsics(_Frozen):
+    """OpenCV pinhole model with distortion (k1, k2, p1, p2[, k3]); pixels."""
+
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fx: float = Field(gt=0)
+    fy: float = Field(gt=0)
+    cx: float
+    cy: float
+    dist: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+    @field_validator("dist")
+    @classmethod
+    def _dist_length(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(value) not in (4, 5):
+            raise ValueError(f"needs 4 or 5 coefficients (k1, k2, p1, p2[, k3]), got {len(value)}")
+        return value
+
+    def matrix(self) -> np.ndarray:
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    def distortion(self) -> np.ndarray:
+        """Five OpenCV coefficients (k3 = 0 when only four were given)."""
+        return np.array([*self.dist, 0.0][:5], dtype=float)
+
+
+class NominalPose(_Frozen):
+    """Where a camera sits in the rig frame (metres, z up) and what it looks at."""
+
+    position: tuple[float, float, float]
+    look_at: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+    def cam_from_world(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rotation R and translation t with x_cam = R x_world + t (OpenCV axes: x right, y down, z forward)."""
+        centre = np.asarray(self.position, dtype=float)
+        forward = np.asarray(self.look_at, dtype=float) - centre
+        norm = np.linalg.norm(forward)
+        if norm < 1e-9:
+            raise ValueError("camera position equals its look_at point")
+        forward /= norm
+        right = np.cross(forward, np.asarray(self.up, dtype=float))
+        if np.linalg.norm(right) < 1e-9:
+            raise ValueError("camera looks straight along its up vector; give another 'up'")
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        rotation = np.stack([right, down, forward])
+        return rotation, -rotation @ centre
+
+
+class DeviceConfig(_Frozen):
+    """Any device: an id, the driver that runs it and that driver's own parameters."""
+
+    id: str = Field(pattern=_ID_PATTERN)
+    driver: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CameraConfig(DeviceConfig):
+    serial: str
+    body: str
+    group: str
+    formats: tuple[str, ...] = ("jpeg",)
+    settings: dict[str, str] = Field(default_factory=dict)
+    intrinsics: Intrinsics
+    pose: NominalPose
+
+
+class LightOutputConfig(DeviceConfig):
+    universes: tuple[int, ...] = Field(min_length=1)
+
+    @field_validator("universes")
+    @classmethod
+    def _universe_range(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        for universe in value:
+            if not 0 <= universe <= 32767:
+                raise ValueError(f"universe {universe} is outside 0..32767")
+        return value
+
+
+class FixtureConfig(_Frozen):
+    id: str = Field(pattern=_ID_PATTERN)
+    profile: str
+    mode: str
+    output: str
+    universe: int
+    address: int = Field(ge=1, le=512, description="first DMX channel, 1-based")
+    position: tuple[float, float, float]
+    power: float = Field(default=1.0, gt=0, description="relative light output at full level")
+
+
+class TurntableConfig(DeviceConfig):
+    min_deg: float = 0.0
+    max_deg: float = 360.0
+    speed_deg_per_s: float = Field(default=30.0, gt=0)
+
+
+class StorageConfig(_Frozen):
+    root: str = "sessions"
+    min_free_bytes: int = Field(default=200_000_000, ge=0)
+
+
+class RigConfig(_Frozen):
+    name: str
+    cameras: tuple[CameraConfig, ...] = Field(min_length=1)
+    light_outputs: tuple[LightOutputConfig, ...] = ()
+    fixtures: tuple[FixtureConfig, ...] = ()
+    trigger: DeviceConfig | None = None
+    turntable: TurntableConfig | None = None
+    storage: StorageConfig = StorageConfig()
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(f"rig '{self.name}' has no camera '{camera_id}'")
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Camera ids by group, in rig order."""
+        result: dict[str, list[str]] = {}
+        for camera in self.cameras:
+            result.setdefault(camera.group, []).append(camera.id)
+        return {name: tuple(ids) for name, ids in result.items()}

@@ -1,0 +1,39 @@
+"""Device protocols and the driver registry."""
+
+from capturerig.devices._registry import (
+    DEVICE_KINDS,
+    DriverContext,
+    available_drivers,
+    create_camera,
+    create_light_output,
+    create_trigger,
+    create_turntable,
+)
+from capturerig.devices.protocols import (
+    Camera,
+    CameraFile,
+    CameraStatus,
+    DeviceError,
+    DeviceTimeout,
+    LightOutput,
+    TriggerBox,
+    Turntable,
+)
+
+__all__ = [
+    "DEVICE_KINDS",
+    "Camera",
+    "CameraFile",
+    "CameraStatus",
+    "DeviceError",
+    "DeviceTimeout",
+    "DriverContext",
+    "LightOutput",
+    "TriggerBox",
+    "Turntable",
+    "available_drivers",
+    "create_camera",
+    "create_light_output",
+    "create_trigger",
+    "create_turntable",
+]

@@ -1,0 +1,64 @@
+"""Driver lookup by name through the ``capturerig.drivers`` entry-point group.
+
+A rig file says ``driver: sim`` or ``driver: gphoto2``; the registry finds the class registered as
+``camera.sim`` / ``camera.gphoto2``, so core code never imports a particular driver (or the simulators).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, cast
+
+from capturerig.config import CameraConfig, DeviceConfig, LightOutputConfig, RigConfig, TurntableConfig
+from capturerig.devices.protocols import Camera, DeviceError, LightOutput, TriggerBox, Turntable
+
+__all__ = ["DEVICE_KINDS", "DriverContext", "available_drivers", "create_camera", "create_light_output",
+           "create_trigger", "create_turntable"]
+
+ENTRY_POINT_GROUP = "capturerig.drivers"
+DEVICE_KINDS = ("camera", "light", "trigger", "turntable")
+
+
+@dataclass(frozen=True)
+class DriverContext:
+    """What every driver may read besides its own config: the whole rig and where its file lives."""
+
+    rig: RigConfig
+    base_dir: Path
+
+
+def available_drivers() -> dict[str, list[str]]:
+    """Installed driver names by device kind, e.g. ``{"camera": ["gphoto2", "sim"], ...}``."""
+    result: dict[str, list[str]] = {kind: [] for kind in DEVICE_KINDS}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        kind, _, name = entry.name.partition(".")
+        result.setdefault(kind, []).append(name)
+    return {kind: sorted(names) for kind, names in result.items()}
+
+
+def _create(kind: str, config: DeviceConfig, context: DriverContext) -> Any:
+    matches = [e for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == f"{kind}.{config.driver}"]
+    if not matches:
+        known = ", ".join(available_drivers().get(kind, [])) or "none"
+        raise DeviceError(config.id, f"no {kind} driver '{config.driver}' is installed (installed: {known})",
+                          "fix the rig file's driver or install the package that provides it")
+    driver_class = matches[0].load()
+    return driver_class(config, context)
+
+
+def create_camera(config: CameraConfig, context: DriverContext) -> Camera:
+    return cast(Camera, _create("camera", config, context))
+
+
+def create_light_output(config: LightOutputConfig, context: DriverContext) -> LightOutput:
+    return cast(LightOutput, _create("light", config, context))
+
+
+def create_trigger(config: DeviceConfig, context: DriverContext) -> TriggerBox:
+    return cast(TriggerBox, _create("trigger", config, context))
+
+
+def create_turntable(config: TurntableConfig, context: DriverContext) -> Turntable:
+    return cast(Turntable, _create("turntable", config, context))

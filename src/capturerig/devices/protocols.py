@@ -1,0 +1,141 @@
+"""What the engine needs from each kind of device, named by capability.
+
+Every call that waits takes a finite ``timeout_s`` and raises :class:`DeviceTimeout` when it runs out;
+any other failure raises :class:`DeviceError`. Both carry the device id and what the operator should do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "Camera",
+    "CameraFile",
+    "CameraStatus",
+    "DeviceError",
+    "DeviceTimeout",
+    "LightOutput",
+    "TriggerBox",
+    "Turntable",
+]
+
+
+class DeviceError(RuntimeError):
+    """A device failed; ``device_id`` says which, ``hint`` what to do next."""
+
+    def __init__(self, device_id: str, message: str, hint: str = "") -> None:
+        self.device_id = device_id
+        self.hint = hint
+        text = f"{device_id}: {message}"
+        super().__init__(f"{text} ({hint})" if hint else text)
+
+
+class DeviceTimeout(DeviceError):
+    """A device did not answer within its timeout."""
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """What a camera reports about itself when connected."""
+
+    serial: str
+    model: str
+    battery_percent: float | None = None
+    free_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class CameraFile:
+    """One file a camera produced for one exposure (``name`` is its name on the card)."""
+
+    name: str
+    format: str
+    data: bytes
+    exposed_at: float  # time.time() of the exposure
+
+
+@runtime_checkable
+class Camera(Protocol):
+    """A tethered camera."""
+
+    @property
+    def id(self) -> str: ...
+
+    def connect(self, timeout_s: float) -> CameraStatus:
+        """Open the camera; raises DeviceError if absent or claimed by another process."""
+
+    def apply_settings(self, settings: Mapping[str, str], timeout_s: float) -> dict[str, str]:
+        """Write settings (``iso``, ``shutter``, ``aperture``, ``whitebalance`` ...) and return them as read back.
+
+        Unknown settings raise DeviceError; the read-back lets preflight detect silent refusals.
+        """
+
+    def arm(self, timeout_s: float) -> None:
+        """Make the camera ready to expose on the next hardware trigger."""
+
+    def trigger_capture(self, timeout_s: float) -> None:
+        """Expose now by software (rigs without a trigger box); files then come from ``wait_for_files``."""
+
+    def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
+        """Block until the files of the last exposure are downloaded (one per configured format)."""
+
+    def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
+        """Delete files from the card; the engine calls this only after they are fsynced and hashed."""
+
+    def close(self) -> None:
+        """Release the camera; never raises."""
+
+
+@runtime_checkable
+class LightOutput(Protocol):
+    """A DMX (or serial) light output carrying one or more universes."""
+
+    @property
+    def id(self) -> str: ...
+
+    def open(self, timeout_s: float) -> None:
+        """Open the port or socket; raises DeviceError when the interface is missing."""
+
+    def set_universe(self, universe: int, levels: bytes) -> None:
+        """Replace the whole frame of ``universe`` (512 levels, 0..255) atomically; returns at once."""
+
+    def wait_sent(self, timeout_s: float) -> None:
+        """Block until every universe's current frame has gone out on the wire at least once."""
+
+    def close(self) -> None:
+        """Stop sending and release the interface; never raises."""
+
+
+@runtime_checkable
+class TriggerBox(Protocol):
+    """A hardware trigger that fires a set of cameras together."""
+
+    @property
+    def id(self) -> str: ...
+
+    def open(self, timeout_s: float) -> None: ...
+
+    def fire(self, camera_ids: Sequence[str], timeout_s: float) -> float:
+        """Fire the cameras' shutters together; returns ``time.time()`` of the pulse."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Turntable(Protocol):
+    """A motorised turntable (GRBL); angles in degrees."""
+
+    @property
+    def id(self) -> str: ...
+
+    def open(self, timeout_s: float) -> None: ...
+
+    def home(self, timeout_s: float) -> None:
+        """Run the homing cycle; the angle is 0 afterwards."""
+
+    def move_to(self, angle_deg: float, timeout_s: float) -> float:
+        """Move and return the angle reported once the table is idle at the target."""
+
+    def close(self) -> None: ...
