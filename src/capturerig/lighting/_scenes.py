@@ -37,7 +37,7 @@ def frames_for_condition(rig: RigConfig, condition: LightingCondition,
     """
     frames = {key: bytearray(frame) for key, frame in blackout_frames(rig).items()}
     for fixture in rig.fixtures:
-        levels: dict[str, float] = dict(condition.levels.get("*", {}))
+        levels: dict[ChannelRole, float] = dict(condition.levels.get("*", {}))
         levels.update(condition.levels.get(fixture.id, {}))
         if not levels:
             continue

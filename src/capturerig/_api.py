@@ -1,0 +1,20 @@
+"""The public Python API for scripted sessions; the CLI and the web panel use exactly this."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from capturerig import config
+from capturerig.devices import available_drivers
+
+__all__ = ["load_plan", "load_rig"]
+
+
+def load_rig(path: str | Path | None = None) -> config.LoadedRig:
+    """Load and check a rig file (default: the embedded simulated studio); drivers must be installed."""
+    return config.load_rig(path or config.default_rig_path(), known_drivers=available_drivers())
+
+
+def load_plan(path: str | Path | None, rig: config.LoadedRig) -> config.LoadedPlan:
+    """Load a plan (default: the embedded demo plan) and check it against ``rig``."""
+    return config.load_plan(path or config.default_plan_path(), rig)

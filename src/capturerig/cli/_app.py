@@ -1,0 +1,235 @@
+"""The ``capturerig`` command line (typer); every command goes through the public Python API."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import capturerig
+from capturerig.cli._progress import SessionProgress
+from capturerig.config import Pose, default_plan_path, default_rig_path
+from capturerig.devices import DeviceError, DriverContext, available_drivers, create_camera
+from capturerig.engine import RunResult, RunState, Session
+from capturerig.plan import estimate_plan, expand_plan
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Drive a capture rig: cameras, lights, turntable; sessions and training packages.")
+plan_app = typer.Typer(no_args_is_help=True, help="Check a plan and estimate what it costs.")
+devices_app = typer.Typer(no_args_is_help=True, help="See the rig's devices.")
+app.add_typer(plan_app, name="plan")
+app.add_typer(devices_app, name="devices")
+console = Console()
+errors = Console(stderr=True)
+
+RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
+PlanOption = Annotated[Path | None, typer.Option("--plan", help="plan file (default: the demo plan)")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Bad input and refused devices end the command with a clear message, not a traceback."""
+    try:
+        yield
+    except capturerig.ConfigError as exc:
+        raise _fail(str(exc), 2) from exc
+    except capturerig.PreflightFailed as exc:
+        raise _fail(str(exc), 3) from exc
+    except (capturerig.ConsentRefused, capturerig.IncompleteSession, FileExistsError, FileNotFoundError,
+            DeviceError) as exc:
+        raise _fail(str(exc), 2) from exc
+
+
+@contextmanager
+def _abort_on_signal(session: Session) -> Iterator[None]:
+    """First Ctrl-C (or SIGTERM) aborts at the next take boundary; a second one stops at once."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        errors.print("[yellow]aborting at the next take boundary (Ctrl-C again to stop now; lights go safe)")
+        session.abort()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, handler), signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+
+
+def _run(session: Session, confirm: bool) -> RunResult:
+    def confirm_pose(pose: Pose) -> bool:
+        if not confirm:
+            return True
+        return typer.confirm(f"Is the subject holding pose {pose.id} ({pose.description})?", default=True)
+
+    with SessionProgress(console) as progress, _abort_on_signal(session):
+        session.subscribe(progress)
+        result = session.run(confirm_pose)
+    return result
+
+
+def _report(session: Session, result: RunResult) -> None:
+    console.print(f"session {session.folder.info.session_id}: {result.takes_verified}/{result.takes_total} takes "
+                  f"verified ({result.takes_shot_now} shot in this run) in {session.path}")
+    if result.state != RunState.DONE:
+        raise _fail(f"session {result.state.value}: {result.error}\n"
+                    f"resume with: capturerig resume {session.path}", 1)
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="folder for the session and its package")] = Path("capturerig-demo"),
+         subject: Annotated[str, typer.Option(help="subject id recorded with the session")] = "demo-subject") -> None:
+    """Run a whole session on the simulated studio and package it for training."""
+    with _user_errors():
+        rig = capturerig.load_rig(default_rig_path())
+        plan = capturerig.load_plan(default_plan_path(), rig)
+        estimate = estimate_plan(rig.config, plan.config)
+        console.print(f"simulated studio: {len(rig.config.cameras)} cameras, {len(rig.config.fixtures)} fixtures; "
+                      f"plan {plan.config.name}: {estimate.takes} takes, {estimate.images} images")
+        session = Session.create(rig, plan, subject, out / "sessions" / f"{subject}-{_stamp()}")
+        try:
+            result = _run(session, confirm=False)
+            _report(session, result)
+        finally:
+            session.close()
+        package = capturerig.package_session(session.path, out / "packages" / session.path.name)
+    console.print(f"package: {package.out_dir} ({package.num_images} images from {package.num_cameras} cameras)")
+    console.print(f"  nerfstudio: {package.transforms_path}")
+    console.print(f"  COLMAP:     {package.colmap_dir}")
+    console.print(f"  manifest:   {package.manifest_path}")
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+@app.command()
+def run(rig: Annotated[Path, typer.Option("--rig", help="rig file")],
+        plan: Annotated[Path, typer.Option("--plan", help="plan file")],
+        subject: Annotated[str, typer.Option("--subject", help="subject id (consent is checked for it)")],
+        out: Annotated[Path | None, typer.Option("--out", help="session folder (default: rig storage root)")] = None,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask the operator to confirm poses")] = False,
+        ) -> None:
+    """Capture a session: preflight, then every take of the plan, journalled and verified."""
+    with _user_errors():
+        loaded_rig = capturerig.load_rig(rig)
+        session = Session.create(loaded_rig, capturerig.load_plan(plan, loaded_rig), subject, out)
+        console.print(f"session folder: {session.path}")
+        try:
+            _report(session, _run(session, confirm=not yes))
+        finally:
+            session.close()
+
+
+@app.command()
+def resume(session_dir: Annotated[Path, typer.Argument(help="the interrupted session's folder")],
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask to confirm poses")] = False) -> None:
+    """Finish an interrupted session: redo only what the journal cannot prove done."""
+    with _user_errors():
+        session = Session.open(session_dir)
+        try:
+            _report(session, _run(session, confirm=not yes))
+        finally:
+            session.close()
+
+
+@app.command()
+def package(session_dir: Annotated[Path, typer.Argument(help="a finished session folder")],
+            out: Annotated[Path, typer.Option("--out", help="package folder to create")]) -> None:
+    """Write a training package (images, COLMAP model, transforms.json, manifest) from a session."""
+    with _user_errors():
+        summary = capturerig.package_session(session_dir, out)
+    console.print(f"package: {summary.out_dir} ({summary.num_images} images, {summary.total_bytes / 1e6:.1f} MB)")
+
+
+@app.command()
+def verify(package_dir: Annotated[Path, typer.Argument(help="a package folder")]) -> None:
+    """Check every file of a package against its manifest."""
+    problems = capturerig.verify_package(package_dir)
+    if problems:
+        for problem in problems:
+            errors.print(f"[red]{problem}")
+        raise typer.Exit(1)
+    console.print(f"{package_dir}: every file matches the manifest")
+
+
+@plan_app.command("validate")
+def plan_validate(rig: Annotated[Path, typer.Argument()], plan: Annotated[Path, typer.Argument()]) -> None:
+    """Check a rig and a plan; print every problem with its file, line and field."""
+    with _user_errors():
+        loaded_rig = capturerig.load_rig(rig)
+        loaded_plan = capturerig.load_plan(plan, loaded_rig)
+    takes = expand_plan(loaded_rig.config, loaded_plan.config)
+    console.print(f"{rig}: ok ({len(loaded_rig.config.cameras)} cameras, {len(loaded_rig.config.fixtures)} fixtures)")
+    console.print(f"{plan}: ok ({len(takes)} takes)")
+
+
+@plan_app.command("estimate")
+def plan_estimate(rig: Annotated[Path, typer.Argument()], plan: Annotated[Path, typer.Argument()]) -> None:
+    """Takes, images, hold time per pose, session time and disk space of a plan on a rig."""
+    with _user_errors():
+        loaded_rig = capturerig.load_rig(rig)
+        loaded_plan = capturerig.load_plan(plan, loaded_rig)
+        estimate = estimate_plan(loaded_rig.config, loaded_plan.config, loaded_rig.path.parent)
+    table = Table(title=f"{loaded_plan.config.name} on {loaded_rig.config.name}")
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    table.add_row("takes", str(estimate.takes))
+    table.add_row("images", str(estimate.images))
+    for pose_id, seconds in estimate.hold_s_by_pose.items():
+        table.add_row(f"hold time, pose {pose_id}", f"{seconds:.1f} s")
+    table.add_row("session time", f"{estimate.session_s:.1f} s")
+    table.add_row("disk space", f"{estimate.disk_bytes / 1e6:.1f} MB")
+    console.print(table)
+
+
+@devices_app.command("list")
+def devices_list(rig: RigOption = None) -> None:
+    """List the rig's devices and whether each answers (cameras report model and serial)."""
+    with _user_errors():
+        loaded = capturerig.load_rig(rig)
+    config = loaded.config
+    table = Table(title=f"rig {config.name}")
+    for column in ("id", "kind", "driver", "group / universes", "status"):
+        table.add_column(column)
+    context = DriverContext(config, loaded.path.parent)
+    for camera_config in config.cameras:
+        camera = create_camera(camera_config, context)
+        try:
+            status = camera.connect(5.0)
+            state = f"ok: {status.model} serial {status.serial}"
+            if status.serial != camera_config.serial:
+                state = f"[red]serial {status.serial}, rig says {camera_config.serial}"
+        except DeviceError as exc:
+            state = f"[red]{exc}"
+        finally:
+            camera.close()
+        table.add_row(camera_config.id, "camera", camera_config.driver, camera_config.group, state)
+    for output in config.light_outputs:
+        table.add_row(output.id, "light output", output.driver, ", ".join(map(str, output.universes)), "")
+    if config.trigger:
+        table.add_row(config.trigger.id, "trigger", config.trigger.driver, "", "")
+    if config.turntable:
+        table.add_row(config.turntable.id, "turntable", config.turntable.driver,
+                      f"{config.turntable.min_deg:g}..{config.turntable.max_deg:g} deg", "")
+    console.print(table)
+    console.print("installed drivers: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in available_drivers().items()))
+
+
+def main() -> None:
+    app()

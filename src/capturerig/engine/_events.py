@@ -1,0 +1,172 @@
+"""Typed events and the bus that carries them to the journal, the CLI and the web panel."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "Event",
+    "EventBus",
+    "FileStored",
+    "PoseStarted",
+    "PreflightResult",
+    "RunState",
+    "SessionMessage",
+    "StateChanged",
+    "Subscriber",
+    "Subscription",
+    "TakeFailed",
+    "TakeSkipped",
+    "TakeStarted",
+    "TakeVerified",
+]
+
+log = logging.getLogger(__name__)
+
+
+class RunState(StrEnum):
+    """Where a session's runner is; pause, resume and abort act at take boundaries."""
+
+    IDLE = "idle"
+    PREFLIGHT = "preflight"
+    RUNNING = "running"
+    PAUSED = "paused"
+    ABORTING = "aborting"
+    ABORTED = "aborted"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    at: float = field(default_factory=time.time)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateChanged(Event):
+    state: RunState
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreflightResult(Event):
+    device_id: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoseStarted(Event):
+    pose_id: str
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TakeStarted(Event):
+    take_id: str
+    ordinal: int
+    total: int
+    attempt: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TakeSkipped(Event):
+    """A take the journal proves done (on resume)."""
+
+    take_id: str
+    ordinal: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileStored(Event):
+    """A file is on disk, fsynced and hashed; only now may it leave the camera card."""
+
+    take_id: str
+    attempt: int
+    camera_id: str
+    file_format: str
+    path: str  # relative to the session folder
+    size: int
+    sha256: str
+    exposed_at: float
+    card_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TakeVerified(Event):
+    take_id: str
+    ordinal: int
+    total: int
+    attempt: int
+    files: int
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TakeFailed(Event):
+    take_id: str
+    attempt: int
+    error: str
+    will_retry: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionMessage(Event):
+    level: str
+    text: str
+
+
+Subscriber = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    callback: Subscriber
+    critical: bool
+
+
+class EventBus:
+    """Delivers every event to subscribers in order of subscription.
+
+    A *critical* subscriber (the journal) that raises stops the run: the exception propagates to the
+    publisher. Any other subscriber that raises is logged and counted, and never breaks the run.
+    """
+
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription] = []
+        self._lock = threading.RLock()
+        self.observer_failures = 0
+
+    def subscribe(self, callback: Subscriber, *, critical: bool = False) -> Subscription:
+        subscription = Subscription(callback, critical)
+        with self._lock:
+            self._subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+            for subscription in subscriptions:
+                if subscription.critical:
+                    subscription.callback(event)
+                    continue
+                try:
+                    subscription.callback(event)
+                except Exception:
+                    self.observer_failures += 1
+                    log.exception("event subscriber %r failed on %s", subscription.callback, event.kind)

@@ -1,0 +1,195 @@
+"""The session journal: SQLite in WAL mode with synchronous=FULL, one row per take and per file.
+
+The journal is the proof of what was captured. It is written by the first (critical) subscriber of the
+event bus, so a journal failure stops the run instead of letting captures go unrecorded.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from capturerig.engine._events import (
+    Event,
+    FileStored,
+    StateChanged,
+    TakeFailed,
+    TakeStarted,
+    TakeVerified,
+)
+
+__all__ = ["FileRecord", "Journal", "TakeRecord", "TakeStatus"]
+
+JOURNAL_NAME = "journal.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS takes (
+    take_id TEXT PRIMARY KEY,
+    ordinal INTEGER NOT NULL,
+    status TEXT NOT NULL,              -- running | verified | failed | superseded
+    attempts INTEGER NOT NULL DEFAULT 0,
+    verified_attempt INTEGER,
+    started_at REAL, finished_at REAL,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,             -- relative to the session folder
+    take_id TEXT,                      -- NULL for files found on disk that no event recorded
+    attempt INTEGER,
+    camera_id TEXT,
+    format TEXT,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    exposed_at REAL,
+    stored_at REAL NOT NULL,
+    card_name TEXT,
+    origin TEXT NOT NULL DEFAULT 'capture'   -- capture | recovered
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL
+);
+"""
+
+
+class TakeStatus:
+    RUNNING = "running"
+    VERIFIED = "verified"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class TakeRecord:
+    take_id: str
+    ordinal: int
+    status: str
+    attempts: int
+    verified_attempt: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    take_id: str | None
+    attempt: int | None
+    camera_id: str | None
+    format: str | None
+    size: int
+    sha256: str
+    origin: str
+
+
+class Journal:
+    """Append-mostly record of a session; safe to read while another process writes (WAL)."""
+
+    def __init__(self, session_dir: Path) -> None:
+        self.path = session_dir / JOURNAL_NAME
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def record(self, event: Event) -> None:
+        """Bus subscriber: turn an event into rows. Raises on any database failure (stops the run)."""
+        payload = json.dumps(asdict(event), default=str)
+        with self._transaction() as db:
+            db.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)", (event.at, event.kind, payload))
+            if isinstance(event, TakeStarted):
+                db.execute(
+                    "INSERT INTO takes (take_id, ordinal, status, attempts, started_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(take_id) DO UPDATE SET status=excluded.status, attempts=excluded.attempts, "
+                    "started_at=excluded.started_at, verified_attempt=NULL, error=NULL",
+                    (event.take_id, event.ordinal, TakeStatus.RUNNING, event.attempt, event.at))
+            elif isinstance(event, FileStored):
+                db.execute(
+                    "INSERT INTO files (path, take_id, attempt, camera_id, format, size, sha256, exposed_at, "
+                    "stored_at, card_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (event.path, event.take_id, event.attempt, event.camera_id, event.file_format, event.size,
+                     event.sha256, event.exposed_at, event.at, event.card_name))
+            elif isinstance(event, TakeVerified):
+                db.execute("UPDATE takes SET status=?, verified_attempt=?, finished_at=? WHERE take_id=?",
+                           (TakeStatus.VERIFIED, event.attempt, event.at, event.take_id))
+            elif isinstance(event, TakeFailed):
+                db.execute("UPDATE takes SET status=?, error=?, finished_at=? WHERE take_id=?",
+                           (TakeStatus.FAILED, event.error, event.at, event.take_id))
+            elif isinstance(event, StateChanged):
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (json.dumps(event.state.value),))
+
+    def supersede(self, take_ids: list[str]) -> None:
+        """Mark verified takes to be shot again (pose consistency); their files stay on disk and in here."""
+        with self._transaction() as db:
+            db.executemany("UPDATE takes SET status=? WHERE take_id=?",
+                           [(TakeStatus.SUPERSEDED, take_id) for take_id in take_ids])
+
+    def add_recovered_file(self, path: str, size: int, sha256: str, stored_at: float) -> None:
+        """Record a file found on disk that no event recorded (e.g. written just before a crash)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO files (path, size, sha256, stored_at, origin) VALUES (?, ?, ?, ?, 'recovered')",
+                       (path, size, sha256, stored_at))
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def meta(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def takes(self) -> dict[str, TakeRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT take_id, ordinal, status, attempts, verified_attempt, error "
+                                    "FROM takes ORDER BY ordinal").fetchall()
+        return {row[0]: TakeRecord(*row) for row in rows}
+
+    def files(self, take_id: str | None = None, attempt: int | None = None) -> list[FileRecord]:
+        query = "SELECT path, take_id, attempt, camera_id, format, size, sha256, origin FROM files"
+        args: tuple[Any, ...] = ()
+        if take_id is not None:
+            query += " WHERE take_id=?"
+            args = (take_id,)
+            if attempt is not None:
+                query += " AND attempt=?"
+                args += (attempt,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY path", args).fetchall()
+        return [FileRecord(*row) for row in rows]
+
+    def verified_files(self) -> list[FileRecord]:
+        """Files of the verified attempt of every verified take, in take order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT f.path, f.take_id, f.attempt, f.camera_id, f.format, f.size, f.sha256, f.origin "
+                "FROM files f JOIN takes t ON f.take_id = t.take_id AND f.attempt = t.verified_attempt "
+                "WHERE t.status = ? ORDER BY t.ordinal, f.camera_id, f.format", (TakeStatus.VERIFIED,)).fetchall()
+        return [FileRecord(*row) for row in rows]
+
+    def event_count(self, kind: str) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events WHERE kind=?", (kind,)).fetchone()[0])

@@ -1,0 +1,97 @@
+"""Preflight: every device answers, serials match, settings read back as set, storage has room."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from capturerig.config import CameraConfig, PlanConfig, selected_cameras
+from capturerig.devices import CameraStatus, DeviceError
+from capturerig.engine._events import PreflightResult
+from capturerig.engine._rigdevices import RigDevices
+from capturerig.plan import PlanEstimate
+
+__all__ = ["PreflightFailed", "run_preflight"]
+
+CONNECT_TIMEOUT_S = 10.0
+SETTINGS_TIMEOUT_S = 10.0
+HOME_TIMEOUT_S = 60.0
+DISK_MARGIN = 1.25  # room for retries and sidecar files beyond the plan's estimate
+
+
+class PreflightFailed(RuntimeError):
+    """One or more devices or the storage are not ready; ``problems`` lists each with its device id."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("preflight failed:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class _CameraCheck:
+    camera_id: str
+    problem: str | None
+    detail: str
+
+
+def _check_camera(devices: RigDevices, config: CameraConfig) -> _CameraCheck:
+    camera = devices.cameras[config.id]
+    try:
+        status: CameraStatus = camera.connect(CONNECT_TIMEOUT_S)
+        if status.serial != config.serial:
+            return _CameraCheck(config.id, f"{config.id}: reports serial {status.serial} but the rig says "
+                                           f"{config.serial} (cameras swapped between ports?)", "serial mismatch")
+        read_back = camera.apply_settings(config.settings, SETTINGS_TIMEOUT_S)
+    except DeviceError as exc:
+        return _CameraCheck(config.id, str(exc), "no answer")
+    drift = [f"{key} set to {value} but reads back {read_back.get(key)}"
+             for key, value in config.settings.items() if read_back.get(key) != value]
+    if drift:
+        return _CameraCheck(config.id, f"{config.id}: " + "; ".join(drift), "settings not applied")
+    battery = "" if status.battery_percent is None else f", battery {status.battery_percent:.0f}%"
+    return _CameraCheck(config.id, None, f"{status.model} serial {status.serial}{battery}")
+
+
+def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate, session_dir: Path,
+                  publish: Callable[[PreflightResult], None], pool: ThreadPoolExecutor) -> None:
+    """Open and check every device; raise PreflightFailed listing every problem found."""
+    problems: list[str] = []
+
+    def report(device_id: str, problem: str | None, detail: str) -> None:
+        publish(PreflightResult(device_id=device_id, ok=problem is None, detail=problem or detail))
+        if problem:
+            problems.append(problem)
+
+    for output_id, output in devices.lights.items():
+        try:
+            output.open(CONNECT_TIMEOUT_S)
+            report(output_id, None, "open")
+        except DeviceError as exc:
+            report(output_id, str(exc), "")
+    if devices.trigger is not None:
+        try:
+            devices.trigger.open(CONNECT_TIMEOUT_S)
+            report(devices.trigger.id, None, "open")
+        except DeviceError as exc:
+            report(devices.trigger.id, str(exc), "")
+    if devices.turntable is not None:
+        try:
+            devices.turntable.open(CONNECT_TIMEOUT_S)
+            devices.turntable.home(HOME_TIMEOUT_S)
+            report(devices.turntable.id, None, "homed")
+        except DeviceError as exc:
+            report(devices.turntable.id, str(exc), "")
+    wanted = [devices.rig.camera(camera_id) for camera_id in selected_cameras(devices.rig, plan)]
+    for check in pool.map(lambda c: _check_camera(devices, c), wanted):
+        report(check.camera_id, check.problem, check.detail)
+    free = shutil.disk_usage(session_dir).free
+    need = max(devices.rig.storage.min_free_bytes, int(estimate.disk_bytes * DISK_MARGIN))
+    report("storage", None if free >= need else
+           f"storage: {free / 1e9:.2f} GB free at {session_dir}, the plan needs {need / 1e9:.2f} GB "
+           "(free space or choose another --out)", f"{free / 1e9:.1f} GB free")
+    if problems:
+        raise PreflightFailed(problems)
+

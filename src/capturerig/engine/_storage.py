@@ -1,0 +1,78 @@
+"""Putting camera files on disk so that they count: written, fsynced, re-read, hashed and decodable."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+__all__ = ["StorageError", "StoredFile", "fsync_dir", "hash_file", "store_bytes"]
+
+PARTIAL_SUFFIX = ".part"
+_DECODABLE = {"jpeg", "png", "tiff"}
+
+
+class StorageError(RuntimeError):
+    """A file could not be stored intact; the message names the file."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    path: Path
+    size: int
+    sha256: str
+
+
+def hash_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_decodes(path: Path, data: bytes, file_format: str) -> None:
+    if file_format in _DECODABLE:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        if image is None or image.size == 0:
+            raise StorageError(f"{path.name}: the camera's {file_format} file does not decode "
+                               f"({len(data)} bytes); the take will be re-shot")
+    elif not data:
+        raise StorageError(f"{path.name}: the camera sent an empty {file_format} file")
+
+
+def store_bytes(data: bytes, path: Path, file_format: str) -> StoredFile:
+    """Write ``data`` to ``path`` durably and prove it: decodable, fsynced, re-read and hashed.
+
+    The file appears under its final name only after fsync (write to ``.part``, fsync, rename, fsync the
+    folder), so a crash never leaves a truncated file under a real name. An existing file is never
+    overwritten: StorageError instead.
+    """
+    _check_decodes(path, data, file_format)
+    if path.exists():
+        raise StorageError(f"{path}: already exists; refusing to overwrite a captured file")
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    with partial.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    fsync_dir(path.parent)
+    expected = hashlib.sha256(data).hexdigest()
+    on_disk = hash_file(path)
+    if on_disk != expected:
+        raise StorageError(f"{path}: bytes on disk differ from what the camera sent (disk or filesystem fault)")
+    return StoredFile(path, len(data), on_disk)

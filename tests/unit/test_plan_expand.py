@@ -1,0 +1,61 @@
+"""Plan expansion gives ordered takes with stable ids; estimates come from the same expansion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from capturerig.config import default_plan_path, default_rig_path, load_plan, load_rig
+from capturerig.engine import bracket_shutter
+from capturerig.plan import estimate_plan, expand_plan, shutter_seconds
+
+
+def _plan_with_brackets(tmp_path: Path) -> Path:
+    text = default_plan_path().read_text().replace("  - {id: b0, ev: 0}", "  - {id: b0, ev: 0}\n  - {id: b1, ev: 1}")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_plan_expands_to_8_takes_in_shooting_order() -> None:
+    rig = load_rig(default_rig_path())
+    takes = expand_plan(rig.config, load_plan(default_plan_path(), rig).config)
+    assert [t.id for t in takes] == [f"p00/{s}/{light}/b0" for s in ("s00", "s01")
+                                     for light in ("l00", "l01", "l02", "l03")]
+    assert [t.ordinal for t in takes] == list(range(8))
+    assert all(len(t.cameras) == 16 for t in takes)
+    assert takes[3].file_name("cam07", "jpg") == "cam07_p00_s00_l03.jpg"
+    assert takes[3].file_name("cam07", "jpg", attempt=2) == "cam07_p00_s00_l03_a2.jpg"
+
+
+def test_take_ids_are_stable_across_expansions_and_names_carry_bracket_only_when_bracketing(tmp_path: Path) -> None:
+    rig = load_rig(default_rig_path())
+    plan = load_plan(_plan_with_brackets(tmp_path), rig).config
+    first = [t.id for t in expand_plan(rig.config, plan)]
+    assert first == [t.id for t in expand_plan(rig.config, plan)]
+    assert len(first) == 16
+    take = expand_plan(rig.config, plan)[1]
+    assert take.id == "p00/s00/l00/b1" and take.file_name("cam00", "jpg") == "cam00_p00_s00_l00_b1.jpg"
+
+
+def test_estimate_counts_images_disk_and_turntable_time() -> None:
+    rig = load_rig(default_rig_path())
+    plan = load_plan(default_plan_path(), rig).config
+    estimate = estimate_plan(rig.config, plan)
+    assert estimate.takes == 8 and estimate.images == 128
+    assert estimate.disk_bytes == 128 * 90_000  # sim-studio body: 90 kB per JPEG
+    # One 90-degree turn at 60 deg/s plus settle is part of the pose's hold time.
+    assert estimate.hold_s_by_pose["p00"] > 90 / 60 + plan.settle.turntable_s
+    assert estimate.session_s == pytest.approx(sum(estimate.hold_s_by_pose.values()))
+
+
+@pytest.mark.parametrize(("base", "ev", "expected"), [("1/125", 0, "1/125"), ("1/125", 1, "1/62"),
+                                                      ("1/125", -1, "1/250"), ("1/2", 2, "2")])
+def test_bracket_shutter_moves_by_whole_stops(base: str, ev: float, expected: str) -> None:
+    assert bracket_shutter(base, ev) == expected
+
+
+def test_bad_shutter_string_is_named() -> None:
+    with pytest.raises(ValueError, match="not a shutter speed: 'fast'"):
+        shutter_seconds("fast")
