@@ -69,6 +69,8 @@ def store_bytes(data: bytes, path: Path, file_format: str) -> StoredFile:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    # Read-only: package images are hard links to these files, and nothing may edit a capture in place.
+    os.chmod(partial, 0o444)
     os.replace(partial, path)
     fsync_dir(path.parent)
     expected = hashlib.sha256(data).hexdigest()

@@ -1,0 +1,144 @@
+"""What the engine hands the package writer (one verified file per frame) and what it gets back."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from capturerig.config import RigConfig
+
+__all__ = ["PackageFrame", "PackageIntegrityError", "PackageSummary", "validate_frames"]
+
+# Names become file names inside images/ and lines of the manifest ("<sha256>  <path>"), so keep them to
+# a portable, whitespace-free alphabet with no directory parts and no hidden files.
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class PackageFrame:
+    """One verified image of a session and everything the package records about it.
+
+    Attributes
+    ----------
+    source : Path
+        The verified image file in the session folder.
+    name : str
+        Globally unique flat file name inside the package, e.g. ``cam07_p00_s01_l03.jpg``.
+    camera_id : str
+        Id of a camera of the rig.
+    pose_id, station_id, light_id, bracket_id : str
+        Plan ids of the take this frame belongs to.
+    station_angle_deg : float or None
+        Turntable angle at capture in degrees; ``None`` for a rig position without a turntable.
+    sha256 : str
+        Hex digest recorded when the file was verified; the packaged file must still match it.
+    lighting : Mapping[str, Any]
+        Metadata of the lighting condition (id, name, levels, DMX frames as hex or lists).
+    """
+
+    source: Path
+    name: str
+    camera_id: str
+    pose_id: str
+    station_id: str
+    light_id: str
+    bracket_id: str
+    station_angle_deg: float | None
+    sha256: str
+    lighting: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    """What :func:`write_package` produced.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The package root (the training root: ``images/``, ``sparse/0/``, ``transforms.json``).
+    num_images : int
+        Number of packaged images (one per frame).
+    num_cameras : int
+        Number of distinct rig cameras that appear in the package (one COLMAP camera each).
+    transforms_path : Path
+        The nerfstudio ``transforms.json``.
+    colmap_dir : Path
+        The COLMAP sparse model directory (``sparse/0``).
+    manifest_path : Path
+        ``manifest-sha256.txt``.
+    total_bytes : int
+        Size of every file in the package, the manifest included.
+    """
+
+    out_dir: Path
+    num_images: int
+    num_cameras: int
+    transforms_path: Path
+    colmap_dir: Path
+    manifest_path: Path
+    total_bytes: int
+
+
+class PackageIntegrityError(ValueError):
+    """A file about to be packaged no longer matches the sha256 recorded when it was verified.
+
+    Raised instead of packaging it: a training set that silently differs from what the journal proved
+    was captured is worse than no package at all.
+    """
+
+    def __init__(self, name: str, source: Path, expected: str, actual: str) -> None:
+        super().__init__(
+            f"frame '{name}': {source} changed after it was verified "
+            f"(recorded sha256 {expected}, now {actual}); re-verify or re-shoot this take before packaging"
+        )
+        self.name = name
+        self.source = source
+        self.expected = expected
+        self.actual = actual
+
+
+def validate_frames(rig: RigConfig, frames: Sequence[PackageFrame]) -> None:
+    """Refuse frames the package could not represent faithfully.
+
+    Parameters
+    ----------
+    rig : RigConfig
+        The rig the frames were shot with.
+    frames : Sequence[PackageFrame]
+        The frames to package.
+
+    Raises
+    ------
+    ValueError
+        Naming the first offending frame: no frames, a bad or duplicate name, an unknown camera,
+        a malformed sha256, a non-finite station angle or a missing source file.
+    """
+    if not frames:
+        raise ValueError("nothing to package: no frames given")
+    camera_ids = {camera.id for camera in rig.cameras}
+    seen: dict[str, str] = {}
+    for index, frame in enumerate(frames):
+        where = f"frame {index} ('{frame.name}')"
+        if not _NAME_PATTERN.match(frame.name):
+            raise ValueError(
+                f"{where}: name must be a flat file name of letters, digits, '.', '_' or '-' "
+                "(no directories or spaces, not starting with '.')"
+            )
+        # Case-folded, because two names differing only in case collide on macOS and Windows volumes.
+        key = frame.name.casefold()
+        if key in seen:
+            raise ValueError(f"{where}: duplicate name (already used by '{seen[key]}')")
+        seen[key] = frame.name
+        if frame.camera_id not in camera_ids:
+            raise ValueError(f"{where}: camera '{frame.camera_id}' is not a camera of rig '{rig.name}'")
+        if not _SHA256_PATTERN.match(frame.sha256):
+            raise ValueError(f"{where}: sha256 must be 64 hex digits, got '{frame.sha256}'")
+        if frame.station_angle_deg is not None and not math.isfinite(frame.station_angle_deg):
+            raise ValueError(f"{where}: station angle {frame.station_angle_deg} is not a finite number")
+        if not Path(frame.source).is_file():
+            raise ValueError(f"{where}: source file {frame.source} does not exist or is not a file")
