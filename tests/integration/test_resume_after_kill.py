@@ -51,7 +51,8 @@ def test_sigkill_mid_session_then_resume_gives_a_complete_session(studio_files: 
 
     with sqlite3.connect(journal) as db:
         statuses = dict(db.execute("SELECT take_id, status FROM takes").fetchall())
-        assert set(statuses.values()) == {"verified"} and len(statuses) == 8
+        assert set(statuses.values()) == {"verified"}
+        assert len(statuses) == 8
         # No take verified before the kill was started again after it.
         for take_id in verified_before:
             starts = db.execute("SELECT COUNT(*) FROM events WHERE kind='TakeStarted' AND payload LIKE ?",

@@ -36,14 +36,16 @@ def test_take_ids_are_stable_across_expansions_and_names_carry_bracket_only_when
     assert first == [t.id for t in expand_plan(rig.config, plan)]
     assert len(first) == 16
     take = expand_plan(rig.config, plan)[1]
-    assert take.id == "p00/s00/l00/b1" and take.file_name("cam00", "jpg") == "cam00_p00_s00_l00_b1.jpg"
+    assert take.id == "p00/s00/l00/b1"
+    assert take.file_name("cam00", "jpg") == "cam00_p00_s00_l00_b1.jpg"
 
 
 def test_estimate_counts_images_disk_and_turntable_time() -> None:
     rig = load_rig(default_rig_path())
     plan = load_plan(default_plan_path(), rig).config
     estimate = estimate_plan(rig.config, plan)
-    assert estimate.takes == 8 and estimate.images == 128
+    assert estimate.takes == 8
+    assert estimate.images == 128
     assert estimate.disk_bytes == 128 * 90_000  # sim-studio body: 90 kB per JPEG
     # One 90-degree turn at 60 deg/s plus settle is part of the pose's hold time.
     assert estimate.hold_s_by_pose["p00"] > 90 / 60 + plan.settle.turntable_s

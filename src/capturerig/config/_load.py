@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from capturerig.config._errors import ConfigError, ConfigProblem
+from capturerig.config._errors import ConfigError, ConfigProblem, FieldPath
 from capturerig.config._plan import PlanConfig
 from capturerig.config._profiles import load_body_profile, load_fixture_profile
 from capturerig.config._rig import RigConfig
-from capturerig.config._validation import problems_from_validation_error
+from capturerig.config._validation import validate_document
 from capturerig.config._yaml import LocatedDocument, load_located_yaml
 
 __all__ = [
@@ -28,7 +25,6 @@ __all__ = [
 ]
 
 DMX_UNIVERSE_SIZE = 512
-Model = TypeVar("Model", bound=BaseModel)
 
 
 def default_rig_path() -> Path:
@@ -57,13 +53,12 @@ class LoadedPlan:
         self.text = text
 
 
-def _validate(model: type[Model], doc: LocatedDocument) -> Model:
-    if not isinstance(doc.data, dict):
-        raise ConfigError([doc.problem((), "expected a mapping of fields at the top level")])
-    try:
-        return model.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(exc, doc)) from exc
+def _raise_if_any(doc: LocatedDocument, problems: Sequence[ConfigProblem]) -> None:
+    """Raise one ConfigError for all problems: this file's in line order, then those of files it names."""
+    unique = list(dict.fromkeys(problems))
+    if unique:
+        unique.sort(key=lambda p: (p.file != doc.name, p.file, p.line or 0))
+        raise ConfigError(unique)
 
 
 def _duplicates(doc: LocatedDocument, section: str, ids: Sequence[str], what: str) -> list[ConfigProblem]:
@@ -71,70 +66,92 @@ def _duplicates(doc: LocatedDocument, section: str, ids: Sequence[str], what: st
     problems = []
     for index, item_id in enumerate(ids):
         if item_id in seen:
-            problems.append(doc.problem((section, index, "id"),
-                                        f"duplicate {what} id '{item_id}' (first at {section}[{seen[item_id]}])"))
+            first = seen[item_id]
+            problems.append(doc.problem(
+                (section, index, "id"),
+                f"duplicate {what} id '{item_id}' (first at {section}[{first}], "
+                f"line {doc.line_of((section, first, 'id'))}); ids must be unique"))
         else:
             seen[item_id] = index
     return problems
 
 
-def _check_rig(rig: RigConfig, doc: LocatedDocument, base: Path,
-               known_drivers: Mapping[str, Sequence[str]] | None) -> list[ConfigProblem]:
+def _profile_problems(doc: LocatedDocument, path: FieldPath, what: str, name: str,
+                      exc: FileNotFoundError | ConfigError) -> list[ConfigProblem]:
+    """A profile that is missing, or broken: then its own problems (in its own file) come along."""
+    if isinstance(exc, FileNotFoundError):
+        return [doc.problem(path, str(exc))]
+    return [doc.problem(path, f"{what} '{name}' is not valid; see the problems reported for "
+                              f"{exc.problems[0].file}"), *exc.problems]
+
+
+def _check_cameras(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
-    problems += _duplicates(doc, "cameras", [c.id for c in rig.cameras], "camera")
-    problems += _duplicates(doc, "light_outputs", [o.id for o in rig.light_outputs], "light output")
-    problems += _duplicates(doc, "fixtures", [f.id for f in rig.fixtures], "fixture")
     serials: dict[str, int] = {}
     for index, camera in enumerate(rig.cameras):
         if camera.serial in serials:
-            problems.append(doc.problem(("cameras", index, "serial"),
-                                        f"serial '{camera.serial}' is also cameras[{serials[camera.serial]}]'s"))
+            first = serials[camera.serial]
+            problems.append(doc.problem(
+                ("cameras", index, "serial"),
+                f"duplicate serial '{camera.serial}': cameras[{first}] '{rig.cameras[first].id}' has it too; "
+                "each camera body has its own serial"))
         serials.setdefault(camera.serial, index)
+        try:
+            camera.pose.cam_from_world()
+        except ValueError as exc:
+            problems.append(doc.problem(("cameras", index, "pose"), str(exc)))
         try:
             body = load_body_profile(camera.body, base)
         except (FileNotFoundError, ConfigError) as exc:
-            problems.append(doc.problem(("cameras", index, "body"), str(exc)))
-        else:
-            for fmt in camera.formats:
-                if fmt not in body.formats:
-                    problems.append(doc.problem(("cameras", index, "formats"),
-                                                f"body '{body.name}' has no format '{fmt}' "
-                                                f"(has: {', '.join(body.formats)})"))
-    if known_drivers is not None:
-        devices: list[tuple[str, str, int | None, str]] = [
-            ("camera", "cameras", i, c.driver) for i, c in enumerate(rig.cameras)]
-        devices += [("light", "light_outputs", i, o.driver) for i, o in enumerate(rig.light_outputs)]
-        if rig.trigger:
-            devices.append(("trigger", "trigger", None, rig.trigger.driver))
-        if rig.turntable:
-            devices.append(("turntable", "turntable", None, rig.turntable.driver))
-        for kind, section, index, driver in devices:
-            names = known_drivers.get(kind, ())
-            if driver not in names:
-                path = (section, "driver") if index is None else (section, index, "driver")
-                problems.append(doc.problem(path, f"unknown {kind} driver '{driver}' "
-                                                  f"(installed: {', '.join(sorted(names)) or 'none'})"))
-    problems += _check_fixtures(rig, doc, base)
+            problems += _profile_problems(doc, ("cameras", index, "body"), "camera body profile", camera.body, exc)
+            continue
+        for k, fmt in enumerate(camera.formats):
+            if fmt not in body.formats:
+                problems.append(doc.problem(("cameras", index, "formats", k),
+                                            f"body '{body.name}' has no format '{fmt}' "
+                                            f"(has: {', '.join(body.formats)})"))
+    return problems
+
+
+def _check_drivers(rig: RigConfig, doc: LocatedDocument,
+                   known_drivers: Mapping[str, Sequence[str]]) -> list[ConfigProblem]:
+    devices: list[tuple[str, FieldPath, str]] = [
+        ("camera", ("cameras", i, "driver"), c.driver) for i, c in enumerate(rig.cameras)]
+    devices += [("light", ("light_outputs", i, "driver"), o.driver) for i, o in enumerate(rig.light_outputs)]
+    if rig.trigger:
+        devices.append(("trigger", ("trigger", "driver"), rig.trigger.driver))
+    if rig.turntable:
+        devices.append(("turntable", ("turntable", "driver"), rig.turntable.driver))
+    problems = []
+    for kind, path, driver in devices:
+        names = known_drivers.get(kind, ())
+        if driver not in names:
+            problems.append(doc.problem(path, f"unknown {kind} driver '{driver}' "
+                                              f"(installed: {', '.join(sorted(names)) or 'none'})"))
     return problems
 
 
 def _check_fixtures(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     outputs = {o.id: o for o in rig.light_outputs}
-    occupied: dict[tuple[str, int], list[tuple[int, int, int]]] = {}  # (output, universe) -> (first, last, index)
+    # (output, universe) -> (first channel, last channel, fixture index) of the fixtures placed so far
+    occupied: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
     for index, fixture in enumerate(rig.fixtures):
         output = outputs.get(fixture.output)
         if output is None:
-            problems.append(doc.problem(("fixtures", index, "output"),
-                                        f"no light output '{fixture.output}' (have: {', '.join(outputs) or 'none'})"))
+            problems.append(doc.problem(
+                ("fixtures", index, "output"),
+                f"no light output '{fixture.output}' (light_outputs: {', '.join(outputs) or 'none'})"))
         elif fixture.universe not in output.universes:
-            problems.append(doc.problem(("fixtures", index, "universe"),
-                                        f"light output '{output.id}' does not carry universe {fixture.universe} "
-                                        f"(carries {', '.join(map(str, output.universes))})"))
+            problems.append(doc.problem(
+                ("fixtures", index, "universe"),
+                f"light output '{output.id}' does not carry universe {fixture.universe} "
+                f"(carries {', '.join(map(str, output.universes))})"))
         try:
             profile = load_fixture_profile(fixture.profile, base)
         except (FileNotFoundError, ConfigError) as exc:
-            problems.append(doc.problem(("fixtures", index, "profile"), str(exc)))
+            problems += _profile_problems(doc, ("fixtures", index, "profile"), "fixture profile",
+                                          fixture.profile, exc)
             continue
         mode = profile.modes.get(fixture.mode)
         if mode is None:
@@ -144,9 +161,11 @@ def _check_fixtures(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[Co
             continue
         last = fixture.address + mode.footprint - 1
         if last > DMX_UNIVERSE_SIZE:
-            problems.append(doc.problem(("fixtures", index, "address"),
-                                        f"{fixture.address} + {mode.footprint} channels overflows universe "
-                                        f"{fixture.universe} ({DMX_UNIVERSE_SIZE} channels)"))
+            problems.append(doc.problem(
+                ("fixtures", index, "address"),
+                f"{fixture.address} + {mode.footprint} channels overflows universe {fixture.universe} "
+                f"({DMX_UNIVERSE_SIZE} channels); mode '{fixture.mode}' can start at "
+                f"{DMX_UNIVERSE_SIZE - mode.footprint + 1} at the latest"))
             continue
         key = (fixture.output, fixture.universe)
         for first_other, last_other, other in occupied.get(key, []):
@@ -159,19 +178,30 @@ def _check_fixtures(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[Co
     return problems
 
 
+def _check_rig(rig: RigConfig, doc: LocatedDocument, base: Path,
+               known_drivers: Mapping[str, Sequence[str]] | None) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    problems += _duplicates(doc, "cameras", [c.id for c in rig.cameras], "camera")
+    problems += _duplicates(doc, "light_outputs", [o.id for o in rig.light_outputs], "light output")
+    problems += _duplicates(doc, "fixtures", [f.id for f in rig.fixtures], "fixture")
+    problems += _check_cameras(rig, doc, base)
+    if known_drivers is not None:
+        problems += _check_drivers(rig, doc, known_drivers)
+    problems += _check_fixtures(rig, doc, base)
+    return problems
+
+
 def load_rig(path: str | Path, known_drivers: Mapping[str, Sequence[str]] | None = None) -> LoadedRig:
     """Load and check a rig file; raises ConfigError listing every problem with its line.
 
     ``known_drivers`` maps a device kind (camera, light, trigger, turntable) to the driver names installed;
-    when given, a rig naming any other driver is rejected.
+    when given, a rig naming any other driver (or a driver of a kind missing from the mapping) is rejected.
     """
     path = Path(path)
     doc = load_located_yaml(path)
-    rig = _validate(RigConfig, doc)
-    problems = _check_rig(rig, doc, path.parent, known_drivers)
-    if problems:
-        raise ConfigError(problems)
-    return LoadedRig(rig, path, path.read_text(encoding="utf-8"))
+    rig = validate_document(RigConfig, doc, "a rig")
+    _raise_if_any(doc, _check_rig(rig, doc, path.parent, known_drivers))
+    return LoadedRig(rig, path, doc.text)
 
 
 def selected_cameras(rig: RigConfig, plan: PlanConfig) -> tuple[str, ...]:
@@ -183,42 +213,58 @@ def selected_cameras(rig: RigConfig, plan: PlanConfig) -> tuple[str, ...]:
     return tuple(c.id for c in rig.cameras if c.id in wanted)
 
 
-def _check_plan(plan: PlanConfig, rig: RigConfig, doc: LocatedDocument, rig_name: str) -> list[ConfigProblem]:
+def _check_stations(plan: PlanConfig, rig: RigConfig, doc: LocatedDocument, rig_label: str) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    turntable = rig.turntable
+    for index, station in enumerate(plan.stations):
+        if station.angle_deg is not None and station.position is not None:
+            problems.append(doc.problem(("stations", index),
+                                        "gives both angle_deg and position; give exactly one "
+                                        "(angle_deg for a turntable angle, position for a named rig position)"))
+        elif station.angle_deg is None and station.position is None:
+            problems.append(doc.problem(("stations", index),
+                                        "needs angle_deg (a turntable angle) or position (a named rig position)"))
+        elif station.angle_deg is not None:
+            if turntable is None:
+                problems.append(doc.problem(("stations", index, "angle_deg"),
+                                            f"{rig_label} has no turntable to turn to {station.angle_deg:g} "
+                                            "degrees; use position: for a rig without one"))
+            elif not turntable.min_deg <= station.angle_deg <= turntable.max_deg:
+                problems.append(doc.problem(("stations", index, "angle_deg"),
+                                            f"{station.angle_deg:g} degrees is outside the travel "
+                                            f"{turntable.min_deg:g}..{turntable.max_deg:g} of turntable "
+                                            f"'{turntable.id}' ({rig_label})"))
+    return problems
+
+
+def _check_plan(plan: PlanConfig, rig: RigConfig, doc: LocatedDocument, rig_file: str) -> list[ConfigProblem]:
+    rig_label = f"rig '{rig.name}' in {rig_file}"
     problems: list[ConfigProblem] = []
     for section, what in (("poses", "pose"), ("stations", "station"), ("lighting", "lighting condition"),
                           ("brackets", "bracket")):
         problems += _duplicates(doc, section, [item.id for item in getattr(plan, section)], what)
-    turntable = rig.turntable
-    for index, station in enumerate(plan.stations):
-        if (station.angle_deg is None) == (station.position is None):
-            problems.append(doc.problem(("stations", index), "give exactly one of angle_deg or position"))
-        elif station.angle_deg is not None:
-            if turntable is None:
-                problems.append(doc.problem(("stations", index, "angle_deg"),
-                                            f"the rig ({rig_name}) has no turntable to turn to "
-                                            f"{station.angle_deg:g} degrees"))
-            elif not turntable.min_deg <= station.angle_deg <= turntable.max_deg:
-                problems.append(doc.problem(("stations", index, "angle_deg"),
-                                            f"{station.angle_deg:g} is outside turntable '{turntable.id}' travel "
-                                            f"{turntable.min_deg:g}..{turntable.max_deg:g} degrees ({rig_name})"))
-    fixture_ids = {f.id for f in rig.fixtures}
+    problems += _check_stations(plan, rig, doc, rig_label)
+    fixture_ids = [f.id for f in rig.fixtures]
     for index, condition in enumerate(plan.lighting):
         for fixture in condition.levels:
             if fixture != "*" and fixture not in fixture_ids:
                 problems.append(doc.problem(("lighting", index, "levels", fixture),
-                                            f"the rig has no fixture '{fixture}'"))
+                                            f"{rig_label} has no fixture '{fixture}' (fixtures: "
+                                            f"{', '.join(fixture_ids) or 'none'}; '*' means every fixture)"))
     groups = rig.groups()
     camera_ids = {c.id for c in rig.cameras}
     for index, name in enumerate(plan.camera_groups):
         if name not in groups and name not in camera_ids:
             problems.append(doc.problem(("camera_groups", index),
                                         f"'{name}' is neither a camera group ({', '.join(groups)}) "
-                                        f"nor a camera id of rig {rig_name}"))
+                                        f"nor a camera id of {rig_label}"))
     chosen = selected_cameras(rig, plan)
     needed = plan.coverage.min_cameras
     if needed is not None and needed > len(chosen):
         problems.append(doc.problem(("coverage", "min_cameras"),
-                                    f"{needed} cameras required but camera_groups select only {len(chosen)}"))
+                                    f"{needed} cameras required but camera_groups "
+                                    f"({', '.join(plan.camera_groups)}) select only {len(chosen)}; "
+                                    f"use at most {len(chosen)} or select more cameras"))
     return problems
 
 
@@ -226,10 +272,6 @@ def load_plan(path: str | Path, rig: LoadedRig) -> LoadedPlan:
     """Load a plan and check it against ``rig`` (stations reachable, groups and fixtures known)."""
     path = Path(path)
     doc = load_located_yaml(path)
-    plan = _validate(PlanConfig, doc)
-    problems = _check_plan(plan, rig.config, doc, rig.path.name)
-    if problems:
-        raise ConfigError(problems)
-    return LoadedPlan(plan, path, path.read_text(encoding="utf-8"))
-
-
+    plan = validate_document(PlanConfig, doc, "a plan")
+    _raise_if_any(doc, _check_plan(plan, rig.config, doc, rig.path.name))
+    return LoadedPlan(plan, path, doc.text)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from capturerig.config._profiles import ChannelRole
+from capturerig.config._validation import PLAN_ID_PATTERN
 
 __all__ = [
     "Bracket",
@@ -19,15 +21,24 @@ __all__ = [
     "Station",
 ]
 
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,23}$"  # no '_' or '/': ids are joined into file names and take ids
+_ID_PATTERN = PLAN_ID_PATTERN  # no '_' or '/': ids are joined into file names and take ids
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def _level_in_range(level: float) -> float:
+    if not 0.0 <= level <= 1.0:
+        raise ValueError(f"level {level:g} is outside 0..1 (0 = off, 1 = full)")
+    return level
+
+
+Level = Annotated[float, AfterValidator(_level_in_range)]
 
 
 class Consistency(StrEnum):
-    """What is re-shot together when a take fails: the take alone (static subject) or its whole pose (people)."""
+    """What is re-shot when a take fails: the take alone (static subject) or its whole pose (people)."""
 
     TAKE = "take"
     POSE = "pose"
@@ -54,16 +65,7 @@ class LightingCondition(_Frozen):
 
     id: str = Field(pattern=_ID_PATTERN)
     name: str = ""
-    levels: dict[str, dict[ChannelRole, float]] = Field(default_factory=dict)
-
-    @field_validator("levels")
-    @classmethod
-    def _levels_in_range(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        for fixture, roles in value.items():
-            for role, level in roles.items():
-                if not 0.0 <= level <= 1.0:
-                    raise ValueError(f"{fixture}.{role}: level {level} is outside 0..1")
-        return value
+    levels: dict[str, dict[ChannelRole, Level]] = Field(default_factory=dict)
 
 
 class Bracket(_Frozen):

@@ -6,17 +6,17 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from capturerig.config._errors import ConfigError
+from capturerig.config._validation import validate_document
 from capturerig.config._yaml import load_located_yaml
-from capturerig.config._validation import problems_from_validation_error
 
 __all__ = [
     "CameraBodyProfile",
     "ChannelRole",
     "FixtureMode",
     "FixtureProfile",
+    "available_profiles",
     "firmware_config_dir",
     "load_body_profile",
     "load_fixture_profile",
@@ -26,7 +26,7 @@ ChannelRole = Literal["intensity", "red", "green", "blue", "white", "strobe", "u
 
 
 class FixtureMode(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     channels: tuple[ChannelRole, ...] = Field(min_length=1, max_length=512)
 
     @property
@@ -37,14 +37,14 @@ class FixtureMode(BaseModel):
 class FixtureProfile(BaseModel):
     """What a fixture's DMX channels mean, per personality (mode)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     name: str
     manufacturer: str = "generic"
     modes: dict[str, FixtureMode] = Field(min_length=1)
 
 
 class FormatProfile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     extension: str
     bytes_estimate: int = Field(gt=0)
 
@@ -52,7 +52,7 @@ class FormatProfile(BaseModel):
 class CameraBodyProfile(BaseModel):
     """A camera body's formats and timing, used for estimates and timeouts."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     name: str
     formats: dict[str, FormatProfile] = Field(min_length=1)
     download_mbytes_per_s: float = Field(gt=0)
@@ -77,35 +77,47 @@ def _resolve(kind: str, name: str, base_dir: Path | None) -> Path:
     return firmware_config_dir() / kind / f"{name}.yaml"
 
 
-@cache
-def _load_fixture_profile(path: Path) -> FixtureProfile:
-    doc = load_located_yaml(path, name=str(path))
-    try:
-        return FixtureProfile.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(exc, doc)) from exc
+def available_profiles(kind: str) -> list[str]:
+    """Profile names shipped in firmware-config/``kind`` (``fixtures`` or ``cameras``)."""
+    folder = firmware_config_dir() / kind
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Modification time and size: a profile edited while the controller runs is read again."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
 
 
 @cache
-def _load_body_profile(path: Path) -> CameraBodyProfile:
-    doc = load_located_yaml(path, name=str(path))
-    try:
-        return CameraBodyProfile.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(exc, doc)) from exc
+def _load_fixture_profile(path: Path, stamp: tuple[int, int]) -> FixtureProfile:
+    return validate_document(FixtureProfile, load_located_yaml(path, name=str(path)), "a fixture profile")
+
+
+@cache
+def _load_body_profile(path: Path, stamp: tuple[int, int]) -> CameraBodyProfile:
+    return validate_document(CameraBodyProfile, load_located_yaml(path, name=str(path)), "a camera body profile")
+
+
+def _missing(what: str, kind: str, name: str, path: Path) -> FileNotFoundError:
+    available = ", ".join(available_profiles(kind)) or "none"
+    return FileNotFoundError(f"no {what} '{name}' (looked for {path}; available: {available}, "
+                             "or a path to a .yaml file relative to the rig file)")
 
 
 def load_fixture_profile(name: str, base_dir: Path | None = None) -> FixtureProfile:
     """Load a fixture profile by name (``generic-rgbw``) or path; raises ConfigError or FileNotFoundError."""
     path = _resolve("fixtures", name, base_dir)
     if not path.is_file():
-        raise FileNotFoundError(f"no fixture profile '{name}' (looked for {path})")
-    return _load_fixture_profile(path.resolve())
+        raise _missing("fixture profile", "fixtures", name, path)
+    path = path.resolve()
+    return _load_fixture_profile(path, _stamp(path))
 
 
 def load_body_profile(name: str, base_dir: Path | None = None) -> CameraBodyProfile:
-    """Load a camera body profile by name (``nikon-d750``) or path."""
+    """Load a camera body profile by name (``nikon-d750``) or path; raises ConfigError or FileNotFoundError."""
     path = _resolve("cameras", name, base_dir)
     if not path.is_file():
-        raise FileNotFoundError(f"no camera body profile '{name}' (looked for {path})")
-    return _load_body_profile(path.resolve())
+        raise _missing("camera body profile", "cameras", name, path)
+    path = path.resolve()
+    return _load_body_profile(path, _stamp(path))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from capturerig.config._validation import RIG_ID_PATTERN
 
 __all__ = [
     "CameraConfig",
@@ -19,11 +21,11 @@ __all__ = [
     "TurntableConfig",
 ]
 
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+_ID_PATTERN = RIG_ID_PATTERN
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Intrinsics(_Frozen):
@@ -52,6 +54,10 @@ class Intrinsics(_Frozen):
         return np.array([*self.dist, 0.0][:5], dtype=float)
 
 
+def _xyz(point: tuple[float, float, float]) -> str:
+    return "(" + ", ".join(f"{c:g}" for c in point) + ")"
+
+
 class NominalPose(_Frozen):
     """Where a camera sits in the rig frame (metres, z up) and what it looks at."""
 
@@ -60,16 +66,26 @@ class NominalPose(_Frozen):
     up: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
     def cam_from_world(self) -> tuple[np.ndarray, np.ndarray]:
-        """Rotation R and translation t with x_cam = R x_world + t (OpenCV axes: x right, y down, z forward)."""
+        """Rotation R and translation t with x_cam = R x_world + t.
+
+        OpenCV axes: x right, y down, z forward. Raises ValueError when the pose defines no view direction
+        (position equals look_at) or no roll (the view runs along ``up``).
+        """
         centre = np.asarray(self.position, dtype=float)
         forward = np.asarray(self.look_at, dtype=float) - centre
         norm = np.linalg.norm(forward)
         if norm < 1e-9:
-            raise ValueError("camera position equals its look_at point")
+            raise ValueError(f"position {_xyz(self.position)} equals look_at {_xyz(self.look_at)}: "
+                             "the camera needs a look_at point away from itself to have a view direction")
         forward /= norm
-        right = np.cross(forward, np.asarray(self.up, dtype=float))
+        up = np.asarray(self.up, dtype=float)
+        if np.linalg.norm(up) < 1e-9:
+            raise ValueError(f"up {_xyz(self.up)} has no direction; give the rig's up, usually (0, 0, 1)")
+        right = np.cross(forward, up / np.linalg.norm(up))
         if np.linalg.norm(right) < 1e-9:
-            raise ValueError("camera looks straight along its up vector; give another 'up'")
+            raise ValueError(f"the view from {_xyz(self.position)} to {_xyz(self.look_at)} runs along "
+                             f"up {_xyz(self.up)}, so the image roll is undefined; give an 'up' that is "
+                             "not parallel to the view")
         right /= np.linalg.norm(right)
         down = np.cross(forward, right)
         rotation = np.stack([right, down, forward])
@@ -88,7 +104,7 @@ class CameraConfig(DeviceConfig):
     serial: str
     body: str
     group: str
-    formats: tuple[str, ...] = ("jpeg",)
+    formats: tuple[str, ...] = Field(default=("jpeg",), min_length=1)
     settings: dict[str, str] = Field(default_factory=dict)
     intrinsics: Intrinsics
     pose: NominalPose
@@ -121,6 +137,12 @@ class TurntableConfig(DeviceConfig):
     min_deg: float = 0.0
     max_deg: float = 360.0
     speed_deg_per_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _travel(self) -> TurntableConfig:
+        if self.min_deg >= self.max_deg:
+            raise ValueError(f"min_deg ({self.min_deg:g}) must be below max_deg ({self.max_deg:g})")
+        return self
 
 
 class StorageConfig(_Frozen):

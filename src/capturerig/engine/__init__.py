@@ -15,8 +15,8 @@ from capturerig.engine._events import (
     TakeStarted,
     TakeVerified,
 )
-from capturerig.engine._package import IncompleteSession, package_session
 from capturerig.engine._journal import FileRecord, Journal, TakeRecord, TakeStatus
+from capturerig.engine._package import IncompleteSession, package_session
 from capturerig.engine._preflight import PreflightFailed
 from capturerig.engine._runner import RunResult
 from capturerig.engine._storage import hash_file
