@@ -29,8 +29,8 @@ plan_app = typer.Typer(no_args_is_help=True, help="Check a plan and estimate wha
 devices_app = typer.Typer(no_args_is_help=True, help="See the rig's devices.")
 app.add_typer(plan_app, name="plan")
 app.add_typer(devices_app, name="devices")
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)  # paths must stay whole to be copied
+errors = Console(stderr=True, soft_wrap=True)
 
 RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
 PlanOption = Annotated[Path | None, typer.Option("--plan", help="plan file (default: the demo plan)")]

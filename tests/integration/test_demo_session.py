@@ -1,0 +1,139 @@
+"""`capturerig demo`: a whole simulated session and its training package, checked against the simulator's truth."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pycolmap
+import pytest
+
+from capturerig.config import LoadedRig, default_plan_path, default_rig_path, load_plan, load_rig
+from capturerig.lighting import frames_for_condition
+from capturerig.plan import expand_plan
+from capturerig_sim import camera_response, expected_image, subject_mask
+from tests.conftest import child_env
+
+
+@dataclass(frozen=True)
+class Demo:
+    output: str
+    session: Path
+    package: Path
+    rig: LoadedRig
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    out = tmp_path_factory.mktemp("demo")
+    # Modelled hardware latencies on (time scale 1): the demo as a user runs it.
+    result = subprocess.run([sys.executable, "-m", "capturerig", "demo", "--out", str(out)], env=child_env(1.0),
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (session,) = (out / "sessions").iterdir()
+    (package,) = (out / "packages").iterdir()
+    return Demo(result.stdout, session, package, load_rig(default_rig_path()))
+
+
+def _image(demo: Demo, name: str) -> np.ndarray:
+    image = cv2.imread(str(demo.package / "images" / name))
+    assert image is not None, name
+    return image
+
+
+def test_demo_prints_where_the_session_and_package_are(demo: Demo) -> None:
+    flat = " ".join(demo.output.split())
+    assert "8/8 takes verified" in flat
+    assert "128 images from 16 cameras" in flat
+    assert "transforms.json" in flat
+    assert "sparse/0" in flat
+
+
+def test_every_image_is_its_own_cameras_rendering_of_the_scene(demo: Demo) -> None:
+    rig = demo.rig.config
+    takes = expand_plan(rig, load_plan(default_plan_path(), demo.rig).config)
+    for take in (takes[0], takes[6]):  # full white at 0 degrees, side key light at 90 degrees
+        frames = frames_for_condition(rig, take.lighting)
+        expected = {c.id: expected_image(c, rig, frames, take.station.angle_deg or 0.0).astype(float)
+                    for c in rig.cameras}
+        for camera in rig.cameras:
+            got = _image(demo, take.file_name(camera.id, "jpg")).astype(float)
+            own = np.abs(got - expected[camera.id]).mean()
+            others = [np.abs(got - image).mean() for cid, image in expected.items() if cid != camera.id]
+            assert own < 3.0, f"{camera.id} {take.id}: differs from its own rendering by {own:.1f} levels"
+            assert own < 0.5 * min(others), f"{camera.id} {take.id} looks like another camera's view"
+
+
+def _linear_subject_mean(demo: Demo, camera_id: str, light: str, station: str = "s00") -> np.ndarray:
+    camera = demo.rig.config.camera(camera_id)
+    linear = camera_response(camera.serial).to_linear(_image(demo, f"{camera_id}_p00_{station}_{light}.jpg"))
+    mask = subject_mask(camera, 0.0 if station == "s00" else 90.0)
+    return np.asarray(linear[mask].mean(axis=0))
+
+
+def test_subject_brightness_follows_the_lighting_levels(demo: Demo) -> None:
+    for camera in demo.rig.config.cameras:
+        full = _linear_subject_mean(demo, camera.id, "l00")
+        half = _linear_subject_mean(demo, camera.id, "l01")
+        ratio = half.sum() / full.sum()
+        assert 0.42 < ratio < 0.58, f"{camera.id}: half intensity gave {ratio:.2f} of full brightness"
+        red = _linear_subject_mean(demo, camera.id, "l03")
+        assert red[0] > 4 * max(red[1], red[2]), f"{camera.id}: all-red scene is not red ({red})"
+
+
+def test_side_key_light_brightens_only_the_cameras_on_that_side(demo: Demo) -> None:
+    # l02 lights fixtures fx0, fx1, fx7 (the +x side); at station s00 cam00 (+x) faces them, cam04 (-x) does not.
+    lit = _linear_subject_mean(demo, "cam00", "l02").sum()
+    dark = _linear_subject_mean(demo, "cam04", "l02").sum()
+    assert lit > 5 * dark
+
+
+def test_pycolmap_reads_the_model_and_camera_centres_match_the_rig(demo: Demo) -> None:
+    model = pycolmap.Reconstruction(str(demo.package / "sparse" / "0"))
+    assert model.num_cameras() == 16
+    assert model.num_images() == 128
+    for image in model.images.values():
+        match = re.match(r"(cam\d+)_p00_(s\d+)_l\d+\.jpg", image.name)
+        assert match, image.name
+        camera = demo.rig.config.camera(match.group(1))
+        angle = np.radians(0.0 if match.group(2) == "s00" else 90.0)
+        # The subject turned by +angle, so in the subject frame the camera sits at Rz(-angle) c.
+        undo = np.array([[np.cos(angle), np.sin(angle), 0], [-np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+        assert np.allclose(image.projection_center(), undo @ np.array(camera.pose.position), atol=1e-6)
+
+
+def test_transforms_json_and_colmap_project_a_point_to_the_same_pixel(demo: Demo) -> None:
+    transforms = json.loads((demo.package / "transforms.json").read_text())
+    model = pycolmap.Reconstruction(str(demo.package / "sparse" / "0"))
+    by_name = {image.name: image for image in model.images.values()}
+    point = np.array([0.12, -0.05, 1.3])  # on the subject's chest, subject frame
+    for frame in transforms["frames"][::9]:
+        image = by_name[Path(frame["file_path"]).name]
+        colmap_pixel = image.camera.img_from_cam(image.cam_from_world() * point)
+        c2w = np.array(frame["transform_matrix"])
+        w2c = np.linalg.inv(c2w @ np.diag([1.0, -1.0, -1.0, 1.0]))  # OpenGL -> OpenCV camera axes
+        k = np.array([[frame["fl_x"], 0, frame["cx"]], [0, frame["fl_y"], frame["cy"]], [0, 0, 1]])
+        dist = np.array([frame["k1"], frame["k2"], frame["p1"], frame["p2"], frame.get("k3", 0.0)])
+        rvec, _ = cv2.Rodrigues(w2c[:3, :3])
+        nerf_pixel, _ = cv2.projectPoints(point.reshape(1, 1, 3), rvec, w2c[:3, 3], k, dist)
+        assert np.allclose(nerf_pixel.ravel(), colmap_pixel, atol=1e-6), frame["file_path"]
+
+
+def test_session_journal_proves_every_file_and_package_verifies(demo: Demo) -> None:
+    with sqlite3.connect(demo.session / "journal.sqlite") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        statuses = [row[0] for row in db.execute("SELECT status FROM takes")]
+        files = db.execute("SELECT path, size, sha256 FROM files").fetchall()
+    assert statuses == ["verified"] * 8
+    assert len(files) == 128
+    result = subprocess.run([sys.executable, "-m", "capturerig", "verify", str(demo.package)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "every file matches the manifest" in result.stdout
