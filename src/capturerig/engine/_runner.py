@@ -19,8 +19,8 @@ from capturerig.engine._events import (
     StateChanged,
     TakeFailed,
     TakeSkipped,
+    TakeVerified,
 )
-from capturerig.engine._journal import TakeStatus
 from capturerig.engine._preflight import run_preflight
 from capturerig.engine._recovery import proven_done, recover_unjournalled_files
 from capturerig.engine._rigdevices import RigDevices
@@ -59,6 +59,7 @@ class Runner:
         self._pause = threading.Event()
         self._abort = threading.Event()
         self._shot_now = 0
+        self._verified: set[str] = set()  # what this runner knows is done, even if the journal breaks
 
     # -- control from other threads ---------------------------------------------------------------------
     def pause(self) -> None:
@@ -73,6 +74,12 @@ class Runner:
     # -- internals -------------------------------------------------------------------------------------------
     def _publish(self, event: Event) -> None:
         self.bus.publish(event)
+        if isinstance(event, (TakeVerified, TakeSkipped)):
+            self._verified.add(event.take_id)
+
+    def _supersede(self, takes: list[Take]) -> None:
+        self.folder.journal.supersede([t.id for t in takes])
+        self._verified -= {t.id for t in takes}
 
     def _set_state(self, state: RunState, reason: str = "") -> None:
         self.state = state
@@ -143,8 +150,7 @@ class Runner:
         pool.shutdown(wait=True)
 
     def _result(self, takes: tuple[Take, ...], error: str | None) -> RunResult:
-        verified = sum(1 for r in self.folder.journal.takes().values() if r.status == TakeStatus.VERIFIED)
-        return RunResult(self.state, len(takes), verified, self._shot_now, error)
+        return RunResult(self.state, len(takes), len(self._verified), self._shot_now, error)
 
     def _shoot_pose(self, pose_takes: list[Take], total: int, devices: RigDevices,
                     executor: TakeExecutor) -> None:
@@ -154,7 +160,7 @@ class Runner:
         consistency = self.folder.plan.config.consistency
         if pending and done and consistency == Consistency.POSE:
             # A person cannot resume a hold exactly: the whole pose is shot again, old files kept.
-            journal.supersede([t.id for t in done])
+            self._supersede(done)
             self._publish(SessionMessage(level="info", text=f"pose {pose_takes[0].pose.id}: re-shooting all "
                                          f"{len(pose_takes)} takes together (consistency: pose)"))
             pending, done = list(pose_takes), []
@@ -211,7 +217,7 @@ class Runner:
                                          will_retry=will_retry))
                 if not will_retry:
                     raise
-                self.folder.journal.supersede([t.id for t in shot])
+                self._supersede(shot)
                 pending = list(pose_takes)
 
 
