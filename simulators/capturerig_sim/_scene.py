@@ -1,0 +1,237 @@
+"""The studio's geometry: camera ground truth, pixel rays, and where they meet the subject and the table top.
+
+World frame as in the rig file: metres, z up, origin at the turntable centre on the floor. The subject is a
+standing "mannequin" (an ellipsoid) carrying a texture fixed to it, standing above a turntable top with
+radial marks; both turn with the table (positive angles turn counter-clockwise seen from above).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import TypeVar
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from capturerig.config import CameraConfig, Intrinsics
+
+__all__ = [
+    "FLOOR_RADIUS_M",
+    "SUBJECT_CENTRE",
+    "SUBJECT_RADII",
+    "CameraTruth",
+    "Hits",
+    "camera_truth",
+    "clear_scene_caches",
+    "scene_hits",
+]
+
+SUBJECT_CENTRE: tuple[float, float, float] = (0.0, 0.0, 1.0)
+SUBJECT_RADII: tuple[float, float, float] = (0.30, 0.22, 0.85)
+FLOOR_RADIUS_M = 0.6
+
+Float32Array = npt.NDArray[np.float32]
+Float64Array = npt.NDArray[np.float64]
+
+# Subject texture: a coloured checker in the subject's own spherical coordinates, modulated by a fine random
+# pattern so that feature matching (and structure from motion) has something to hold on to.
+_PALETTE = np.array([
+    (0.70, 0.20, 0.15), (0.20, 0.55, 0.20), (0.15, 0.25, 0.65), (0.75, 0.65, 0.20),
+    (0.60, 0.60, 0.60), (0.55, 0.25, 0.60), (0.20, 0.60, 0.65), (0.75, 0.45, 0.25),
+], dtype=np.float32)
+_CELLS_AZIMUTH, _CELLS_ELEVATION = 16, 10
+_FINE_AZIMUTH, _FINE_ELEVATION = 128, 80
+_FINE = np.random.default_rng(20240601).uniform(0.7, 1.0, size=(_FINE_ELEVATION, _FINE_AZIMUTH)).astype(np.float32)
+_FLOOR_SECTORS = 12
+
+
+@dataclass(frozen=True)
+class CameraTruth:
+    """A sim camera's true geometry: what it really is, whatever the rig file claims.
+
+    ``x_cam = rotation @ x_world + translation`` (OpenCV axes), as ``NominalPose.cam_from_world``.
+    """
+
+    serial: str
+    intrinsics: Intrinsics
+    rotation: Float64Array
+    translation: Float64Array
+
+    @property
+    def centre(self) -> Float64Array:
+        """The camera centre in the world."""
+        return np.asarray(-self.rotation.T @ self.translation, dtype=np.float64)
+
+    def cache_key(self) -> tuple[object, ...]:
+        """What the rendered geometry depends on (the serial only changes colour)."""
+        return (self.intrinsics, self.rotation.tobytes(), self.translation.tobytes())
+
+
+def camera_truth(camera: CameraConfig) -> CameraTruth:
+    """Ground truth of a sim camera: for now exactly its rig intrinsics and nominal pose.
+
+    This is the seam for a later per-camera perturbation (from ``camera.params``) that calibration should
+    then recover; every render goes through here.
+    """
+    rotation, translation = camera.pose.cam_from_world()
+    return CameraTruth(camera.serial, camera.intrinsics, np.asarray(rotation, dtype=np.float64),
+                       np.asarray(translation, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Where a camera's rays meet the scene at one turntable angle (only the pixels that hit something)."""
+
+    index: npt.NDArray[np.intp]  # flat (row-major) pixel indices
+    points: Float32Array  # (M, 3) world
+    normals: Float32Array  # (M, 3) world, unit
+    albedo: Float32Array  # (M, 3) linear RGB
+    subject: npt.NDArray[np.bool_]  # (M,) True on the mannequin, False on the turntable top
+    normal_dot_point: Float32Array  # (M,) n.x, kept so shading is two matrix products per render
+    point_norm2: Float32Array  # (M,) |x|^2
+
+
+_CACHE_SIZE = 64
+_cache_lock = threading.Lock()
+_ray_cache: dict[tuple[object, ...], tuple[Float64Array, Float64Array]] = {}
+_hit_cache: dict[tuple[object, ...], tuple[float, Hits]] = {}  # last angle per camera: stations change rarely
+_Value = TypeVar("_Value")
+
+
+def clear_scene_caches() -> None:
+    """Forget cached ray grids and hit maps."""
+    with _cache_lock:
+        _ray_cache.clear()
+        _hit_cache.clear()
+
+
+def _remember(cache: dict[tuple[object, ...], _Value], key: tuple[object, ...], value: _Value) -> None:
+    with _cache_lock:
+        if key not in cache and len(cache) >= _CACHE_SIZE:
+            del cache[next(iter(cache))]  # oldest first: dicts keep insertion order
+        cache[key] = value
+
+
+def _rays(truth: CameraTruth) -> tuple[Float64Array, Float64Array]:
+    """Camera centre (3,) and unit world rays of every pixel as rows x, y, z (3, N), through the lens."""
+    key = truth.cache_key()
+    with _cache_lock:
+        cached = _ray_cache.get(key)
+    if cached is not None:
+        return cached
+    intr = truth.intrinsics
+    u, v = np.meshgrid(np.arange(intr.width, dtype=np.float64), np.arange(intr.height, dtype=np.float64))
+    pixels = np.stack([u.ravel(), v.ravel()], axis=-1).reshape(-1, 1, 2)
+    # More iterations than cv2.undistortPoints' default 5, so the ground truth holds to a hundredth of a pixel.
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-12)
+    normalised = cv2.undistortPoints(pixels, intr.matrix(), intr.distortion(), None, None, None, criteria)
+    rays_cam = np.concatenate([normalised.reshape(-1, 2), np.ones((pixels.shape[0], 1))], axis=1)
+    rays_cam /= np.linalg.norm(rays_cam, axis=1, keepdims=True)
+    # Columns as contiguous rows: the per-render work below is element-wise on 300k rays, which numpy does
+    # much faster on 1-D arrays than through (N, 3) @ (3, 3) products.
+    rays_world = np.ascontiguousarray((rays_cam @ truth.rotation).T)  # row-vector form of R^T d
+    result = (truth.centre, rays_world)
+    _remember(_ray_cache, key, result)
+    return result
+
+
+def _subject_albedo(unit_x: Float64Array, unit_y: Float64Array, unit_z: Float64Array) -> Float32Array:
+    """Texture on the subject, from points on its unit sphere (subject frame)."""
+    azimuth = (np.arctan2(unit_y, unit_x) + math.pi) / (2.0 * math.pi)  # 0..1
+    elevation = (np.arcsin(np.clip(unit_z, -1.0, 1.0)) + math.pi / 2.0) / math.pi  # 0..1
+    i = np.minimum((azimuth * _CELLS_AZIMUTH).astype(np.intp), _CELLS_AZIMUTH - 1)
+    j = np.minimum((elevation * _CELLS_ELEVATION).astype(np.intp), _CELLS_ELEVATION - 1)
+    # Neighbouring cells differ in colour (steps of 3 and 5 modulo 8) and alternate in brightness.
+    colour = _PALETTE[(3 * i + 5 * j) % len(_PALETTE)]
+    checker = np.where((i + j) % 2 == 0, np.float32(1.0), np.float32(0.55))
+    fi = np.minimum((azimuth * _FINE_AZIMUTH).astype(np.intp), _FINE_AZIMUTH - 1)
+    fj = np.minimum((elevation * _FINE_ELEVATION).astype(np.intp), _FINE_ELEVATION - 1)
+    return np.asarray(colour * (checker * _FINE[fj, fi])[:, None], dtype=np.float32)
+
+
+def _floor_albedo(x: Float64Array, y: Float64Array) -> Float32Array:
+    """Turntable top, from table-frame coordinates: grey sectors, one red mark, a dark rim ring."""
+    sector = ((np.arctan2(y, x) % (2.0 * math.pi)) / (2.0 * math.pi) * _FLOOR_SECTORS).astype(np.intp)
+    grey = np.where(sector % 2 == 0, np.float32(0.30), np.float32(0.20))
+    albedo = np.repeat(grey[:, None], 3, axis=1).astype(np.float32)
+    albedo[sector == 0] = (0.50, 0.10, 0.07)
+    radius = np.hypot(x, y)
+    albedo[(radius > 0.87 * FLOOR_RADIUS_M) & (radius < 0.93 * FLOOR_RADIUS_M)] = 0.08
+    return albedo
+
+
+def _subject(origin: Float64Array, rays: Float64Array, cos_a: float, sin_a: float,
+             ) -> tuple[npt.NDArray[np.intp], Float64Array, Float64Array, Float32Array]:
+    """Pixel indices, world points, world normals and albedo where rays meet the turned ellipsoid."""
+    rx, ry, rz = SUBJECT_RADII
+    # Into the subject frame (turned back by the table angle, centred), then scaled to a unit sphere.
+    ox, oy, oz = origin - np.asarray(SUBJECT_CENTRE)
+    ox, oy = cos_a * ox + sin_a * oy, -sin_a * ox + cos_a * oy
+    dx = (cos_a * rays[0] + sin_a * rays[1]) / rx
+    dy = (-sin_a * rays[0] + cos_a * rays[1]) / ry
+    dz = rays[2] / rz
+    ox, oy, oz = ox / rx, oy / ry, oz / rz
+    # |o + s d|^2 = 1, near root.
+    a = dx * dx + dy * dy + dz * dz
+    b = dx * ox + dy * oy + dz * oz
+    c = ox * ox + oy * oy + oz * oz - 1.0
+    disc = b * b - a * c
+    index = np.flatnonzero(disc > 0.0)
+    s = (-b[index] - np.sqrt(disc[index])) / a[index]
+    front = s > 0.0
+    index, s = index[front], s[front]
+    ux, uy, uz = ox + s * dx[index], oy + s * dy[index], oz + s * dz[index]  # on the unit sphere
+    albedo = _subject_albedo(ux, uy, uz)
+    # Back to the world: scale by the radii, turn by the table angle, move to the centre.
+    qx, qy, qz = ux * rx, uy * ry, uz * rz
+    cx, cy, cz = SUBJECT_CENTRE
+    points = np.stack([cos_a * qx - sin_a * qy + cx, sin_a * qx + cos_a * qy + cy, qz + cz], axis=1)
+    nx, ny, nz = ux / rx, uy / ry, uz / rz  # gradient of the ellipsoid's implicit function
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    normals = np.stack([(cos_a * nx - sin_a * ny) / length, (sin_a * nx + cos_a * ny) / length, nz / length],
+                       axis=1)
+    return index, points, normals, albedo
+
+
+def scene_hits(truth: CameraTruth, turntable_deg: float) -> Hits:
+    """Where ``truth``'s pixels meet the subject or the table top at ``turntable_deg`` (cached per camera)."""
+    key = truth.cache_key()
+    with _cache_lock:
+        cached = _hit_cache.get(key)
+    if cached is not None and cached[0] == turntable_deg:
+        return cached[1]
+    origin, rays = _rays(truth)
+    cos_a, sin_a = math.cos(math.radians(turntable_deg)), math.sin(math.radians(turntable_deg))
+    subject_index, subject_points, subject_normals, subject_albedo = _subject(origin, rays, cos_a, sin_a)
+    # Table top (z = 0). The subject stands above it and every camera is above the floor, so a ray that meets
+    # both meets the subject first: the subject wins without comparing distances.
+    down = np.flatnonzero(rays[2] < -1e-9)
+    s_floor = -origin[2] / rays[2, down]
+    fx, fy = origin[0] + s_floor * rays[0, down], origin[1] + s_floor * rays[1, down]
+    inside = fx * fx + fy * fy < FLOOR_RADIUS_M**2
+    candidate = np.zeros(rays.shape[1], dtype=bool)
+    candidate[down[inside]] = True
+    candidate[subject_index] = False
+    floor_index = np.flatnonzero(candidate)
+    keep = candidate[down]
+    fx, fy = fx[keep], fy[keep]
+    floor_points = np.stack([fx, fy, np.zeros_like(fx)], axis=1)
+    floor_albedo = _floor_albedo(cos_a * fx + sin_a * fy, -sin_a * fx + cos_a * fy)  # table frame
+    floor_normals = np.zeros_like(floor_points)
+    floor_normals[:, 2] = 1.0
+    points = np.concatenate([subject_points, floor_points]).astype(np.float32)
+    normals = np.concatenate([subject_normals, floor_normals]).astype(np.float32)
+    hits = Hits(
+        index=np.concatenate([subject_index, floor_index]),
+        points=points,
+        normals=normals,
+        albedo=np.concatenate([subject_albedo, floor_albedo]),
+        subject=np.concatenate([np.ones(subject_index.size, bool), np.zeros(floor_index.size, bool)]),
+        normal_dot_point=np.einsum("ij,ij->i", normals, points),
+        point_norm2=np.einsum("ij,ij->i", points, points),
+    )
+    _remember(_hit_cache, key, (turntable_deg, hits))
+    return hits

@@ -1,0 +1,394 @@
+"""Sim drivers at the device-protocol level: cameras that render the virtual studio, lights, trigger, table.
+
+Registered as the ``sim`` driver of every device kind (entry points ``capturerig.drivers``); a rig selects
+them with ``driver: sim`` and ``params: {studio: NAME}`` (default ``default``). Every modelled latency is
+multiplied by the studio's time scale; timeouts are wall-clock seconds, as the engine gives them.
+
+Driver params (all optional):
+
+- camera: ``studio``; ``serial_reported`` (what ``connect`` reports instead of the rig serial);
+  ``stuck_settings`` (mapping: the camera silently keeps these values whatever is written, so preflight's
+  read-back check has something to catch); ``card_bytes`` (card capacity, default 32 GB);
+  ``battery_percent`` (default 100).
+- light output, trigger, turntable: ``studio``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from capturerig.config import (
+    CameraConfig,
+    DeviceConfig,
+    LightOutputConfig,
+    TurntableConfig,
+    load_body_profile,
+)
+from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, DriverContext
+from capturerig_sim._response import SETTING_KEYS, ExposureSettings
+from capturerig_sim.render import encode_jpeg, render_image
+from capturerig_sim.studio import DEFAULT_CARD_BYTES, CameraState, ExposureRecord, VirtualStudio, get_studio
+
+__all__ = [
+    "DMX_FRAME_PERIOD_S",
+    "SIM_CAMERA_MODEL",
+    "SimCamera",
+    "SimLightOutput",
+    "SimTrigger",
+    "SimTurntable",
+    "garble",
+]
+
+SIM_CAMERA_MODEL = "capturerig-sim"
+DMX_FRAME_PERIOD_S = 1.0 / 44.0  # a full 512-channel DMX512 frame at the fastest standard refresh
+_ENCODERS: Mapping[str, Callable[[npt.NDArray[np.uint8]], bytes]] = {"jpeg": encode_jpeg}
+
+
+def garble(data: bytes) -> bytes:
+    """What a broken transfer delivers: the first half of the file with its start-of-image marker lost.
+
+    Truncation alone is not enough: decoders fill a cut-off JPEG with grey and still return an image.
+    """
+    return b"\x00\x00" + data[2 : max(2, len(data) // 2)]
+
+
+def _noise_seed(serial: str, seq: int) -> int:
+    # hashlib, not hash(): str hashes are salted per process and a rerun must give the same pixels.
+    return int.from_bytes(hashlib.sha256(f"noise:{serial}:{seq}".encode()).digest()[:8], "little")
+
+
+class _SimDevice:
+    """What every sim driver shares: its config, its studio and the injected ``disconnect`` fault."""
+
+    _what = "device"
+
+    def __init__(self, config: DeviceConfig, context: DriverContext) -> None:
+        self._config = config
+        self._context = context
+        self._studio: VirtualStudio = get_studio(str(config.params.get("studio", "default")), context.rig,
+                                                 context.base_dir)
+        self._open = False
+
+    @property
+    def id(self) -> str:
+        """The device id from the rig file."""
+        return self._config.id
+
+    @property
+    def studio(self) -> VirtualStudio:
+        """The virtual studio this device lives in."""
+        return self._studio
+
+    def _check_connection(self) -> None:
+        if self._studio.take_fault(self.id, "disconnect"):
+            raise DeviceError(self.id, f"the {self._what} stopped answering (disconnected)",
+                              "check its cable and power, then retry")
+
+    def _require_open(self, action: str) -> None:
+        if not self._open:
+            raise DeviceError(self.id, f"cannot {action}: the {self._what} is not open",
+                              "open (connect) it first")
+        self._check_connection()
+
+    def _sleep_or_timeout(self, studio_seconds: float, timeout_s: float, what: str, hint: str) -> None:
+        """Take ``studio_seconds`` of modelled time; past ``timeout_s`` (wall) sleep that long and time out."""
+        wall = self._studio.wall_seconds(studio_seconds)
+        if wall > timeout_s:
+            time.sleep(max(0.0, timeout_s))
+            raise DeviceTimeout(self.id, f"{what} did not finish within {timeout_s:g} s", hint)
+        if wall > 0.0:
+            time.sleep(wall)
+
+
+class SimCamera(_SimDevice):
+    """A tethered camera that renders the virtual studio (see the module docstring for its params)."""
+
+    _what = "camera"
+
+    def __init__(self, config: CameraConfig, context: DriverContext) -> None:
+        super().__init__(config, context)
+        self._camera = config
+        self._body = load_body_profile(config.body, context.base_dir)
+        capacity = int(config.params.get("card_bytes", DEFAULT_CARD_BYTES))
+        self._state: CameraState = self._studio.camera_state(config.id, capacity)
+        with self._studio.lock:
+            self._state.capacity_bytes = capacity  # the card the rig now describes (files on it stay)
+        stuck: Mapping[str, Any] = config.params.get("stuck_settings", {}) or {}
+        self._stuck = {str(key): str(value) for key, value in stuck.items()}
+
+    def connect(self, timeout_s: float) -> CameraStatus:
+        """Open the camera; raises DeviceError when it is 'unplugged' or asks for a format it cannot make."""
+        if self._studio.take_fault(self.id, "disconnect"):
+            raise DeviceError(self.id, "camera not found on USB", "check the cable, the hub and that it is on")
+        unsupported = [fmt for fmt in self._camera.formats if fmt not in _ENCODERS]
+        if unsupported:
+            raise DeviceError(self.id, f"the sim camera cannot record {', '.join(unsupported)}",
+                              f"use formats: {', '.join(_ENCODERS)}")
+        self._open = True
+        with self._studio.lock:
+            free = self._state.free_bytes
+        return CameraStatus(serial=str(self._camera.params.get("serial_reported", self._camera.serial)),
+                            model=SIM_CAMERA_MODEL,
+                            battery_percent=float(self._camera.params.get("battery_percent", 100.0)),
+                            free_bytes=free)
+
+    def apply_settings(self, settings: Mapping[str, str], timeout_s: float) -> dict[str, str]:
+        """Write settings and return them as read back (a stuck setting reads back its stuck value)."""
+        self._require_open("apply settings")
+        unknown = [key for key in settings if key not in SETTING_KEYS]
+        if unknown:
+            raise DeviceError(self.id, f"unknown setting {', '.join(repr(k) for k in unknown)} "
+                                       f"(this camera has: {', '.join(SETTING_KEYS)})",
+                              "fix the camera settings in the rig or plan")
+        with self._studio.lock:
+            candidate = dict(self._state.settings)
+            candidate.update({key: str(value).strip() for key, value in settings.items()})
+            candidate.update({key: value for key, value in self._stuck.items() if key in settings})
+            problem = "imageformat: cannot be empty" if not candidate["imageformat"] else None
+            try:
+                ExposureSettings.from_settings(candidate)
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:
+                raise DeviceError(self.id, f"refused setting {problem}", "use a value this camera offers")
+            self._state.settings = candidate
+            return {key: candidate[key] for key in settings}
+
+    def _bytes_needed(self) -> int:
+        return sum(self._body.formats[fmt].bytes_estimate for fmt in self._camera.formats
+                   if fmt in self._body.formats)
+
+    def _check_busy(self, action: str) -> None:
+        if self._studio.take_fault(self.id, "busy"):
+            raise DeviceError(self.id, f"camera busy, cannot {action} (still processing the last shot)",
+                              "wait a moment and retry")
+
+    def arm(self, timeout_s: float) -> None:
+        """Expose on the next trigger pulse naming this camera; files of an undownloaded shot stay on the card."""
+        self._require_open("arm")
+        self._check_busy("arm")
+        with self._studio.lock:
+            settings = dict(self._state.settings)
+        self._studio.arm(self.id, settings, self._bytes_needed())
+
+    def trigger_capture(self, timeout_s: float) -> None:
+        """Expose now by software (armed or not); a full card raises DeviceError here."""
+        self._require_open("capture")
+        self._check_busy("capture")
+        with self._studio.lock:
+            self._studio.arm(self.id, dict(self._state.settings), self._bytes_needed())
+            self._studio.fire([self.id])
+            record = self._studio.pending_exposure(self.id)
+        if record is not None and record.error:
+            self._studio.complete_exposure(record)
+            raise DeviceError(self.id, f"capture failed: {record.error}", "download and delete files, or swap the card")
+
+    def _write_to_card(self, record: ExposureRecord) -> tuple[CameraFile, ...]:
+        """Render the exposure and write its files to the card, once per exposure."""
+        with self._studio.lock:
+            if self._state.written_seq == record.seq:
+                return self._state.written
+        try:
+            image = render_image(self._camera, self._studio.rig, record.frames, record.turntable_deg,
+                                 record.settings, self._studio.base_dir,
+                                 noise_seed=_noise_seed(self._camera.serial, record.seq))
+        except ValueError as exc:
+            raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
+        exposed_at = record.fired_at + self._studio.wall_seconds(self._body.trigger_latency_ms / 1000.0)
+        encoded = [(fmt, _ENCODERS[fmt](image)) for fmt in self._camera.formats]
+        files = []
+        with self._studio.lock:
+            state = self._state
+            for fmt, data in encoded:
+                extension = self._body.formats[fmt].extension.upper() if fmt in self._body.formats else fmt
+                for _ in range(9999):  # numbers wrap after 9999, as on a real body, skipping names in use
+                    state.counter = state.counter % 9999 + 1
+                    name = f"IMG_{state.counter:04d}.{extension}"
+                    if name not in state.files:
+                        break
+                else:
+                    raise DeviceError(self.id, "every file number is in use on the card",
+                                      "download and delete files from the card")
+                state.files[name] = data
+                files.append(CameraFile(name=name, format=fmt, data=data, exposed_at=exposed_at))
+            state.written_seq, state.written = record.seq, tuple(files)
+        return tuple(files)
+
+    def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
+        """The files of the last exposure, after the modelled trigger, exposure, card-write and USB time.
+
+        Raises DeviceError when the camera was not armed and fired (or the exposure failed), DeviceTimeout
+        when the modelled time runs past ``timeout_s`` (the files then stay on the card and pending).
+        """
+        self._require_open("download")
+        record = self._studio.wait_for_exposure(self.id, timeout_s)
+        if record is None:
+            if self.id in self._studio.armed():
+                raise DeviceTimeout(self.id, f"armed but not triggered within {timeout_s:g} s",
+                                    "check the trigger cable and that the trigger fired this camera")
+            raise DeviceError(self.id, "no exposure to download: the camera was not armed and triggered",
+                              "arm it before the trigger fires")
+        if record.error:
+            self._studio.complete_exposure(record)
+            raise DeviceError(self.id, f"exposure failed: {record.error}",
+                              "download and delete files, or swap the card")
+        files = self._write_to_card(record)
+        if self._studio.take_fault(self.id, "slow_download"):
+            if self._studio.time_scale > 0.0:
+                time.sleep(max(0.0, timeout_s))
+            raise DeviceTimeout(self.id, f"download did not finish within {timeout_s:g} s",
+                                "check the USB cable and hub; the files are still on the card")
+        settings = ExposureSettings.from_settings(record.settings)
+        total_bytes = sum(len(f.data) for f in files)
+        # USB bandwidth is per camera here; sharing it per hub is a later refinement.
+        modelled_s = (self._body.trigger_latency_ms / 1000.0 + settings.shutter_s + self._body.card_write_ms / 1000.0
+                      + total_bytes / (self._body.download_mbytes_per_s * 1e6))
+        ready_at = record.fired_monotonic + self._studio.wall_seconds(modelled_s)
+        remaining = ready_at - time.monotonic()
+        if remaining > timeout_s:
+            time.sleep(max(0.0, timeout_s))
+            raise DeviceTimeout(self.id, f"download did not finish within {timeout_s:g} s "
+                                         f"(needs about {remaining:.2f} s more)",
+                                "give the camera a longer timeout; the files are still on the card")
+        if remaining > 0.0:
+            time.sleep(remaining)
+        delivered = [CameraFile(f.name, f.format, garble(f.data), f.exposed_at)
+                     if self._studio.take_fault(self.id, "corrupt_download") else f for f in files]
+        self._studio.complete_exposure(record)
+        return delivered
+
+    def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
+        """Delete files from the card; all or nothing (a name not on the card raises DeviceError)."""
+        self._require_open("delete files")
+        with self._studio.lock:
+            missing = [name for name in names if name not in self._state.files]
+            if missing:
+                raise DeviceError(self.id, f"no such file on the card: {', '.join(missing)}",
+                                  "list the card; the file may be deleted already")
+            for name in names:
+                del self._state.files[name]
+
+    def card_files(self) -> dict[str, int]:
+        """Files on the simulated card: name -> size in bytes (for tests and the devices panel)."""
+        with self._studio.lock:
+            return {name: len(data) for name, data in self._state.files.items()}
+
+    def close(self) -> None:
+        """Release the camera (disarming it); never raises."""
+        self._open = False
+        self._studio.disarm(self.id)
+
+
+class SimLightOutput(_SimDevice):
+    """A DMX output whose frames the studio's fixtures (and so the rendered images) obey."""
+
+    _what = "light output"
+
+    def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
+        super().__init__(config, context)
+        self._universes = config.universes
+
+    def open(self, timeout_s: float) -> None:
+        """Open the output; raises DeviceError when a ``disconnect`` fault is pending."""
+        self._check_connection()
+        self._open = True
+
+    def set_universe(self, universe: int, levels: bytes) -> None:
+        """Replace the frame of ``universe``; it is on the wire within one frame period.
+
+        Raises ValueError for a universe this output does not carry or a frame that is not 512 levels.
+        """
+        if universe not in self._universes:
+            raise ValueError(f"{self.id}: universe {universe} is not carried by this output "
+                             f"(carries {', '.join(map(str, self._universes))})")
+        if len(levels) != 512:
+            raise ValueError(f"{self.id}: universe {universe} needs exactly 512 levels, got {len(levels)}")
+        self._require_open("send")
+        self._studio.set_frame(self.id, universe, bytes(levels), on_wire_after_s=DMX_FRAME_PERIOD_S)
+
+    def wait_sent(self, timeout_s: float) -> None:
+        """Block for one frame period, after which every universe's current frame has gone out."""
+        self._require_open("wait for frames")
+        self._sleep_or_timeout(DMX_FRAME_PERIOD_S, timeout_s, "sending the DMX frame",
+                               "check the DMX interface")
+
+    def close(self) -> None:
+        """Stop sending; fixtures hold their last look (the common DMX-loss setting). Never raises."""
+        self._open = False
+
+
+class SimTrigger(_SimDevice):
+    """A trigger box wired to every camera of the studio's rig."""
+
+    _what = "trigger box"
+
+    def open(self, timeout_s: float) -> None:
+        """Open the trigger box; raises DeviceError when a ``disconnect`` fault is pending."""
+        self._check_connection()
+        self._open = True
+
+    def fire(self, camera_ids: Sequence[str], timeout_s: float) -> float:
+        """Pulse the cameras' shutters together; unarmed cameras ignore it. Returns the pulse time.
+
+        Raises DeviceError for a camera id this studio's rig does not have (no port is wired to it).
+        """
+        self._require_open("fire")
+        known = {camera.id for camera in self._studio.rig.cameras}
+        unknown = [camera_id for camera_id in camera_ids if camera_id not in known]
+        if unknown:
+            raise DeviceError(self.id, f"no trigger port wired to {', '.join(unknown)}",
+                              "fix the camera ids or the rig file")
+        fired_at, _ = self._studio.fire(camera_ids)
+        return fired_at
+
+    def close(self) -> None:
+        """Release the trigger box; never raises."""
+        self._open = False
+
+
+class SimTurntable(_SimDevice):
+    """A turntable that turns the studio's subject; moves take |delta| / speed of modelled time."""
+
+    _what = "turntable"
+
+    def __init__(self, config: TurntableConfig, context: DriverContext) -> None:
+        super().__init__(config, context)
+        self._table = config
+
+    def open(self, timeout_s: float) -> None:
+        """Open the table's port; raises DeviceError when a ``disconnect`` fault is pending."""
+        self._check_connection()
+        self._open = True
+
+    def _move(self, target_deg: float, timeout_s: float) -> float:
+        duration = abs(target_deg - self._studio.turntable_deg) / self._table.speed_deg_per_s
+        # The table keeps turning after a timeout (a motion controller finishes its move), so start the motion
+        # first and only then wait for it.
+        self._studio.start_turntable_motion(target_deg, self._studio.wall_seconds(duration))
+        self._sleep_or_timeout(duration, timeout_s, f"the move to {target_deg:g} deg",
+                               "give the move a longer timeout, or check the table is free to turn")
+        return target_deg
+
+    def home(self, timeout_s: float) -> None:
+        """Return to 0 degrees."""
+        self._require_open("home")
+        self._move(0.0, timeout_s)
+
+    def move_to(self, angle_deg: float, timeout_s: float) -> float:
+        """Turn to ``angle_deg`` and return it once idle there; outside min..max raises DeviceError."""
+        self._require_open("move")
+        if not self._table.min_deg <= angle_deg <= self._table.max_deg:
+            raise DeviceError(self.id, f"{angle_deg:g} deg is outside the travel "
+                                       f"{self._table.min_deg:g}..{self._table.max_deg:g} deg",
+                              "fix the station angle in the plan")
+        return self._move(angle_deg, timeout_s)
+
+    def close(self) -> None:
+        """Release the table (a move under way still finishes); never raises."""
+        self._open = False

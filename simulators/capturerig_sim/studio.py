@@ -1,0 +1,389 @@
+"""The virtual studio: the one world that every sim device of a process shares, found by name.
+
+It holds what the hardware would hold: the DMX frames on each light output's wire, the turntable angle (and
+its motion), the cameras' cards, settings and armed state, the exposures the trigger made, and the faults
+a test asked for. Drivers change it; the renderer reads it; tests inspect it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from capturerig.config import DMX_UNIVERSE_SIZE, ChannelRole, RigConfig
+from capturerig.devices import CameraFile
+from capturerig.lighting import UniverseKey, decode_fixture
+from capturerig_sim._faults import FAULT_KINDS, FaultInjector, FaultKind
+from capturerig_sim._response import DEFAULT_SETTINGS
+
+__all__ = [
+    "DEFAULT_CARD_BYTES",
+    "FAULT_KINDS",
+    "TIME_SCALE_ENV",
+    "CameraState",
+    "ExposureRecord",
+    "FaultKind",
+    "VirtualStudio",
+    "get_studio",
+    "reset_studios",
+    "time_scale_from_env",
+]
+
+TIME_SCALE_ENV = "CAPTURERIG_SIM_TIME_SCALE"
+DEFAULT_CARD_BYTES = 32_000_000_000
+_EXPOSURE_LOG_SIZE = 10_000  # enough for a long session; bounded so a long-running server does not grow
+
+
+def time_scale_from_env(default: float = 1.0) -> float:
+    """The time scale named by ``CAPTURERIG_SIM_TIME_SCALE`` (0 = never sleep), else ``default``.
+
+    Raises
+    ------
+    ValueError
+        When the variable is set but is not a number >= 0.
+    """
+    text = os.environ.get(TIME_SCALE_ENV, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{TIME_SCALE_ENV}={text!r} is not a number (use e.g. 1, 0.1 or 0)") from None
+    if not value >= 0.0 or math.isinf(value):
+        raise ValueError(f"{TIME_SCALE_ENV}={text!r} must be a finite number >= 0")
+    return value
+
+
+@dataclass(frozen=True)
+class ExposureRecord:
+    """One camera exposed by one trigger: everything its image depends on, frozen at that instant."""
+
+    seq: int  # unique per studio, in firing order
+    camera_id: str
+    fired_at: float  # time.time() of the trigger pulse
+    fired_monotonic: float  # time.monotonic() of the same pulse, for modelled latencies
+    frames: Mapping[UniverseKey, bytes]  # the DMX frames held on the wire when it fired
+    turntable_deg: float
+    settings: Mapping[str, str]  # the camera's settings when armed
+    error: str | None = None  # set when the exposure failed (card full)
+
+
+@dataclass
+class CameraState:
+    """What lives in a camera body across reconnects: its settings and its card. Guarded by the studio lock."""
+
+    capacity_bytes: int
+    settings: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    files: dict[str, bytes] = field(default_factory=dict)  # the card, in write order
+    counter: int = 0  # last file number used
+    written_seq: int = -1  # the exposure whose files were last written to the card
+    written: tuple[CameraFile, ...] = ()  # and those files (so a retried download does not re-render)
+
+    @property
+    def used_bytes(self) -> int:
+        """Bytes the files on the card take."""
+        return sum(len(data) for data in self.files.values())
+
+    @property
+    def free_bytes(self) -> int:
+        """Bytes left on the card."""
+        return max(0, self.capacity_bytes - self.used_bytes)
+
+
+@dataclass(frozen=True)
+class _Armed:
+    settings: Mapping[str, str]
+    bytes_needed: int
+
+
+@dataclass
+class _HeldFrame:
+    previous: bytes
+    current: bytes
+    on_wire_at: float  # time.monotonic() from which ``current`` is what the fixtures see
+
+
+@dataclass(frozen=True)
+class _Motion:
+    start_deg: float
+    target_deg: float
+    start: float  # time.monotonic()
+    end: float
+
+    def angle_at(self, now: float) -> float:
+        """The angle at ``now`` (time.monotonic()), moving at constant speed."""
+        if now >= self.end or self.end <= self.start:
+            return self.target_deg
+        fraction = max(0.0, (now - self.start) / (self.end - self.start))
+        return self.start_deg + (self.target_deg - self.start_deg) * fraction
+
+
+class VirtualStudio:
+    """The shared simulated world of one studio name (see :func:`get_studio`).
+
+    Parameters
+    ----------
+    name
+        The studio's name (a device's ``params.studio``, default ``"default"``).
+    rig
+        The rig that describes the studio (fixtures, cameras); the newest one given to :func:`get_studio`.
+    base_dir
+        Where the rig file lives (relative profile paths).
+    time_scale
+        Multiplies every modelled latency (trigger, exposure, card write, download, turntable, DMX frame);
+        0 means nothing sleeps. None reads ``CAPTURERIG_SIM_TIME_SCALE`` (default 1.0). Assignable.
+    """
+
+    def __init__(self, name: str, rig: RigConfig, base_dir: Path, time_scale: float | None = None) -> None:
+        self.name = name
+        self.rig = rig
+        self.base_dir = base_dir
+        self.time_scale = time_scale_from_env() if time_scale is None else time_scale
+        self.faults = FaultInjector()
+        self._lock = threading.RLock()
+        self._fired = threading.Condition(self._lock)
+        self._frames: dict[UniverseKey, _HeldFrame] = {}
+        self._motion = _Motion(0.0, 0.0, 0.0, 0.0)
+        self._cameras: dict[str, CameraState] = {}
+        self._armed: dict[str, _Armed] = {}
+        self._pending: dict[str, ExposureRecord] = {}
+        self._log: deque[ExposureRecord] = deque(maxlen=_EXPOSURE_LOG_SIZE)
+        self._seq = itertools.count()
+
+    # -- time --------------------------------------------------------------------------------------------
+
+    def wall_seconds(self, studio_seconds: float) -> float:
+        """Wall-clock seconds that ``studio_seconds`` of modelled hardware time take at this time scale."""
+        return 0.0 if self.time_scale == 0.0 else studio_seconds * self.time_scale
+
+    def sleep(self, studio_seconds: float) -> None:
+        """Sleep for ``studio_seconds`` of modelled time (not at all when the time scale is 0)."""
+        wall = self.wall_seconds(studio_seconds)
+        if wall > 0.0:
+            time.sleep(wall)
+
+    # -- faults ------------------------------------------------------------------------------------------
+
+    def inject_fault(self, device_id: str, kind: str, count: int = 1) -> None:
+        """Make ``device_id`` fail ``count`` times with ``kind`` (one of :data:`FAULT_KINDS`), then recover.
+
+        ``disconnect``: the next call raises DeviceError. ``busy``: the next ``arm``/``trigger_capture``
+        raises DeviceError saying busy. ``slow_download``: the next ``wait_for_files`` raises DeviceTimeout
+        after its timeout. ``corrupt_download``: the next downloaded file does not decode as JPEG.
+        ``card_full``: the next exposure fails with DeviceError.
+
+        Raises
+        ------
+        ValueError
+            For an unknown kind or a count below 1.
+        """
+        self.faults.inject(device_id, kind, count)
+
+    def take_fault(self, device_id: str, kind: FaultKind) -> bool:
+        """Consume one pending fault (drivers call this); True when it should fire now."""
+        return self.faults.take(device_id, kind)
+
+    def pending_faults(self) -> dict[tuple[str, str], int]:
+        """Faults not yet fired: ``(device_id, kind) -> count``."""
+        return self.faults.pending()
+
+    # -- lights ------------------------------------------------------------------------------------------
+
+    def set_frame(self, output_id: str, universe: int, levels: bytes, on_wire_after_s: float = 0.0) -> None:
+        """Replace the frame ``output_id`` sends on ``universe``; fixtures see it ``on_wire_after_s`` later.
+
+        ``on_wire_after_s`` is modelled time (scaled), e.g. one DMX frame period; until then the fixtures
+        keep showing the previous frame, so a capture fired before the frame went out shows the old light.
+        """
+        if len(levels) != DMX_UNIVERSE_SIZE:
+            raise ValueError(f"{output_id}: universe {universe} needs {DMX_UNIVERSE_SIZE} levels, got {len(levels)}")
+        now = time.monotonic()
+        key = (output_id, universe)
+        with self._lock:
+            held = self._frames.get(key)
+            before = bytes(DMX_UNIVERSE_SIZE) if held is None else self._visible(held, now)
+            self._frames[key] = _HeldFrame(before, bytes(levels), now + self.wall_seconds(on_wire_after_s))
+
+    @staticmethod
+    def _visible(held: _HeldFrame, now: float) -> bytes:
+        return held.current if now >= held.on_wire_at else held.previous
+
+    def held_frames(self) -> dict[UniverseKey, bytes]:
+        """The frame every universe carries on the wire now (blackout for universes never sent).
+
+        Every universe of the rig's light outputs is present, plus any other universe a driver sent.
+        """
+        now = time.monotonic()
+        with self._lock:
+            frames = {(o.id, u): bytes(DMX_UNIVERSE_SIZE) for o in self.rig.light_outputs for u in o.universes}
+            frames.update({key: self._visible(held, now) for key, held in self._frames.items()})
+        return frames
+
+    def held_frame(self, output_id: str, universe: int) -> bytes:
+        """The frame ``output_id`` carries on ``universe`` now (512 bytes, blackout if never sent)."""
+        return self.held_frames().get((output_id, universe), bytes(DMX_UNIVERSE_SIZE))
+
+    def fixture_levels(self, fixture_id: str) -> dict[ChannelRole, float]:
+        """A rig fixture's levels (role -> 0..1) as decoded from the frame its output holds now.
+
+        Raises
+        ------
+        KeyError
+            When the rig has no such fixture.
+        """
+        for fixture in self.rig.fixtures:
+            if fixture.id == fixture_id:
+                return decode_fixture(fixture, self.held_frames(), self.base_dir)
+        raise KeyError(f"studio '{self.name}' (rig {self.rig.name}) has no fixture '{fixture_id}'")
+
+    # -- turntable ---------------------------------------------------------------------------------------
+
+    @property
+    def turntable_deg(self) -> float:
+        """The table angle now (degrees; mid-way while it moves)."""
+        with self._lock:
+            return self._motion.angle_at(time.monotonic())
+
+    @turntable_deg.setter
+    def turntable_deg(self, angle_deg: float) -> None:
+        """Put the table at ``angle_deg`` at once (tests; drivers use :meth:`start_turntable_motion`)."""
+        with self._lock:
+            self._motion = _Motion(angle_deg, angle_deg, 0.0, 0.0)
+
+    def start_turntable_motion(self, target_deg: float, wall_duration_s: float) -> None:
+        """Start turning from the current angle to ``target_deg``, arriving ``wall_duration_s`` from now."""
+        now = time.monotonic()
+        with self._lock:
+            self._motion = _Motion(self._motion.angle_at(now), target_deg, now, now + max(0.0, wall_duration_s))
+
+    def turntable_moving(self) -> bool:
+        """True while a move is under way (a move outlives the driver call that timed out on it)."""
+        with self._lock:
+            return time.monotonic() < self._motion.end
+
+    # -- cameras -----------------------------------------------------------------------------------------
+
+    def camera_state(self, camera_id: str, capacity_bytes: int = DEFAULT_CARD_BYTES) -> CameraState:
+        """The body state of ``camera_id`` (created on first use with a card of ``capacity_bytes``).
+
+        Mutate it only while holding :attr:`lock`.
+        """
+        with self._lock:
+            state = self._cameras.get(camera_id)
+            if state is None:
+                state = self._cameras[camera_id] = CameraState(capacity_bytes)
+            return state
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock that guards the studio's state (and the camera states it hands out)."""
+        return self._lock
+
+    def arm(self, camera_id: str, settings: Mapping[str, str], bytes_needed: int) -> None:
+        """Make ``camera_id`` expose on the next trigger that names it; forgets its undownloaded exposure."""
+        with self._lock:
+            self._armed[camera_id] = _Armed(MappingProxyType(dict(settings)), bytes_needed)
+            self._pending.pop(camera_id, None)
+
+    def disarm(self, camera_id: str) -> None:
+        """``camera_id`` no longer exposes on a trigger (closing a camera does this)."""
+        with self._lock:
+            self._armed.pop(camera_id, None)
+
+    def armed(self) -> frozenset[str]:
+        """Cameras that will expose on the next trigger naming them."""
+        with self._lock:
+            return frozenset(self._armed)
+
+    def fire(self, camera_ids: Iterable[str]) -> tuple[float, list[str]]:
+        """Trigger pulse: every armed camera among ``camera_ids`` exposes now, under the light on the wire now.
+
+        Returns ``(time.time() of the pulse, ids that exposed)``. Unarmed cameras ignore the pulse, as a real
+        body does. An armed camera exposes once, then is disarmed.
+        """
+        wanted = list(dict.fromkeys(camera_ids))
+        with self._lock:
+            fired_at, fired_monotonic = time.time(), time.monotonic()
+            frames = MappingProxyType(self.held_frames())  # one snapshot for the whole set: they fire together
+            angle = self._motion.angle_at(fired_monotonic)
+            exposed = []
+            for camera_id in wanted:
+                armed = self._armed.pop(camera_id, None)
+                if armed is None:
+                    continue
+                state = self.camera_state(camera_id)
+                error = None
+                if self.take_fault(camera_id, "card_full") or state.free_bytes < armed.bytes_needed:
+                    error = f"card full ({state.free_bytes} bytes free, about {armed.bytes_needed} needed)"
+                record = ExposureRecord(next(self._seq), camera_id, fired_at, fired_monotonic, frames, angle,
+                                        armed.settings, error)
+                self._pending[camera_id] = record
+                self._log.append(record)
+                exposed.append(camera_id)
+            self._fired.notify_all()
+        return fired_at, exposed
+
+    def pending_exposure(self, camera_id: str) -> ExposureRecord | None:
+        """The exposure ``camera_id`` made and has not delivered yet, if any."""
+        with self._lock:
+            return self._pending.get(camera_id)
+
+    def wait_for_exposure(self, camera_id: str, timeout_s: float) -> ExposureRecord | None:
+        """The pending exposure of ``camera_id``; while it is armed, wait up to ``timeout_s`` for the trigger.
+
+        This waits for an event (another thread firing), not for modelled time, so it is not scaled.
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        with self._lock:
+            while camera_id not in self._pending and camera_id in self._armed:
+                left = deadline - time.monotonic()
+                if left <= 0.0:
+                    break
+                self._fired.wait(left)
+            return self._pending.get(camera_id)
+
+    def complete_exposure(self, record: ExposureRecord) -> None:
+        """The camera delivered (or reported the failure of) ``record``: it is no longer pending."""
+        with self._lock:
+            pending = self._pending.get(record.camera_id)
+            if pending is not None and pending.seq == record.seq:
+                del self._pending[record.camera_id]
+
+    def exposure_log(self) -> list[ExposureRecord]:
+        """Every exposure made so far (the newest 10 000), oldest first."""
+        with self._lock:
+            return list(self._log)
+
+
+_studios: dict[str, VirtualStudio] = {}
+_studios_lock = threading.Lock()
+
+
+def get_studio(name: str, rig: RigConfig, base_dir: Path) -> VirtualStudio:
+    """The process-wide studio called ``name``, created from ``rig`` on first use.
+
+    A later call with a different rig (an edited rig file) makes the studio describe that rig from then on;
+    what the hardware holds (light frames, table angle, cards) stays.
+    """
+    with _studios_lock:
+        studio = _studios.get(name)
+        if studio is None:
+            studio = _studios[name] = VirtualStudio(name, rig, base_dir)
+        elif studio.rig != rig or studio.base_dir != base_dir:
+            with studio.lock:
+                studio.rig, studio.base_dir = rig, base_dir
+        return studio
+
+
+def reset_studios() -> None:
+    """Forget every studio (tests): the next :func:`get_studio` starts a fresh world."""
+    with _studios_lock:
+        _studios.clear()
