@@ -205,28 +205,29 @@ def devices_list(rig: RigOption = None) -> None:
         loaded = capturerig.load_rig(rig)
     config = loaded.config
     table = Table(title=f"rig {config.name}")
-    for column in ("id", "kind", "driver", "group / universes", "status"):
+    for column in ("id", "kind", "driver", "group / universes", "serial", "status"):
         table.add_column(column)
     context = DriverContext(config, loaded.path.parent)
     for camera_config in config.cameras:
         camera = create_camera(camera_config, context)
+        serial = ""
         try:
             status = camera.connect(5.0)
-            state = f"ok: {status.model} serial {status.serial}"
+            serial, state = status.serial, "ok"
             if status.serial != camera_config.serial:
-                state = f"[red]serial {status.serial}, rig says {camera_config.serial}"
+                state = f"[red]rig says {camera_config.serial}"
         except DeviceError as exc:
             state = f"[red]{exc}"
         finally:
             camera.close()
-        table.add_row(camera_config.id, "camera", camera_config.driver, camera_config.group, state)
+        table.add_row(camera_config.id, "camera", camera_config.driver, camera_config.group, serial, state)
     for output in config.light_outputs:
-        table.add_row(output.id, "light output", output.driver, ", ".join(map(str, output.universes)), "")
+        table.add_row(output.id, "light output", output.driver, ", ".join(map(str, output.universes)), "", "")
     if config.trigger:
-        table.add_row(config.trigger.id, "trigger", config.trigger.driver, "", "")
+        table.add_row(config.trigger.id, "trigger", config.trigger.driver, "", "", "")
     if config.turntable:
         table.add_row(config.turntable.id, "turntable", config.turntable.driver,
-                      f"{config.turntable.min_deg:g}..{config.turntable.max_deg:g} deg", "")
+                      f"{config.turntable.min_deg:g}..{config.turntable.max_deg:g} deg", "", "")
     console.print(table)
     console.print("installed drivers: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in available_drivers().items()))
 
