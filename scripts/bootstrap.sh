@@ -28,8 +28,12 @@ stamp="$VENV/.capturerig-installed"
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "bootstrap: installing Python packages into $VENV" >&2
-  "$VENV/bin/python" -m pip install -q --upgrade pip >&2 2>/dev/null || true
-  "$VENV/bin/python" -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  log="$VENV/pip-install.log"
+  if ! "$VENV/bin/python" -m pip install -q -e ".[dev]" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "bootstrap: pip install failed (full log: $log)" >&2
+    exit 1
+  fi
   "$VENV/bin/python" -c "import capturerig, capturerig_sim, cv2, gphoto2, pycolmap" >&2
   echo "$want" >"$stamp"
 fi

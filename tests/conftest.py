@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from capturerig.config import LoadedRig, default_rig_path, load_rig
+from capturerig.devices import DriverContext
+from capturerig_sim import TIME_SCALE_ENV, VirtualStudio, get_studio, reset_studios
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples" / "sim-studio"
 
@@ -24,9 +28,7 @@ def studio_files(tmp_path: Path) -> Path:
 @pytest.fixture
 def fast_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Simulated devices without modelled latencies, and a fresh virtual studio."""
-    from capturerig_sim import reset_studios
-
-    monkeypatch.setenv("CAPTURERIG_SIM_TIME_SCALE", "0")
+    monkeypatch.setenv(TIME_SCALE_ENV, "0")
     reset_studios()
     yield
     reset_studios()
@@ -34,5 +36,22 @@ def fast_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def child_env(time_scale: float) -> dict[str, str]:
     env = dict(os.environ)
-    env["CAPTURERIG_SIM_TIME_SCALE"] = str(time_scale)
+    env[TIME_SCALE_ENV] = str(time_scale)
     return env
+
+
+@pytest.fixture(scope="module")
+def loaded() -> LoadedRig:
+    """The embedded simulated studio rig."""
+    return load_rig(default_rig_path())
+
+
+@pytest.fixture
+def context(loaded: LoadedRig) -> DriverContext:
+    return DriverContext(loaded.config, loaded.path.parent)
+
+
+@pytest.fixture
+def studio(loaded: LoadedRig, fast_sim: None) -> VirtualStudio:
+    """The virtual studio the sim drivers of this test share (fresh, no modelled latencies)."""
+    return get_studio("default", loaded.config, loaded.path.parent)

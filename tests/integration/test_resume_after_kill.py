@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from capturerig.engine import hash_file
+from capturerig.packaging import sha256_file
 from tests.conftest import child_env
 
 KILL_AFTER_VERIFIED_TAKES = 3
@@ -67,4 +67,4 @@ def test_sigkill_mid_session_then_resume_gives_a_complete_session(studio_files: 
     on_disk = {str(p.relative_to(session_dir)): p for p in (session_dir / "images").iterdir()}
     assert set(on_disk) == set(journalled)
     for relative, path in on_disk.items():
-        assert hash_file(path) == journalled[relative], relative
+        assert sha256_file(path) == journalled[relative], relative

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from capturerig.config import LightingCondition, LoadedRig, RigConfig, default_rig_path, load_rig
+from capturerig.config import LightingCondition, LoadedRig, RigConfig
 from capturerig.devices import (
     Camera,
     CameraFile,
@@ -26,35 +26,14 @@ from capturerig.devices import (
     create_turntable,
 )
 from capturerig.lighting import UniverseKey, frames_for_condition
-from capturerig_sim import TIME_SCALE_ENV, SimCamera, VirtualStudio, expected_image, get_studio, reset_studios
+from capturerig_sim import TIME_SCALE_ENV, SimCamera, VirtualStudio, expected_image, get_studio
 from capturerig_sim import subject_mask as subject_mask_of
 
 FULL_WHITE = {"intensity": 1.0, "red": 1.0, "green": 1.0, "blue": 1.0, "white": 1.0}
 RED = {"intensity": 1.0, "red": 1.0}
 BLUE = {"intensity": 1.0, "blue": 1.0}
 
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedRig:
-    return load_rig(default_rig_path())
-
-
-@pytest.fixture(autouse=True)
-def _fresh_studio(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv(TIME_SCALE_ENV, "0")  # no modelled latency sleeps unless a test asks
-    reset_studios()
-    yield
-    reset_studios()
-
-
-@pytest.fixture
-def context(loaded: LoadedRig) -> DriverContext:
-    return DriverContext(loaded.config, loaded.path.parent)
-
-
-@pytest.fixture
-def studio(loaded: LoadedRig) -> VirtualStudio:
-    return get_studio("default", loaded.config, loaded.path.parent)
+pytestmark = pytest.mark.usefixtures("fast_sim")
 
 
 def camera(context: DriverContext, camera_id: str) -> Camera:

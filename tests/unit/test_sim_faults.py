@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 import pytest
 
-from capturerig.config import LoadedRig, default_rig_path, load_rig
 from capturerig.devices import (
     Camera,
     DeviceError,
@@ -20,30 +19,9 @@ from capturerig.devices import (
     create_trigger,
     create_turntable,
 )
-from capturerig_sim import FAULT_KINDS, TIME_SCALE_ENV, SimCamera, VirtualStudio, get_studio, reset_studios
+from capturerig_sim import FAULT_KINDS, SimCamera, VirtualStudio
 
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedRig:
-    return load_rig(default_rig_path())
-
-
-@pytest.fixture(autouse=True)
-def _fresh_studio(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv(TIME_SCALE_ENV, "0")
-    reset_studios()
-    yield
-    reset_studios()
-
-
-@pytest.fixture
-def context(loaded: LoadedRig) -> DriverContext:
-    return DriverContext(loaded.config, loaded.path.parent)
-
-
-@pytest.fixture
-def studio(loaded: LoadedRig) -> VirtualStudio:
-    return get_studio("default", loaded.config, loaded.path.parent)
+pytestmark = pytest.mark.usefixtures("fast_sim")
 
 
 def camera(context: DriverContext, camera_id: str = "cam00") -> Camera:

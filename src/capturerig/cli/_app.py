@@ -16,7 +16,7 @@ from rich.table import Table
 
 import capturerig
 from capturerig.cli._progress import SessionProgress
-from capturerig.config import Pose, default_plan_path, default_rig_path
+from capturerig.config import LoadedPlan, LoadedRig, Pose, default_plan_path, default_rig_path
 from capturerig.devices import DeviceError, DriverContext, available_drivers, create_camera
 from capturerig.engine import RunResult, RunState, Session
 from capturerig.plan import estimate_plan, expand_plan
@@ -168,12 +168,16 @@ def verify(package_dir: Annotated[Path, typer.Argument(help="a package folder")]
     console.print(f"{package_dir}: every file matches the manifest")
 
 
+def _load_rig_and_plan(rig: Path, plan: Path) -> tuple[LoadedRig, LoadedPlan]:
+    with _user_errors():
+        loaded_rig = capturerig.load_rig(rig)
+        return loaded_rig, capturerig.load_plan(plan, loaded_rig)
+
+
 @plan_app.command("validate")
 def plan_validate(rig: Annotated[Path, typer.Argument()], plan: Annotated[Path, typer.Argument()]) -> None:
     """Check a rig and a plan; print every problem with its file, line and field."""
-    with _user_errors():
-        loaded_rig = capturerig.load_rig(rig)
-        loaded_plan = capturerig.load_plan(plan, loaded_rig)
+    loaded_rig, loaded_plan = _load_rig_and_plan(rig, plan)
     takes = expand_plan(loaded_rig.config, loaded_plan.config)
     console.print(f"{rig}: ok ({len(loaded_rig.config.cameras)} cameras, {len(loaded_rig.config.fixtures)} fixtures)")
     console.print(f"{plan}: ok ({len(takes)} takes)")
@@ -182,9 +186,8 @@ def plan_validate(rig: Annotated[Path, typer.Argument()], plan: Annotated[Path, 
 @plan_app.command("estimate")
 def plan_estimate(rig: Annotated[Path, typer.Argument()], plan: Annotated[Path, typer.Argument()]) -> None:
     """Takes, images, hold time per pose, session time and disk space of a plan on a rig."""
+    loaded_rig, loaded_plan = _load_rig_and_plan(rig, plan)
     with _user_errors():
-        loaded_rig = capturerig.load_rig(rig)
-        loaded_plan = capturerig.load_plan(plan, loaded_rig)
         estimate = estimate_plan(loaded_rig.config, loaded_plan.config, loaded_rig.path.parent)
     table = Table(title=f"{loaded_plan.config.name} on {loaded_rig.config.name}")
     table.add_column("what")

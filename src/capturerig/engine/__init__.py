@@ -19,7 +19,6 @@ from capturerig.engine._journal import FileRecord, Journal, TakeRecord, TakeStat
 from capturerig.engine._package import IncompleteSession, package_session
 from capturerig.engine._preflight import PreflightFailed
 from capturerig.engine._runner import RunResult
-from capturerig.engine._storage import hash_file
 from capturerig.engine._take import bracket_shutter
 
 __all__ = [
@@ -45,6 +44,5 @@ __all__ = [
     "TakeVerified",
     "bracket_shutter",
     "capturerig_version",
-    "hash_file",
     "package_session",
 ]

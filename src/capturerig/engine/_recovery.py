@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from capturerig.engine._journal import Journal, TakeStatus
-from capturerig.engine._storage import hash_file
+from capturerig.packaging import sha256_file
 
 __all__ = ["proven_done", "recover_unjournalled_files"]
 
@@ -23,7 +23,7 @@ def proven_done(session_dir: Path, journal: Journal, take_id: str) -> bool:
         return False
     for file in files:
         path = session_dir / file.path
-        if not path.is_file() or path.stat().st_size != file.size or hash_file(path) != file.sha256:
+        if not path.is_file() or path.stat().st_size != file.size or sha256_file(path) != file.sha256:
             return False
     return True
 
@@ -42,6 +42,6 @@ def recover_unjournalled_files(session_dir: Path, journal: Journal) -> list[str]
     for path in sorted(images.iterdir()):
         relative = str(path.relative_to(session_dir))
         if path.is_file() and relative not in known:
-            journal.add_recovered_file(relative, path.stat().st_size, hash_file(path), time.time())
+            journal.add_recovered_file(relative, path.stat().st_size, sha256_file(path), time.time())
             recovered.append(relative)
     return recovered

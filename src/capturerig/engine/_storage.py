@@ -10,7 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["StorageError", "StoredFile", "fsync_dir", "hash_file", "store_bytes"]
+from capturerig.packaging import fsync_dir, sha256_file
+
+__all__ = ["StorageError", "StoredFile", "store_bytes"]
 
 PARTIAL_SUFFIX = ".part"
 _DECODABLE = {"jpeg", "png", "tiff"}
@@ -25,23 +27,6 @@ class StoredFile:
     path: Path
     size: int
     sha256: str
-
-
-def hash_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or a new file in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_decodes(path: Path, data: bytes, file_format: str) -> None:
@@ -74,7 +59,7 @@ def store_bytes(data: bytes, path: Path, file_format: str) -> StoredFile:
     os.replace(partial, path)
     fsync_dir(path.parent)
     expected = hashlib.sha256(data).hexdigest()
-    on_disk = hash_file(path)
+    on_disk = sha256_file(path)
     if on_disk != expected:
         raise StorageError(f"{path}: bytes on disk differ from what the camera sent (disk or filesystem fault)")
     return StoredFile(path, len(data), on_disk)

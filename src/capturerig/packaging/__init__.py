@@ -6,7 +6,7 @@ colmap parser), ``transforms.json`` (nerfstudio), ``package.json`` (provenance a
 cameras around a static subject.
 """
 
-from capturerig.packaging._files import MANIFEST_NAME, verify_package
+from capturerig.packaging._files import MANIFEST_NAME, fsync_dir, fsync_file, sha256_file, verify_package
 from capturerig.packaging._frames import PackageFrame, PackageIntegrityError, PackageSummary
 from capturerig.packaging._writer import PACKAGE_FORMAT_VERSION, write_package
 
@@ -16,6 +16,9 @@ __all__ = [
     "PackageFrame",
     "PackageIntegrityError",
     "PackageSummary",
+    "fsync_dir",
+    "fsync_file",
+    "sha256_file",
     "verify_package",
     "write_package",
 ]
