@@ -158,6 +158,8 @@ class RigConfig(_Frozen):
     trigger: DeviceConfig | None = None
     turntable: TurntableConfig | None = None
     storage: StorageConfig = StorageConfig()
+    simulation: dict[str, Any] = Field(
+        default_factory=dict, description="read only by the simulators (e.g. which wire-level simulators to serve)")
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:

@@ -1,5 +1,6 @@
 """Device protocols and the driver registry."""
 
+from capturerig.devices._frame_clock import MAX_DMX_RATE_HZ, FrameClock, SendRecord
 from capturerig.devices._registry import (
     DEVICE_KINDS,
     DriverContext,
@@ -22,13 +23,16 @@ from capturerig.devices.protocols import (
 
 __all__ = [
     "DEVICE_KINDS",
+    "MAX_DMX_RATE_HZ",
     "Camera",
     "CameraFile",
     "CameraStatus",
     "DeviceError",
     "DeviceTimeout",
     "DriverContext",
+    "FrameClock",
     "LightOutput",
+    "SendRecord",
     "TriggerBox",
     "Turntable",
     "available_drivers",
