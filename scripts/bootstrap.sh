@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 VENV=${CAPTURERIG_VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 # System packages the tests use; installed only when missing (we run as root on CI).
-APT_PACKAGES=()
+# gcc, gcc-avr, avr-libc, binutils-avr: the trigger box firmware (host tests, ATmega2560 cross-compile).
+APT_PACKAGES=(gcc gcc-avr avr-libc binutils-avr)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -31,6 +31,7 @@ from capturerig.config import (
     load_body_profile,
 )
 from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, DriverContext
+from capturerig_sim._latency import trigger_latency_ms
 from capturerig_sim._response import SETTING_KEYS, ExposureSettings
 from capturerig_sim.render import encode_jpeg, render_image
 from capturerig_sim.studio import DEFAULT_CARD_BYTES, CameraState, ExposureRecord, VirtualStudio, get_studio
@@ -200,7 +201,8 @@ class SimCamera(_SimDevice):
                                  noise_seed=_noise_seed(self._camera.serial, record.seq))
         except ValueError as exc:
             raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
-        exposed_at = record.fired_at + self._studio.wall_seconds(self._body.trigger_latency_ms / 1000.0)
+        latency_ms = trigger_latency_ms(self._camera.serial, self._body.trigger_latency_ms)  # per-body spread
+        exposed_at = record.fired_at + self._studio.wall_seconds(latency_ms / 1000.0)
         encoded = [(fmt, _ENCODERS[fmt](image)) for fmt in self._camera.formats]
         files = []
         with self._studio.lock:

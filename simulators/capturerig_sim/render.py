@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from capturerig.config import CameraConfig, FixtureConfig, RigConfig
-from capturerig.lighting import UniverseKey, decode_fixture
+from capturerig.lighting import UniverseKey, cct_to_rgb, decode_fixture
 from capturerig_sim._response import (
     DEFAULT_SETTINGS,
     CameraResponse,
@@ -92,7 +92,8 @@ def fixture_lights(rig: RigConfig, frames: Mapping[UniverseKey, bytes],
 
     Linear colour = intensity * (red, green, blue) + intensity * white, times the fixture's power; a mode
     without an intensity channel runs at intensity 1, and a mode with no colour channel at all (a dimmer) is
-    white. Strobe is ignored (0 = off on the profiles we ship).
+    white, and one with a CCT channel has the colour of that temperature. A closed shutter decodes as
+    intensity 0; a strobing fixture renders as steady light.
     """
     return _fixture_lights(rig.fixtures, tuple(sorted(frames.items())), base_dir)
 
@@ -109,6 +110,8 @@ def _fixture_lights(fixtures: tuple[FixtureConfig, ...], frames: tuple[tuple[Uni
         if any(role in levels for role in ("red", "green", "blue", "white")):
             white = levels.get("white", 0.0)
             rgb = [levels.get(role, 0.0) + white for role in ("red", "green", "blue")]
+        elif "cct" in levels:  # a bi-colour panel: white of its colour temperature
+            rgb = list(cct_to_rgb(levels["cct"]))
         else:
             rgb = [1.0, 1.0, 1.0]
         scale = intensity * fixture.power

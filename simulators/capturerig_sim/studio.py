@@ -376,7 +376,11 @@ def get_studio(name: str, rig: RigConfig, base_dir: Path) -> VirtualStudio:
     with _studios_lock:
         studio = _studios.get(name)
         if studio is None:
-            studio = _studios[name] = VirtualStudio(name, rig, base_dir)
+            from capturerig_sim.wire import serve_wire_simulators  # here: wire.py imports this module
+
+            studio = VirtualStudio(name, rig, base_dir)
+            serve_wire_simulators(studio)  # rig.simulation.serve: wire-level simulators feeding this studio
+            _studios[name] = studio
         elif studio.rig != rig or studio.base_dir != base_dir:
             with studio.lock:
                 studio.rig, studio.base_dir = rig, base_dir

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from capturerig import config
 from capturerig.devices import available_drivers
+from capturerig.plan import refuse_unsafe_plan
 
 __all__ = ["load_plan", "load_rig"]
 
@@ -16,5 +17,10 @@ def load_rig(path: str | Path | None = None) -> config.LoadedRig:
 
 
 def load_plan(path: str | Path | None, rig: config.LoadedRig) -> config.LoadedPlan:
-    """Load a plan (default: the embedded demo plan) and check it against ``rig``."""
-    return config.load_plan(path or config.default_plan_path(), rig)
+    """Load a plan (default: the embedded demo plan) and check it against ``rig``.
+
+    A plan whose lighting would flash a person in the rig beyond their limit is refused (ConfigError).
+    """
+    plan = config.load_plan(path or config.default_plan_path(), rig)
+    refuse_unsafe_plan(rig, plan)
+    return plan

@@ -50,11 +50,12 @@ def test_devices_list_shows_every_camera_answering_with_its_serial(studio_files:
 
 def test_run_refuses_an_unknown_driver_with_its_line(studio_files: Path, tmp_path: Path) -> None:
     rig = studio_files / "rig.yaml"
-    rig.write_text(rig.read_text().replace("  - id: dmx0\n    driver: sim", "  - id: dmx0\n    driver: enttec-pro", 1))
+    text = rig.read_text().replace("  - id: dmx0\n    driver: sim", "  - id: dmx0\n    driver: dmx-teleporter", 1)
+    rig.write_text(text)
     result = runner.invoke(app, ["run", "--rig", str(rig), "--plan", str(studio_files / "plan.yaml"),
                                  "--subject", "S1", "--out", str(tmp_path / "s"), "--yes"])
     assert result.exit_code == 2
-    assert "light_outputs[0].driver: unknown light driver 'enttec-pro'" in result.output
+    assert "light_outputs[0].driver: unknown light driver 'dmx-teleporter'" in result.output
     assert not (tmp_path / "s").exists()
 
 

@@ -147,7 +147,8 @@ def test_unknown_fixture_profile(tmp_path: Path) -> None:
         fixture_line("fx0", 1, profile="generic-rgbx"),
     ))
     expect_only(error, "rig.yaml", 7, "fixtures[0].profile",
-                "no fixture profile 'generic-rgbx'", "available: generic-dimmer, generic-rgbw")
+                "no fixture profile 'generic-rgbx'",
+                "available: generic-bicolour, generic-dimmer, generic-rgbw, generic-strobe")
 
 
 def test_unknown_mode_of_a_profile(tmp_path: Path) -> None:
@@ -174,18 +175,25 @@ def test_fixture_on_a_universe_its_output_does_not_carry(tmp_path: Path) -> None
 
 
 def test_broken_fixture_profile_reports_the_profile_file_too(tmp_path: Path) -> None:
-    write(tmp_path, "my-par.yaml", """
-        name: my-par
-        modes:
-          3ch:
-            channels: [red, green, blu]
+    write(tmp_path, "my-par.json", """
+        {
+          "$schema": "https://raw.githubusercontent.com/OpenLightingProject/open-fixture-library/master/schemas/fixture.json",
+          "name": "My PAR",
+          "categories": ["Color Changer"],
+          "meta": {"authors": ["me"], "createDate": "2026-01-01", "lastModifyDate": "2026-01-01"},
+          "availableChannels": {
+            "Red": {"capability": {"type": "ColorIntensity", "color": "Red"}},
+            "Blue": {"capability": {"type": "ColorIntensity", "color": "Blu"}}
+          },
+          "modes": [{"name": "3ch", "channels": ["Red", "Blue"]}]
+        }
     """)
     error = rig_error(tmp_path, fixture_rig(
-        fixture_line("fx0", 1, mode="3ch", profile="./my-par.yaml"),
+        fixture_line("fx0", 1, mode="3ch", profile="./my-par.json"),
     ))
-    expect(error, "rig.yaml", 7, "fixtures[0].profile", "fixture profile './my-par.yaml' is not valid")
-    profile_file = str((tmp_path / "my-par.yaml").resolve())
-    expect(error, profile_file, 4, "modes.3ch.channels[2]", "'blu' is not allowed", "'blue'")
+    expect(error, "rig.yaml", 7, "fixtures[0].profile", "fixture profile './my-par.json' is not valid")
+    profile_file = str((tmp_path / "my-par.json").resolve())
+    expect(error, profile_file, 8, "availableChannels.Blue.capability.color", "'Blu' is not allowed", "'Blue'")
     assert len(error.problems) == 2
 
 
@@ -257,7 +265,8 @@ def test_unknown_body_profile(tmp_path: Path) -> None:
             pose: $POSE
     """)
     expect_only(error, "rig.yaml", 6, "cameras[0].body",
-                "no camera body profile 'nikon-d751'", "available: nikon-d750, sim-studio")
+                "no camera body profile 'nikon-d751'",
+                "available: canon-eos-5d-mark-iv, nikon-d750, sim-studio, sony-alpha-7r-iii")
 
 
 def test_format_the_body_does_not_have(tmp_path: Path) -> None:
@@ -730,11 +739,11 @@ def test_unknown_channel_role(tmp_path: Path, default_rig: LoadedRig) -> None:
         lighting:
           - id: l0
             levels:
-              "*": {intensity: 1.0, amber: 1.0}
+              "*": {intensity: 1.0, magenta: 1.0}
         camera_groups: [ring-low]
     """, default_rig)
-    expect_only(error, "plan.yaml", 7, "lighting[0].levels.*.amber",
-                "'amber' is not allowed", "'intensity', 'red', 'green', 'blue', 'white', 'strobe' or 'unused'")
+    expect_only(error, "plan.yaml", 7, "lighting[0].levels.*.magenta",
+                "is not a known field", "intensity, red, green, blue, white, amber, uv, color, cct, strobe_hz")
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ Bad input is covered in test_config_errors.py; this file covers what loads and w
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from pathlib import Path
@@ -161,13 +162,24 @@ def test_problem_in_a_merged_value_points_at_the_merge(tmp_path: Path) -> None:
     )
 
 
+def ofl_rgb_par(extra_mode: bool = False) -> str:
+    """A small Open Fixture Library profile: an RGB PAR (mode 3ch, and 1ch red only if ``extra_mode``)."""
+    modes = [{"name": "3ch", "channels": ["Red", "Green", "Blue"]}]
+    if extra_mode:
+        modes.append({"name": "1ch", "channels": ["Red"]})
+    return json.dumps({
+        "$schema": "https://raw.githubusercontent.com/OpenLightingProject/open-fixture-library/master/schemas/"
+                   "fixture.json",
+        "name": "My PAR", "categories": ["Color Changer"],
+        "meta": {"authors": ["test"], "createDate": "2026-01-01", "lastModifyDate": "2026-01-01"},
+        "availableChannels": {c: {"capability": {"type": "ColorIntensity", "color": c}}
+                              for c in ("Red", "Green", "Blue")},
+        "modes": modes}, indent=2)
+
+
 def test_profile_by_path_relative_to_the_rig(tmp_path: Path) -> None:
     (tmp_path / "profiles").mkdir()
-    write(tmp_path / "profiles", "par.yaml", """
-        name: my-par
-        modes:
-          3ch: {channels: [red, green, blue]}
-    """)
+    (tmp_path / "profiles" / "par.json").write_text(ofl_rgb_par(), encoding="utf-8")
     path = write(tmp_path, "rig.yaml", """
         name: mini
         cameras:
@@ -181,20 +193,17 @@ def test_profile_by_path_relative_to_the_rig(tmp_path: Path) -> None:
         light_outputs:
           - {id: dmx0, driver: sim, universes: [1]}
         fixtures:
-          - {id: fx0, profile: profiles/par.yaml, mode: 3ch, output: dmx0, universe: 1, address: 510,
+          - {id: fx0, profile: profiles/par.json, mode: 3ch, output: dmx0, universe: 1, address: 510,
              position: [0, 0, 2]}
     """)
     assert load_rig(path).config.fixtures[0].address == 510
 
 
 def test_edited_profile_is_read_again(tmp_path: Path) -> None:
-    profile = write(tmp_path, "par.yaml", """
-        name: my-par
-        modes:
-          3ch: {channels: [red, green, blue]}
-    """)
+    profile = tmp_path / "par.json"
+    profile.write_text(ofl_rgb_par(), encoding="utf-8")
     assert list(load_fixture_profile(str(profile)).modes) == ["3ch"]
-    profile.write_text(profile.read_text(encoding="utf-8") + "  1ch: {channels: [intensity]}\n", encoding="utf-8")
+    profile.write_text(ofl_rgb_par(extra_mode=True), encoding="utf-8")
     stat = profile.stat()
     os.utime(profile, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert list(load_fixture_profile(str(profile)).modes) == ["3ch", "1ch"]

@@ -15,7 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 import capturerig
+from capturerig.cli._cameras import cameras_app
+from capturerig.cli._devices_check import devices_check
+from capturerig.cli._lights import lights_app
 from capturerig.cli._progress import SessionProgress
+from capturerig.cli._trigger import trigger_app
+from capturerig.cli._turntable import turntable_app
 from capturerig.config import LoadedPlan, LoadedRig, Pose, default_plan_path, default_rig_path
 from capturerig.devices import DeviceError, DriverContext, available_drivers, create_camera
 from capturerig.engine import RunResult, RunState, Session
@@ -29,6 +34,11 @@ plan_app = typer.Typer(no_args_is_help=True, help="Check a plan and estimate wha
 devices_app = typer.Typer(no_args_is_help=True, help="See the rig's devices.")
 app.add_typer(plan_app, name="plan")
 app.add_typer(devices_app, name="devices")
+app.add_typer(lights_app, name="lights")
+app.add_typer(turntable_app, name="turntable")
+app.add_typer(cameras_app, name="cameras")
+app.add_typer(trigger_app, name="trigger")
+devices_app.command("check")(devices_check)
 console = Console(soft_wrap=True)  # paths must stay whole to be copied
 errors = Console(stderr=True, soft_wrap=True)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
 from capturerig.config._errors import ConfigError, ConfigProblem, FieldPath
+from capturerig.config._lighting import FixtureCommand, LightingCondition, generated_ids, selected_fixtures
 from capturerig.config._plan import PlanConfig
-from capturerig.config._profiles import load_body_profile, load_fixture_profile
+from capturerig.config._profiles import FixtureMode, load_body_profile, load_fixture_profile
 from capturerig.config._rig import RigConfig
-from capturerig.config._validation import validate_document
+from capturerig.config._validation import PLAN_ID_PATTERN, validate_document
 from capturerig.config._yaml import LocatedDocument, load_located_yaml
 
 __all__ = [
@@ -156,7 +158,7 @@ def _check_fixtures(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[Co
         mode = profile.modes.get(fixture.mode)
         if mode is None:
             problems.append(doc.problem(("fixtures", index, "mode"),
-                                        f"profile '{profile.name}' has no mode '{fixture.mode}' "
+                                        f"profile '{fixture.profile}' has no mode '{fixture.mode}' "
                                         f"(has: {', '.join(profile.modes)})"))
             continue
         last = fixture.address + mode.footprint - 1
@@ -188,6 +190,99 @@ def _check_rig(rig: RigConfig, doc: LocatedDocument, base: Path,
     if known_drivers is not None:
         problems += _check_drivers(rig, doc, known_drivers)
     problems += _check_fixtures(rig, doc, base)
+    problems += _check_scenes(rig, doc, base)
+    return problems
+
+
+def _fixture_modes(rig: RigConfig, base: Path) -> dict[str, FixtureMode]:
+    """The mode of every fixture whose profile loads (the others are reported by _check_fixtures)."""
+    modes = {}
+    for fixture in rig.fixtures:
+        try:
+            mode = load_fixture_profile(fixture.profile, base).modes.get(fixture.mode)
+        except (FileNotFoundError, ConfigError):
+            continue
+        if mode is not None:
+            modes[fixture.id] = mode
+    return modes
+
+
+def _command_problems(command: FixtureCommand, key: str, modes: dict[str, FixtureMode]) -> list[tuple[str, str]]:
+    """(field, message) for a CCT or strobe rate that a fixture addressed by ``key`` cannot make."""
+    problems = []
+    for fixture_id, mode in modes.items():
+        if key not in ("*", fixture_id):
+            continue
+        for channel in mode.channels:
+            if channel.part:
+                continue
+            if channel.role == "cct" and command.cct is not None:
+                spans = [c.kelvin for c in channel.capabilities if c.kelvin is not None]
+                if spans and not any(min(s) <= command.cct <= max(s) for s in spans):
+                    lo, hi = min(min(s) for s in spans), max(max(s) for s in spans)
+                    problems.append(("cct", f"{command.cct:g} K is outside fixture '{fixture_id}''s range "
+                                            f"{lo:g}..{hi:g} K"))
+            if channel.role == "strobe" and command.strobe_hz:
+                spans = [c.hz for c in channel.capabilities if c.hz is not None and c.shutter in (None, "Strobe")]
+                if not any(min(s) <= command.strobe_hz <= max(s) for s in spans):
+                    can = ", ".join(f"{min(s):g}..{max(s):g} Hz" for s in spans) or "no strobe rates"
+                    problems.append(("strobe_hz", f"fixture '{fixture_id}' cannot strobe at "
+                                                  f"{command.strobe_hz:g} Hz ({can})"))
+    return list(dict.fromkeys(problems))
+
+
+def check_lighting_entries(entries: Sequence[LightingCondition], section: str, rig: RigConfig,
+                           doc: LocatedDocument, base: Path, rig_label: str) -> list[ConfigProblem]:
+    """Fixtures named by lighting states and generators exist, commands fit them, generated ids are unique."""
+    problems: list[ConfigProblem] = []
+    fixture_ids = [f.id for f in rig.fixtures]
+    known = f"fixtures: {', '.join(fixture_ids) or 'none'}; '*' means every fixture"
+    modes = _fixture_modes(rig, base)
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        for key, command in entry.levels.items():
+            if key != "*" and key not in fixture_ids:
+                problems.append(doc.problem((section, index, "levels", key),
+                                            f"{rig_label} has no fixture '{key}' ({known})"))
+            for field, message in _command_problems(command, key, modes):
+                problems.append(doc.problem((section, index, "levels", key, field), message))
+        if entry.generator is not None:
+            names = (entry.fixtures,) if isinstance(entry.fixtures, str) else entry.fixtures
+            for k, name in enumerate(names):
+                if name != "*" and name not in fixture_ids:
+                    where: FieldPath = (section, index, "fixtures") if isinstance(entry.fixtures, str) else (
+                        section, index, "fixtures", k)
+                    problems.append(doc.problem(where, f"{rig_label} has no fixture '{name}' ({known})"))
+            if not selected_fixtures(entry.fixtures, fixture_ids):
+                problems.append(doc.problem((section, index, "fixtures"),
+                                            f"the {entry.generator} generator selects no fixture of {rig_label}"))
+            for field, message in _command_problems(entry.command, "*", modes):
+                problems.append(doc.problem((section, index, "command", field), message))
+        for state_id, _ in generated_ids(entry, fixture_ids):
+            if not re.match(PLAN_ID_PATTERN, state_id):
+                problems.append(doc.problem((section, index, "id"), f"generates the id '{state_id}', which is "
+                                            "not a valid plan id (use a shorter id prefix)"))
+            elif state_id in seen:
+                first = seen[state_id]
+                problems.append(doc.problem(
+                    (section, index, "id"),
+                    f"duplicate lighting condition id '{state_id}' (first at {section}[{first}], line "
+                    f"{doc.line_of((section, first, 'id')) or doc.line_of((section, first))}); ids must be unique"))
+            else:
+                seen[state_id] = index
+    return problems
+
+
+def _check_scenes(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[ConfigProblem]:
+    problems = check_lighting_entries(rig.scenes, "scenes", rig, doc, base, f"rig '{rig.name}'")
+    for index, scene in enumerate(rig.scenes):
+        if scene.generator is not None:
+            problems.append(doc.problem(("scenes", index, "generator"),
+                                        "a rig scene is one lighting state; put generators in the plan"))
+    names = [s.id for s in rig.scenes if s.id is not None]
+    if rig.safe_state != "blackout" and rig.safe_state not in names:
+        problems.append(doc.problem(("safe_state",), f"'{rig.safe_state}' is neither blackout nor a scene of "
+                                                     f"this rig (scenes: {', '.join(names) or 'none'})"))
     return problems
 
 
@@ -237,20 +332,14 @@ def _check_stations(plan: PlanConfig, rig: RigConfig, doc: LocatedDocument, rig_
     return problems
 
 
-def _check_plan(plan: PlanConfig, rig: RigConfig, doc: LocatedDocument, rig_file: str) -> list[ConfigProblem]:
+def _check_plan(plan: PlanConfig, rig: RigConfig, doc: LocatedDocument, rig_file: str,
+                base: Path) -> list[ConfigProblem]:
     rig_label = f"rig '{rig.name}' in {rig_file}"
     problems: list[ConfigProblem] = []
-    for section, what in (("poses", "pose"), ("stations", "station"), ("lighting", "lighting condition"),
-                          ("brackets", "bracket")):
+    for section, what in (("poses", "pose"), ("stations", "station"), ("brackets", "bracket")):
         problems += _duplicates(doc, section, [item.id for item in getattr(plan, section)], what)
     problems += _check_stations(plan, rig, doc, rig_label)
-    fixture_ids = [f.id for f in rig.fixtures]
-    for index, condition in enumerate(plan.lighting):
-        for fixture in condition.levels:
-            if fixture != "*" and fixture not in fixture_ids:
-                problems.append(doc.problem(("lighting", index, "levels", fixture),
-                                            f"{rig_label} has no fixture '{fixture}' (fixtures: "
-                                            f"{', '.join(fixture_ids) or 'none'}; '*' means every fixture)"))
+    problems += check_lighting_entries(plan.lighting, "lighting", rig, doc, base, rig_label)
     groups = rig.groups()
     camera_ids = {c.id for c in rig.cameras}
     for index, name in enumerate(plan.camera_groups):
@@ -273,5 +362,5 @@ def load_plan(path: str | Path, rig: LoadedRig) -> LoadedPlan:
     path = Path(path)
     doc = load_located_yaml(path)
     plan = validate_document(PlanConfig, doc, "a plan")
-    _raise_if_any(doc, _check_plan(plan, rig.config, doc, rig.path.name))
+    _raise_if_any(doc, _check_plan(plan, rig.config, doc, rig.path.name, rig.path.parent))
     return LoadedPlan(plan, path, doc.text)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from capturerig.config._profiles import ChannelRole
+from capturerig.config._lighting import LightingCondition, Subject
 from capturerig.config._validation import PLAN_ID_PATTERN
 
 __all__ = [
@@ -19,6 +18,7 @@ __all__ = [
     "Pose",
     "Settle",
     "Station",
+    "Subject",
 ]
 
 _ID_PATTERN = PLAN_ID_PATTERN  # no '_' or '/': ids are joined into file names and take ids
@@ -26,15 +26,6 @@ _ID_PATTERN = PLAN_ID_PATTERN  # no '_' or '/': ids are joined into file names a
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-def _level_in_range(level: float) -> float:
-    if not 0.0 <= level <= 1.0:
-        raise ValueError(f"level {level:g} is outside 0..1 (0 = off, 1 = full)")
-    return level
-
-
-Level = Annotated[float, AfterValidator(_level_in_range)]
 
 
 class Consistency(StrEnum):
@@ -60,14 +51,6 @@ class Station(_Frozen):
     position: str | None = None
 
 
-class LightingCondition(_Frozen):
-    """A lighting state: fixture id (or ``*`` for every fixture) -> channel role -> level 0..1."""
-
-    id: str = Field(pattern=_ID_PATTERN)
-    name: str = ""
-    levels: dict[str, dict[ChannelRole, Level]] = Field(default_factory=dict)
-
-
 class Bracket(_Frozen):
     id: str = Field(pattern=_ID_PATTERN)
     ev: float = Field(default=0.0, ge=-5, le=5)
@@ -88,10 +71,12 @@ class PlanConfig(_Frozen):
     name: str
     poses: tuple[Pose, ...] = Field(min_length=1)
     stations: tuple[Station, ...] = Field(min_length=1)
-    lighting: tuple[LightingCondition, ...] = Field(min_length=1)
+    lighting: tuple[LightingCondition, ...] = Field(
+        min_length=1, description="lighting states and generators (olat, gradient), expanded in this order")
     brackets: tuple[Bracket, ...] = (Bracket(id="b0"),)
     camera_groups: tuple[str, ...] = Field(min_length=1, description="rig group names or camera ids")
     settle: Settle = Settle()
     consistency: Consistency = Consistency.TAKE
     retries: int = Field(default=2, ge=0, le=10)
     coverage: Coverage = Coverage()
+    subject: Subject = Subject()

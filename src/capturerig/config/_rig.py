@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from capturerig.config._lighting import LightingCondition, LightSafety
 from capturerig.config._validation import RIG_ID_PATTERN
 
 __all__ = [
@@ -158,6 +159,11 @@ class RigConfig(_Frozen):
     trigger: DeviceConfig | None = None
     turntable: TurntableConfig | None = None
     storage: StorageConfig = StorageConfig()
+    scenes: tuple[LightingCondition, ...] = Field(
+        default=(), description="named lighting states of the studio (a work light ...), by id")
+    safe_state: str = Field(default="blackout",
+                            description="what the lights do on abort, error, SIGTERM and exit: blackout or a scene id")
+    light_safety: LightSafety = LightSafety()
     simulation: dict[str, Any] = Field(
         default_factory=dict, description="read only by the simulators (e.g. which wire-level simulators to serve)")
 

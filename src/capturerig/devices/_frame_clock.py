@@ -9,6 +9,7 @@ refreshes every tick, Art-Net repeats within 4 s, sACN within 1 s.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -61,13 +62,20 @@ class FrameClock:
         Resend an unchanged frame after this long (keep-alive); None resends every tick.
     after_tick : callable(list of universes sent), optional
         Called after a tick that sent at least one frame (Art-Net uses it for ArtSync).
+    realtime_priority : int, optional
+        Run the sender thread under SCHED_FIFO at this priority (1..99) so other processes on a busy
+        machine do not delay its ticks; needs root or CAP_SYS_NICE, else a warning and normal scheduling.
     """
 
     def __init__(self, device_id: str, universes: Sequence[int], transmit: Callable[[int, bytes], None],
                  rate_hz: float = MAX_DMX_RATE_HZ, repeat_after_s: float | None = None,
-                 after_tick: Callable[[list[int]], None] | None = None, frame_size: int = 512) -> None:
+                 after_tick: Callable[[list[int]], None] | None = None, frame_size: int = 512,
+                 realtime_priority: int | None = None) -> None:
         if not 0 < rate_hz <= MAX_DMX_RATE_HZ:
             raise ValueError(f"{device_id}: rate {rate_hz} Hz is outside 0..{MAX_DMX_RATE_HZ:g} Hz")
+        if realtime_priority is not None and not 1 <= realtime_priority <= 99:
+            raise ValueError(f"{device_id}: real-time priority {realtime_priority} is outside 1..99")
+        self.realtime_priority = realtime_priority
         self.device_id = device_id
         self.period_s = 1.0 / rate_hz
         self.repeat_after_s = repeat_after_s
@@ -159,7 +167,16 @@ class FrameClock:
             if self._after_tick is not None:
                 self._after_tick(sent)
 
+    def _go_realtime(self, priority: int) -> None:
+        try:  # pid 0 = the calling thread on Linux
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        except (OSError, AttributeError) as exc:  # no permission, or not Linux
+            log.warning("%s: sender thread stays at normal priority (real-time needs CAP_SYS_NICE): %s",
+                        self.device_id, exc)
+
     def _run(self) -> None:
+        if self.realtime_priority is not None:
+            self._go_realtime(self.realtime_priority)
         next_tick = time.perf_counter()
         while not self._stop.is_set():
             self._tick()

@@ -5,44 +5,60 @@ from capturerig.engine._events import (
     Event,
     EventBus,
     FileStored,
+    LightsApplied,
+    PhotosensitivityOverrideUsed,
     PoseStarted,
     PreflightResult,
     RunState,
     SessionMessage,
     StateChanged,
+    StationReached,
     TakeFailed,
     TakeSkipped,
     TakeStarted,
     TakeVerified,
+    TriggerDispatched,
 )
 from capturerig.engine._journal import FileRecord, Journal, TakeRecord, TakeStatus
 from capturerig.engine._package import IncompleteSession, package_session
-from capturerig.engine._preflight import PreflightFailed
+from capturerig.engine._preflight import PreflightFailed, run_preflight
+from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._runner import RunResult
 from capturerig.engine._take import bracket_shutter
+from capturerig.engine._trigger import DispatchResult, SyncReport, dispatch_together, sync_statistics
 
 __all__ = [
+    "DispatchResult",
     "Event",
     "EventBus",
     "FileRecord",
     "FileStored",
     "IncompleteSession",
     "Journal",
+    "LightsApplied",
+    "PhotosensitivityOverrideUsed",
     "PoseStarted",
     "PreflightFailed",
     "PreflightResult",
+    "RigDevices",
     "RunResult",
     "RunState",
     "Session",
     "SessionMessage",
     "StateChanged",
+    "StationReached",
+    "SyncReport",
     "TakeFailed",
     "TakeRecord",
     "TakeSkipped",
     "TakeStarted",
     "TakeStatus",
     "TakeVerified",
+    "TriggerDispatched",
     "bracket_shutter",
     "capturerig_version",
+    "dispatch_together",
     "package_session",
+    "run_preflight",
+    "sync_statistics",
 ]

@@ -13,17 +13,21 @@ __all__ = [
     "Event",
     "EventBus",
     "FileStored",
+    "LightsApplied",
+    "PhotosensitivityOverrideUsed",
     "PoseStarted",
     "PreflightResult",
     "RunState",
     "SessionMessage",
     "StateChanged",
+    "StationReached",
     "Subscriber",
     "Subscription",
     "TakeFailed",
     "TakeSkipped",
     "TakeStarted",
     "TakeVerified",
+    "TriggerDispatched",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,15 @@ class TakeStarted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StationReached(Event):
+    """The turntable confirmed a station: idle at ``angle_deg`` (as it reported) at ``reached_at`` (time.time())."""
+
+    station_id: str
+    angle_deg: float
+    reached_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class TakeSkipped(Event):
     """A take the journal proves done (on resume)."""
 
@@ -113,11 +126,55 @@ class TakeVerified(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TriggerDispatched(Event):
+    """A take's cameras were triggered: by the trigger box (``mode="box"``, at ``fired_at``) or by software.
+
+    Software: ``per_camera`` is when each ``trigger_capture`` call began, seconds after the first, and
+    ``spread_s`` the last minus the first. Box: each fired camera's output delay (0 without delays).
+    ``latency_s`` is each camera's measured latency from its trigger to its exposure: the box's flash-sync
+    input when it has one, else the capture time the camera reported (absent for cameras that delivered none).
+    """
+
+    take_id: str
+    attempt: int
+    mode: str  # "box" or "software"
+    fired_at: float  # time.time() of the pulse, or of the first software call
+    spread_s: float
+    per_camera: dict[str, float]
+    latency_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TakeFailed(Event):
     take_id: str
     attempt: int
     error: str
     will_retry: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class LightsApplied(Event):
+    """A take's lighting state reached the fixtures: on the wire at ``wire_at``, settled at ``settled_at``.
+
+    Both are ``time.time()``; ``governor_wait_s`` is how long the photosensitivity governor held the change
+    back to keep within the subject's flash limit.
+    """
+
+    take_id: str
+    lighting_id: str
+    wire_at: float
+    settled_at: float
+    governor_wait_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotosensitivityOverrideUsed(Event):
+    """The plan raised the person's flash limit after a photosensitivity screening (logged every run)."""
+
+    screened_by: str
+    screened_on: str
+    max_flashes_per_s: int
+    note: str
 
 
 @dataclass(frozen=True, kw_only=True)

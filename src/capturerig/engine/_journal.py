@@ -190,6 +190,12 @@ class Journal:
                 "WHERE t.status = ? ORDER BY t.ordinal, f.camera_id, f.format", (TakeStatus.VERIFIED,)).fetchall()
         return [FileRecord(*row) for row in rows]
 
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        """Every journalled event of ``kind`` (e.g. ``"StationReached"``) as its fields, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT payload FROM events WHERE kind=? ORDER BY id", (kind,)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     def event_count(self, kind: str) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM events WHERE kind=?", (kind,)).fetchone()[0])

@@ -32,11 +32,12 @@ def package_session(session_dir: str | Path, out_dir: str | Path, allow_incomple
             raise IncompleteSession(f"{len(missing)} of {len(takes)} takes are not verified (first: {missing[0]}); "
                                     f"run `capturerig resume {folder.path}` first")
         lighting = {}
-        for condition in plan.lighting:
+        for condition in {t.lighting.state_id: t.lighting for t in takes}.values():  # generators expanded
             dmx = {f"{output}/{universe}": frame.rstrip(b"\0").hex()
                    for (output, universe), frame in frames_for_condition(rig, condition, base_dir).items()}
-            lighting[condition.id] = {"id": condition.id, "name": condition.name,
-                                      "levels": {k: dict(v) for k, v in condition.levels.items()}, "dmx_hex": dmx}
+            lighting[condition.state_id] = {
+                "id": condition.state_id, "name": condition.name, "polarisation": condition.polarisation,
+                "levels": {k: v.model_dump(exclude_none=True) for k, v in condition.levels.items()}, "dmx_hex": dmx}
         frames = []
         by_id = {t.id: t for t in takes}
         for file in folder.journal.verified_files():
@@ -48,8 +49,9 @@ def package_session(session_dir: str | Path, out_dir: str | Path, allow_incomple
             frames.append(PackageFrame(
                 source=folder.path / file.path, name=take.file_name(file.camera_id, extension),
                 camera_id=file.camera_id, pose_id=take.pose.id, station_id=take.station.id,
-                light_id=take.lighting.id, bracket_id=take.bracket.id, station_angle_deg=take.station.angle_deg,
-                sha256=file.sha256, lighting=lighting[take.lighting.id]))
+                light_id=take.lighting.state_id, bracket_id=take.bracket.id,
+                station_angle_deg=take.station.angle_deg, sha256=file.sha256,
+                lighting=lighting[take.lighting.state_id]))
         metadata = {"session_id": folder.info.session_id, "subject_id": folder.info.subject_id,
                     "consent_basis": folder.info.consent_basis, "rig": rig.name, "plan": plan.name,
                     "created_at": folder.info.created_at, "capturerig_version": capturerig_version(),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from capturerig.config import RigConfig
+from capturerig.config import LightingCondition, RigConfig
 from capturerig.devices import (
     Camera,
     DeviceError,
@@ -18,16 +21,40 @@ from capturerig.devices import (
     create_trigger,
     create_turntable,
 )
-from capturerig.lighting import UniverseKey, blackout_frames
+from capturerig.engine import _safestate
+from capturerig.lighting import (
+    FlashGovernor,
+    PhotosensitivityRefused,
+    UniverseKey,
+    blackout_frames,
+    change_between,
+    decode_fixture,
+    fixture_settle_s,
+    frames_for_condition,
+    light_shares,
+    safe_state_frames,
+)
 
-__all__ = ["RigDevices"]
+__all__ = ["LightsTiming", "RigDevices"]
 
 log = logging.getLogger(__name__)
 LIGHT_TIMEOUT_S = 5.0
 
 
+@dataclass(frozen=True)
+class LightsTiming:
+    """When an applied lighting state was on the wire and settled (time.time()), and the governor's wait."""
+
+    wire_at: float
+    settled_at: float
+    governor_wait_s: float
+
+
 class RigDevices:
-    """Driver instances for every device in the rig (not yet opened)."""
+    """Driver instances for every device in the rig (not yet opened).
+
+    While it exists it is registered for the process-wide exit safety (SIGTERM, interpreter exit).
+    """
 
     def __init__(self, rig: RigConfig, base_dir: Path) -> None:
         self.rig = rig
@@ -38,29 +65,115 @@ class RigDevices:
         self.trigger: TriggerBox | None = create_trigger(rig.trigger, self.context) if rig.trigger else None
         self.turntable: Turntable | None = (
             create_turntable(rig.turntable, self.context) if rig.turntable else None)
+        self.governor: FlashGovernor | None = None  # set by the engine when the subject is a person
+        self._light_lock = threading.RLock()
+        self._shares = light_shares(rig, safe_state_frames(rig, base_dir), base_dir)
+        self._latched = False
+        _safestate.register(self)
 
-    def send_frames(self, frames: dict[UniverseKey, bytes]) -> None:
+    @property
+    def safe_latched(self) -> bool:
+        """True after an abort or exit put the lights safe for good: no lighting state is applied any more."""
+        return self._latched
+
+    def send_frames(self, frames: dict[UniverseKey, bytes], timeout_s: float = LIGHT_TIMEOUT_S) -> None:
         """Hand every universe its new frame, then wait until all have gone out on the wire."""
         for (output_id, universe), frame in frames.items():
             self.lights[output_id].set_universe(universe, frame)
         for output in self.lights.values():
-            output.wait_sent(LIGHT_TIMEOUT_S)
+            output.wait_sent(timeout_s)
+
+    def _record(self, frames: dict[UniverseKey, bytes], label: str) -> None:
+        shares = light_shares(self.rig, frames, self.context.base_dir)
+        if self.governor is not None:
+            self.governor.record(change_between(self._shares, shares, time.monotonic(), label))
+        self._shares = shares
+
+    def _settle_s(self, frames: dict[UniverseKey, bytes]) -> float:
+        """The longest settle time among the fixtures that are lit (profiles may name one)."""
+        settle = 0.0
+        for fixture in self.rig.fixtures:
+            if any(decode_fixture(fixture, frames, self.context.base_dir).values()):
+                settle = max(settle, fixture_settle_s(fixture, self.context.base_dir))
+        return settle
+
+    def apply_lighting(self, condition: LightingCondition, settle_floor_s: float) -> LightsTiming:
+        """Put ``condition`` on every output, wait until it is on the wire, then let the fixtures settle.
+
+        The settle time is the longest of the lit fixtures' profiles, and at least ``settle_floor_s`` (the
+        plan's). With a governor, the change waits first until it keeps within the subject's flash limit.
+
+        Raises
+        ------
+        DeviceError
+            An output failed, or the lights are latched in the safe state (abort, SIGTERM).
+        PhotosensitivityRefused
+            The state strobes a person faster than the limit allows (no wait could make that safe).
+        """
+        frames = frames_for_condition(self.rig, condition, self.context.base_dir)
+        label = condition.id or ""
+        waited = 0.0
+        if self.governor is not None:
+            limit = self.governor.limit
+            shares = light_shares(self.rig, frames, self.context.base_dir)
+            for fixture, share in zip(self.rig.fixtures, shares, strict=True):
+                hz = decode_fixture(fixture, frames, self.context.base_dir).get("strobe", 0.0)
+                if hz > limit.max_flashes / limit.window_s and share >= limit.threshold:
+                    raise PhotosensitivityRefused(
+                        f"lighting '{label}': {fixture.id} strobes at {hz:g} Hz, above the limit of "
+                        f"{limit.max_flashes} flashes per {limit.window_s:g} s set by {limit.source}")
+            waited = self.governor.delay_for(change_between(self._shares, shares, time.monotonic(), label))
+            if waited > 0:
+                time.sleep(waited)
+        with self._light_lock:
+            if self._latched:
+                raise DeviceError("lights", "held in the safe state after an abort or shutdown",
+                                  "resume the session to light it again")
+            self.send_frames(frames)
+            wire_at = time.time()
+            self._record(frames, label)
+        time.sleep(max(settle_floor_s, self._settle_s(frames)))
+        return LightsTiming(wire_at, time.time(), waited)
 
     def lights_safe(self) -> list[str]:
-        """Blackout on every output; returns the outputs that could not be reached (never raises)."""
+        """The rig's safe state (blackout or its work-light scene) on every output; never raises.
+
+        Returns the outputs that could not be reached.
+        """
         failed = []
-        for (output_id, universe), frame in blackout_frames(self.rig).items():
-            try:
-                self.lights[output_id].set_universe(universe, frame)
-                self.lights[output_id].wait_sent(LIGHT_TIMEOUT_S)
-            except (DeviceError, OSError, ValueError) as exc:
-                log.error("could not put %s universe %s in the safe state: %s", output_id, universe, exc)
-                failed.append(output_id)
+        try:
+            frames = safe_state_frames(self.rig, self.context.base_dir)
+        except Exception:  # a broken work-light scene must not keep the lights on: black out instead
+            log.exception("safe-state scene '%s' failed; blacking out", self.rig.safe_state)
+            frames = blackout_frames(self.rig)
+        with self._light_lock:
+            for (output_id, universe), frame in frames.items():
+                try:
+                    self.lights[output_id].set_universe(universe, frame)
+                except (DeviceError, OSError, ValueError) as exc:
+                    log.error("could not put %s universe %s in the safe state: %s", output_id, universe, exc)
+                    failed.append(output_id)
+            for output_id, output in self.lights.items():
+                if output_id in failed:
+                    continue
+                try:
+                    output.wait_sent(LIGHT_TIMEOUT_S)  # every frame was handed over first
+                except (DeviceError, OSError, ValueError) as exc:
+                    log.error("could not confirm the safe state on %s: %s", output_id, exc)
+                    failed.append(output_id)
+            self._record(frames, "safe state")
         return failed
 
+    def latch_safe(self) -> list[str]:
+        """Safe state now and for good (abort, SIGTERM, exit): later :meth:`apply_lighting` calls refuse."""
+        self._latched = True
+        return self.lights_safe()
+
     def close(self) -> None:
+        _safestate.unregister(self)
         devices: list[Camera | LightOutput | TriggerBox | Turntable] = [*self.cameras.values(),
                                                                         *self.lights.values()]
         devices += [d for d in (self.trigger, self.turntable) if d is not None]
         for device in devices:
             device.close()
+

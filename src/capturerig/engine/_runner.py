@@ -58,6 +58,7 @@ class Runner:
         self.state = RunState.IDLE
         self._pause = threading.Event()
         self._abort = threading.Event()
+        self._devices: RigDevices | None = None  # while running: abort() puts their lights safe at once
         self._shot_now = 0
         self._verified: set[str] = set()  # what this runner knows is done, even if the journal breaks
 
@@ -70,6 +71,9 @@ class Runner:
 
     def abort(self) -> None:
         self._abort.set()
+        devices = self._devices
+        if devices is not None:  # lights safe now (within 100 ms), not at the take boundary; never blocks
+            threading.Thread(target=devices.latch_safe, name="capturerig-abort-lights", daemon=True).start()
 
     # -- internals -------------------------------------------------------------------------------------------
     def _publish(self, event: Event) -> None:
@@ -109,7 +113,7 @@ class Runner:
         pool = ThreadPoolExecutor(max_workers=max(4, len(rig.cameras)), thread_name_prefix="capturerig-dev")
         try:
             self._set_state(RunState.PREFLIGHT)
-            devices = RigDevices(rig, folder.rig.path.parent)
+            devices = self._devices = RigDevices(rig, folder.rig.path.parent)
             estimate = estimate_plan(rig, plan, folder.rig.path.parent)
             run_preflight(devices, plan, estimate, folder.path, self._publish, pool)
             self._set_state(RunState.RUNNING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -12,10 +13,21 @@ from pathlib import Path
 
 from capturerig.config import CameraConfig, PlanConfig, load_body_profile
 from capturerig.devices import CameraFile, DeviceError
-from capturerig.engine._events import Event, FileStored, SessionMessage, TakeStarted, TakeVerified
+from capturerig.engine._events import (
+    Event,
+    FileStored,
+    LightsApplied,
+    PhotosensitivityOverrideUsed,
+    SessionMessage,
+    StationReached,
+    TakeStarted,
+    TakeVerified,
+    TriggerDispatched,
+)
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._storage import StorageError, store_bytes
-from capturerig.lighting import frames_for_condition
+from capturerig.engine._trigger import dispatch_together
+from capturerig.lighting import FlashGovernor, flash_limit
 from capturerig.plan import Take, shutter_seconds
 
 __all__ = ["TakeAttemptFailed", "TakeExecutor", "bracket_shutter"]
@@ -24,6 +36,7 @@ log = logging.getLogger(__name__)
 IMAGES_DIR = "images"
 ARM_TIMEOUT_S = 10.0
 TRIGGER_TIMEOUT_S = 5.0
+SYNC_TIMEOUT_S = 1.0
 TABLE_TIMEOUT_S = 120.0
 DELETE_TIMEOUT_S = 10.0
 
@@ -44,6 +57,14 @@ def bracket_shutter(base: str, ev: float) -> str:
     if seconds >= 1:
         return f"{float(seconds):g}"
     return f"1/{round(1 / seconds)}"
+
+
+@dataclass(frozen=True)
+class _Fired:
+    mode: str  # "box" or "software"
+    fired_at: float  # time.time() of the pulse or of the first software call
+    per_camera: dict[str, float]  # output delay (box) or call start after the first (software), seconds
+    errors: dict[str, str]  # cameras the software trigger could not fire
 
 
 @dataclass
@@ -68,6 +89,13 @@ class TakeExecutor:
         self.bracket_id: str | None = None
         (session_dir / IMAGES_DIR).mkdir(exist_ok=True)
         self._wait_timeouts = {c.id: self._download_timeout(c) for c in devices.rig.cameras}
+        limit = flash_limit(devices.rig, plan)  # a person gets the photosensitivity governor
+        devices.governor = None if limit is None else FlashGovernor(limit)
+        override = plan.subject.photosensitivity_override
+        if limit is not None and override is not None:
+            publish(PhotosensitivityOverrideUsed(screened_by=override.screened_by,
+                                                 screened_on=override.screened_on.isoformat(),
+                                                 max_flashes_per_s=override.max_flashes_per_s, note=override.note))
 
     def _download_timeout(self, camera: CameraConfig) -> float:
         body = load_body_profile(camera.body, self.devices.context.base_dir)
@@ -86,18 +114,24 @@ class TakeExecutor:
         table = self.devices.turntable
         if take.station.angle_deg is not None and table is not None and take.station.angle_deg != self.angle:
             self.angle = None
-            self.angle = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
+            confirmed = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
+            self.publish(StationReached(station_id=take.station.id, angle_deg=confirmed, reached_at=time.time()))
+            self.angle = take.station.angle_deg  # the plan's angle: the next take compares against it
             time.sleep(self.plan.settle.turntable_s)
         if take.lighting.id != self.lighting_id:
             self.lighting_id = None
-            frames = frames_for_condition(self.devices.rig, take.lighting, self.devices.context.base_dir)
-            self.devices.send_frames(frames)
-            time.sleep(self.plan.settle.lights_s)
+            self._apply_lighting(take)
             self.lighting_id = take.lighting.id
         if take.bracket.id != self.bracket_id:
             self.bracket_id = None
             self._apply_bracket(take)
             self.bracket_id = take.bracket.id
+
+    def _apply_lighting(self, take: Take) -> None:
+        """Light the take's state (the flash governor may hold it back) and journal when it was really there."""
+        timing = self.devices.apply_lighting(take.lighting, self.plan.settle.lights_s)
+        self.publish(LightsApplied(take_id=take.id, lighting_id=take.lighting.state_id, wire_at=timing.wire_at,
+                                   settled_at=timing.settled_at, governor_wait_s=timing.governor_wait_s))
 
     def _apply_bracket(self, take: Take) -> None:
         def apply(camera_id: str) -> None:
@@ -107,7 +141,7 @@ class TakeExecutor:
                 self.devices.cameras[camera_id].apply_settings({"shutter": shutter}, ARM_TIMEOUT_S)
         list(self.pool.map(apply, take.cameras))
 
-    def _expose(self, take: Take) -> dict[str, _CameraResult]:
+    def _expose(self, take: Take, attempt: int) -> dict[str, _CameraResult]:
         def arm(camera_id: str) -> str | None:
             try:
                 self.devices.cameras[camera_id].arm(ARM_TIMEOUT_S)
@@ -117,11 +151,8 @@ class TakeExecutor:
 
         armed_errors = dict(zip(take.cameras, self.pool.map(arm, take.cameras), strict=True))
         armed = [c for c in take.cameras if armed_errors[c] is None]
-        if self.devices.trigger is not None:
-            self.devices.trigger.fire(armed, TRIGGER_TIMEOUT_S)
-        else:
-            for camera_id in armed:
-                self.devices.cameras[camera_id].trigger_capture(TRIGGER_TIMEOUT_S)
+        fired = self._trigger(armed)
+        armed_errors.update(fired.errors)
 
         def collect(camera_id: str) -> _CameraResult:
             if armed_errors[camera_id] is not None:
@@ -132,7 +163,41 @@ class TakeExecutor:
                 return _CameraResult(camera_id, [], str(exc))
             return _CameraResult(camera_id, files, None)
 
-        return {r.camera_id: r for r in self.pool.map(collect, take.cameras)}
+        results = {r.camera_id: r for r in self.pool.map(collect, take.cameras)}
+        self._publish_trigger(take, attempt, fired, results)
+        return results
+
+    def _trigger(self, armed: list[str]) -> _Fired:
+        """Fire the armed cameras: a box pulse, or software calls released together from a barrier."""
+        trigger = self.devices.trigger
+        if trigger is not None:
+            fired_at = trigger.fire(armed, TRIGGER_TIMEOUT_S)
+            delays_us: dict[str, int] = getattr(trigger, "delays_us", {})  # a box's per-output delays
+            return _Fired("box", fired_at, {c: delays_us.get(c, 0) / 1e6 for c in armed}, {})
+        wall, perf = time.time(), time.perf_counter()
+        calls = {c: functools.partial(self.devices.cameras[c].trigger_capture, TRIGGER_TIMEOUT_S) for c in armed}
+        dispatched = dispatch_together(calls, self.pool, TRIGGER_TIMEOUT_S)
+        first = min(dispatched.started.values(), default=perf)
+        return _Fired("software", wall + (first - perf), dispatched.offsets(), dict(dispatched.errors))
+
+    def _publish_trigger(self, take: Take, attempt: int, fired: _Fired, results: dict[str, _CameraResult]) -> None:
+        """Journal how the take was triggered and each camera's latency (flash-sync, else its capture time)."""
+        latency: dict[str, float] = {}
+        read_sync = getattr(self.devices.trigger, "read_sync", None) if fired.mode == "box" else None
+        if read_sync is not None:
+            try:  # the shutters opened long before the files arrived: one query, no waiting for stragglers
+                latency = dict(read_sync(SYNC_TIMEOUT_S, wait_for_all=False))
+            except DeviceError as exc:
+                self.publish(SessionMessage(level="warning", text=f"take {take.id}: no flash-sync times: {exc}"))
+        else:
+            for camera_id, result in results.items():
+                if result.files and camera_id in fired.per_camera:
+                    exposed = min(f.exposed_at for f in result.files)
+                    latency[camera_id] = exposed - fired.fired_at - fired.per_camera[camera_id]
+        offsets = fired.per_camera.values()
+        self.publish(TriggerDispatched(take_id=take.id, attempt=attempt, mode=fired.mode, fired_at=fired.fired_at,
+                                       spread_s=max(offsets, default=0.0) - min(offsets, default=0.0),
+                                       per_camera=dict(fired.per_camera), latency_s=latency))
 
     def _store(self, take: Take, attempt: int, result: _CameraResult) -> tuple[list[str], str | None]:
         """Store a camera's files; returns card names safe to delete and an error, if any file failed."""
@@ -167,7 +232,7 @@ class TakeExecutor:
         self.publish(TakeStarted(take_id=take.id, ordinal=take.ordinal, total=total, attempt=attempt))
         try:
             self._prepare(take)
-            results = self._expose(take)
+            results = self._expose(take, attempt)
         except DeviceError as exc:
             self.forget_state()
             raise TakeAttemptFailed(take.id, {exc.device_id: str(exc)}) from exc
@@ -178,6 +243,9 @@ class TakeExecutor:
             error = result.error or error
             if error:
                 errors[camera_id] = error
+        if self.devices.safe_latched:  # the light changed under the exposure: keep the files, not the take
+            self.forget_state()
+            raise TakeAttemptFailed(take.id, {"lights": "went to the safe state during the take (abort or shutdown)"})
         delivered = len(take.cameras) - len(errors)
         needed = self.plan.coverage.min_cameras or len(take.cameras)
         if delivered < needed:

@@ -13,6 +13,7 @@ from capturerig.config import (
     Station,
     selected_cameras,
 )
+from capturerig.lighting import expand_lighting
 
 __all__ = ["Take", "expand_plan"]
 
@@ -32,12 +33,12 @@ class Take:
     @property
     def id(self) -> str:
         """Stable id ``pose/station/light/bracket``; the same plan always gives the same ids."""
-        return f"{self.pose.id}/{self.station.id}/{self.lighting.id}/{self.bracket.id}"
+        return f"{self.pose.id}/{self.station.id}/{self.lighting.state_id}/{self.bracket.id}"
 
     @property
     def stem(self) -> str:
         """File-name part, e.g. ``p00_s00_l03`` (``_b1`` appended only when the plan brackets)."""
-        parts = [self.pose.id, self.station.id, self.lighting.id]
+        parts = [self.pose.id, self.station.id, self.lighting.state_id]
         if self.bracketed:
             parts.append(self.bracket.id)
         return "_".join(parts)
@@ -52,14 +53,16 @@ def expand_plan(rig: RigConfig, plan: PlanConfig) -> tuple[Take, ...]:
     """Every take of ``plan`` in shooting order.
 
     Order: pose, then station (the turntable is the slowest device), then lighting, then bracket,
-    so a person holds each pose once and the table turns once per station.
+    so a person holds each pose once and the table turns once per station. Lighting generators (OLAT,
+    gradients) are expanded into their states first, each with a stable id (``olat-fx3``, ``grad-x``).
     """
     cameras = selected_cameras(rig, plan)
     bracketed = len(plan.brackets) > 1
+    lighting_states = expand_lighting(rig, plan.lighting)
     takes: list[Take] = []
     for pose in plan.poses:
         for station in plan.stations:
-            for lighting in plan.lighting:
+            for lighting in lighting_states:
                 for bracket in plan.brackets:
                     takes.append(Take(len(takes), pose, station, lighting, bracket, cameras, bracketed))
     return tuple(takes)

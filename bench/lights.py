@@ -1,0 +1,272 @@
+"""Network DMX cadence: 4 universes at 44 Hz over Art-Net and sACN, idle and during a simulated capture session.
+
+For each sender (our Art-Net and sACN outputs, and the `sacn` package's own sACNsender as the reference) it
+prints frames/s per universe, inter-frame jitter p99 and apply-to-wire latency p99. A separate receiver
+process timestamps every packet on 127.0.0.5 (time.perf_counter is CLOCK_MONOTONIC, shared across
+processes), so the figures are what a node on the wire would see:
+
+- jitter: |interval between two packets of a universe - that universe's median interval|, p99 over all;
+  "tx" is the same from our sender clock's own send times (FrameClock.history);
+- latency: from set_universe() of a new frame (changed every 2-3 periods at random) to its first arrival.
+
+Every sender refreshes every tick here (keepalive_s 0; the reference's 1 s keep-alive is set to 0 too), so
+each universe carries 44 packets/s. Targets: jitter p99 <= 0.5 ms under load, latency <= one period
+(22.7 ms). Load = capturerig.Session on the simulated studio at time scale 1, in a thread of this process.
+Run: .venv/bin/python bench/lights.py [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+os.environ.setdefault("CAPTURERIG_SIM_TIME_SCALE", "1")
+
+import itertools
+
+import capturerig  # after the time scale is set: the simulator reads it at import
+from capturerig.config import LightOutputConfig
+from capturerig.devices import DriverContext, SendRecord
+from capturerig.devices._artnet_packets import ArtDmx, parse_artnet
+from capturerig.devices._sacn_packets import parse_e131
+from capturerig.devices.artnet import ArtNetOutput
+from capturerig.devices.sacn import SacnOutput
+
+RATE_HZ = 44.0
+PERIOD_S = 1.0 / RATE_HZ
+UNIVERSES = (1, 2, 3, 4)
+RECEIVER_HOST = "127.0.0.5"
+ARTNET_PORT = 6454
+SACN_PORT = 5568  # the reference sender can only send to 5568
+
+
+# -- receiver process ---------------------------------------------------------------------------------------
+def _realtime(thread_id: int) -> None:
+    """SCHED_FIFO for one thread (0: the calling one); needs root or CAP_SYS_NICE."""
+    try:
+        os.sched_setscheduler(thread_id, os.SCHED_FIFO, os.sched_param(10))
+    except OSError as exc:
+        print(f"cannot make thread {thread_id} real-time: {exc}", file=sys.stderr)
+
+
+def _receive(kind: str, port: int, seconds: float, conn: Connection, realtime: bool) -> None:
+    """Timestamp every packet for ``seconds``; send back (time, universe, marker) rows."""
+    if realtime:
+        _realtime(0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((RECEIVER_HOST, port))
+    sock.settimeout(0.2)
+    rows: list[tuple[float, int, int]] = []
+    conn.send("ready")
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        try:
+            data = sock.recv(1500)
+        except TimeoutError:
+            continue
+        now = time.perf_counter()
+        if kind == "artnet":
+            packet = parse_artnet(data)
+            if isinstance(packet, ArtDmx):
+                rows.append((now, packet.port_address, int.from_bytes(packet.data[:4], "big")))
+        else:
+            e131 = parse_e131(data)
+            rows.append((now, e131.universe, int.from_bytes(e131.data[:4], "big")))
+    sock.close()
+    conn.send(rows)
+
+
+# -- senders ------------------------------------------------------------------------------------------------
+@dataclass
+class Sender:
+    set_frame: Callable[[int, bytes], None]
+    stop: Callable[[], None]
+    history: Callable[[], list[SendRecord]]
+
+
+def _our_sender(kind: str, rig: capturerig.LoadedRig, config_home: Path, realtime: bool) -> Sender:
+    os.environ["XDG_CONFIG_HOME"] = str(config_home)
+    port = ARTNET_PORT if kind == "artnet" else SACN_PORT
+    config = LightOutputConfig(id=f"{kind}-bench", driver=kind, universes=UNIVERSES,
+                               params={"host": RECEIVER_HOST, "port": port, "rate_hz": RATE_HZ, "keepalive_s": 0.0,
+                                       "realtime_priority": 10 if realtime else None})
+    context = DriverContext(rig.config, rig.path.parent)
+    output = ArtNetOutput(config, context) if kind == "artnet" else SacnOutput(config, context)
+    output.open(1.0)
+    return Sender(output.set_universe, output.close, lambda: list(output.history))
+
+
+def _reference_sender(realtime: bool) -> Sender:
+    import sacn  # test-only dependency: the independent reference
+    import sacn.sending.sender_handler as handler
+
+    handler.SEND_OUT_INTERVAL = 0  # resend every tick, as ours do with keepalive_s 0 (its default is 1 s)
+    sender = sacn.sACNsender(bind_address="127.0.0.1", bind_port=0, source_name="sacn reference",
+                             fps=int(RATE_HZ), universeDiscovery=False)
+    for universe in UNIVERSES:
+        sender.activate_output(universe)
+        sender[universe].destination = RECEIVER_HOST
+    sender.start()
+    if realtime:  # the same scheduling as ours, applied from outside to its sender thread
+        _realtime(sender._sender_handler.socket._thread.native_id)
+
+    def set_frame(universe: int, frame: bytes) -> None:
+        sender[universe].dmx_data = tuple(frame)
+
+    return Sender(set_frame, sender.stop, lambda: [])
+
+
+# -- load ---------------------------------------------------------------------------------------------------
+class SessionLoad:
+    """Simulated capture sessions back to back in a thread (time scale 1), until stopped."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.stop = threading.Event()
+        self.sessions = 0
+        self.session: capturerig.Session | None = None
+        self.thread = threading.Thread(target=self._run, name="session-load", daemon=True)
+
+    def _run(self) -> None:
+        rig = capturerig.load_rig()
+        plan = capturerig.load_plan(None, rig)
+        while not self.stop.is_set():
+            self.session = capturerig.Session.create(rig, plan, subject="bench",
+                                                     out=self.workdir / f"session-{self.sessions}")
+            self.session.run()
+            self.session.close()
+            self.sessions += 1
+
+    def __enter__(self) -> SessionLoad:
+        self.thread.start()
+        time.sleep(2.0)  # past preflight: takes are being shot
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.session is not None:
+            self.session.abort()
+        self.thread.join(timeout=60)
+
+
+# -- one measurement ----------------------------------------------------------------------------------------
+@dataclass
+class Figures:
+    fps: list[float]
+    jitter_rx_ms: float
+    jitter_tx_ms: float | None
+    latency_ms: float
+    latency_samples: int
+
+
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else float("nan")
+
+
+def _jitter(times: list[float]) -> list[float]:
+    intervals = [b - a for a, b in itertools.pairwise(times)]
+    median = statistics.median(intervals)
+    return [abs(i - median) for i in intervals]
+
+
+def measure(kind: str, make_sender: Callable[[], Sender], seconds: float, realtime: bool) -> Figures:
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    port = ARTNET_PORT if kind == "artnet" else SACN_PORT
+    process = multiprocessing.get_context("spawn").Process(target=_receive, args=(kind, port, seconds + 1.0, child,
+                                                                                   realtime))
+    process.start()
+    assert parent.recv() == "ready"
+    sender = make_sender()
+    applied: dict[tuple[int, int], float] = {}
+    rng = random.Random(1)
+    marker = {u: 0 for u in UNIVERSES}
+    due = {u: time.perf_counter() + rng.uniform(0, 2 * PERIOD_S) for u in UNIVERSES}
+    started = time.perf_counter()
+    while (now := time.perf_counter()) < started + seconds:
+        for universe in UNIVERSES:
+            if now >= due[universe]:
+                marker[universe] += 1
+                frame = marker[universe].to_bytes(4, "big") + bytes(508)
+                applied[(universe, marker[universe])] = time.perf_counter()
+                sender.set_frame(universe, frame)
+                due[universe] = now + rng.uniform(2 * PERIOD_S, 3 * PERIOD_S)
+        time.sleep(0.002)
+    history = sender.history()
+    sender.stop()
+    rows: list[tuple[float, int, int]] = parent.recv()
+    process.join(timeout=10)
+    window = (started + 1.0, started + seconds)  # skip the first second (start-up)
+    fps, jitter_rx, latency = [], [], []
+    first_arrival: dict[tuple[int, int], float] = {}
+    for t, universe, mark in rows:
+        first_arrival.setdefault((universe, mark), t)
+    for universe in UNIVERSES:
+        times = [t for t, u, _ in rows if u == universe and window[0] <= t <= window[1]]
+        fps.append((len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0)
+        jitter_rx += _jitter(times)
+    for key, at in applied.items():
+        if key in first_arrival and window[0] <= at <= window[1]:
+            latency.append(first_arrival[key] - at)
+    jitter_tx = None
+    if history:
+        tx: list[float] = []
+        for universe in UNIVERSES:
+            tx += _jitter([r.sent_at for r in history if r.universe == universe and window[0] <= r.sent_at])
+        jitter_tx = _p99(tx) * 1000
+    return Figures(fps, _p99(jitter_rx) * 1000, jitter_tx, _p99(latency) * 1000, len(latency))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per sender and load")
+    parser.add_argument("--switch-interval-ms", type=float, default=None,
+                        help="sys.setswitchinterval for this process (how long a sender may wait for the GIL)")
+    parser.add_argument("--only", default="", help="run only the senders whose label contains this text")
+    parser.add_argument("--realtime", action="store_true",
+                        help="run every sender thread and the receiver under SCHED_FIFO (params.realtime_priority)")
+    args = parser.parse_args()
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
+    rig = capturerig.load_rig()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}; switch interval {sys.getswitchinterval() * 1000:g} ms")
+    print(f"{len(UNIVERSES)} universes at {RATE_HZ:g} Hz (period {PERIOD_S * 1000:.1f} ms), "
+          f"{args.seconds:g} s each; receiver in its own process on {RECEIVER_HOST}; "
+          f"{'SCHED_FIFO senders and receiver' if args.realtime else 'normal scheduling'}")
+    print(f"{'sender':<22}{'load':<9}{'frames/s per universe':<28}{'jitter p99 rx':>14}{'tx':>8}"
+          f"{'latency p99':>13}")
+    with tempfile.TemporaryDirectory() as tmp:
+        senders: list[tuple[str, str, Callable[[], Sender]]] = [
+            ("capturerig artnet", "artnet", lambda: _our_sender("artnet", rig, Path(tmp), args.realtime)),
+            ("capturerig sacn", "sacn", lambda: _our_sender("sacn", rig, Path(tmp), args.realtime)),
+            ("sacn.sACNsender (ref)", "sacn", lambda: _reference_sender(args.realtime)),
+        ]
+        for load in ("idle", "session"):
+            for label, kind, make in [s for s in senders if args.only in s[0]]:
+                if load == "idle":
+                    figures = measure(kind, make, args.seconds, args.realtime)
+                else:
+                    with SessionLoad(Path(tmp) / f"{label.split()[0]}-{kind}"):
+                        figures = measure(kind, make, args.seconds, args.realtime)
+                fps = " ".join(f"{f:5.1f}" for f in figures.fps)
+                tx = f"{figures.jitter_tx_ms:6.2f}" if figures.jitter_tx_ms is not None else "     -"
+                print(f"{label:<22}{load:<9}{fps:<28}{figures.jitter_rx_ms:11.2f} ms{tx:>6} ms"
+                      f"{figures.latency_ms:9.1f} ms  (n={figures.latency_samples})", flush=True)
+    print(f"targets: jitter p99 <= 0.5 ms under load; latency p99 <= one period ({PERIOD_S * 1000:.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()

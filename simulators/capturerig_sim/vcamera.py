@@ -1,0 +1,95 @@
+"""Fill the image folders of libgphoto2's virtual camera (``VCAMERADIR``) for a rig's gphoto2 cameras.
+
+The virtual camera "captures" by handing out the JPEG images of its folder, so each ``driver: gphoto2``
+camera with ``params: {vcameradir: ...}`` needs a folder of images. This writes test cards made here
+(the camera's id, a gradient and a checkerboard, different per image), so anyone can drive the real
+gphoto2 camera path without a camera::
+
+    python -m capturerig_sim.vcamera examples/vusb/rig.yaml            # fills ~/.cache/capturerig/vusb/...
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from capturerig.config import load_rig
+
+__all__ = ["fill_vcameradir", "main", "populate_rig_vcameradirs", "vcameradirs"]
+
+IMAGE_SIZE = (640, 480)  # what the virtual camera says its image size is
+DEFAULT_COUNT = 4
+
+
+def _test_card(label: str, index: int) -> np.ndarray:
+    width, height = IMAGE_SIZE
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    hue = (index * 0.23) % 1.0
+    image = np.empty((height, width, 3), dtype=np.float32)
+    image[..., 0] = 0.2 + 0.6 * x * (1 - hue)
+    image[..., 1] = 0.2 + 0.6 * y
+    image[..., 2] = 0.2 + 0.6 * hue * (1 - x)
+    squares = ((np.arange(width)[None, :] // 40 + np.arange(height)[:, None] // 40) % 2).astype(np.float32)
+    image[300:460, 20:620] *= 0.5 + 0.5 * squares[300:460, 20:620, None]
+    card = (image * 255).astype(np.uint8)
+    cv2.putText(card, f"{label} #{index}", (30, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 4)
+    return card
+
+
+def fill_vcameradir(folder: Path, label: str, count: int = DEFAULT_COUNT, *, force: bool = False) -> list[Path]:
+    """Write ``count`` JPEG test cards into ``folder`` unless it already holds JPEGs (or ``force``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    if existing and not force:
+        return existing
+    written = []
+    for index in range(count):
+        path = folder / f"card{index:02d}.jpg"
+        ok, data = cv2.imencode(".jpg", _test_card(label, index), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise RuntimeError(f"OpenCV could not encode a JPEG for {path}")
+        path.write_bytes(data.tobytes())
+        written.append(path)
+    return written
+
+
+def vcameradirs(rig_path: Path) -> dict[str, Path]:
+    """Each gphoto2 camera's virtual-camera folder, resolved as the driver resolves it (rig-relative, ``~``)."""
+    loaded = load_rig(rig_path)
+    result = {}
+    for camera in loaded.config.cameras:
+        folder = camera.params.get("vcameradir") if camera.driver == "gphoto2" else None
+        if folder is not None:
+            path = Path(str(folder)).expanduser()
+            result[camera.id] = path if path.is_absolute() else loaded.path.parent / path
+    return result
+
+
+def populate_rig_vcameradirs(rig_path: Path, count: int = DEFAULT_COUNT, *, force: bool = False) -> dict[str, Path]:
+    """Fill every virtual-camera folder the rig names; returns them by camera id."""
+    folders = vcameradirs(rig_path)
+    for camera_id, folder in folders.items():
+        fill_vcameradir(folder, camera_id, count, force=force)
+    return folders
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m capturerig_sim.vcamera RIG [--count N] [--force]``."""
+    parser = argparse.ArgumentParser(prog="python -m capturerig_sim.vcamera", description=__doc__.splitlines()[0])
+    parser.add_argument("rig", type=Path, help="rig file whose gphoto2 cameras have params.vcameradir")
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="images per folder")
+    parser.add_argument("--force", action="store_true", help="rewrite folders that already hold images")
+    args = parser.parse_args(argv)
+    folders = populate_rig_vcameradirs(args.rig, args.count, force=args.force)
+    if not folders:
+        parser.exit(1, f"{args.rig}: no gphoto2 camera has params.vcameradir\n")
+    for camera_id, folder in folders.items():
+        print(f"{camera_id}: {folder}")
+
+
+if __name__ == "__main__":
+    main()

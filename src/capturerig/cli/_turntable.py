@@ -1,0 +1,84 @@
+"""``capturerig turntable home|goto``: drive the rig's turntable by hand (setup, checks, after an alarm)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+import capturerig
+from capturerig.devices import DeviceError, Turntable
+from capturerig.engine import RigDevices
+
+__all__ = ["turntable_app"]
+
+turntable_app = typer.Typer(no_args_is_help=True, help="Home the turntable or turn it to an angle.")
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+OPEN_TIMEOUT_S = 10.0
+MOVE_TIMEOUT_S = 120.0
+
+RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
+
+
+@contextmanager
+def _turntable(rig: Path | None) -> Iterator[Turntable]:
+    """The rig's turntable, opened; bad input or a device failure ends the command with its message."""
+    devices: RigDevices | None = None
+    try:
+        loaded = capturerig.load_rig(rig)
+        if loaded.config.turntable is None:
+            raise _fail(f"rig {loaded.config.name} ({loaded.path}) has no turntable", 2)
+        # Every driver is constructed (none but the table is opened) so a simulated studio serves its wire
+        # simulators, the table's among them, before the table's port is opened.
+        devices = RigDevices(loaded.config, loaded.path.parent)
+        table = devices.turntable
+        assert table is not None
+        table.open(OPEN_TIMEOUT_S)
+        yield table
+    except capturerig.ConfigError as exc:
+        raise _fail(str(exc), 2) from exc
+    except DeviceError as exc:
+        raise _fail(str(exc), 1) from exc
+    finally:
+        if devices is not None:
+            devices.close()
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@turntable_app.command("home")
+def home(rig: RigOption = None,
+         unlock: Annotated[bool, typer.Option(
+             "--unlock", help="first leave an alarm with $X (after you cleared its cause; the position may be off)",
+         )] = False) -> None:
+    """Home the table ($H with a home switch, else the current position becomes 0 deg)."""
+    with _turntable(rig) as table:
+        if unlock:
+            unlock_table = getattr(table, "unlock", None)
+            if unlock_table is None:
+                raise _fail(f"{table.id}: this turntable driver has no alarm to unlock", 2)
+            unlock_table(OPEN_TIMEOUT_S)
+        started = time.monotonic()
+        table.home(MOVE_TIMEOUT_S)
+        console.print(f"{table.id}: homed, at 0 deg ({time.monotonic() - started:.1f} s)")
+
+
+@turntable_app.command("goto")
+def goto(angle: Annotated[float, typer.Argument(help="target angle in degrees")], rig: RigOption = None,
+         home_first: Annotated[bool, typer.Option("--home", help="home the table first")] = False) -> None:
+    """Turn the table to ANGLE and print the angle it confirms once idle there."""
+    with _turntable(rig) as table:
+        if home_first:
+            table.home(MOVE_TIMEOUT_S)
+        started = time.monotonic()
+        confirmed = table.move_to(angle, MOVE_TIMEOUT_S)
+        console.print(f"{table.id}: at {confirmed:.3f} deg (confirmed idle, {time.monotonic() - started:.1f} s)")

@@ -1,0 +1,195 @@
+"""Art-Net 4 light output: ArtDmx over UDP from one sender clock, ArtSync, and ArtPoll discovery.
+
+Rig params (all optional): ``host`` (the node's IPv4 address, default 127.0.0.1; a broadcast address works
+with ``broadcast: true``), ``port`` (6454), ``bind_host`` (the local address to send from), ``rate_hz`` (<= 44),
+``keepalive_s`` (resend an unchanged frame after this long, default 2 s; Art-Net wants one at least every
+4 s; 0 refreshes every tick), ``sync`` (send ArtSync after each tick so a node outputs all universes
+together), ``physical`` (the Physical field), ``realtime_priority`` (1..99: the sender thread runs under
+SCHED_FIFO so a busy machine does not delay ticks; needs CAP_SYS_NICE).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from capturerig.config import LightOutputConfig
+from capturerig.devices._artnet_packets import (
+    ARTNET_PORT,
+    ArtNetPacketError,
+    ArtPollReply,
+    build_artdmx,
+    build_artpoll,
+    build_artsync,
+    next_sequence,
+    parse_artnet,
+)
+from capturerig.devices._frame_clock import FrameClock, SendRecord
+from capturerig.devices._netdmx_params import (
+    param_bool,
+    param_float,
+    param_host,
+    param_int,
+    rate_hz,
+    realtime_priority,
+)
+from capturerig.devices._registry import DriverContext
+from capturerig.devices.protocols import DeviceError
+
+__all__ = ["ARTNET_KEEPALIVE_S", "ArtNetOutput", "DiscoveredNode", "discover_artnet_nodes"]
+
+log = logging.getLogger(__name__)
+ARTNET_KEEPALIVE_S = 2.0  # well inside Art-Net's 4 s, so one late tick on a busy machine does not matter
+_MAX_KEEPALIVE_S = 4.0
+
+
+class ArtNetOutput:
+    """A light output that sends its universes (15-bit Port-Addresses) as ArtDmx to one node.
+
+    Parameters
+    ----------
+    config : LightOutputConfig
+        ``universes`` are Art-Net Port-Addresses (0..32767); ``params`` as in the module docstring.
+    context : DriverContext
+        Unused; part of the driver signature.
+
+    Raises
+    ------
+    DeviceError
+        For a malformed param (the message names it).
+    """
+
+    def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
+        params = config.params
+        self._id = config.id
+        self.host = param_host(config.id, params, "host", "127.0.0.1")
+        self.port = param_int(config.id, params, "port", ARTNET_PORT, 1, 65535)
+        self.bind_host = param_host(config.id, params, "bind_host", "0.0.0.0")
+        self.broadcast = param_bool(config.id, params, "broadcast", False)
+        self.sync = param_bool(config.id, params, "sync", False)
+        self.physical = param_int(config.id, params, "physical", 0, 0, 255)
+        keepalive = param_float(config.id, params, "keepalive_s", ARTNET_KEEPALIVE_S, 0.0, _MAX_KEEPALIVE_S)
+        self.keepalive_s = keepalive  # an unchanged frame is resent after this long (0: every tick)
+        self._sequence = dict.fromkeys(config.universes, 0)
+        self._socket: socket.socket | None = None
+        self._clock = FrameClock(config.id, config.universes, self._transmit, rate_hz(config.id, params),
+                                 repeat_after_s=self.keepalive_s, after_tick=self._after_tick if self.sync else None,
+                                 realtime_priority=realtime_priority(config.id, params))
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def history(self) -> deque[SendRecord]:
+        """When each frame went out (for benchmarks): newest 4096 sends."""
+        return self._clock.history
+
+    def open(self, timeout_s: float) -> None:
+        """Open the UDP socket and start the sender clock; raises DeviceError when the socket cannot be made."""
+        if self._socket is not None:
+            return
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if self.broadcast:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.bind((self.bind_host, 0))
+        except OSError as exc:
+            raise DeviceError(self.id, f"cannot open a UDP socket on {self.bind_host}: {exc}",
+                              "check params.bind_host is an address of this machine") from exc
+        self._socket = sock
+        self._clock.start()
+
+    def set_universe(self, universe: int, levels: bytes) -> None:
+        """Replace the frame of ``universe`` (512 levels); raises ValueError for a universe not carried."""
+        self._clock.set_frame(universe, levels)
+
+    def wait_sent(self, timeout_s: float) -> None:
+        """Block until every universe's current frame left as ArtDmx; DeviceTimeout names the last send error."""
+        self._clock.wait_sent(timeout_s)
+
+    def close(self) -> None:
+        """Send the current frames once more (the engine's blackout), stop the clock, close the socket."""
+        try:
+            self._clock.stop(flush=self._socket is not None)
+        finally:
+            sock, self._socket = self._socket, None
+            if sock is not None:
+                sock.close()
+
+    # -- sender thread -----------------------------------------------------------------------------------
+    def _send(self, packet: bytes) -> None:
+        sock = self._socket
+        if sock is None:
+            raise DeviceError(self.id, "the output is closed", "open it first")
+        sock.sendto(packet, (self.host, self.port))
+
+    def _transmit(self, universe: int, frame: bytes) -> None:
+        sequence = self._sequence[universe] = next_sequence(self._sequence[universe])
+        self._send(build_artdmx(universe, frame, sequence, self.physical))
+
+    def _after_tick(self, universes: list[int]) -> None:
+        # Sent after every tick, not only multi-universe ones: a node in synchronous mode buffers ArtDmx until
+        # the next ArtSync, so a lone keep-alive without one would be held back.
+        try:
+            self._send(build_artsync())
+        except (OSError, DeviceError) as exc:
+            log.warning("%s: ArtSync failed: %s", self.id, exc)
+
+
+@dataclass(frozen=True)
+class DiscoveredNode:
+    """A node that answered ArtPoll: the address it answered from and what it said."""
+
+    address: tuple[str, int]
+    reply: ArtPollReply
+
+
+def discover_artnet_nodes(bind_host: str = "0.0.0.0", timeout_s: float = 2.0,
+                          broadcast_to: str = "255.255.255.255", port: int = ARTNET_PORT) -> list[DiscoveredNode]:
+    """Send one ArtPoll and collect the ArtPollReply packets that arrive within ``timeout_s``.
+
+    Parameters
+    ----------
+    bind_host : str
+        Local address to send from (replies come back to it).
+    timeout_s : float
+        How long to listen for replies.
+    broadcast_to : str
+        Where the ArtPoll goes: the subnet's broadcast address, or one node's address.
+    port : int
+        The nodes' Art-Net port.
+
+    Returns
+    -------
+    list of DiscoveredNode
+        One per node and bind index, in order of arrival. Packets that are not ArtPollReply are ignored.
+
+    Raises
+    ------
+    OSError
+        When the socket cannot be opened or the poll cannot be sent.
+    """
+    nodes: dict[tuple[str, int], DiscoveredNode] = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind((bind_host, 0))
+        sock.sendto(build_artpoll(), (broadcast_to, port))
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data, address = sock.recvfrom(2048)
+            except TimeoutError:
+                break
+            try:
+                reply = parse_artnet(data)
+            except ArtNetPacketError as exc:
+                log.info("ignored a malformed reply from %s: %s", address[0], exc)
+                continue
+            if isinstance(reply, ArtPollReply):
+                nodes.setdefault((reply.ip, reply.bind_index), DiscoveredNode((address[0], address[1]), reply))
+    return list(nodes.values())

@@ -1,0 +1,293 @@
+"""The ``gphoto2`` camera driver (entry point ``camera.gphoto2``): one worker process per camera.
+
+Rig params (all optional):
+
+- ``port``: a libgphoto2 port (``usb:001,005``) tried first; the serial number decides which camera binds,
+  so a camera that comes back on another port is found again.
+- ``vcameradir``: run libgphoto2's virtual camera (a Nikon D750 through the ptp2 driver) on the JPEG images
+  of this folder (relative to the rig file; ``~`` expands). Every virtual camera reports serial ``0.1``,
+  so the camera's identity is the folder's name: the rig's ``serial`` must equal it, and
+  ``expect_serial`` (if given) is checked against the serial libgphoto2 reads from the device.
+- ``expect_serial``: see ``vcameradir``.
+- ``capture_timeout_s``: how long a worker waits for a shot's files (default 30).
+- ``capturetarget``: where shots are written, in our terms (default ``card``: capture to card, then
+  download; the body profile maps it to the widget's value).
+- ``min_battery_percent`` (default 15) and ``min_free_shots`` (default 20, in shots of the configured
+  formats at the body profile's size estimates): ``connect`` (so preflight) refuses a camera below them,
+  when the camera reports battery level and free card space.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from capturerig.config import CameraBodyProfile, CameraConfig, load_body_profile
+from capturerig.devices._registry import DriverContext
+from capturerig.devices.gphoto2._fire import FireGroup, fire_group
+from capturerig.devices.gphoto2._process import WorkerFailed, WorkerProcess
+from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError
+
+__all__ = ["GPhoto2Camera"]
+
+log = logging.getLogger(__name__)
+START_TIMEOUT_S = 20.0  # a fresh interpreter plus libgphoto2's camlibs, on a loaded machine
+DEFAULT_CAPTURE_TIMEOUT_S = 30.0
+DEFAULT_MIN_BATTERY_PERCENT = 15.0
+DEFAULT_MIN_FREE_SHOTS = 20
+
+
+def _body(config: CameraConfig, context: DriverContext) -> CameraBodyProfile:
+    try:
+        body = load_body_profile(config.body, context.base_dir)
+    except FileNotFoundError as exc:
+        raise DeviceError(config.id, str(exc), "fix the camera's 'body' in the rig file") from exc
+    unknown = [fmt for fmt in config.formats if fmt not in body.formats]
+    if unknown:
+        raise DeviceError(config.id, f"body profile {body.name} has no format {', '.join(unknown)} "
+                                     f"(it has: {', '.join(body.formats)})", "fix the camera's formats in the rig")
+    return body
+
+
+class GPhoto2Camera:
+    """A tethered camera run by libgphoto2 in its own worker process (see the module docstring)."""
+
+    def __init__(self, config: CameraConfig, context: DriverContext) -> None:
+        self._config = config
+        self._body = _body(config, context)
+        params = config.params
+        folder = params.get("vcameradir")
+        self._vcameradir: Path | None = None
+        if folder is not None:
+            path = Path(str(folder)).expanduser()
+            self._vcameradir = path if path.is_absolute() else context.base_dir / path
+        expect = params.get("expect_serial")
+        self._bind_serial: str | None = (str(expect) if expect is not None else None) if self._vcameradir \
+            else config.serial
+        self._port = str(params["port"]) if params.get("port") else None
+        self._capture_timeout_s = self._number("capture_timeout_s", DEFAULT_CAPTURE_TIMEOUT_S)
+        self._capturetarget = str(params.get("capturetarget", "card"))
+        self._min_battery = self._number("min_battery_percent", DEFAULT_MIN_BATTERY_PERCENT)
+        shot_bytes = sum(self._body.formats[fmt].bytes_estimate for fmt in config.formats)
+        self._min_free_bytes = int(self._number("min_free_shots", DEFAULT_MIN_FREE_SHOTS) * shot_bytes)
+        self._widgets = {name: spec.model_dump() for name, spec in self._body.widgets.items()}
+        self._extensions = {fmt: self._body.formats[fmt].extension for fmt in config.formats}
+        self._lock = threading.RLock()
+        self._worker: WorkerProcess | None = None
+        self._connected = False
+        self._settings: dict[str, str] = {}
+        self._pending_fire: int | None = None
+        self._group: FireGroup = fire_group(context)
+        self.restarts = 0
+        self.last_status: CameraStatus | None = None
+
+    def _number(self, name: str, default: float) -> float:
+        value = self._config.params.get(name, default)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = -1.0
+        if not number >= 0.0:
+            raise DeviceError(self.id, f"params.{name} is {value!r}, not a number >= 0",
+                              "fix the camera's params in the rig file")
+        return number
+
+    @property
+    def id(self) -> str:
+        """The camera id from the rig file."""
+        return self._config.id
+
+    @property
+    def fire_group(self) -> FireGroup:
+        """The software-trigger group this camera fires with (dispatch spreads are kept there)."""
+        return self._group
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The current worker's process id (None before connect or after a crash)."""
+        worker = self._worker
+        return worker.pid if worker is not None and worker.alive() else None
+
+    # -- worker lifecycle ----------------------------------------------------------------------------
+    def _check_vcameradir(self) -> None:
+        folder = self._vcameradir
+        if folder is None:
+            return
+        images = [p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg")] if folder.is_dir() else []
+        if not images:
+            raise DeviceError(self.id, f"virtual camera folder {folder} has no JPEG images",
+                              "fill it first, e.g. python -m capturerig_sim.vcamera RIG_FILE")
+
+    def _start(self, timeout_s: float) -> WorkerProcess:
+        """A connected worker: the current one, else a new one bound by serial with the settings re-applied."""
+        if self._worker is not None and self._worker.alive():
+            return self._worker
+        if self._worker is not None:
+            self.restarts += 1
+            log.warning("%s: restarting its camera worker (restart %d)", self.id, self.restarts)
+        self._pending_fire = None
+        self._check_vcameradir()
+        worker = WorkerProcess(self.id, str(self._vcameradir) if self._vcameradir else None)
+        try:
+            status = worker.call("connect", max(timeout_s, START_TIMEOUT_S), serial=self._bind_serial,
+                                 port=self._port, widgets=self._widgets, extensions=self._extensions,
+                                 capturetarget=self._capturetarget)
+            if self._settings:
+                worker.call("apply", timeout_s, settings=self._settings)
+        except DeviceError:
+            worker.stop()  # unbound: the next request binds afresh (the camera may be back on another port)
+            raise
+        self._worker = worker
+        for note in status.get("notes", []):
+            log.info("%s: %s", self.id, note)
+        self.last_status = self._status(status)
+        return worker
+
+    def _status(self, raw: Mapping[str, Any]) -> CameraStatus:
+        serial = self._vcameradir.name if self._vcameradir is not None else str(raw["serial"])
+        return CameraStatus(serial=serial, model=str(raw["model"]), battery_percent=raw.get("battery_percent"),
+                            free_bytes=raw.get("free_bytes"))
+
+    def _call(self, op: str, timeout_s: float, **args: Any) -> Any:
+        with self._lock:
+            if not self._connected:
+                raise DeviceError(self.id, f"cannot {op}: the camera is not connected", "connect it first")
+            worker = self._start(timeout_s)
+            try:
+                return worker.call(op, timeout_s, **args)
+            except WorkerFailed as exc:
+                if exc.fatal:
+                    worker.kill()
+                raise
+
+    # -- Camera protocol -----------------------------------------------------------------------------
+    def connect(self, timeout_s: float) -> CameraStatus:
+        """Start the worker and bind the camera by serial number; returns its identity, battery and free card."""
+        with self._lock:
+            self._connected = True
+            try:
+                worker = self._start(timeout_s)
+                raw = worker.call("status", timeout_s)
+            except DeviceError:
+                self._connected = False
+                raise
+            self.last_status = self._status(raw)
+        self._check_reserves(self.last_status)
+        return self.last_status
+
+    def _check_reserves(self, status: CameraStatus) -> None:
+        battery, free = status.battery_percent, status.free_bytes
+        if battery is not None and battery < self._min_battery:
+            raise DeviceError(self.id, f"battery at {battery:.0f}% (the rig asks for at least "
+                                       f"{self._min_battery:.0f}%)", "charge or swap the battery, or use a "
+                                                                     "mains adapter (dummy battery)")
+        if free is not None and free < self._min_free_bytes:
+            raise DeviceError(self.id, f"card has {free / 1e6:.0f} MB free, less than "
+                                       f"{self._min_free_bytes / 1e6:.0f} MB (min_free_shots shots)",
+                              "download and clear the card, or swap it")
+
+    def apply_settings(self, settings: Mapping[str, str], timeout_s: float) -> dict[str, str]:
+        """Write settings and return them as read back; a setting or value the camera lacks raises DeviceError."""
+        wanted = {str(k): str(v) for k, v in settings.items()}
+        read_back: dict[str, str] = self._call("apply", timeout_s, settings=wanted)
+        with self._lock:
+            self._settings.update(wanted)
+        drift = {k: v for k, v in read_back.items() if v != wanted.get(k)}
+        if drift:
+            log.warning("%s: settings drift (asked %s, reads back %s)", self.id,
+                        {k: wanted[k] for k in drift}, drift)
+        return read_back
+
+    def arm(self, timeout_s: float) -> None:
+        """Check the worker is up (restarting it if needed), drop stale events, join the next fire batch."""
+        with self._lock:
+            if self._pending_fire is not None:  # a shot nobody collected: its worker state is unknown
+                self._abandon("an earlier shot was never collected")
+            self._call("arm", timeout_s)
+        self._group.arm(self.id, self._dispatch_fire)
+
+    def _dispatch_fire(self) -> Callable[[], None]:
+        """Called by the fire group: encode "fire now" and return the write that sends it (no wait)."""
+        worker = self._worker
+        if worker is None or not worker.alive():
+            self._pending_fire = -1  # collected as an error by wait_for_files
+            return lambda: None
+        request_id, data = worker.prepare("fire", collect_timeout_s=self._capture_timeout_s)
+
+        def send() -> None:
+            try:
+                worker.send_prepared("fire", data)
+                self._pending_fire = request_id
+            except DeviceError as exc:
+                log.warning("%s: %s", self.id, exc)
+                self._pending_fire = -1
+
+        return send
+
+    def trigger_capture(self, timeout_s: float) -> None:
+        """Expose by software: fires together with every other armed camera of the rig (see ``_fire``)."""
+        with self._lock:
+            if not self._connected:
+                raise DeviceError(self.id, "cannot capture: the camera is not connected", "connect it first")
+            self._start(timeout_s)
+        self._group.trigger(self.id, self._dispatch_fire)
+
+    def _abandon(self, why: str) -> None:
+        log.warning("%s: %s; restarting its worker", self.id, why)
+        if self._worker is not None:
+            self._worker.kill()
+        self._pending_fire = None
+
+    def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
+        """The files of the last exposure, one per configured format, downloaded in the worker as they arrive."""
+        self._group.flush(self.id)
+        with self._lock:
+            if not self._connected:
+                raise DeviceError(self.id, "cannot download: the camera is not connected", "connect it first")
+            worker = self._start(timeout_s) if self._pending_fire is None else self._worker
+            request_id, self._pending_fire = self._pending_fire, None
+            if request_id == -1 or worker is None:
+                raise DeviceError(self.id, "the camera worker was gone when the fire message went out",
+                                  "the take is retried with a fresh worker")
+            if request_id is None:  # armed for a hardware trigger: listen for what the camera announces
+                request_id = worker.send("collect", collect_timeout_s=min(timeout_s, self._capture_timeout_s))
+            try:
+                result = worker.wait(request_id, "download", timeout_s)
+            except WorkerFailed as exc:
+                if exc.fatal:
+                    worker.kill()
+                raise
+        if "received_at" in result:
+            self._group.received(self.id, float(result["received_at"]))
+        for name in result.get("ignored", []):
+            log.warning("%s: the camera wrote %s, which is not a configured format (left on the card)", self.id,
+                        name)
+        return [CameraFile(name=f["name"], format=f["format"], data=f["data"], exposed_at=f["exposed_at"])
+                for f in result["files"]]
+
+    def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
+        """Delete files from the card (the engine calls this only after they are fsynced, hashed, journalled)."""
+        if names:
+            self._call("delete", timeout_s, names=list(names))
+
+    def status(self, timeout_s: float) -> CameraStatus:
+        """Battery and free card space as the camera reports them now."""
+        status = self._status(self._call("status", timeout_s))
+        self.last_status = status
+        return status
+
+    def close(self) -> None:
+        """Release the camera and stop the worker; never raises."""
+        self._group.leave(self.id)
+        with self._lock:
+            self._connected = False
+            worker, self._worker = self._worker, None
+            self._pending_fire = None
+        if worker is not None:
+            worker.stop()
+
+    def __repr__(self) -> str:
+        return f"GPhoto2Camera({self.id!r}, pid={self.worker_pid}, restarts={self.restarts})"
