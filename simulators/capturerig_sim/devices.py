@@ -180,8 +180,15 @@ class SimCamera(_SimDevice):
 
     def trigger_capture(self, timeout_s: float) -> None:
         """Expose now by software (armed or not); a full card raises DeviceError here."""
+        self.prepare_trigger(timeout_s)()
+
+    def prepare_trigger(self, timeout_s: float) -> Callable[[], None]:
+        """Check the camera can capture; the returned call exposes it now (the engine's fast fan-out)."""
         self._require_open("capture")
         self._check_busy("capture")
+        return self._expose_now
+
+    def _expose_now(self) -> None:
         with self._studio.lock:
             self._studio.arm(self.id, dict(self._state.settings), self._bytes_needed())
             self._studio.fire([self.id])

@@ -35,11 +35,13 @@ def test_devices_check_prints_every_device_ok_and_exits_0(grbl_rig: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "preflight of rig sim-studio-grbl for plan grbl-stations" in result.output
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.startswith("│")}
-    assert set(rows) == {"dmx0", "trig0", "tt0", "storage", *(f"cam{i:02d}" for i in range(16))}
+    rows.pop("", None)  # continuation lines of a wrapped cell
+    assert set(rows) == {"dmx0", "trig0", "tt0", "storage", "sync", *(f"cam{i:02d}" for i in range(16))}
+    assert "not measured yet" in rows["sync"]
     assert "ok" in rows["tt0"]
     assert "homed" in rows["tt0"]
     assert "SIM00003" in rows["cam03"]
-    assert "all 20 checks passed" in result.output
+    assert "all 21 checks passed" in result.output
 
 
 def test_devices_check_reports_the_failing_device_and_exits_1(grbl_rig: Path, tmp_path: Path) -> None:
@@ -50,7 +52,7 @@ def test_devices_check_reports_the_failing_device_and_exits_1(grbl_rig: Path, tm
     (row,) = [line for line in result.output.splitlines() if line.startswith("│ tt0")]
     assert "FAILED" in row
     assert f"failed: tt0: cannot open {tmp_path / 'tt0'}" in result.output  # in full below the table
-    assert "1 of 20 checks failed" in result.output
+    assert "1 of 21 checks failed" in result.output
     assert "cam00" in result.output  # the other devices were still checked
 
 

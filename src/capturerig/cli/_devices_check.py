@@ -59,7 +59,8 @@ def devices_check(
     failed = False
     pool = ThreadPoolExecutor(max_workers=max(4, len(loaded.config.cameras)), thread_name_prefix="capturerig-check")
     try:
-        run_preflight(devices, plan_config, estimate, _storage_dir(loaded.config, out), results.append, pool)
+        run_preflight(devices, plan_config, estimate, _storage_dir(loaded.config, out), results.append, pool,
+                      loaded.path)
     except PreflightFailed:
         failed = True
     finally:

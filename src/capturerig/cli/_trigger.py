@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +23,7 @@ from rich.table import Table
 
 import capturerig
 from capturerig.devices import Camera, DeviceError
-from capturerig.engine import RigDevices, SyncReport, dispatch_together, sync_statistics
+from capturerig.engine import RigDevices, SyncReport, save_rig_sync, software_trigger, sync_statistics
 from capturerig.engine._trigger import percentile
 
 __all__ = ["trigger_app"]
@@ -97,8 +96,7 @@ def _fire_software(devices: RigDevices, pool: ThreadPoolExecutor, dispatch_sprea
     ids = list(devices.cameras)
     list(pool.map(lambda c: devices.cameras[c].arm(FIRE_TIMEOUT_S), ids))
     wall, perf = time.time(), time.perf_counter()
-    dispatched = dispatch_together({c: partial(devices.cameras[c].trigger_capture, FIRE_TIMEOUT_S) for c in ids},
-                                   pool, FIRE_TIMEOUT_S)
+    dispatched = software_trigger({c: devices.cameras[c] for c in ids}, pool, FIRE_TIMEOUT_S)
     for camera_id, error in dispatched.errors.items():
         errors.print(f"[yellow]{camera_id}: {error}", highlight=False)
     dispatch_spreads.append(dispatched.spread_s)
@@ -153,3 +151,5 @@ def trigger_test(rig: RigOption = None,
             raise _fail(f"no camera reported an exposure in {fires} fires ({mode}); check the trigger cables "
                         "and that the cameras are on", 1)
         _print_report(report, outputs, mode, dispatch)
+        if rig is not None:  # the embedded demo studio has no folder of the user's to keep it in
+            console.print(f"saved for preflight: {save_rig_sync(rig, report, mode)}")

@@ -17,6 +17,7 @@ from capturerig.devices.protocols import (
     DeviceError,
     DeviceTimeout,
     LightOutput,
+    PreparedTrigger,
     TriggerBox,
     Turntable,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "DriverContext",
     "FrameClock",
     "LightOutput",
+    "PreparedTrigger",
     "SendRecord",
     "TriggerBox",
     "Turntable",

@@ -6,7 +6,7 @@ any other failure raises :class:`DeviceError`. Both carry the device id and what
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +17,7 @@ __all__ = [
     "DeviceError",
     "DeviceTimeout",
     "LightOutput",
+    "PreparedTrigger",
     "TriggerBox",
     "Turntable",
 ]
@@ -86,6 +87,23 @@ class Camera(Protocol):
 
     def close(self) -> None:
         """Release the camera; never raises."""
+
+
+@runtime_checkable
+class PreparedTrigger(Protocol):
+    """A camera whose software trigger splits into a slow prepare and an instant fire.
+
+    The engine prepares every camera (in parallel: this may talk to a worker, check the card, encode a
+    message), then calls the returned fire functions one after another from one thread, so the spread
+    between cameras is a few microseconds per camera instead of a thread wake-up each.
+    """
+
+    def prepare_trigger(self, timeout_s: float) -> Callable[[], None]:
+        """Get ready to expose; return a call that exposes at once without blocking.
+
+        The returned call may raise DeviceError (e.g. the worker is gone); files then come from
+        ``wait_for_files`` as after ``trigger_capture``.
+        """
 
 
 @runtime_checkable

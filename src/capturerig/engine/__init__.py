@@ -24,8 +24,16 @@ from capturerig.engine._package import IncompleteSession, package_session
 from capturerig.engine._preflight import PreflightFailed, run_preflight
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._runner import RunResult
+from capturerig.engine._sync_store import describe_rig_sync, rig_sync_path, save_rig_sync, session_sync
 from capturerig.engine._take import bracket_shutter
-from capturerig.engine._trigger import DispatchResult, SyncReport, dispatch_together, sync_statistics
+from capturerig.engine._trigger import (
+    DispatchResult,
+    SyncReport,
+    dispatch_prepared,
+    dispatch_together,
+    software_trigger,
+    sync_statistics,
+)
 
 __all__ = [
     "DispatchResult",
@@ -57,8 +65,14 @@ __all__ = [
     "TriggerDispatched",
     "bracket_shutter",
     "capturerig_version",
+    "describe_rig_sync",
+    "dispatch_prepared",
     "dispatch_together",
     "package_session",
+    "rig_sync_path",
     "run_preflight",
+    "save_rig_sync",
+    "session_sync",
+    "software_trigger",
     "sync_statistics",
 ]

@@ -12,6 +12,7 @@ from capturerig.config import CameraConfig, PlanConfig, selected_cameras
 from capturerig.devices import CameraStatus, DeviceError
 from capturerig.engine._events import PreflightResult
 from capturerig.engine._rigdevices import RigDevices
+from capturerig.engine._sync_store import describe_rig_sync
 from capturerig.plan import PlanEstimate
 
 __all__ = ["PreflightFailed", "run_preflight"]
@@ -56,8 +57,12 @@ def _check_camera(devices: RigDevices, config: CameraConfig) -> _CameraCheck:
 
 
 def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate, session_dir: Path,
-                  publish: Callable[[PreflightResult], None], pool: ThreadPoolExecutor) -> None:
-    """Open and check every device; raise PreflightFailed listing every problem found."""
+                  publish: Callable[[PreflightResult], None], pool: ThreadPoolExecutor,
+                  rig_path: Path | None = None) -> None:
+    """Open and check every device; raise PreflightFailed listing every problem found.
+
+    With ``rig_path``, the rig's last sync measurement (``capturerig trigger test``) is shown as well.
+    """
     problems: list[str] = []
 
     def report(device_id: str, problem: str | None, detail: str) -> None:
@@ -92,6 +97,8 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
     report("storage", None if free >= need else
            f"storage: {free / 1e9:.2f} GB free at {session_dir}, the plan needs {need / 1e9:.2f} GB "
            "(free space or choose another --out)", f"{free / 1e9:.1f} GB free")
+    if rig_path is not None and len(wanted) > 1:
+        report("sync", None, describe_rig_sync(rig_path))  # information: a stale or missing one is no failure
     if problems:
         raise PreflightFailed(problems)
 

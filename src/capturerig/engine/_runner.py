@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
+from pathlib import Path
 
 from capturerig.config import Consistency, Pose
 from capturerig.engine._events import (
@@ -25,6 +26,7 @@ from capturerig.engine._preflight import run_preflight
 from capturerig.engine._recovery import proven_done, recover_unjournalled_files
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._session import SessionFolder
+from capturerig.engine._sync_store import session_sync, sync_summary
 from capturerig.engine._take import TakeAttemptFailed, TakeExecutor
 from capturerig.plan import Take, estimate_plan, expand_plan
 
@@ -115,7 +117,7 @@ class Runner:
             self._set_state(RunState.PREFLIGHT)
             devices = self._devices = RigDevices(rig, folder.rig.path.parent)
             estimate = estimate_plan(rig, plan, folder.rig.path.parent)
-            run_preflight(devices, plan, estimate, folder.path, self._publish, pool)
+            run_preflight(devices, plan, estimate, folder.path, self._publish, pool, Path(folder.info.rig_source))
             self._set_state(RunState.RUNNING)
             for path in recover_unjournalled_files(folder.path, folder.journal):
                 self._publish(SessionMessage(level="warning",
@@ -124,6 +126,7 @@ class Runner:
             executor = TakeExecutor(devices, plan, folder.path, self._publish, pool)
             for _, pose_takes in groupby(takes, key=lambda t: t.pose.id):
                 self._shoot_pose(list(pose_takes), len(takes), devices, executor)
+            self._record_sync()
             self._set_state(RunState.DONE)
         except AbortRequested:
             self._set_state(RunState.ABORTING)
@@ -143,6 +146,15 @@ class Runner:
         if self.state == RunState.ABORTING:
             self._set_state(RunState.ABORTED, error or "")
         return self._result(takes, error)
+
+    def _record_sync(self) -> None:
+        """Store the exposure spread the session's takes really had (journal meta ``sync``)."""
+        report = session_sync(self.folder.journal)
+        if report is None:
+            return
+        self.folder.journal.set_meta("sync", sync_summary(report, "session"))
+        self._publish(SessionMessage(level="info", text=f"sync over {report.fires} takes: exposure spread p50 "
+                                     f"{report.spread_p50_s * 1e3:.2f} ms, p99 {report.spread_p99_s * 1e3:.2f} ms"))
 
     def _finish(self, devices: RigDevices | None, pool: ThreadPoolExecutor) -> None:
         if devices is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from capturerig.engine._events import (
 )
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._storage import StorageError, store_bytes
-from capturerig.engine._trigger import dispatch_together
+from capturerig.engine._trigger import software_trigger
 from capturerig.lighting import FlashGovernor, flash_limit
 from capturerig.plan import Take, shutter_seconds
 
@@ -175,8 +174,7 @@ class TakeExecutor:
             delays_us: dict[str, int] = getattr(trigger, "delays_us", {})  # a box's per-output delays
             return _Fired("box", fired_at, {c: delays_us.get(c, 0) / 1e6 for c in armed}, {})
         wall, perf = time.time(), time.perf_counter()
-        calls = {c: functools.partial(self.devices.cameras[c].trigger_capture, TRIGGER_TIMEOUT_S) for c in armed}
-        dispatched = dispatch_together(calls, self.pool, TRIGGER_TIMEOUT_S)
+        dispatched = software_trigger({c: self.devices.cameras[c] for c in armed}, self.pool, TRIGGER_TIMEOUT_S)
         first = min(dispatched.started.values(), default=perf)
         return _Fired("software", wall + (first - perf), dispatched.offsets(), dict(dispatched.errors))
 

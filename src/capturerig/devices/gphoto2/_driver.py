@@ -227,6 +227,19 @@ class GPhoto2Camera:
 
         return send
 
+    def prepare_trigger(self, timeout_s: float) -> Callable[[], None]:
+        """Start the worker if needed and encode "fire now"; the returned call is one pipe write.
+
+        The engine fires every camera's call back to back from one thread, so this camera leaves the
+        driver's own fire group (which batches ``trigger_capture`` calls instead).
+        """
+        with self._lock:
+            if not self._connected:
+                raise DeviceError(self.id, "cannot capture: the camera is not connected", "connect it first")
+            self._start(timeout_s)
+        self._group.withdraw(self.id)
+        return self._dispatch_fire()
+
     def trigger_capture(self, timeout_s: float) -> None:
         """Expose by software: fires together with every other armed camera of the rig (see ``_fire``)."""
         with self._lock:

@@ -70,6 +70,12 @@ class FireGroup:
             if self._triggered >= set(self._armed):
                 self._dispatch_locked(list(self._armed))
 
+    def withdraw(self, camera_id: str) -> None:
+        """``camera_id`` leaves the pending batch without sending anything (the engine fires it itself)."""
+        with self._lock:
+            self._armed.pop(camera_id, None)
+            self._triggered.discard(camera_id)
+
     def flush(self, camera_id: str) -> None:
         """Send the batch ``camera_id`` waits in now (some armed camera was never triggered)."""
         with self._lock:
