@@ -284,23 +284,25 @@ def test_modelled_latencies_follow_the_time_scale(context: DriverContext, studio
     table.open(timeout_s=1)
     start = time.monotonic()
     table.move_to(30.0, timeout_s=5)  # 30 deg at 60 deg/s = 0.5 s, scaled to 0.05 s
-    assert 0.045 <= time.monotonic() - start < 1.0
+    assert 0.045 <= time.monotonic() - start < 5.0  # never faster than the model; slack for a loaded machine
 
     studio.time_scale = 1.0
     output = lights(context)
     start = time.monotonic()
     output.wait_sent(timeout_s=1)
     assert time.monotonic() - start >= 1 / 44 - 0.002
+    # Slow the studio down tenfold so the modelled camera path (~110 ms for the sim-studio body: 40 ms trigger
+    # latency + 8 ms exposure + 60 ms card write + download) dwarfs any stall of a loaded test machine.
+    studio.time_scale = 10.0
     device = camera(context, "cam00")
     device.arm(timeout_s=1)
     fired = time.monotonic()
     trigger(context).fire(["cam00"], timeout_s=1)
-    # sim-studio body: 40 ms trigger latency + 8 ms exposure + 60 ms card write + download.
     with pytest.raises(DeviceTimeout, match="download") as raised:
         device.wait_for_files(timeout_s=0.02)
     assert raised.value.device_id == "cam00"
-    assert len(device.wait_for_files(timeout_s=5)) == 1  # the files were still on the card
-    assert time.monotonic() - fired >= 0.105
+    assert len(device.wait_for_files(timeout_s=10)) == 1  # the files were still on the card
+    assert time.monotonic() - fired >= 1.05
 
 
 def test_a_move_that_outlasts_its_timeout_raises_and_the_table_keeps_turning(
