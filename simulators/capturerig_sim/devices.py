@@ -183,14 +183,14 @@ class SimCamera(_SimDevice):
         self.prepare_trigger(timeout_s)()
 
     def prepare_trigger(self, timeout_s: float) -> Callable[[], None]:
-        """Check the camera can capture; the returned call exposes it now (the engine's fast fan-out)."""
+        """Check the camera can capture and arm it; the returned call exposes it now (the engine's fan-out)."""
         self._require_open("capture")
         self._check_busy("capture")
+        self._studio.arm(self.id, dict(self._state.settings), self._bytes_needed())
         return self._expose_now
 
     def _expose_now(self) -> None:
         with self._studio.lock:
-            self._studio.arm(self.id, dict(self._state.settings), self._bytes_needed())
             self._studio.fire([self.id])
             record = self._studio.pending_exposure(self.id)
         if record is not None and record.error:
