@@ -16,7 +16,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
 
 from capturerig.config import DMX_UNIVERSE_SIZE
 from capturerig.devices._artnet_packets import (
@@ -31,6 +30,7 @@ from capturerig.devices._artnet_packets import (
     next_sequence,
     parse_artnet,
 )
+from capturerig_sim._udp_listener import UdpListener
 from capturerig_sim.studio import VirtualStudio
 
 __all__ = ["KEEPALIVE_LIMIT_S", "ArtNetNode", "ReceivedDmx"]
@@ -50,7 +50,7 @@ class ReceivedDmx:
     packet: ArtDmx
 
 
-class ArtNetNode:
+class ArtNetNode(UdpListener):
     """A simulated Art-Net node bound on ``host:port`` (port 0 picks a free one, see :attr:`port`).
 
     Parameters
@@ -99,26 +99,6 @@ class ArtNetNode:
         self._last_sync: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"artnet-node-{self.host}:{self.port}", daemon=True)
-
-    # -- lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> ArtNetNode:
-        """Start listening (returns self)."""
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop listening and release the port."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-        self._sock.close()
-
-    def __enter__(self) -> ArtNetNode:
-        return self.start() if not self._thread.is_alive() else self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.close()
 
     # -- what tests read ---------------------------------------------------------------------------------
     def frame(self, universe: int) -> bytes:

@@ -18,10 +18,10 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from capturerig.config import DMX_UNIVERSE_SIZE
 from capturerig.devices._sacn_packets import SACN_PORT, E131Data, E131PacketError, multicast_address, parse_e131
+from capturerig_sim._udp_listener import UdpListener
 from capturerig_sim.studio import VirtualStudio
 
 __all__ = ["SOURCE_LOSS_S", "ReceivedE131", "SacnReceiver"]
@@ -50,7 +50,7 @@ class _Source:
     levels: bytes
 
 
-class SacnReceiver:
+class SacnReceiver(UdpListener):
     """A simulated sACN receiver bound on ``host:port`` (port 0 picks a free one, see :attr:`port`).
 
     Parameters
@@ -93,26 +93,6 @@ class SacnReceiver:
         self._gaps: dict[tuple[bytes, int], deque[float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sacn-receiver-{self.host}:{self.port}", daemon=True)
-
-    # -- lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> SacnReceiver:
-        """Start listening (returns self)."""
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        """Stop listening and release the port."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-        self._sock.close()
-
-    def __enter__(self) -> SacnReceiver:
-        return self.start() if not self._thread.is_alive() else self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.close()
 
     # -- what tests read ---------------------------------------------------------------------------------
     def frame(self, universe: int) -> bytes:
