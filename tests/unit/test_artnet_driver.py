@@ -247,20 +247,21 @@ def _may_use_realtime() -> bool:
     return probe_ok[0]
 
 
-def test_realtime_priority_puts_the_sender_thread_under_sched_fifo_or_says_why_not(
+def test_realtime_priority_puts_the_sender_process_under_sched_fifo_or_says_why_not(
         node: ArtNetNode, caplog: pytest.LogCaptureFixture) -> None:
     output = _output(node, realtime_priority=5)
     output.open(1.0)
     try:
         output.set_universe(1, _frame(8))
         output.wait_sent(2.0)
-        sender = next(t for t in threading.enumerate() if t.name == "dmx-artnet0")
-        assert sender.native_id is not None
-        policy = os.sched_getscheduler(sender.native_id)
+        assert output.sender_pid is not None
+        assert output.sender_pid != os.getpid()
+        policy = os.sched_getscheduler(output.sender_pid)
+        priority = os.sched_getparam(output.sender_pid).sched_priority
     finally:
         output.close()
     if _may_use_realtime():
-        assert policy == os.SCHED_FIFO
+        assert (policy, priority) == (os.SCHED_FIFO, 5)
     else:
         assert "stays at normal priority" in caplog.text
     assert any(r.packet.data == _frame(8) for r in node.wait_for(2, 2.0, universe=1))  # and it still sends

@@ -100,7 +100,7 @@ def test_a_corrupt_cid_file_is_named_in_the_error() -> None:
 
 def test_sequence_numbers_increase_by_one_per_universe_and_wrap(receiver: SacnReceiver) -> None:
     output = _output(receiver, universes=(1, 2), keepalive_s=0.0)
-    output._sequence[2] = 250  # start universe 2 near the wrap so this test stays short
+    output._clock.spec["start_sequence"] = {"2": 250}  # start universe 2 near the wrap so this test stays short
     output.open(1.0)
     try:
         receiver.wait_for(12, 5.0, universe=2)

@@ -4,6 +4,10 @@ Drivers hand over whole frames (an atomic swap of an immutable ``bytes``); a sin
 sends them on a fixed schedule, so no frame spawns a thread and a slow caller never stalls the wire.
 Transports differ only in ``transmit`` and in how often an unchanged frame must be repeated: serial DMX
 refreshes every tick, Art-Net repeats within 4 s, sACN within 1 s.
+
+The serial outputs (ENTTEC, Open DMX, serial lights) use this thread clock; the network outputs (Art-Net,
+sACN) use :class:`capturerig.devices._sender_process.ProcessFrameClock`, the same interface with the sender
+in its own process, out of reach of the controller's GIL.
 """
 
 from __future__ import annotations

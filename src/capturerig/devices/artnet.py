@@ -4,8 +4,12 @@ Rig params (all optional): ``host`` (the node's IPv4 address, default 127.0.0.1;
 with ``broadcast: true``), ``port`` (6454), ``bind_host`` (the local address to send from), ``rate_hz`` (<= 44),
 ``keepalive_s`` (resend an unchanged frame after this long, default 2 s; Art-Net wants one at least every
 4 s; 0 refreshes every tick), ``sync`` (send ArtSync after each tick so a node outputs all universes
-together), ``physical`` (the Physical field), ``realtime_priority`` (1..99: the sender thread runs under
-SCHED_FIFO so a busy machine does not delay ticks; needs CAP_SYS_NICE).
+together), ``physical`` (the Physical field), ``realtime_priority`` (1..99, default 10: SCHED_FIFO priority of
+the sender process, so a busy machine does not delay ticks; without CAP_SYS_NICE it warns and runs normally).
+
+The ArtDmx packets (with their sequence counters) and ArtSync are built and sent by a sender process
+(:class:`~capturerig.devices._sender_process.ProcessFrameClock`), so the controller's threads never delay
+a tick. Outside ArtSync mode a changed frame leaves at once when its universe has been quiet for a period.
 """
 
 from __future__ import annotations
@@ -21,13 +25,10 @@ from capturerig.devices._artnet_packets import (
     ARTNET_PORT,
     ArtNetPacketError,
     ArtPollReply,
-    build_artdmx,
     build_artpoll,
-    build_artsync,
-    next_sequence,
     parse_artnet,
 )
-from capturerig.devices._frame_clock import FrameClock, SendRecord
+from capturerig.devices._frame_clock import SendRecord
 from capturerig.devices._netdmx_params import (
     param_bool,
     param_float,
@@ -37,7 +38,7 @@ from capturerig.devices._netdmx_params import (
     realtime_priority,
 )
 from capturerig.devices._registry import DriverContext
-from capturerig.devices.protocols import DeviceError
+from capturerig.devices._sender_process import DEFAULT_REALTIME_PRIORITY, ProcessFrameClock
 
 __all__ = ["ARTNET_KEEPALIVE_S", "ArtNetOutput", "DiscoveredNode", "discover_artnet_nodes"]
 
@@ -73,11 +74,13 @@ class ArtNetOutput:
         self.physical = param_int(config.id, params, "physical", 0, 0, 255)
         keepalive = param_float(config.id, params, "keepalive_s", ARTNET_KEEPALIVE_S, 0.0, _MAX_KEEPALIVE_S)
         self.keepalive_s = keepalive  # an unchanged frame is resent after this long (0: every tick)
-        self._sequence = dict.fromkeys(config.universes, 0)
-        self._socket: socket.socket | None = None
-        self._clock = FrameClock(config.id, config.universes, self._transmit, rate_hz(config.id, params),
-                                 repeat_after_s=self.keepalive_s, after_tick=self._after_tick if self.sync else None,
-                                 realtime_priority=realtime_priority(config.id, params))
+        spec = {"kind": "artnet", "host": self.host, "port": self.port, "bind_host": self.bind_host,
+                "broadcast": self.broadcast, "physical": self.physical, "sync": self.sync}
+        priority = realtime_priority(config.id, params)
+        self._clock = ProcessFrameClock(config.id, config.universes, spec, rate_hz(config.id, params),
+                                        repeat_after_s=self.keepalive_s, immediate=not self.sync,
+                                        realtime_priority=DEFAULT_REALTIME_PRIORITY if priority is None else priority)
+        self._open = False
 
     @property
     def id(self) -> str:
@@ -88,56 +91,31 @@ class ArtNetOutput:
         """When each frame went out (for benchmarks): newest 4096 sends."""
         return self._clock.history
 
+    @property
+    def sender_pid(self) -> int | None:
+        """The id of the sender process while the output is open, else None."""
+        return self._clock.pid
+
     def open(self, timeout_s: float) -> None:
-        """Open the UDP socket and start the sender clock; raises DeviceError when the socket cannot be made."""
-        if self._socket is not None:
+        """Start the sender process (it opens the UDP socket); DeviceError when the socket cannot be made."""
+        if self._open:
             return
-        try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            if self.broadcast:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.bind((self.bind_host, 0))
-        except OSError as exc:
-            raise DeviceError(self.id, f"cannot open a UDP socket on {self.bind_host}: {exc}",
-                              "check params.bind_host is an address of this machine") from exc
-        self._socket = sock
-        self._clock.start()
+        self._clock.start(max(timeout_s, 2.0))
+        self._open = True
 
     def set_universe(self, universe: int, levels: bytes) -> None:
         """Replace the frame of ``universe`` (512 levels); raises ValueError for a universe not carried."""
         self._clock.set_frame(universe, levels)
 
     def wait_sent(self, timeout_s: float) -> None:
-        """Block until every universe's current frame left as ArtDmx; DeviceTimeout names the last send error."""
+        """Block until every universe's current frame left as ArtDmx; DeviceTimeout names the last send error,
+        DeviceError says when the sender process died."""
         self._clock.wait_sent(timeout_s)
 
     def close(self) -> None:
-        """Send the current frames once more (the engine's blackout), stop the clock, close the socket."""
-        try:
-            self._clock.stop(flush=self._socket is not None)
-        finally:
-            sock, self._socket = self._socket, None
-            if sock is not None:
-                sock.close()
-
-    # -- sender thread -----------------------------------------------------------------------------------
-    def _send(self, packet: bytes) -> None:
-        sock = self._socket
-        if sock is None:
-            raise DeviceError(self.id, "the output is closed", "open it first")
-        sock.sendto(packet, (self.host, self.port))
-
-    def _transmit(self, universe: int, frame: bytes) -> None:
-        sequence = self._sequence[universe] = next_sequence(self._sequence[universe])
-        self._send(build_artdmx(universe, frame, sequence, self.physical))
-
-    def _after_tick(self, universes: list[int]) -> None:
-        # Sent after every tick, not only multi-universe ones: a node in synchronous mode buffers ArtDmx until
-        # the next ArtSync, so a lone keep-alive without one would be held back.
-        try:
-            self._send(build_artsync())
-        except (OSError, DeviceError) as exc:
-            log.warning("%s: ArtSync failed: %s", self.id, exc)
+        """Send the current frames once more (the engine's blackout), then stop the sender process."""
+        opened, self._open = self._open, False
+        self._clock.stop(flush=opened)
 
 
 @dataclass(frozen=True)

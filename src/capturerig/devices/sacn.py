@@ -6,21 +6,25 @@ interface carries multicast), ``multicast_ttl`` (default 8), ``bind_host``, ``pr
 ``source_name`` (default "capturerig <output id>"), ``cid`` (a UUID; by default one per install, kept in
 ``$XDG_CONFIG_HOME/capturerig/sacn-cid``), ``rate_hz`` (<= 44), ``keepalive_s`` (resend an unchanged frame after
 this long, default 0.8 s: receivers declare a source lost after 2.5 s; 0 refreshes every tick),
-``sync_address`` (E1.31 synchronization universe, default 0 = none), ``realtime_priority`` (1..99: the sender
-thread runs under SCHED_FIFO so a busy machine does not delay ticks; needs CAP_SYS_NICE).
+``sync_address`` (E1.31 synchronization universe, default 0 = none), ``realtime_priority`` (1..99, default 10:
+SCHED_FIFO priority of the sender process, so a busy machine does not delay ticks; without CAP_SYS_NICE it
+warns and runs normally).
+
+Packets (with their sequence counters) are built and sent by a sender process
+(:class:`~capturerig.devices._sender_process.ProcessFrameClock`), so the controller's threads never delay
+a tick; a changed frame leaves at once when its universe has been quiet for a period.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import uuid
 from collections import deque
 from pathlib import Path
 
 from capturerig.config import LightOutputConfig
-from capturerig.devices._frame_clock import FrameClock, SendRecord
+from capturerig.devices._frame_clock import SendRecord
 from capturerig.devices._netdmx_params import (
     param_bool,
     param_float,
@@ -31,7 +35,8 @@ from capturerig.devices._netdmx_params import (
     realtime_priority,
 )
 from capturerig.devices._registry import DriverContext
-from capturerig.devices._sacn_packets import SACN_PORT, E131PacketError, build_e131_data, multicast_address
+from capturerig.devices._sacn_packets import SACN_PORT
+from capturerig.devices._sender_process import DEFAULT_REALTIME_PRIORITY, ProcessFrameClock
 from capturerig.devices.protocols import DeviceError
 
 __all__ = ["SACN_KEEPALIVE_S", "TERMINATE_PACKETS", "SacnOutput", "install_cid", "install_cid_path"]
@@ -113,12 +118,15 @@ class SacnOutput:
         self.cid = self._cid(params.get("cid"))
         keepalive = param_float(config.id, params, "keepalive_s", SACN_KEEPALIVE_S, 0.0, _MAX_KEEPALIVE_S)
         self.keepalive_s = keepalive  # an unchanged frame is resent after this long (0: every tick)
-        self._sequence = dict.fromkeys(config.universes, 0)
-        self._socket: socket.socket | None = None
-        self._clock = FrameClock(config.id, config.universes, self._transmit, rate_hz(config.id, params),
-                                 repeat_after_s=self.keepalive_s,
-                                 realtime_priority=realtime_priority(config.id, params))
-        self._last: dict[int, bytes] = {u: bytes(512) for u in config.universes}
+        spec = {"kind": "sacn", "host": self.host, "port": self.port, "bind_host": self.bind_host,
+                "multicast": self.multicast, "multicast_interface": self.multicast_interface,
+                "multicast_ttl": self.multicast_ttl, "priority": self.priority, "sync_address": self.sync_address,
+                "source_name": self.source_name, "cid": self.cid.hex(), "terminate_packets": TERMINATE_PACKETS}
+        priority = realtime_priority(config.id, params)
+        self._clock = ProcessFrameClock(config.id, config.universes, spec, rate_hz(config.id, params),
+                                        repeat_after_s=self.keepalive_s,
+                                        realtime_priority=DEFAULT_REALTIME_PRIORITY if priority is None else priority)
+        self._open = False
 
     def _cid(self, value: object) -> bytes:
         try:
@@ -140,63 +148,28 @@ class SacnOutput:
         """When each frame went out (for benchmarks): newest 4096 sends."""
         return self._clock.history
 
+    @property
+    def sender_pid(self) -> int | None:
+        """The id of the sender process while the output is open, else None."""
+        return self._clock.pid
+
     def open(self, timeout_s: float) -> None:
-        """Open the UDP socket and start the sender clock; raises DeviceError when the socket cannot be made."""
-        if self._socket is not None:
+        """Start the sender process (it opens the UDP socket); DeviceError when the socket cannot be made."""
+        if self._open:
             return
-        try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            if self.multicast:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.multicast_ttl)
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
-                if self.multicast_interface != "0.0.0.0":
-                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-                                    socket.inet_aton(self.multicast_interface))
-            sock.bind((self.bind_host, 0))
-        except OSError as exc:
-            raise DeviceError(self.id, f"cannot open a UDP socket on {self.bind_host}: {exc}",
-                              "check params.bind_host / multicast_interface are addresses of this machine") from exc
-        self._socket = sock
-        self._clock.start()
+        self._clock.start(max(timeout_s, 2.0))
+        self._open = True
 
     def set_universe(self, universe: int, levels: bytes) -> None:
         """Replace the frame of ``universe`` (512 levels); raises ValueError for a universe not carried."""
         self._clock.set_frame(universe, levels)
 
     def wait_sent(self, timeout_s: float) -> None:
-        """Block until every universe's current frame left; DeviceTimeout names the last send error."""
+        """Block until every universe's current frame left; DeviceTimeout names the last send error,
+        DeviceError says when the sender process died."""
         self._clock.wait_sent(timeout_s)
 
     def close(self) -> None:
         """Send the current frames once more, then three Stream_Terminated packets per universe; never raises."""
-        try:
-            self._clock.stop(flush=self._socket is not None)
-            if self._socket is not None:
-                for universe in self._sequence:
-                    for _ in range(TERMINATE_PACKETS):
-                        self._send_packet(universe, self._last[universe], terminated=True)
-        except (OSError, DeviceError) as exc:
-            log.warning("%s: could not send stream termination: %s", self.id, exc)
-        finally:
-            sock, self._socket = self._socket, None
-            if sock is not None:
-                sock.close()
-
-    # -- sender thread -----------------------------------------------------------------------------------
-    def _send_packet(self, universe: int, frame: bytes, terminated: bool = False) -> None:
-        sock = self._socket
-        if sock is None:
-            raise DeviceError(self.id, "the output is closed", "open it first")
-        sequence = self._sequence[universe]
-        self._sequence[universe] = (sequence + 1) & 0xFF
-        try:
-            packet = build_e131_data(self.cid, self.source_name, universe, frame, sequence, priority=self.priority,
-                                     sync_address=self.sync_address, stream_terminated=terminated)
-        except E131PacketError as exc:
-            raise DeviceError(self.id, str(exc), "fix the output's params") from exc
-        destination = multicast_address(universe) if self.multicast else self.host
-        sock.sendto(packet, (destination, self.port))
-
-    def _transmit(self, universe: int, frame: bytes) -> None:
-        self._send_packet(universe, frame)
-        self._last[universe] = frame
+        opened, self._open = self._open, False
+        self._clock.stop(flush=opened)
