@@ -14,6 +14,7 @@ import select
 import threading
 import time
 import tty
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ class ReceivedFrame:
         return (self.slots + bytes(_UNIVERSE_SIZE))[:_UNIVERSE_SIZE]
 
 
-class PtySimulator:
+class PtySimulator(ABC):
     """Base of the pty simulators.
 
     Parameters
@@ -176,8 +177,9 @@ class PtySimulator:
             if data:
                 self._on_bytes(data, time.perf_counter())
 
+    @abstractmethod
     def _on_bytes(self, data: bytes, received_at: float) -> None:
-        raise NotImplementedError
+        """Parse bytes the driver wrote (any chunking) and deliver each complete frame."""
 
     def _deliver(self, universe: int, slots: bytes, received_at: float) -> None:
         frame = ReceivedFrame(universe, bytes(slots), received_at)

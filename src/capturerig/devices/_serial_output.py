@@ -11,6 +11,7 @@ import errno
 import logging
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,7 +81,7 @@ def open_serial_port(device_id: str, url: str, settings: Mapping[str, Any]) -> s
                           ) from exc
 
 
-class SerialLightOutput:
+class SerialLightOutput(ABC):
     """Base of the serial light drivers: one port, one sender clock refreshing every tick.
 
     Subclasses set ``_what`` and implement ``_port_settings``, ``_handshake`` (queries, at open only) and
@@ -128,14 +129,17 @@ class SerialLightOutput:
         return self._clock is not None
 
     # -- hooks ---------------------------------------------------------------------------------------
+    @abstractmethod
     def _port_settings(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Keyword arguments for ``serial.serial_for_url`` (baud rate, framing) of this transport."""
 
     def _handshake(self, port: serial.SerialBase, timeout_s: float) -> None:
         """Queries at open (identify the device, read its parameters); raises DeviceError."""
+        return None  # Open DMX has nothing to ask: its widget cannot answer
 
+    @abstractmethod
     def _transmit(self, port: serial.SerialBase, universe: int, frame: bytes) -> None:
-        raise NotImplementedError
+        """Put one frame on the wire in this transport's framing; raises OSError or DeviceError."""
 
     # -- LightOutput -----------------------------------------------------------------------------------
     def open(self, timeout_s: float) -> None:
