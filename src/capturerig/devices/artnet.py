@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from capturerig.config import LightOutputConfig
@@ -28,7 +27,6 @@ from capturerig.devices._artnet_packets import (
     build_artpoll,
     parse_artnet,
 )
-from capturerig.devices._frame_clock import SendRecord
 from capturerig.devices._netdmx_params import (
     param_bool,
     param_float,
@@ -37,6 +35,7 @@ from capturerig.devices._netdmx_params import (
     rate_hz,
     realtime_priority,
 )
+from capturerig.devices._process_output import ProcessClockOutput
 from capturerig.devices._registry import DriverContext
 from capturerig.devices._sender_process import DEFAULT_REALTIME_PRIORITY, ProcessFrameClock
 
@@ -47,7 +46,7 @@ ARTNET_KEEPALIVE_S = 2.0  # well inside Art-Net's 4 s, so one late tick on a bus
 _MAX_KEEPALIVE_S = 4.0
 
 
-class ArtNetOutput:
+class ArtNetOutput(ProcessClockOutput):
     """A light output that sends its universes (15-bit Port-Addresses) as ArtDmx to one node.
 
     Parameters
@@ -80,42 +79,7 @@ class ArtNetOutput:
         self._clock = ProcessFrameClock(config.id, config.universes, spec, rate_hz(config.id, params),
                                         repeat_after_s=self.keepalive_s, immediate=not self.sync,
                                         realtime_priority=DEFAULT_REALTIME_PRIORITY if priority is None else priority)
-        self._open = False
 
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def history(self) -> deque[SendRecord]:
-        """When each frame went out (for benchmarks): newest 4096 sends."""
-        return self._clock.history
-
-    @property
-    def sender_pid(self) -> int | None:
-        """The id of the sender process while the output is open, else None."""
-        return self._clock.pid
-
-    def open(self, timeout_s: float) -> None:
-        """Start the sender process (it opens the UDP socket); DeviceError when the socket cannot be made."""
-        if self._open:
-            return
-        self._clock.start(max(timeout_s, 2.0))
-        self._open = True
-
-    def set_universe(self, universe: int, levels: bytes) -> None:
-        """Replace the frame of ``universe`` (512 levels); raises ValueError for a universe not carried."""
-        self._clock.set_frame(universe, levels)
-
-    def wait_sent(self, timeout_s: float) -> None:
-        """Block until every universe's current frame left as ArtDmx; DeviceTimeout names the last send error,
-        DeviceError says when the sender process died."""
-        self._clock.wait_sent(timeout_s)
-
-    def close(self) -> None:
-        """Send the current frames once more (the engine's blackout), then stop the sender process."""
-        opened, self._open = self._open, False
-        self._clock.stop(flush=opened)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections import deque
 from pathlib import Path
 
 from capturerig.config import LightOutputConfig
-from capturerig.devices._frame_clock import SendRecord
 from capturerig.devices._netdmx_params import (
     param_bool,
     param_float,
@@ -34,6 +32,7 @@ from capturerig.devices._netdmx_params import (
     rate_hz,
     realtime_priority,
 )
+from capturerig.devices._process_output import ProcessClockOutput
 from capturerig.devices._registry import DriverContext
 from capturerig.devices._sacn_packets import SACN_PORT
 from capturerig.devices._sender_process import DEFAULT_REALTIME_PRIORITY, ProcessFrameClock
@@ -80,7 +79,7 @@ def install_cid(path: Path | None = None) -> uuid.UUID:
     return uuid.UUID(path.read_text(encoding="utf-8").strip())
 
 
-class SacnOutput:
+class SacnOutput(ProcessClockOutput):
     """A light output that streams its universes (1..63999) as E1.31 data packets.
 
     Parameters
@@ -126,7 +125,6 @@ class SacnOutput:
         self._clock = ProcessFrameClock(config.id, config.universes, spec, rate_hz(config.id, params),
                                         repeat_after_s=self.keepalive_s,
                                         realtime_priority=DEFAULT_REALTIME_PRIORITY if priority is None else priority)
-        self._open = False
 
     def _cid(self, value: object) -> bytes:
         try:
@@ -139,37 +137,3 @@ class SacnOutput:
             raise DeviceError(self.id, f"cannot store this install's sACN CID: {exc}",
                               "set XDG_CONFIG_HOME to a writable folder or give params.cid") from None
 
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def history(self) -> deque[SendRecord]:
-        """When each frame went out (for benchmarks): newest 4096 sends."""
-        return self._clock.history
-
-    @property
-    def sender_pid(self) -> int | None:
-        """The id of the sender process while the output is open, else None."""
-        return self._clock.pid
-
-    def open(self, timeout_s: float) -> None:
-        """Start the sender process (it opens the UDP socket); DeviceError when the socket cannot be made."""
-        if self._open:
-            return
-        self._clock.start(max(timeout_s, 2.0))
-        self._open = True
-
-    def set_universe(self, universe: int, levels: bytes) -> None:
-        """Replace the frame of ``universe`` (512 levels); raises ValueError for a universe not carried."""
-        self._clock.set_frame(universe, levels)
-
-    def wait_sent(self, timeout_s: float) -> None:
-        """Block until every universe's current frame left; DeviceTimeout names the last send error,
-        DeviceError says when the sender process died."""
-        self._clock.wait_sent(timeout_s)
-
-    def close(self) -> None:
-        """Send the current frames once more, then three Stream_Terminated packets per universe; never raises."""
-        opened, self._open = self._open, False
-        self._clock.stop(flush=opened)
