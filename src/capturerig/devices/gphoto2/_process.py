@@ -30,7 +30,7 @@ __all__ = ["WorkerFailed", "WorkerProcess"]
 log = logging.getLogger(__name__)
 
 # The worker imports only this subpackage's stdlib modules: capturerig's own __init__ pulls in OpenCV
-# and pycolmap (over a second per start), so stub packages stand in for the parents.
+# and pycolmap (over a second per start), so bare package modules stand in for the parents.
 _BOOT = """
 import sys, types
 root = sys.argv.pop(1)
