@@ -11,13 +11,14 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import capturerig
 from capturerig.cli._cameras import cameras_app
 from capturerig.cli._devices_check import devices_check
 from capturerig.cli._lights import lights_app
+from capturerig.cli._output import RigOption, console, errors
+from capturerig.cli._output import fail as _fail
 from capturerig.cli._progress import SessionProgress
 from capturerig.cli._trigger import trigger_app
 from capturerig.cli._turntable import turntable_app
@@ -39,16 +40,9 @@ app.add_typer(turntable_app, name="turntable")
 app.add_typer(cameras_app, name="cameras")
 app.add_typer(trigger_app, name="trigger")
 devices_app.command("check")(devices_check)
-console = Console(soft_wrap=True)  # paths must stay whole to be copied
-errors = Console(stderr=True, soft_wrap=True)
 
-RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
 PlanOption = Annotated[Path | None, typer.Option("--plan", help="plan file (default: the demo plan)")]
 
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 @contextmanager

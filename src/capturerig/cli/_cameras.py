@@ -8,18 +8,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import capturerig
+from capturerig.cli._output import console, errors
 from capturerig.config import CameraConfig
 from capturerig.devices import DeviceError, DriverContext, create_camera
 
 __all__ = ["cameras_app", "parse_assignments"]
 
 cameras_app = typer.Typer(no_args_is_help=True, help="Set and check camera settings.")
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 CONNECT_TIMEOUT_S = 20.0
 SETTINGS_TIMEOUT_S = 10.0
 

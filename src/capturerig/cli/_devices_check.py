@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import capturerig
+from capturerig.cli._output import console, errors
 from capturerig.config import LightingCondition, PlanConfig, Pose, RigConfig, Station
 from capturerig.devices import DeviceError
 from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, run_preflight
@@ -18,8 +18,6 @@ from capturerig.plan import estimate_plan
 
 __all__ = ["devices_check"]
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 
 def _check_plan(rig: RigConfig) -> PlanConfig:

@@ -13,10 +13,11 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
 import capturerig
 from capturerig import config
+from capturerig.cli._output import RigOption, console
+from capturerig.cli._output import fail as _fail
 from capturerig.config import FixtureCommand, LightingCondition, LoadedRig
 from capturerig.devices import DeviceError, DriverContext, LightOutput, create_light_output
 from capturerig.lighting import (
@@ -31,17 +32,10 @@ from capturerig.lighting import (
 __all__ = ["lights_app", "parse_fixture_setting"]
 
 lights_app = typer.Typer(no_args_is_help=True, help="Set the rig's lights: scenes, levels, blackout; discover nodes.")
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 OPEN_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 5.0
 
-RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
 
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 @contextmanager
@@ -49,9 +43,9 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except capturerig.ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(str(exc), 2) from exc
     except (FileNotFoundError, KeyError, ValueError, DeviceError, OSError) as exc:
-        raise _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from exc
+        raise _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), 2) from exc
 
 
 def parse_fixture_setting(text: str) -> tuple[str, FixtureCommand]:

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import capturerig
+from capturerig.cli._output import RigOption, console, errors
+from capturerig.cli._output import fail as _fail
 from capturerig.devices import Camera, DeviceError
 from capturerig.engine import RigDevices, SyncReport, save_rig_sync, software_trigger, sync_statistics
 from capturerig.engine._trigger import percentile
@@ -29,18 +30,11 @@ from capturerig.engine._trigger import percentile
 __all__ = ["trigger_app"]
 
 trigger_app = typer.Typer(no_args_is_help=True, help="Test the trigger: fire the cameras and measure their sync.")
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 OPEN_TIMEOUT_S = 10.0
 FIRE_TIMEOUT_S = 5.0
 FILES_TIMEOUT_S = 30.0
 
-RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
 
-
-def _fail(message: str, code: int) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 @contextmanager

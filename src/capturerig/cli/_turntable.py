@@ -9,21 +9,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 import capturerig
+from capturerig.cli._output import RigOption, console
+from capturerig.cli._output import fail as _fail
 from capturerig.devices import DeviceError, Turntable
 from capturerig.engine import RigDevices
 
 __all__ = ["turntable_app"]
 
 turntable_app = typer.Typer(no_args_is_help=True, help="Home the turntable or turn it to an angle.")
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 OPEN_TIMEOUT_S = 10.0
 MOVE_TIMEOUT_S = 120.0
 
-RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
 
 
 @contextmanager
@@ -49,10 +47,6 @@ def _turntable(rig: Path | None) -> Iterator[Turntable]:
         if devices is not None:
             devices.close()
 
-
-def _fail(message: str, code: int) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 @turntable_app.command("home")
