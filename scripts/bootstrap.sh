@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 VENV=${CAPTURERIG_VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 # System packages the tests use; installed only when missing (we run as root on CI).
-# gcc, gcc-avr, avr-libc, binutils-avr: the trigger box firmware (host tests, ATmega2560 cross-compile).
-APT_PACKAGES=(gcc gcc-avr avr-libc binutils-avr)
+# gcc, gcc-avr, avr-libc, binutils-avr: the trigger box firmware (host tests, ATmega2560 cross-compile);
+# chromium: the web panel's browser tests (Playwright drives it, no browser download);
+# libimage-exiftool-perl: reads the packaged images' XMP; colmap: model_analyzer checks the packaged models.
+APT_PACKAGES=(gcc gcc-avr avr-libc binutils-avr chromium libimage-exiftool-perl colmap)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
