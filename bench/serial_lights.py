@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _figures import record as record_figure  # bench/ is on sys.path when a script runs
 
 from capturerig.config import LightOutputConfig, default_rig_path, load_rig
 from capturerig.devices import DriverContext, create_light_output
@@ -112,6 +113,13 @@ def main() -> None:
             print(f"{driver:<14} {load:<5} {r['fps']:8.1f} {r['interval_median_ms']:9.2f} ms "
                   f"{r['jitter_p99_ms']:7.2f} ms {r['latency_median_ms']:8.2f} ms {r['latency_p99_ms']:8.2f} ms  "
                   f"{bound}")
+            where = f"{driver}, {load}"
+            record_figure("serial_lights", f"{where}: frames/s", r["fps"], "Hz", target=RATE_HZ * 0.95,
+                          better="higher")
+            record_figure("serial_lights", f"{where}: inter-frame jitter p99 (sender)", r["jitter_p99_ms"], "ms",
+                          note=f"hardware bound {bound}")
+            record_figure("serial_lights", f"{where}: apply-to-wire latency p99", r["latency_p99_ms"], "ms",
+                          target=1000.0 / RATE_HZ)
 
 
 if __name__ == "__main__":

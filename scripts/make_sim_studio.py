@@ -60,7 +60,14 @@ def main() -> None:
         ]
     out += ["trigger:", "  id: trig0", "  driver: sim", "  params: {studio: default}",
             "turntable:", "  id: tt0", "  driver: sim", "  params: {studio: default}",
-            "  min_deg: 0", "  max_deg: 360", "  speed_deg_per_s: 60"]
+            "  min_deg: 0", "  max_deg: 360", "  speed_deg_per_s: 60",
+            "# The simulated cameras really differ from the intrinsics and poses above by seeded, "
+            "per-camera amounts of",
+            "# about these sizes (as real cameras differ from their nominal description), "
+            "so geometry calibration has a",
+            "# ground truth to recover. Only the simulators read this section; a real studio has none.",
+            "simulation:",
+            "  truth: {seed: 1, focal_pct: 1.0, principal_px: 3.0, dist: 0.005, rotation_deg: 0.3, centre_mm: 5.0}"]
     print("\n".join(out))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ import pytest
 
 from capturerig.config import LoadedRig, default_rig_path, load_rig
 from capturerig.devices import DriverContext
+from capturerig.subjects import REGISTRY_ENV, SubjectRegistry
 from capturerig_sim import TIME_SCALE_ENV, VirtualStudio, get_studio, reset_studios
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +26,32 @@ def studio_files(tmp_path: Path) -> Path:
     target = tmp_path / "studio"
     shutil.copytree(EXAMPLES, target)
     return target
+
+
+# The subject ids tests capture: each is an adult with a consent for the purpose "capture", valid a year.
+TEST_SUBJECTS = ("S", "S1", "S-test", "S-serial", "S-sync", "S-grbl", "S-safe", "S-term", "S-wire", "S-vusb",
+                 "S-trigger", "S-soft", "S-kill", "S-web", "S-package", "S-calib", "bench", "mannequin")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def consent_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The test run's subject registry, where every TEST_SUBJECTS id has consent; sessions use it by default.
+
+    Set for the whole run (module fixtures and child processes too) through $CAPTURERIG_REGISTRY; a test that
+    revokes or edits consent makes its own registry.
+    """
+    path = tmp_path_factory.mktemp("registry") / "subjects.sqlite"
+    today = datetime.date.today()
+    with SubjectRegistry.open(path, create=True, actor="tests") as registry:
+        for subject in TEST_SUBJECTS:
+            registry.add_subject(subject, "25-34")
+            registry.add_consent(subject, hashlib.sha256(f"signed consent of {subject}".encode()).hexdigest(),
+                                 ["capture"], today - datetime.timedelta(days=1), today + datetime.timedelta(days=365))
+        # Backs the photosensitivity_override the safe-state tests put in their plans.
+        registry.add_screening("S-safe", "cleared", 6, "tests' neurology clinic", datetime.date(2026, 11, 1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(REGISTRY_ENV, str(path))
+        yield path
 
 
 @pytest.fixture

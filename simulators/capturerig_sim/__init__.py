@@ -8,9 +8,16 @@ package). Tests and benchmarks use the studio directly::
     studio.inject_fault("cam03", "slow_download")   # the next download times out
     studio.held_frames()                            # DMX frames on the wire, by (output id, universe)
     expected_image(camera, rig, frames, angle)      # what a camera's JPEG should decode to
+    studio.set_props([PlanarProp(...)])             # a flat textured prop (board, chart) on the stage
+    studio.subject_present = False                  # an empty stage (calibration)
+    camera_truth(camera, rig)                       # the camera as it really is (rig simulation.truth)
+
+Calibration captures: :mod:`capturerig_sim.calib_operator` (a simulated technician moving a ChArUco board)
+and :mod:`capturerig_sim.calib_capture` (a whole capture rendered to a folder with its ground truth).
 """
 
 from capturerig_sim._faults import FAULT_KINDS, FaultKind
+from capturerig_sim._props import PlanarProp
 from capturerig_sim._response import DEFAULT_SETTINGS
 from capturerig_sim.devices import SimCamera, SimLightOutput, SimTrigger, SimTurntable
 from capturerig_sim.render import (
@@ -32,6 +39,7 @@ from capturerig_sim.studio import (
     TIME_SCALE_ENV,
     CameraState,
     ExposureRecord,
+    StudioOperator,
     VirtualStudio,
     get_studio,
     reset_studios,
@@ -48,10 +56,12 @@ __all__ = [
     "ExposureSettings",
     "FaultKind",
     "Light",
+    "PlanarProp",
     "SimCamera",
     "SimLightOutput",
     "SimTrigger",
     "SimTurntable",
+    "StudioOperator",
     "VirtualStudio",
     "camera_response",
     "camera_truth",

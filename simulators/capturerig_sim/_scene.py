@@ -7,25 +7,29 @@ radial marks; both turn with the table (positive angles turn counter-clockwise s
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from capturerig.config import CameraConfig, Intrinsics
+from capturerig.config import CameraConfig, Intrinsics, RigConfig
 
 __all__ = [
     "FLOOR_RADIUS_M",
     "SUBJECT_CENTRE",
     "SUBJECT_RADII",
+    "TRUTH_KEYS",
     "CameraTruth",
     "Hits",
     "camera_truth",
     "clear_scene_caches",
+    "normalised_grid",
     "scene_hits",
 ]
 
@@ -70,15 +74,86 @@ class CameraTruth:
         return (self.intrinsics, self.rotation.tobytes(), self.translation.tobytes())
 
 
-def camera_truth(camera: CameraConfig) -> CameraTruth:
-    """Ground truth of a sim camera: for now exactly its rig intrinsics and nominal pose.
+# What ``simulation.truth`` may say, with what each number means (all optional, default 0 = no change).
+TRUTH_KEYS: Mapping[str, str] = {
+    "seed": "integer; the same seed gives every camera the same difference on every run",
+    "focal_pct": "standard deviation of fx and fy (one common factor, square pixels), percent",
+    "principal_px": "standard deviation of cx and cy, pixels",
+    "dist": "standard deviation of k1 and k2 (p1, p2 get a tenth of it; k3 is kept)",
+    "rotation_deg": "rms rotation of the camera about a random axis, degrees",
+    "centre_mm": "rms displacement of the camera centre, millimetres",
+}
 
-    This is the seam for a later per-camera perturbation (from ``camera.params``) that calibration should
-    then recover; every render goes through here.
+
+def _truth_settings(rig: RigConfig) -> dict[str, float] | None:
+    """``rig.simulation.truth`` checked, or None when the rig asks for no perturbation."""
+    raw: Any = rig.simulation.get("truth")
+    if raw is None:
+        return None
+    where = f"rig '{rig.name}' simulation.truth"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: must be a mapping of {', '.join(TRUTH_KEYS)}, got {raw!r}")
+    unknown = sorted(set(raw) - set(TRUTH_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {', '.join(map(repr, unknown))} (known: {', '.join(TRUTH_KEYS)})")
+    settings = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{where}.{key}: must be a number >= 0 ({TRUTH_KEYS[key]}), got {value!r}")
+        settings[str(key)] = float(value)
+    return settings
+
+
+def _perturbed(camera: CameraConfig, nominal: CameraTruth, settings: Mapping[str, float]) -> CameraTruth:
+    """``nominal`` changed by seeded random amounts of the sizes ``settings`` names (per serial)."""
+    seed = int(settings.get("seed", 0))
+    # hashlib, not hash(): str hashes are salted per process and the truth must be the same in every process.
+    digest = hashlib.sha256(f"truth:{seed}:{camera.serial}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    draws = rng.standard_normal(11)
+    intr = nominal.intrinsics
+    focal = 1.0 + settings.get("focal_pct", 0.0) / 100.0 * draws[0]
+    principal = settings.get("principal_px", 0.0) * draws[1:3]
+    dist_sigma = settings.get("dist", 0.0)
+    dist = intr.distortion()
+    dist[:4] += dist_sigma * np.array([1.0, 1.0, 0.1, 0.1]) * draws[3:7]
+    intrinsics = intr.model_copy(update={
+        "fx": intr.fx * focal, "fy": intr.fy * focal, "cx": intr.cx + principal[0], "cy": intr.cy + principal[1],
+        "dist": tuple(float(d) for d in dist[: len(intr.dist)])})
+    # Per-axis sigma = rms / sqrt(3), so the rms of the whole rotation (and displacement) is the setting.
+    axis_angle = np.radians(settings.get("rotation_deg", 0.0)) / math.sqrt(3.0) * draws[7:10]
+    delta, _ = cv2.Rodrigues(axis_angle)
+    shift = rng.standard_normal(3) * settings.get("centre_mm", 0.0) / 1000.0 / math.sqrt(3.0)
+    rotation = np.asarray(delta @ nominal.rotation, dtype=np.float64)
+    centre = nominal.centre + shift
+    return CameraTruth(camera.serial, intrinsics, rotation, np.asarray(-rotation @ centre, dtype=np.float64))
+
+
+def camera_truth(camera: CameraConfig, rig: RigConfig | None = None) -> CameraTruth:
+    """Ground truth of a sim camera: its rig intrinsics and nominal pose, changed as ``rig.simulation.truth`` says.
+
+    With ``simulation: {truth: {seed: 1, focal_pct: 1.0, principal_px: 3, dist: 0.005, rotation_deg: 0.3,
+    centre_mm: 5}}`` every camera differs from what the rig file claims by seeded random amounts of about
+    those sizes (see :data:`TRUTH_KEYS`), as a real camera differs from its nominal description; geometry
+    calibration should recover the truth. Every render goes through here.
+
+    Parameters
+    ----------
+    camera
+        The camera as the rig file describes it.
+    rig
+        The rig holding it; None (or a rig without ``simulation.truth``) gives the nominal camera.
+
+    Raises
+    ------
+    ValueError
+        When ``simulation.truth`` is malformed (naming the rig and the key).
     """
     rotation, translation = camera.pose.cam_from_world()
-    return CameraTruth(camera.serial, camera.intrinsics, np.asarray(rotation, dtype=np.float64),
-                       np.asarray(translation, dtype=np.float64))
+    nominal = CameraTruth(camera.serial, camera.intrinsics, np.asarray(rotation, dtype=np.float64),
+                          np.asarray(translation, dtype=np.float64))
+    settings = None if rig is None else _truth_settings(rig)
+    return nominal if settings is None else _perturbed(camera, nominal, settings)
 
 
 @dataclass(frozen=True)
@@ -98,6 +173,7 @@ _CACHE_SIZE = 64
 _cache_lock = threading.Lock()
 _ray_cache: dict[tuple[object, ...], tuple[Float64Array, Float64Array]] = {}
 _hit_cache: dict[tuple[object, ...], tuple[float, Hits]] = {}  # last angle per camera: stations change rarely
+_grid_cache: dict[tuple[object, ...], Float64Array] = {}
 _Value = TypeVar("_Value")
 
 
@@ -106,6 +182,7 @@ def clear_scene_caches() -> None:
     with _cache_lock:
         _ray_cache.clear()
         _hit_cache.clear()
+        _grid_cache.clear()
 
 
 def _remember(cache: dict[tuple[object, ...], _Value], key: tuple[object, ...], value: _Value) -> None:
@@ -136,6 +213,26 @@ def _rays(truth: CameraTruth) -> tuple[Float64Array, Float64Array]:
     result = (truth.centre, rays_world)
     _remember(_ray_cache, key, result)
     return result
+
+
+def normalised_grid(truth: CameraTruth) -> Float64Array:
+    """Undistorted normalised image coordinates (x/z, y/z) of every pixel centre, (height, width, 2), cached.
+
+    Props interpolate it between pixel centres to trace sub-pixel samples through the same lens model.
+    """
+    key = truth.cache_key()
+    with _cache_lock:
+        cached = _grid_cache.get(key)
+    if cached is not None:
+        return cached
+    _, rays_world = _rays(truth)
+    rays_cam = truth.rotation @ rays_world
+    intr = truth.intrinsics
+    grid = np.stack([rays_cam[0] / rays_cam[2], rays_cam[1] / rays_cam[2]], axis=-1).reshape(intr.height,
+                                                                                               intr.width, 2)
+    grid.flags.writeable = False
+    _remember(_grid_cache, key, grid)
+    return grid
 
 
 def _subject_albedo(unit_x: Float64Array, unit_y: Float64Array, unit_z: Float64Array) -> Float32Array:
@@ -196,16 +293,23 @@ def _subject(origin: Float64Array, rays: Float64Array, cos_a: float, sin_a: floa
     return index, points, normals, albedo
 
 
-def scene_hits(truth: CameraTruth, turntable_deg: float) -> Hits:
-    """Where ``truth``'s pixels meet the subject or the table top at ``turntable_deg`` (cached per camera)."""
-    key = truth.cache_key()
+def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool = True) -> Hits:
+    """Where ``truth``'s pixels meet the subject or the table top at ``turntable_deg`` (cached per camera).
+
+    ``subject_present`` False leaves the mannequin out (a calibration capture: the stage is empty).
+    """
+    key = (*truth.cache_key(), subject_present)
     with _cache_lock:
         cached = _hit_cache.get(key)
     if cached is not None and cached[0] == turntable_deg:
         return cached[1]
     origin, rays = _rays(truth)
     cos_a, sin_a = math.cos(math.radians(turntable_deg)), math.sin(math.radians(turntable_deg))
-    subject_index, subject_points, subject_normals, subject_albedo = _subject(origin, rays, cos_a, sin_a)
+    if subject_present:
+        subject_index, subject_points, subject_normals, subject_albedo = _subject(origin, rays, cos_a, sin_a)
+    else:
+        subject_index, subject_points = np.zeros(0, dtype=np.intp), np.zeros((0, 3))
+        subject_normals, subject_albedo = np.zeros((0, 3)), np.zeros((0, 3), dtype=np.float32)
     # Table top (z = 0). The subject stands above it and every camera is above the floor, so a ray that meets
     # both meets the subject first: the subject wins without comparing distances.
     down = np.flatnonzero(rays[2] < -1e-9)

@@ -31,7 +31,9 @@ from capturerig.config import (
     load_body_profile,
 )
 from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, DriverContext
+from capturerig_sim._faults import SLOW_USB_FACTOR, SLOW_USB_STALL_S
 from capturerig_sim._latency import trigger_latency_ms
+from capturerig_sim._ledger import record_delivered, record_erased
 from capturerig_sim._response import SETTING_KEYS, ExposureSettings
 from capturerig_sim.render import encode_jpeg, render_image
 from capturerig_sim.studio import DEFAULT_CARD_BYTES, CameraState, ExposureRecord, VirtualStudio, get_studio
@@ -205,7 +207,8 @@ class SimCamera(_SimDevice):
         try:
             image = render_image(self._camera, self._studio.rig, record.frames, record.turntable_deg,
                                  record.settings, self._studio.base_dir,
-                                 noise_seed=_noise_seed(self._camera.serial, record.seq))
+                                 noise_seed=_noise_seed(self._camera.serial, record.seq), props=record.props,
+                                 subject_present=record.subject_present, room_light=record.room_light)
         except ValueError as exc:
             raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
         latency_ms = trigger_latency_ms(self._camera.serial, self._body.trigger_latency_ms)  # per-body spread
@@ -248,6 +251,9 @@ class SimCamera(_SimDevice):
             raise DeviceError(self.id, f"exposure failed: {record.error}",
                               "download and delete files, or swap the card")
         files = self._write_to_card(record)
+        if self._studio.take_fault(self.id, "disconnect_mid_download"):
+            raise DeviceError(self.id, "the camera dropped off USB during the download",
+                              "check its cable and hub; the files are still on the card")
         if self._studio.take_fault(self.id, "slow_download"):
             if self._studio.time_scale > 0.0:
                 time.sleep(max(0.0, timeout_s))
@@ -255,6 +261,8 @@ class SimCamera(_SimDevice):
                                 "check the USB cable and hub; the files are still on the card")
         settings = ExposureSettings.from_settings(record.settings)
         total_bytes = sum(len(f.data) for f in files)
+        if self._studio.take_fault(self.id, "slow_usb"):  # a fraction of the bandwidth, after a re-enumeration
+            total_bytes = int(total_bytes * SLOW_USB_FACTOR + SLOW_USB_STALL_S * self._body.download_mbytes_per_s * 1e6)
         # USB bandwidth is per camera here; sharing it per hub is a later refinement.
         modelled_s = (self._body.trigger_latency_ms / 1000.0 + settings.shutter_s + self._body.card_write_ms / 1000.0
                       + total_bytes / (self._body.download_mbytes_per_s * 1e6))
@@ -269,6 +277,11 @@ class SimCamera(_SimDevice):
             time.sleep(remaining)
         delivered = [CameraFile(f.name, f.format, garble(f.data), f.exposed_at)
                      if self._studio.take_fault(self.id, "corrupt_download") else f for f in files]
+        if self._studio.take_fault(self.id, "truncated_download"):
+            delivered = [CameraFile(f.name, f.format, f.data[: len(f.data) * 2 // 3], f.exposed_at)
+                         for f in delivered]
+        for handed, on_card in zip(delivered, files, strict=True):  # the sim's own record, for chaos checks
+            record_delivered(self.id, handed.name, handed.data, on_card.data, record.seq)
         self._studio.complete_exposure(record)
         return delivered
 
@@ -281,7 +294,7 @@ class SimCamera(_SimDevice):
                 raise DeviceError(self.id, f"no such file on the card: {', '.join(missing)}",
                                   "list the card; the file may be deleted already")
             for name in names:
-                del self._state.files[name]
+                record_erased(self.id, name, self._state.files.pop(name))
 
     def card_files(self) -> dict[str, int]:
         """Files on the simulated card: name -> size in bytes (for tests and the devices panel)."""
@@ -302,6 +315,7 @@ class SimLightOutput(_SimDevice):
     def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
         super().__init__(config, context)
         self._universes = config.universes
+        self._dropped = False  # a frame the silent node never passed on (``light_silent``)
 
     def open(self, timeout_s: float) -> None:
         """Open the output; raises DeviceError when a ``disconnect`` fault is pending."""
@@ -319,11 +333,18 @@ class SimLightOutput(_SimDevice):
         if len(levels) != 512:
             raise ValueError(f"{self.id}: universe {universe} needs exactly 512 levels, got {len(levels)}")
         self._require_open("send")
+        if self._studio.take_fault(self.id, "light_silent"):
+            self._dropped = True
+            return
         self._studio.set_frame(self.id, universe, bytes(levels), on_wire_after_s=DMX_FRAME_PERIOD_S)
 
     def wait_sent(self, timeout_s: float) -> None:
         """Block for one frame period, after which every universe's current frame has gone out."""
         self._require_open("wait for frames")
+        if self._dropped:
+            self._dropped = False
+            raise DeviceTimeout(self.id, "the light node stopped acknowledging frames (silent node)",
+                                "check the node's power and network link")
         self._sleep_or_timeout(DMX_FRAME_PERIOD_S, timeout_s, "sending the DMX frame",
                                "check the DMX interface")
 
@@ -353,6 +374,9 @@ class SimTrigger(_SimDevice):
         if unknown:
             raise DeviceError(self.id, f"no trigger port wired to {', '.join(unknown)}",
                               "fix the camera ids or the rig file")
+        if self._studio.take_fault(self.id, "trigger_reset"):
+            raise DeviceError(self.id, "the trigger box reset instead of firing (it rebooted)",
+                              "check its power supply; the cameras are still armed")
         fired_at, _ = self._studio.fire(camera_ids)
         return fired_at
 

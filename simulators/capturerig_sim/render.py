@@ -1,6 +1,7 @@
 """The virtual studio's renderer: what each camera records, shaded by what the DMX frames actually say.
 
-Geometry comes from :mod:`capturerig_sim._scene` (a textured ellipsoid "mannequin" on a turntable top).
+Geometry comes from :mod:`capturerig_sim._scene` (a textured ellipsoid "mannequin" on a turntable top) and
+:mod:`capturerig_sim._props` (flat textured props such as a calibration board, anti-aliased).
 Behind them is a constant dark-grey backdrop that no light changes. Shading is Lambertian from every fixture
 as a point light (no shadows yet) plus a small ambient term; then each camera applies its own colour mix,
 white balance, exposure, per-channel tone curve and noise.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from capturerig.config import CameraConfig, FixtureConfig, RigConfig
 from capturerig.lighting import UniverseKey, cct_to_rgb, decode_fixture
+from capturerig_sim._props import PlanarProp, PropLayer, prop_layer
 from capturerig_sim._response import (
     DEFAULT_SETTINGS,
     CameraResponse,
@@ -49,6 +51,7 @@ __all__ = [
     "CameraTruth",
     "ExposureSettings",
     "Light",
+    "PlanarProp",
     "camera_response",
     "camera_truth",
     "clear_render_caches",
@@ -125,9 +128,9 @@ def clear_render_caches() -> None:
     _fixture_lights.cache_clear()
 
 
-def _radiance(hits: Hits, lights: tuple[Light, ...]) -> Float32Array:
+def _radiance(hits: Hits, lights: tuple[Light, ...], room_light: float = 0.0) -> Float32Array:
     """Scene-linear RGB leaving each hit point towards the camera, (M, 3)."""
-    irradiance = np.full((hits.index.size, 3), AMBIENT, dtype=np.float32)
+    irradiance = np.full((hits.index.size, 3), AMBIENT + room_light, dtype=np.float32)
     lit = [light for light in lights if any(channel > 0.0 for channel in light.rgb)]
     if lit and hits.index.size:
         positions = np.array([light.position for light in lit], dtype=np.float32)
@@ -141,7 +144,28 @@ def _radiance(hits: Hits, lights: tuple[Light, ...]) -> Float32Array:
     return np.asarray(hits.albedo * irradiance, dtype=np.float32)
 
 
-def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: float) -> Float32Array:
+def _props_of(truth: CameraTruth, props: Sequence[PlanarProp], hits: Hits,
+              lights: tuple[Light, ...], room_light: float) -> PropLayer | None:
+    if not props:
+        return None
+    positions = np.array([light.position for light in lights], dtype=np.float64).reshape(-1, 3)
+    colours = np.array([light.rgb for light in lights], dtype=np.float64).reshape(-1, 3)
+    return prop_layer(truth, props, hits, positions, colours, AMBIENT + room_light)
+
+
+def _with_props(layer: PropLayer, hits: Hits, surface_linear: Float32Array, pixel_count: int) -> Float32Array:
+    """Scene-linear colour of the prop layer's pixels: the scene behind, blended with the props in front."""
+    rows = np.full(pixel_count, -1, dtype=np.intp)
+    rows[hits.index] = np.arange(hits.index.size)
+    found = rows[layer.index]
+    behind = np.full((layer.index.size, 3), BACKGROUND_LINEAR, dtype=np.float32)
+    behind[found >= 0] = surface_linear[found[found >= 0]]
+    return np.asarray(behind * (1.0 - layer.coverage)[:, None] + layer.radiance, dtype=np.float32)
+
+
+def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: float,
+                  props: Sequence[PlanarProp] = (), subject_present: bool = True,
+                  room_light: float = 0.0) -> Float32Array:
     """Scene-linear RGB radiance seen by each pixel, shape (height, width, 3), float32.
 
     Parameters
@@ -152,11 +176,21 @@ def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: 
         Fixtures as decoded from the held DMX frames (:func:`fixture_lights`).
     turntable_deg
         Table angle; the subject and the table top turn with it about the world z axis.
+    props
+        Planar props in the studio (a calibration board ...), in front of or behind the subject.
+    subject_present
+        False leaves the mannequin out.
+    room_light
+        Extra irradiance on every surface from the studio's house lights (0: off).
     """
-    hits = scene_hits(truth, turntable_deg)
+    hits = scene_hits(truth, turntable_deg, subject_present)
     intr = truth.intrinsics
     image = np.full((intr.width * intr.height, 3), BACKGROUND_LINEAR, dtype=np.float32)
-    image[hits.index] = _radiance(hits, lights)
+    surface = _radiance(hits, lights, room_light)
+    image[hits.index] = surface
+    layer = _props_of(truth, props, hits, lights, room_light)
+    if layer is not None:
+        image[layer.index] = _with_props(layer, hits, surface, image.shape[0])
     return image.reshape(intr.height, intr.width, 3)
 
 
@@ -178,7 +212,9 @@ def noise_sigma(iso: float) -> float:
 
 def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, bytes],
                  turntable_deg: float = 0.0, settings: Mapping[str, str] | None = None,
-                 base_dir: Path | None = None, noise_seed: int | None = None) -> npt.NDArray[np.uint8]:
+                 base_dir: Path | None = None, noise_seed: int | None = None,
+                 props: Sequence[PlanarProp] = (), subject_present: bool = True,
+                 truth: CameraTruth | None = None, room_light: float = 0.0) -> npt.NDArray[np.uint8]:
     """What ``camera`` records: an 8-bit BGR image (height, width, 3).
 
     Parameters
@@ -198,25 +234,40 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
         Where relative fixture-profile paths of the rig are resolved.
     noise_seed
         Seed of the sensor noise; None renders without noise.
+    props
+        Planar props in the studio at this exposure (:class:`PlanarProp`).
+    subject_present
+        False leaves the mannequin out (a calibration capture).
+    truth
+        The camera's true geometry when it is not :func:`camera_truth` (a camera knocked mid-capture).
+    room_light
+        Extra irradiance on every surface from the studio's house lights (0: off), as the fixtures'
+        light is measured (a full white fixture gives about 0.6 at 1.8 m).
 
     Raises
     ------
     ValueError
-        When a setting cannot be used (naming it).
+        When a setting cannot be used (naming it), or the rig's ``simulation.truth`` is malformed.
     """
     merged = {**DEFAULT_SETTINGS, **camera.settings, **(settings or {})}
     exposure = ExposureSettings.from_settings(merged)
-    truth = camera_truth(camera)
-    hits = scene_hits(truth, turntable_deg)
+    truth = camera_truth(camera, rig) if truth is None else truth
+    hits = scene_hits(truth, turntable_deg, subject_present)
     response = camera_response(truth.serial)
     gain = EXPOSURE_CALIBRATION * exposure.gain
+    lights = fixture_lights(rig, frames, base_dir)
     # The camera pipeline runs on the pixels that see something; the backdrop is one colour, done once.
-    surface = response.apply(_radiance(hits, fixture_lights(rig, frames, base_dir)), gain, exposure.whitebalance)
+    surface_linear = _radiance(hits, lights, room_light)
+    surface = response.apply(surface_linear, gain, exposure.whitebalance)
     backdrop = response.apply(np.full((1, 3), BACKGROUND_LINEAR, dtype=np.float32), gain, exposure.whitebalance)
     intr = truth.intrinsics
     levels = np.empty((intr.width * intr.height, 3), dtype=np.float32)
     levels[:] = backdrop[:, ::-1] * np.float32(255.0)  # BGR from here on
     levels[hits.index] = surface[:, ::-1] * np.float32(255.0)
+    layer = _props_of(truth, props, hits, lights, room_light)
+    if layer is not None:
+        blended = _with_props(layer, hits, surface_linear, levels.shape[0])
+        levels[layer.index] = response.apply(blended, gain, exposure.whitebalance)[:, ::-1] * np.float32(255.0)
     if noise_seed is not None:
         flat = levels.reshape(-1)
         flat += _noise(flat.size, noise_seed) * np.float32(noise_sigma(exposure.iso))
@@ -227,31 +278,38 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
 
 def expected_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, bytes],
                    turntable_deg: float = 0.0, settings: Mapping[str, str] | None = None,
-                   base_dir: Path | None = None) -> npt.NDArray[np.uint8]:
+                   base_dir: Path | None = None, props: Sequence[PlanarProp] = (),
+                   subject_present: bool = True, room_light: float = 0.0) -> npt.NDArray[np.uint8]:
     """The noiseless image ``camera`` should record (what a sim camera's JPEG decodes to, within noise).
 
-    Same parameters as :func:`render_image`; pass an exposure record's ``frames``, ``turntable_deg`` and
-    ``settings`` to check a downloaded file.
+    Same parameters as :func:`render_image`; pass an exposure record's ``frames``, ``turntable_deg``,
+    ``settings``, ``props``, ``subject_present`` and ``room_light`` to check a downloaded file.
     """
-    return render_image(camera, rig, frames, turntable_deg, settings, base_dir, noise_seed=None)
+    return render_image(camera, rig, frames, turntable_deg, settings, base_dir, noise_seed=None, props=props,
+                        subject_present=subject_present, room_light=room_light)
 
 
-def _mask(camera: CameraConfig, turntable_deg: float, subject: bool) -> npt.NDArray[np.bool_]:
-    truth = camera_truth(camera)
+def _mask(camera: CameraConfig, turntable_deg: float, subject: bool, rig: RigConfig | None) -> npt.NDArray[np.bool_]:
+    truth = camera_truth(camera, rig)
     hits = scene_hits(truth, turntable_deg)
     mask = np.zeros(truth.intrinsics.width * truth.intrinsics.height, dtype=bool)
     mask[hits.index[hits.subject == subject]] = True
     return mask.reshape(truth.intrinsics.height, truth.intrinsics.width)
 
 
-def subject_mask(camera: CameraConfig, turntable_deg: float = 0.0) -> npt.NDArray[np.bool_]:
-    """Pixels of ``camera`` that see the subject (height, width), bool."""
-    return _mask(camera, turntable_deg, subject=True)
+def subject_mask(camera: CameraConfig, turntable_deg: float = 0.0,
+                 rig: RigConfig | None = None) -> npt.NDArray[np.bool_]:
+    """Pixels of ``camera`` that see the subject (height, width), bool.
+
+    Pass the ``rig`` to get the mask of the true camera (``simulation.truth``); without it, the nominal one.
+    """
+    return _mask(camera, turntable_deg, True, rig)
 
 
-def floor_mask(camera: CameraConfig, turntable_deg: float = 0.0) -> npt.NDArray[np.bool_]:
+def floor_mask(camera: CameraConfig, turntable_deg: float = 0.0,
+               rig: RigConfig | None = None) -> npt.NDArray[np.bool_]:
     """Pixels of ``camera`` that see the turntable top and not the subject (height, width), bool."""
-    return _mask(camera, turntable_deg, subject=False)
+    return _mask(camera, turntable_deg, False, rig)
 
 
 def encode_jpeg(image_bgr: npt.NDArray[np.uint8], quality: int = JPEG_QUALITY) -> bytes:

@@ -2,7 +2,9 @@
 
 It holds what the hardware would hold: the DMX frames on each light output's wire, the turntable angle (and
 its motion), the cameras' cards, settings and armed state, the exposures the trigger made, and the faults
-a test asked for. Drivers change it; the renderer reads it; tests inspect it.
+a test asked for; and what stands on the stage: the subject (or not) and planar props such as a calibration
+board, which a simulated operator may move before each exposure. Drivers change it; the renderer reads it;
+tests inspect it.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Protocol
 
 from capturerig.config import DMX_UNIVERSE_SIZE, ChannelRole, RigConfig
 from capturerig.devices import CameraFile
 from capturerig.lighting import UniverseKey, decode_fixture
 from capturerig_sim._faults import FAULT_KINDS, FaultInjector, FaultKind
+from capturerig_sim._props import PlanarProp
 from capturerig_sim._response import DEFAULT_SETTINGS
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "CameraState",
     "ExposureRecord",
     "FaultKind",
+    "StudioOperator",
     "VirtualStudio",
     "get_studio",
     "reset_studios",
@@ -74,6 +79,16 @@ class ExposureRecord:
     turntable_deg: float
     settings: Mapping[str, str]  # the camera's settings when armed
     error: str | None = None  # set when the exposure failed (card full)
+    props: tuple[PlanarProp, ...] = ()  # what stood on the stage, where, at that instant
+    subject_present: bool = True
+    room_light: float = 0.0  # the house lights' irradiance then
+
+
+class StudioOperator(Protocol):
+    """Someone on the simulated stage who acts between exposures (e.g. moves a calibration board)."""
+
+    def before_fire(self, studio: VirtualStudio, camera_ids: Sequence[str]) -> None:
+        """Called under the studio lock just before ``camera_ids`` expose; may change the props."""
 
 
 @dataclass
@@ -147,7 +162,7 @@ class VirtualStudio:
         self.rig = rig
         self.base_dir = base_dir
         self.time_scale = time_scale_from_env() if time_scale is None else time_scale
-        self.faults = FaultInjector()
+        self.faults = FaultInjector.from_env()  # a chaos run hands its child processes a schedule
         self._lock = threading.RLock()
         self._fired = threading.Condition(self._lock)
         self._frames: dict[UniverseKey, _HeldFrame] = {}
@@ -157,6 +172,10 @@ class VirtualStudio:
         self._pending: dict[str, ExposureRecord] = {}
         self._log: deque[ExposureRecord] = deque(maxlen=_EXPOSURE_LOG_SIZE)
         self._seq = itertools.count()
+        self._props: tuple[PlanarProp, ...] = ()
+        self._subject_present = True
+        self._room_light = 0.0
+        self._operator: StudioOperator | None = None
 
     # -- time --------------------------------------------------------------------------------------------
 
@@ -269,6 +288,58 @@ class VirtualStudio:
         with self._lock:
             return time.monotonic() < self._motion.end
 
+    # -- the stage ---------------------------------------------------------------------------------------
+
+    @property
+    def props(self) -> tuple[PlanarProp, ...]:
+        """The planar props on the stage now (each exposure records the props of its instant)."""
+        with self._lock:
+            return self._props
+
+    def set_props(self, props: Iterable[PlanarProp]) -> None:
+        """Put ``props`` on the stage in place of the ones there (an empty list clears it)."""
+        props = tuple(props)
+        for prop in props:
+            if not isinstance(prop, PlanarProp):
+                raise TypeError(f"studio '{self.name}': a prop must be a PlanarProp, got {type(prop).__name__}")
+        with self._lock:
+            self._props = props
+
+    @property
+    def subject_present(self) -> bool:
+        """Whether the mannequin stands on the turntable (False for a calibration capture)."""
+        with self._lock:
+            return self._subject_present
+
+    @subject_present.setter
+    def subject_present(self, present: bool) -> None:
+        with self._lock:
+            self._subject_present = bool(present)
+
+    @property
+    def room_light(self) -> float:
+        """Irradiance the studio's house lights add to every surface (0: off; the fixtures alone light it)."""
+        with self._lock:
+            return self._room_light
+
+    @room_light.setter
+    def room_light(self, irradiance: float) -> None:
+        if not (irradiance >= 0.0 and math.isfinite(irradiance)):
+            raise ValueError(f"studio '{self.name}': room_light must be a finite number >= 0, got {irradiance!r}")
+        with self._lock:
+            self._room_light = float(irradiance)
+
+    @property
+    def operator(self) -> StudioOperator | None:
+        """The simulated operator acting before each exposure, if any."""
+        with self._lock:
+            return self._operator
+
+    def set_operator(self, operator: StudioOperator | None) -> None:
+        """Let ``operator`` act before every trigger from now on (None: nobody on the stage acts)."""
+        with self._lock:
+            self._operator = operator
+
     # -- cameras -----------------------------------------------------------------------------------------
 
     def camera_state(self, camera_id: str, capacity_bytes: int = DEFAULT_CARD_BYTES) -> CameraState:
@@ -311,6 +382,8 @@ class VirtualStudio:
         """
         wanted = list(dict.fromkeys(camera_ids))
         with self._lock:
+            if self._operator is not None:
+                self._operator.before_fire(self, [camera_id for camera_id in wanted if camera_id in self._armed])
             fired_at, fired_monotonic = time.time(), time.monotonic()
             frames = MappingProxyType(self.held_frames())  # one snapshot for the whole set: they fire together
             angle = self._motion.angle_at(fired_monotonic)
@@ -324,7 +397,8 @@ class VirtualStudio:
                 if self.take_fault(camera_id, "card_full") or state.free_bytes < armed.bytes_needed:
                     error = f"card full ({state.free_bytes} bytes free, about {armed.bytes_needed} needed)"
                 record = ExposureRecord(next(self._seq), camera_id, fired_at, fired_monotonic, frames, angle,
-                                        armed.settings, error)
+                                        armed.settings, error, self._props, self._subject_present,
+                                        self._room_light)
                 self._pending[camera_id] = record
                 self._log.append(record)
                 exposed.append(camera_id)
@@ -376,9 +450,12 @@ def get_studio(name: str, rig: RigConfig, base_dir: Path) -> VirtualStudio:
     with _studios_lock:
         studio = _studios.get(name)
         if studio is None:
-            from capturerig_sim.wire import serve_wire_simulators  # here: wire.py imports this module
+            # Imported here: these modules import this one.
+            from capturerig_sim.calib_operator import configure_stage
+            from capturerig_sim.wire import serve_wire_simulators
 
             studio = VirtualStudio(name, rig, base_dir)
+            configure_stage(studio)  # rig.simulation.stage / CAPTURERIG_SIM_STAGE: the mannequin or a board
             serve_wire_simulators(studio)  # rig.simulation.serve: wire-level simulators feeding this studio
             _studios[name] = studio
         elif studio.rig != rig or studio.base_dir != base_dir:

@@ -374,6 +374,12 @@ class TriggerBoxSimulator:
     def _answer(self, reply: str) -> None:
         if self.studio.take_fault(self.device_id, "disconnect"):
             return  # the box stays silent: the driver must time out
+        if reply.startswith("FIRED ") and self.studio.take_fault(self.device_id, "trigger_reset"):
+            # A brown-out on the pulse resets the board: the FIRE is lost, every output is released, the
+            # settings (delays, pulse, watchdog) are back to their defaults; the host sees only the notice.
+            self.logic = TriggerBoxLogic(self.logic.outputs, self.logic.serial, self.now_us())
+            self._write(f"! BOOT capturerig-trigger {FW_VERSION}\n".encode())
+            return
         if reply.startswith("FIRED "):
             self._fire()
         if self._garbage:

@@ -26,8 +26,10 @@ def test_readme_scripting_example_runs_as_written(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done 8 takes verified" in result.stdout
-    assert (tmp_path / "packages" / "S-0042" / "transforms.json").is_file()
-    assert (tmp_path / "packages" / "S-0042" / "sparse" / "0" / "cameras.bin").is_file()
+    snapshot = tmp_path / "packages" / "S-0042" / "data" / "snapshots" / "p00_l00"
+    assert (snapshot / "transforms.json").is_file()
+    assert (snapshot / "colmap" / "sparse" / "0" / "cameras.bin").is_file()
+    assert (tmp_path / "packages" / "S-0042" / "bagit.txt").is_file()
 
 
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one() -> None:
@@ -36,3 +38,38 @@ def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one() -> None
     commands = [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
     assert commands == ["make demo", "make test"]
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
+
+
+def test_make_demo_ends_by_serving_the_panel_and_printing_its_address(tmp_path: Path) -> None:
+    """`capturerig demo` (what `make demo` runs) serves the web panel on its own folder until stopped."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    process = subprocess.Popen([sys.executable, "-m", "capturerig", "demo", "--out", str(tmp_path / "demo")],
+                               env=child_env(0.0), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("panel: http://127.0.0.1:"):
+                break
+        address = next((line.split()[1] for line in lines if line.startswith("panel: ")), None)
+        assert address is not None, "".join(lines)
+        page = urllib.request.urlopen(address, timeout=30).read().decode()
+        assert "/static/panel.js" in page
+        sessions = json.loads(urllib.request.urlopen(address + "api/sessions", timeout=30).read())
+        assert [s["takes_verified"] for s in sessions] == [8], sessions
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        finally:
+            process.kill()
+    assert process.returncode == 0, "".join(lines)

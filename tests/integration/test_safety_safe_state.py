@@ -150,8 +150,11 @@ def test_polarisation_and_levels_are_in_the_package_metadata(studio_files: Path,
     assert session.run().state == RunState.DONE
     session.close()
     summary = capturerig.package_session(session.path, tmp_path / "package")
-    frames = json.loads(summary.manifest_path.parent.joinpath("package.json").read_text())["frames"]
-    lighting = {f["light_id"]: f["lighting"] for f in frames}
+    states = json.loads((summary.data_dir / "lighting" / "states.json").read_text())["states"]
+    lighting = {state["id"]: state for state in states}
+    images = json.loads((summary.data_dir / "lighting" / "images.json").read_text())["images"]
+    assert {(image["light_id"], image["polarisation"]) for image in images} == {("cross", "cross"),
+                                                                                ("grad-z", "parallel")}
     assert lighting["cross"]["polarisation"] == "cross"
     assert lighting["cross"]["levels"] == {"*": {"intensity": 1.0, "white": 1.0}}
     assert lighting["grad-z"]["polarisation"] == "parallel"

@@ -28,7 +28,8 @@ FULL_WHITE = {"intensity": 1.0, "red": 1.0, "green": 1.0, "blue": 1.0, "white": 
 @pytest.fixture(scope="module")
 def rig() -> RigConfig:
     loaded: LoadedRig = load_rig(default_rig_path())
-    return loaded.config
+    # The nominal cameras (no simulation.truth): these tests check the renderer against the rig's own numbers.
+    return loaded.config.model_copy(update={"simulation": {}})
 
 
 def frames(rig: RigConfig, **levels: dict[str, float]) -> dict[UniverseKey, bytes]:

@@ -6,6 +6,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -14,18 +15,26 @@ import typer
 from rich.table import Table
 
 import capturerig
+from capturerig.cli._calibrate import calibrate_app
+from capturerig.cli._calibrate_capture import calibrate_capture  # noqa: F401 (adds `calibrate capture`)
+from capturerig.cli._calibrate_colour import colour_app
 from capturerig.cli._cameras import cameras_app
 from capturerig.cli._devices_check import devices_check
 from capturerig.cli._lights import lights_app
 from capturerig.cli._output import RigOption, console, errors
 from capturerig.cli._output import fail as _fail
+from capturerig.cli._package import package, print_package, verify
 from capturerig.cli._progress import SessionProgress
+from capturerig.cli._serve import serve as serve_command
+from capturerig.cli._serve import serve_demo
+from capturerig.cli._subjects import RegistryOption, enrol_demo, purge, subjects_app
 from capturerig.cli._trigger import trigger_app
 from capturerig.cli._turntable import turntable_app
 from capturerig.config import LoadedPlan, LoadedRig, Pose, default_plan_path, default_rig_path
 from capturerig.devices import DeviceError, DriverContext, available_drivers, create_camera
-from capturerig.engine import RunResult, RunState, Session
+from capturerig.engine import JournalError, RunResult, RunState, Session
 from capturerig.plan import estimate_plan, expand_plan
+from capturerig.subjects import CAPTURE_PURPOSE, DEMO_PURPOSE, RegistryError
 
 __all__ = ["app", "main"]
 
@@ -39,7 +48,18 @@ app.add_typer(lights_app, name="lights")
 app.add_typer(turntable_app, name="turntable")
 app.add_typer(cameras_app, name="cameras")
 app.add_typer(trigger_app, name="trigger")
+app.add_typer(subjects_app, name="subjects")
+app.command("purge")(purge)
+app.add_typer(calibrate_app, name="calibrate")
+app.add_typer(colour_app, name="colour")
 devices_app.command("check")(devices_check)
+app.command("serve")(serve_command)
+app.command("package")(package)
+app.command("verify")(verify)
+# Plug-ins add command groups (the simulator's `capturerig sim`) through an entry point: core never
+# imports them.
+for _plugin in entry_points(group="capturerig.cli_plugins"):
+    app.add_typer(_plugin.load(), name=_plugin.name)
 
 PlanOption = Annotated[Path | None, typer.Option("--plan", help="plan file (default: the demo plan)")]
 
@@ -55,7 +75,7 @@ def _user_errors() -> Iterator[None]:
     except capturerig.PreflightFailed as exc:
         raise _fail(str(exc), 3) from exc
     except (capturerig.ConsentRefused, capturerig.IncompleteSession, FileExistsError, FileNotFoundError,
-            DeviceError) as exc:
+            DeviceError, RegistryError, JournalError) as exc:
         raise _fail(str(exc), 2) from exc
 
 
@@ -97,25 +117,28 @@ def _report(session: Session, result: RunResult) -> None:
 
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="folder for the session and its package")] = Path("capturerig-demo"),
-         subject: Annotated[str, typer.Option(help="subject id recorded with the session")] = "demo-subject") -> None:
-    """Run a whole session on the simulated studio and package it for training."""
+         subject: Annotated[str, typer.Option(help="subject id recorded with the session")] = "demo-subject",
+         serve: Annotated[bool, typer.Option("--serve/--no-serve", help="end by serving the web panel on the "
+                                             "demo's folder (Ctrl-C stops it)")] = True) -> None:
+    """Run a whole session on the simulated studio, package it for training, then serve the web panel."""
     with _user_errors():
         rig = capturerig.load_rig(default_rig_path())
         plan = capturerig.load_plan(default_plan_path(), rig)
         estimate = estimate_plan(rig.config, plan.config)
         console.print(f"simulated studio: {len(rig.config.cameras)} cameras, {len(rig.config.fixtures)} fixtures; "
                       f"plan {plan.config.name}: {estimate.takes} takes, {estimate.images} images")
-        session = Session.create(rig, plan, subject, out / "sessions" / f"{subject}-{_stamp()}")
+        registry = enrol_demo(out, subject)  # the demo's own registry: a stand-in subject, visibly consented
+        session = Session.create(rig, plan, subject, out / "sessions" / f"{subject}-{_stamp()}",
+                                 purpose=DEMO_PURPOSE, registry=registry)
         try:
             result = _run(session, confirm=False)
             _report(session, result)
         finally:
             session.close()
         package = capturerig.package_session(session.path, out / "packages" / session.path.name)
-    console.print(f"package: {package.out_dir} ({package.num_images} images from {package.num_cameras} cameras)")
-    console.print(f"  nerfstudio: {package.transforms_path}")
-    console.print(f"  COLMAP:     {package.colmap_dir}")
-    console.print(f"  manifest:   {package.manifest_path}")
+    print_package(package)
+    if serve:
+        serve_demo(out, registry, DEMO_PURPOSE)
 
 
 def _stamp() -> str:
@@ -128,11 +151,14 @@ def run(rig: Annotated[Path, typer.Option("--rig", help="rig file")],
         subject: Annotated[str, typer.Option("--subject", help="subject id (consent is checked for it)")],
         out: Annotated[Path | None, typer.Option("--out", help="session folder (default: rig storage root)")] = None,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask the operator to confirm poses")] = False,
-        ) -> None:
+        purpose: Annotated[str, typer.Option("--purpose", help="the use the subject's consent must cover")] = (
+            CAPTURE_PURPOSE),
+        registry: RegistryOption = None) -> None:
     """Capture a session: preflight, then every take of the plan, journalled and verified."""
     with _user_errors():
         loaded_rig = capturerig.load_rig(rig)
-        session = Session.create(loaded_rig, capturerig.load_plan(plan, loaded_rig), subject, out)
+        session = Session.create(loaded_rig, capturerig.load_plan(plan, loaded_rig), subject, out, purpose=purpose,
+                                 registry=registry)
         console.print(f"session folder: {session.path}")
         try:
             _report(session, _run(session, confirm=not yes))
@@ -142,34 +168,15 @@ def run(rig: Annotated[Path, typer.Option("--rig", help="rig file")],
 
 @app.command()
 def resume(session_dir: Annotated[Path, typer.Argument(help="the interrupted session's folder")],
-           yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask to confirm poses")] = False) -> None:
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask to confirm poses")] = False,
+           registry: RegistryOption = None) -> None:
     """Finish an interrupted session: redo only what the journal cannot prove done."""
     with _user_errors():
-        session = Session.open(session_dir)
+        session = Session.open(session_dir, registry=registry)
         try:
             _report(session, _run(session, confirm=not yes))
         finally:
             session.close()
-
-
-@app.command()
-def package(session_dir: Annotated[Path, typer.Argument(help="a finished session folder")],
-            out: Annotated[Path, typer.Option("--out", help="package folder to create")]) -> None:
-    """Write a training package (images, COLMAP model, transforms.json, manifest) from a session."""
-    with _user_errors():
-        summary = capturerig.package_session(session_dir, out)
-    console.print(f"package: {summary.out_dir} ({summary.num_images} images, {summary.total_bytes / 1e6:.1f} MB)")
-
-
-@app.command()
-def verify(package_dir: Annotated[Path, typer.Argument(help="a package folder")]) -> None:
-    """Check every file of a package against its manifest."""
-    problems = capturerig.verify_package(package_dir)
-    if problems:
-        for problem in problems:
-            errors.print(f"[red]{problem}")
-        raise typer.Exit(1)
-    console.print(f"{package_dir}: every file matches the manifest")
 
 
 def _load_rig_and_plan(rig: Path, plan: Path) -> tuple[LoadedRig, LoadedPlan]:

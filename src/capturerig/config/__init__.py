@@ -24,13 +24,16 @@ from capturerig.config._load import (
 )
 from capturerig.config._plan import (
     Bracket,
+    CalibrationCapture,
     Consistency,
     Coverage,
     LightingCondition,
     PlanConfig,
+    PlanKind,
     Pose,
     Settle,
     Station,
+    calibration_frame_id,
 )
 from capturerig.config._profiles import (
     COLOR_ROLES,
@@ -62,6 +65,7 @@ __all__ = [
     "DEFAULT_MAX_FLASHES_PER_S",
     "DMX_UNIVERSE_SIZE",
     "Bracket",
+    "CalibrationCapture",
     "CameraBodyProfile",
     "CameraConfig",
     "CapabilityRange",
@@ -86,6 +90,7 @@ __all__ = [
     "NominalPose",
     "PhotosensitivityOverride",
     "PlanConfig",
+    "PlanKind",
     "Polarisation",
     "Pose",
     "RigConfig",
@@ -95,6 +100,7 @@ __all__ = [
     "Subject",
     "TurntableConfig",
     "available_profiles",
+    "calibration_frame_id",
     "default_plan_path",
     "default_rig_path",
     "firmware_config_dir",

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capturerig.config._lighting import LightingCondition, Subject
 from capturerig.config._validation import PLAN_ID_PATTERN
 
 __all__ = [
     "Bracket",
+    "CalibrationCapture",
     "Consistency",
     "Coverage",
     "LightingCondition",
     "PlanConfig",
+    "PlanKind",
     "Pose",
     "Settle",
     "Station",
@@ -67,8 +70,37 @@ class Coverage(_Frozen):
     min_cameras: int | None = Field(default=None, ge=1, description="default: every camera in camera_groups")
 
 
+class PlanKind(StrEnum):
+    """A capture of a subject, or a geometry calibration (each take = one position of a ChArUco board)."""
+
+    CAPTURE = "capture"
+    CALIBRATION = "calibration"
+
+
+class CalibrationCapture(_Frozen):
+    """What a calibration plan shoots: ``frames`` board positions of ``board``, each confirmed by the technician."""
+
+    board: str = Field(min_length=1,
+                       description="board file (relative to the plan file) or a name in calibration/boards")
+    frames: int = Field(default=40, ge=1, le=999, description="board positions, one take each")
+    min_views: int = Field(default=8, ge=1, description="good board views each camera should get (coaching)")
+
+
+def calibration_frame_id(index: int) -> str:
+    """The pose id of board position ``index`` in a calibration plan: ``f000``, ``f001`` ..."""
+    return f"f{index:03d}"
+
+
 class PlanConfig(_Frozen):
+    """What to shoot. ``kind: calibration`` plans name a board and a frame count instead of poses and stations.
+
+    A calibration plan's poses are its board positions (``f000`` ...), each confirmed by the technician once
+    the board is in place; its one station is wherever the turntable is; its subject is an object.
+    """
+
     name: str
+    kind: PlanKind = PlanKind.CAPTURE
+    calibration: CalibrationCapture | None = None
     poses: tuple[Pose, ...] = Field(min_length=1)
     stations: tuple[Station, ...] = Field(min_length=1)
     lighting: tuple[LightingCondition, ...] = Field(
@@ -80,3 +112,32 @@ class PlanConfig(_Frozen):
     retries: int = Field(default=2, ge=0, le=10)
     coverage: Coverage = Coverage()
     subject: Subject = Subject()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calibration_takes(cls, data: Any) -> Any:
+        """A calibration plan gets one operator-confirmed pose per board position, one station, an object."""
+        if not isinstance(data, dict) or data.get("kind") != PlanKind.CALIBRATION.value:
+            return data
+        section = data.get("calibration")
+        if not isinstance(section, dict):
+            raise ValueError("a plan of kind calibration needs a 'calibration' section (board, frames)")
+        for key in ("poses", "stations"):
+            if key in data:
+                raise ValueError(f"a calibration plan makes its own {key} (one pose per board position); "
+                                 f"remove '{key}' and set calibration.frames")
+        frames = section.get("frames", 40)
+        count = frames if isinstance(frames, int) and not isinstance(frames, bool) and 1 <= frames <= 999 else 1
+        filled = dict(data)
+        filled["poses"] = [{"id": calibration_frame_id(index), "operator_confirmed": True,
+                            "description": f"board position {index + 1} of {count}: hold the board still"}
+                           for index in range(count)]
+        filled["stations"] = [{"id": "s00", "position": "as-is"}]  # the turntable stays where it is
+        filled.setdefault("subject", {"kind": "object"})
+        return filled
+
+    @model_validator(mode="after")
+    def _calibration_section(self) -> PlanConfig:
+        if self.kind == PlanKind.CAPTURE and self.calibration is not None:
+            raise ValueError("'calibration' belongs only in a plan of kind calibration (add kind: calibration)")
+        return self

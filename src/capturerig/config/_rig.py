@@ -149,6 +149,9 @@ class TurntableConfig(DeviceConfig):
 class StorageConfig(_Frozen):
     root: str = "sessions"
     min_free_bytes: int = Field(default=200_000_000, ge=0)
+    reserve_bytes: int = Field(
+        default=500_000_000, ge=0,
+        description="space a session never eats into: it stops cleanly before a take would leave less free")
 
 
 class RigConfig(_Frozen):

@@ -56,6 +56,9 @@ class _Loader(yaml.SafeLoader):
         return alias
 
 
+_UNREADABLE = object()  # a scalar PyYAML could not construct (reported as a problem already)
+
+
 class _Builder:
     """Turns a composed YAML node tree into Python data, recording lines and collecting problems."""
 
@@ -69,10 +72,18 @@ class _Builder:
     def _problem(self, line: int, path: FieldPath, message: str) -> None:
         self.problems.append(ConfigProblem(self.name, line, path, message))
 
+    def _scalar(self, node: yaml.ScalarNode, path: FieldPath, line: int) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # e.g. 2026-13-45 reads as a date and is none
+            self._problem(line, path, f"cannot read '{node.value}' as a {node.tag.rsplit(':', 1)[-1]}: {exc}")
+            return _UNREADABLE
+
     def build(self, node: yaml.Node, path: FieldPath, line: int) -> Any:
         self.lines[path] = line
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            value = self._scalar(node, path, line)
+            return None if value is _UNREADABLE else value
         # An alias shares its anchor's content list, so this also catches `&a [*a]`.
         content = id(node.value)
         if content in self._active:
@@ -108,7 +119,9 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self._problem(key_line, path, "a key must be a plain name, not a list or mapping")
                 continue
-            key = self.loader.construct_object(key_node, deep=True)
+            key = self._scalar(key_node, path, key_line)
+            if key is _UNREADABLE:
+                continue
             if key in first_line:
                 self._problem(key_line, (*path, str(key)),
                               f"key '{key}' appears twice (first at line {first_line[key]}); keep one of them")

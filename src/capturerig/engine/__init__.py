@@ -1,6 +1,8 @@
 """The engine: sessions, preflight, the runner, events and the journal."""
 
+from capturerig.engine._calibration_frames import calibration_frames
 from capturerig.engine._control import Session, capturerig_version
+from capturerig.engine._disk_reserve import DiskReserve, DiskReserveReached
 from capturerig.engine._events import (
     Event,
     EventBus,
@@ -19,7 +21,7 @@ from capturerig.engine._events import (
     TakeVerified,
     TriggerDispatched,
 )
-from capturerig.engine._journal import FileRecord, Journal, TakeRecord, TakeStatus
+from capturerig.engine._journal import FileRecord, Journal, JournalError, TakeRecord, TakeStatus
 from capturerig.engine._package import IncompleteSession, package_session
 from capturerig.engine._preflight import PreflightFailed, run_preflight
 from capturerig.engine._rigdevices import RigDevices
@@ -36,6 +38,8 @@ from capturerig.engine._trigger import (
 )
 
 __all__ = [
+    "DiskReserve",
+    "DiskReserveReached",
     "DispatchResult",
     "Event",
     "EventBus",
@@ -43,6 +47,7 @@ __all__ = [
     "FileStored",
     "IncompleteSession",
     "Journal",
+    "JournalError",
     "LightsApplied",
     "PhotosensitivityOverrideUsed",
     "PoseStarted",
@@ -64,6 +69,7 @@ __all__ = [
     "TakeVerified",
     "TriggerDispatched",
     "bracket_shutter",
+    "calibration_frames",
     "capturerig_version",
     "describe_rig_sync",
     "dispatch_prepared",

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from capturerig.config import LoadedPlan, LoadedRig
 from capturerig.engine._events import EventBus, RunState, Subscriber, Subscription
 from capturerig.engine._runner import PoseConfirmer, Runner, RunResult
 from capturerig.engine._session import SessionFolder, new_session_id
-from capturerig.subjects import ConsentGate, SubjectIdOnly
+from capturerig.subjects import CAPTURE_PURPOSE, ConsentGate, RegistryConsentGate, default_registry_path
 
 __all__ = ["Session", "capturerig_version"]
-
-CAPTURE_PURPOSE = "capture"
 
 
 def capturerig_version() -> str:
@@ -21,6 +20,13 @@ def capturerig_version() -> str:
         return version("capturerig")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _consent_request(plan: LoadedPlan, session_id: str) -> dict[str, Any]:
+    """What the gate weighs besides subject and purpose: is a person in the rig, is their flash limit raised."""
+    subject = plan.config.subject
+    return {"session_id": session_id, "person": subject.kind == "person",
+            "flash_override": subject.photosensitivity_override}
 
 
 class Session:
@@ -40,18 +46,32 @@ class Session:
 
     @classmethod
     def create(cls, rig: LoadedRig, plan: LoadedPlan, subject: str, out: str | Path | None = None,
-               consent_gate: ConsentGate | None = None) -> Session:
-        """Check consent, then make the session folder (default: the rig's storage root / a new id)."""
-        gate = consent_gate or SubjectIdOnly()
-        decision = gate.authorise(subject, CAPTURE_PURPOSE)
-        path = Path(out) if out is not None else Path(rig.config.storage.root) / new_session_id(subject)
-        folder = SessionFolder.create(path, rig, plan, decision, capturerig_version())
+               consent_gate: ConsentGate | None = None, purpose: str = CAPTURE_PURPOSE,
+               registry: str | Path | None = None) -> Session:
+        """Check consent, then make the session folder (default: the rig's storage root / a new id).
+
+        The default gate is the subject registry at ``registry`` (default: ``$CAPTURERIG_REGISTRY``, else
+        ``<storage root>/subjects.sqlite``): a person needs a consent valid today whose scope covers
+        ``purpose`` (ConsentRefused says why not and what to do).
+        """
+        gate = consent_gate or RegistryConsentGate(registry or default_registry_path(rig.config))
+        session_id = new_session_id(subject)
+        decision = gate.authorise(subject, purpose, **_consent_request(plan, session_id))
+        path = Path(out) if out is not None else Path(rig.config.storage.root) / session_id
+        folder = SessionFolder.create(path, rig, plan, decision, capturerig_version(), session_id)
+        gate.record_session(decision, session_id, folder.path)
         return cls(folder, gate)
 
     @classmethod
-    def open(cls, path: str | Path, consent_gate: ConsentGate | None = None) -> Session:
-        """Reopen an interrupted session; ``run`` then redoes only what the journal cannot prove done."""
-        return cls(SessionFolder.open(Path(path)), consent_gate or SubjectIdOnly())
+    def open(cls, path: str | Path, consent_gate: ConsentGate | None = None,
+             registry: str | Path | None = None) -> Session:
+        """Reopen an interrupted session; ``run`` then redoes only what the journal cannot prove done.
+
+        Consent is checked again in ``run``, by default in the registry the session was created with.
+        """
+        folder = SessionFolder.open(Path(path))
+        where = registry or folder.info.consent_registry or default_registry_path(folder.rig.config)
+        return cls(folder, consent_gate or RegistryConsentGate(where))
 
     @property
     def path(self) -> Path:
@@ -68,7 +88,9 @@ class Session:
     def run(self, confirm_pose: PoseConfirmer | None = None) -> RunResult:
         """Shoot every take the journal cannot prove done. ``confirm_pose(pose)`` False aborts."""
         # Consent is checked again on every run: it may have been withdrawn since the session began.
-        self.consent_gate.authorise(self.folder.info.subject_id, CAPTURE_PURPOSE)
+        info = self.folder.info
+        self.consent_gate.authorise(info.subject_id, info.purpose, **_consent_request(self.folder.plan,
+                                                                                    info.session_id))
         self._runner = Runner(self.folder, self.events, confirm_pose)
         return self._runner.run()
 

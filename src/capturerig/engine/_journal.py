@@ -24,7 +24,7 @@ from capturerig.engine._events import (
     TakeVerified,
 )
 
-__all__ = ["FileRecord", "Journal", "TakeRecord", "TakeStatus"]
+__all__ = ["FileRecord", "Journal", "JournalError", "TakeRecord", "TakeStatus"]
 
 JOURNAL_NAME = "journal.sqlite"
 
@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL
 );
 """
+
+
+class JournalError(RuntimeError):
+    """A journal file that SQLite cannot read back whole (truncated, overwritten, not a database)."""
 
 
 class TakeStatus:
@@ -94,9 +98,19 @@ class Journal:
         self.path = session_dir / JOURNAL_NAME
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            # A damaged journal must stop a resume here, before any take is judged done or not from it.
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems[:3]))
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # damaged names come back as bad UTF-8
+            self._db.close()
+            if isinstance(exc, sqlite3.OperationalError) and "decode" not in str(exc):  # locked: not damage
+                raise
+            raise self._damaged(exc) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -157,15 +171,35 @@ class Journal:
                        (path, size, sha256, stored_at))
 
     # -- reading ---------------------------------------------------------------------------------------
-    def meta(self, key: str, default: Any = None) -> Any:
+    def _damaged(self, exc: Exception) -> JournalError:
+        return JournalError(
+            f"{self.path}: the session journal is damaged ({exc}); nothing was changed. The images in "
+            f"{self.path.parent / 'images'} are intact files: copy the session folder somewhere safe, then "
+            f"restore the journal from a backup (or re-shoot into a new session)")
+
+    def _fetch(self, query: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of a read; a record damaged in place (bytes that are not text) raises JournalError."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+            try:
+                return self._db.execute(query, args).fetchall()
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "decode" not in str(exc):
+                    raise  # locked or unreadable: not damage
+                raise self._damaged(exc) from exc
+
+    def _loads(self, text: str) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise self._damaged(exc) from exc
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        rows = self._fetch("SELECT value FROM meta WHERE key=?", (key,))
+        return default if not rows else self._loads(rows[0][0])
 
     def takes(self) -> dict[str, TakeRecord]:
-        with self._lock:
-            rows = self._db.execute("SELECT take_id, ordinal, status, attempts, verified_attempt, error "
-                                    "FROM takes ORDER BY ordinal").fetchall()
+        rows = self._fetch("SELECT take_id, ordinal, status, attempts, verified_attempt, error "
+                           "FROM takes ORDER BY ordinal")
         return {row[0]: TakeRecord(*row) for row in rows}
 
     def files(self, take_id: str | None = None, attempt: int | None = None) -> list[FileRecord]:
@@ -177,25 +211,20 @@ class Journal:
             if attempt is not None:
                 query += " AND attempt=?"
                 args += (attempt,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY path", args).fetchall()
-        return [FileRecord(*row) for row in rows]
+        return [FileRecord(*row) for row in self._fetch(query + " ORDER BY path", args)]
 
     def verified_files(self) -> list[FileRecord]:
         """Files of the verified attempt of every verified take, in take order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT f.path, f.take_id, f.attempt, f.camera_id, f.format, f.size, f.sha256, f.origin "
-                "FROM files f JOIN takes t ON f.take_id = t.take_id AND f.attempt = t.verified_attempt "
-                "WHERE t.status = ? ORDER BY t.ordinal, f.camera_id, f.format", (TakeStatus.VERIFIED,)).fetchall()
+        rows = self._fetch(
+            "SELECT f.path, f.take_id, f.attempt, f.camera_id, f.format, f.size, f.sha256, f.origin "
+            "FROM files f JOIN takes t ON f.take_id = t.take_id AND f.attempt = t.verified_attempt "
+            "WHERE t.status = ? ORDER BY t.ordinal, f.camera_id, f.format", (TakeStatus.VERIFIED,))
         return [FileRecord(*row) for row in rows]
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         """Every journalled event of ``kind`` (e.g. ``"StationReached"``) as its fields, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT payload FROM events WHERE kind=? ORDER BY id", (kind,)).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        rows = self._fetch("SELECT payload FROM events WHERE kind=? ORDER BY id", (kind,))
+        return [self._loads(row[0]) for row in rows]
 
     def event_count(self, kind: str) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM events WHERE kind=?", (kind,)).fetchone()[0])
+        return int(self._fetch("SELECT COUNT(*) FROM events WHERE kind=?", (kind,))[0][0])

@@ -11,6 +11,7 @@ from itertools import groupby
 from pathlib import Path
 
 from capturerig.config import Consistency, Pose
+from capturerig.engine._disk_reserve import DiskReserve, DiskReserveReached
 from capturerig.engine._events import (
     Event,
     EventBus,
@@ -22,6 +23,7 @@ from capturerig.engine._events import (
     TakeSkipped,
     TakeVerified,
 )
+from capturerig.engine._journal import TakeStatus
 from capturerig.engine._preflight import run_preflight
 from capturerig.engine._recovery import proven_done, recover_unjournalled_files
 from capturerig.engine._rigdevices import RigDevices
@@ -63,6 +65,8 @@ class Runner:
         self._devices: RigDevices | None = None  # while running: abort() puts their lights safe at once
         self._shot_now = 0
         self._verified: set[str] = set()  # what this runner knows is done, even if the journal breaks
+        self._reserve: DiskReserve | None = None
+        self._takes: tuple[Take, ...] = ()
 
     # -- control from other threads ---------------------------------------------------------------------
     def pause(self) -> None:
@@ -109,7 +113,7 @@ class Runner:
     def run(self) -> RunResult:
         folder = self.folder
         rig, plan = folder.rig.config, folder.plan.config
-        takes = expand_plan(rig, plan)
+        takes = self._takes = expand_plan(rig, plan)
         error: str | None = None
         devices: RigDevices | None = None
         pool = ThreadPoolExecutor(max_workers=max(4, len(rig.cameras)), thread_name_prefix="capturerig-dev")
@@ -124,6 +128,7 @@ class Runner:
                                              text=f"{path}: on disk but not in the journal; hashed and kept"))
             devices.lights_safe()
             executor = TakeExecutor(devices, plan, folder.path, self._publish, pool)
+            self._reserve = DiskReserve(rig, folder.rig.path.parent, folder.path)
             for _, pose_takes in groupby(takes, key=lambda t: t.pose.id):
                 self._shoot_pose(list(pose_takes), len(takes), devices, executor)
             self._record_sync()
@@ -131,6 +136,15 @@ class Runner:
         except AbortRequested:
             self._set_state(RunState.ABORTING)
             error = "aborted by the operator"
+        except DiskReserveReached as exc:  # a clean stop at a take boundary, not a crash: no traceback
+            error = str(exc)
+            self.folder.journal.set_meta("disk_reserve", {
+                "free_bytes": exc.free_bytes, "reserve_bytes": exc.reserve_bytes, "take_bytes": exc.take_bytes,
+                "remaining": list(exc.remaining)})
+            self._publish(SessionMessage(level="error", text=error))
+            self._finish(devices, pool)
+            self._set_state(RunState.FAILED, error)
+            return self._result(takes, error)
         except BaseException as exc:
             error = str(exc) or type(exc).__name__
             log.exception("session %s failed", folder.info.session_id)
@@ -196,6 +210,15 @@ class Runner:
             for take in pending:
                 self._shoot_take_with_retries(take, total, retries, devices, executor)
 
+    def _check_reserve(self, take: Take) -> None:
+        """Before ``take``: stop (DiskReserveReached) if its files would eat into the storage reserve."""
+        if self._reserve is None:
+            return
+        records = self.folder.journal.takes()
+        remaining = [t.id for t in self._takes if t.id == take.id or (
+            t.id not in self._verified and (t.id not in records or records[t.id].status != TakeStatus.VERIFIED))]
+        self._reserve.check(take, remaining)
+
     def _attempt(self, take: Take) -> int:
         record = self.folder.journal.takes().get(take.id)
         return 1 if record is None else record.attempts + 1
@@ -205,6 +228,7 @@ class Runner:
         for round_index in range(retries + 1):
             self._checkpoint(devices, executor)
             attempt = self._attempt(take)
+            self._check_reserve(take)
             try:
                 executor.run(take, attempt, total)
                 self._shot_now += 1
@@ -222,6 +246,7 @@ class Runner:
             try:
                 for take in pending:
                     self._checkpoint(devices, executor)
+                    self._check_reserve(take)
                     executor.run(take, self._attempt(take), total)
                     self._shot_now += 1
                     shot.append(take)

@@ -39,6 +39,9 @@ class SessionInfo:
     rig_base_dir: str  # where relative profile paths in the rig resolve
     consent_basis: str
     capturerig_version: str
+    purpose: str = "capture"  # what the subject consented to this capture being for
+    consent_id: str = ""
+    consent_registry: str = ""  # the registry file resume checks consent in again
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -63,15 +66,18 @@ class SessionFolder:
 
     @classmethod
     def create(cls, path: Path, rig: LoadedRig, plan: LoadedPlan, consent: ConsentDecision,
-               version: str) -> SessionFolder:
+               version: str, session_id: str | None = None) -> SessionFolder:
         if path.exists() and any(path.iterdir()):
             raise FileExistsError(f"{path} already holds files; choose an empty folder or resume that session")
         path.mkdir(parents=True, exist_ok=True)
         info = SessionInfo(
-            session_id=new_session_id(consent.subject_id), subject_id=consent.subject_id, created_at=time.time(),
+            session_id=session_id or new_session_id(consent.subject_id), subject_id=consent.subject_id,
+            created_at=time.time(),
             rig_name=rig.config.name, plan_name=plan.config.name, rig_source=str(rig.path.resolve()),
             plan_source=str(plan.path.resolve()), rig_base_dir=str(rig.path.resolve().parent),
-            consent_basis=consent.basis, capturerig_version=version)
+            consent_basis=consent.basis, capturerig_version=version, purpose=consent.purpose,
+            consent_id=consent.consent_id, consent_registry=str(Path(consent.registry).resolve())
+            if consent.registry else "")
         _write_durably(path / RIG_SNAPSHOT, rig.text)
         _write_durably(path / PLAN_SNAPSHOT, plan.text)
         _write_durably(path / SESSION_FILE, json.dumps(info.to_json(), indent=2) + "\n")

@@ -1,24 +1,52 @@
-"""Training packages: verified images plus a COLMAP model, nerfstudio transforms and a sha256 manifest.
+"""Training packages: BagIt 1.0 bags whose ``data/`` folder is the training root.
 
-A package root is a training root: ``images/``, ``sparse/0/`` (COLMAP, for 3DGS, gsplat and nerfstudio's
-colmap parser), ``transforms.json`` (nerfstudio), ``package.json`` (provenance and lighting metadata) and
-``manifest-sha256.txt``. Poses are in the subject frame (metres, z up), so turntable stations become
-cameras around a static subject.
+``data/`` holds ``calibration/`` (geometry.json, colour.json, the rig as a COLMAP model with rigs and
+frames), ``lighting/`` (fixtures, states, each image's lighting), ``package.json`` and one folder per
+pose x lighting state under ``snapshots/``, each with ``transforms.json`` (nerfstudio), ``images/``,
+``colmap/sparse/0`` (OPENCV), ``undistorted/{images,sparse/0}`` (PINHOLE, for 3DGS), ``xmp/`` sidecars and
+``masks/`` when there are masks. Poses are in the subject frame (metres, z up), so turntable stations
+become cameras around a static subject.
 """
 
-from capturerig.packaging._files import MANIFEST_NAME, fsync_dir, fsync_file, sha256_file, verify_package
-from capturerig.packaging._frames import PackageFrame, PackageIntegrityError, PackageSummary
-from capturerig.packaging._writer import PACKAGE_FORMAT_VERSION, write_package
+from capturerig.packaging._bagit import BAG_INFO, BAGIT_TXT, manifest_name, verify_fixity
+from capturerig.packaging._files import fsync_dir, fsync_file, sha256_file
+from capturerig.packaging._frames import PackageFrame, PackageIntegrityError, PackageSummary, PlannedTake
+from capturerig.packaging._geometry import (
+    GEOMETRY_SCHEMA,
+    CameraGeometry,
+    Geometry,
+    geometry_from_document,
+    nominal_geometry,
+)
+from capturerig.packaging._snapshot import ColourCorrection
+from capturerig.packaging._verify import PackageReport, check_package, verify_package
+from capturerig.packaging._writer import ORIGINALS_CHOICES, PACKAGE_SCHEMA, write_package
+from capturerig.packaging._xmp import DIGITAL_CAPTURE, xmp_packet
 
 __all__ = [
-    "MANIFEST_NAME",
-    "PACKAGE_FORMAT_VERSION",
+    "BAGIT_TXT",
+    "BAG_INFO",
+    "DIGITAL_CAPTURE",
+    "GEOMETRY_SCHEMA",
+    "ORIGINALS_CHOICES",
+    "PACKAGE_SCHEMA",
+    "CameraGeometry",
+    "ColourCorrection",
+    "Geometry",
     "PackageFrame",
     "PackageIntegrityError",
+    "PackageReport",
     "PackageSummary",
+    "PlannedTake",
+    "check_package",
     "fsync_dir",
     "fsync_file",
+    "geometry_from_document",
+    "manifest_name",
+    "nominal_geometry",
     "sha256_file",
+    "verify_fixity",
     "verify_package",
     "write_package",
+    "xmp_packet",
 ]

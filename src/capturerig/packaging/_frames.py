@@ -5,15 +5,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from capturerig.config import RigConfig
 
-__all__ = ["PackageFrame", "PackageIntegrityError", "PackageSummary", "validate_frames"]
+__all__ = [
+    "PackageFrame",
+    "PackageIntegrityError",
+    "PackageSummary",
+    "PlannedTake",
+    "validate_frames",
+]
 
-# Names become file names inside images/ and lines of the manifest ("<sha256>  <path>"), so keep them to
+# Names become file names inside images/ and lines of the manifests ("<digest>  <path>"), so keep them to
 # a portable, whitespace-free alphabet with no directory parts and no hidden files.
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 _SHA256_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -39,6 +45,17 @@ class PackageFrame:
         Hex digest recorded when the file was verified; the packaged file must still match it.
     lighting : Mapping[str, Any]
         Metadata of the lighting condition (id, name, levels, DMX frames as hex or lists).
+    snapshot : str
+        The snapshot folder this image belongs to (one per pose x lighting state [x bracket]); default
+        ``<pose>_<light>`` (``_<bracket>`` added by the engine when the plan brackets).
+    take_id : str
+        The plan's take id (default ``pose/station/light/bracket``).
+    exposed_at, stored_at : float or None
+        Seconds since the epoch (``time.time()``) of the exposure and of the verified write.
+    exposure : Mapping[str, str]
+        Camera settings in force (``iso``, ``shutter``, ``aperture``, ``whitebalance`` ...).
+    mask : Path or None
+        A subject mask for this image (PNG, white = subject), when one exists.
     """
 
     source: Path
@@ -51,6 +68,41 @@ class PackageFrame:
     station_angle_deg: float | None
     sha256: str
     lighting: Mapping[str, Any]
+    snapshot: str = ""
+    take_id: str = ""
+    exposed_at: float | None = None
+    stored_at: float | None = None
+    exposure: Mapping[str, str] = field(default_factory=dict)
+    mask: Path | None = None
+
+    @property
+    def snapshot_id(self) -> str:
+        """The snapshot folder name."""
+        return self.snapshot or f"{self.pose_id}_{self.light_id}"
+
+    @property
+    def plan_take_id(self) -> str:
+        """The take id."""
+        return self.take_id or f"{self.pose_id}/{self.station_id}/{self.light_id}/{self.bracket_id}"
+
+
+@dataclass(frozen=True)
+class PlannedTake:
+    """A take the plan requires, so ``verify`` can tell a whole package from a partial one.
+
+    Attributes
+    ----------
+    take_id : str
+        ``pose/station/light/bracket``.
+    cameras : tuple of str
+        The cameras the plan triggers for it.
+    min_cameras : int
+        How many of them must be present for the take to count (the plan's coverage rule).
+    """
+
+    take_id: str
+    cameras: tuple[str, ...]
+    min_cameras: int
 
 
 @dataclass(frozen=True)
@@ -60,26 +112,33 @@ class PackageSummary:
     Attributes
     ----------
     out_dir : Path
-        The package root (the training root: ``images/``, ``sparse/0/``, ``transforms.json``).
+        The bag.
+    data_dir : Path
+        ``data/``, the training root.
+    snapshots : tuple of Path
+        One training folder per pose x lighting state (``transforms.json``, ``images/``,
+        ``colmap/sparse/0``, ``undistorted/``).
     num_images : int
         Number of packaged images (one per frame).
     num_cameras : int
         Number of distinct rig cameras that appear in the package (one COLMAP camera each).
-    transforms_path : Path
-        The nerfstudio ``transforms.json``.
-    colmap_dir : Path
-        The COLMAP sparse model directory (``sparse/0``).
+    geometry_source : str
+        ``"nominal"`` or ``"calibration"``.
+    colour_applied : bool
+        Whether colour correction was applied to the images.
     manifest_path : Path
         ``manifest-sha256.txt``.
     total_bytes : int
-        Size of every file in the package, the manifest included.
+        Size of every file in the bag.
     """
 
     out_dir: Path
+    data_dir: Path
+    snapshots: tuple[Path, ...]
     num_images: int
     num_cameras: int
-    transforms_path: Path
-    colmap_dir: Path
+    geometry_source: str
+    colour_applied: bool
     manifest_path: Path
     total_bytes: int
 
@@ -142,3 +201,7 @@ def validate_frames(rig: RigConfig, frames: Sequence[PackageFrame]) -> None:
             raise ValueError(f"{where}: station angle {frame.station_angle_deg} is not a finite number")
         if not Path(frame.source).is_file():
             raise ValueError(f"{where}: source file {frame.source} does not exist or is not a file")
+        if not _NAME_PATTERN.match(frame.snapshot_id):
+            raise ValueError(f"{where}: snapshot '{frame.snapshot_id}' must be a flat folder name")
+        if frame.mask is not None and not Path(frame.mask).is_file():
+            raise ValueError(f"{where}: mask {frame.mask} does not exist or is not a file")

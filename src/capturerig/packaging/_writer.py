@@ -1,43 +1,46 @@
-"""Write a training package: images, COLMAP model, transforms.json, package.json and a sha256 manifest.
+"""Write a training package: a BagIt 1.0 bag whose ``data/`` folder is the training root.
 
-The package root is the training root: nerfstudio, 3DGS and gsplat read it as it is. It is assembled in a
-hidden sibling directory and renamed into place only when complete and fsynced, so a crash leaves either
-no package or a whole one (plus a ``.<name>.partial-*`` directory that is obviously not a package).
+``data/`` holds ``calibration/`` (geometry.json, colour.json when given, the rig as a COLMAP model with
+rigs and frames), ``lighting/`` (fixtures, states, each image's lighting), ``package.json`` (everything
+about every image) and one folder per pose x lighting state under ``snapshots/``, each a training root of
+its own: ``transforms.json`` (nerfstudio), ``images/``, ``colmap/sparse/0`` (OPENCV),
+``undistorted/{images,sparse/0}`` (PINHOLE, for 3DGS), ``xmp/`` sidecars and ``masks/`` when there are
+masks. The bag is assembled in a hidden sibling directory and renamed into place only when complete and
+fsynced, so a crash leaves either no package or a whole one (plus a ``.<name>.partial-*`` directory that is
+obviously not a package).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
-
 from capturerig.config import RigConfig
-from capturerig.packaging._colmap import colmap_model_name, write_colmap_model
-from capturerig.packaging._files import (
-    MANIFEST_NAME,
-    fsync_dir,
-    fsync_file,
-    place_image,
-    write_json,
-    write_manifest,
-)
-from capturerig.packaging._frames import PackageFrame, PackageIntegrityError, PackageSummary, validate_frames
-from capturerig.packaging._geometry import PIXEL_CENTRE_OFFSET
-from capturerig.packaging._nerfstudio import IMAGES_DIR, transforms_document
+from capturerig.packaging._bagit import manifest_name, write_tag_files
+from capturerig.packaging._colmap import ModelImage, build_model, colmap_camera, colmap_model_name
+from capturerig.packaging._files import Digests, digest_file, fsync_dir, fsync_file, json_bytes, write_bytes
+from capturerig.packaging._frames import PackageFrame, PackageSummary, PlannedTake, validate_frames
+from capturerig.packaging._geometry import PIXEL_CENTRE_OFFSET, Geometry, nominal_geometry
+from capturerig.packaging._jsonable import jsonable
+from capturerig.packaging._lighting import fixtures_document, olat_index, states_document
+from capturerig.packaging._nerfstudio import transforms_document
+from capturerig.packaging._snapshot import SNAPSHOTS_DIR, ColourCorrection, FramePlacer, PlacedFrame
+from capturerig.packaging._undistort import RASTER_EXTENSIONS, Undistorter
+from capturerig.packaging._xmp import xmp_packet
 
-__all__ = ["PACKAGE_FORMAT_VERSION", "write_package"]
+__all__ = ["ORIGINALS_CHOICES", "PACKAGE_SCHEMA", "write_package"]
 
-PACKAGE_FORMAT_VERSION = 1
-COLMAP_DIR = "sparse/0"
-TRANSFORMS_NAME = "transforms.json"
-PACKAGE_JSON_NAME = "package.json"
+PACKAGE_SCHEMA = "capturerig.package/2"
+ORIGINALS_CHOICES = ("keep", "reference", "drop")
+_RESERVED = {"package.json", "calibration", "lighting", SNAPSHOTS_DIR, "originals"}
+Progress = Callable[[int, int], None]
 
 _CONVENTIONS = {
     "world": (
@@ -46,161 +49,236 @@ _CONVENTIONS = {
         "(stations without a turntable angle use the rig frame unchanged)"
     ),
     "colmap": (
-        f"{COLMAP_DIR}: cam_from_world with x_cam = R x_world + t, OpenCV camera axes "
-        "(x right, y down, z forward); models OPENCV or FULL_OPENCV"
+        "colmap/sparse/0: cam_from_world with x_cam = R x_world + t, OpenCV camera axes (x right, y down, "
+        "z forward); cameras OPENCV (FULL_OPENCV when k3 != 0); one rig of all cameras (the first is the "
+        "reference sensor) and one frame per station; undistorted/sparse/0 holds PINHOLE cameras only"
     ),
     "nerfstudio": (
-        f"{TRANSFORMS_NAME}: transform_matrix is camera-to-world with OpenGL/Blender camera axes "
-        "(x right, y up, z backwards)"
+        "transforms.json: camera_model OPENCV with per-frame intrinsics; transform_matrix is camera-to-world "
+        "with OpenGL/Blender camera axes (x right, y up, z backwards)"
     ),
     "pixels": (
-        "COLMAP and transforms.json put the centre of the top-left pixel at (0.5, 0.5); their cx, cy are "
-        f"the rig's OpenCV values + {PIXEL_CENTRE_OFFSET} (package.json 'cameras' keeps the OpenCV values)"
+        "COLMAP and transforms.json put the centre of the top-left pixel at (0.5, 0.5); their cx, cy are the "
+        f"OpenCV values + {PIXEL_CENTRE_OFFSET} (calibration/geometry.json keeps the OpenCV values)"
+    ),
+    "calibration/colmap": (
+        "the rig as COLMAP sees it: one camera per rig camera, one rig, one frame per station; its image "
+        "names <camera>_<station> stand for that camera's view at that station in every snapshot"
     ),
 }
 
 
-def _jsonable(value: Any, where: str) -> Any:
-    """Plain JSON data from metadata (mappings, sequences, bytes as hex, numpy values, datetimes)."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float | np.floating):
-        if not math.isfinite(value):
-            raise ValueError(f"{where}: {value} cannot be stored in JSON")
-        return float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist(), where)
-    if isinstance(value, bytes | bytearray | memoryview):
-        # DMX frames are raw bytes; hex keeps them readable and diffable (base64 would not).
-        return bytes(value).hex()
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return value.as_posix()
-    if isinstance(value, Mapping):
-        return {str(key): _jsonable(item, f"{where}.{key}") for key, item in value.items()}
-    if isinstance(value, Sequence | set | frozenset):
-        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
-        return [_jsonable(item, f"{where}[{index}]") for index, item in enumerate(items)]
-    raise ValueError(f"{where}: cannot store {type(value).__name__} in package.json")
+def _check_extra_payload(extra: Mapping[str, bytes]) -> None:
+    for name, content in extra.items():
+        path = PurePosixPath(name)
+        if (path.is_absolute() or not path.parts or any(part in ("", ".", "..") for part in path.parts)
+                or "\\" in name or any(c in name for c in "\r\n")):
+            raise ValueError(f"extra payload '{name}': must be a relative path inside data/ without '..'")
+        if path.parts[0] in _RESERVED:
+            raise ValueError(f"extra payload '{name}': data/{path.parts[0]} is written by the package itself")
+        if not isinstance(content, bytes):
+            raise ValueError(f"extra payload '{name}': content must be bytes, got {type(content).__name__}")
 
 
-def _camera_entries(rig: RigConfig, camera_ids: Mapping[str, int]) -> dict[str, Any]:
-    entries: dict[str, Any] = {}
-    for camera_id, colmap_id in camera_ids.items():
-        camera = rig.camera(camera_id)
-        entries[camera_id] = {
-            "colmap_camera_id": colmap_id,
-            "colmap_model": colmap_model_name(float(camera.intrinsics.distortion()[4])),
-            "serial": camera.serial,
-            "body": camera.body,
-            "group": camera.group,
-            "intrinsics_opencv": camera.intrinsics.model_dump(mode="json"),
-            "pose_rig": camera.pose.model_dump(mode="json"),
-        }
-    return entries
-
-
-def _package_document(
-    rig: RigConfig,
-    frames: Sequence[PackageFrame],
-    metadata: Mapping[str, Any],
-    camera_ids: Mapping[str, int],
-    sizes: Sequence[int],
-) -> dict[str, Any]:
-    frame_entries = []
-    for image_id, (frame, size) in enumerate(zip(frames, sizes, strict=True), start=1):
-        frame_entries.append({
-            "name": frame.name,
-            "file_path": f"{IMAGES_DIR}/{frame.name}",
-            "colmap_image_id": image_id,
-            "camera_id": frame.camera_id,
-            "pose_id": frame.pose_id,
-            "station_id": frame.station_id,
-            "light_id": frame.light_id,
-            "bracket_id": frame.bracket_id,
-            "station_angle_deg": frame.station_angle_deg,
-            "sha256": frame.sha256.lower(),
-            "bytes": size,
-            "source": Path(frame.source).name,
-            "lighting": _jsonable(frame.lighting, f"frame '{frame.name}' lighting"),
-        })
-    return {
-        "format": "capturerig-package",
-        "format_version": PACKAGE_FORMAT_VERSION,
-        "metadata": _jsonable(metadata, "metadata"),
-        "conventions": _CONVENTIONS,
-        "rig": rig.name,
-        "cameras": _camera_entries(rig, camera_ids),
-        "frames": frame_entries,
-    }
-
-
-def _build(rig: RigConfig, frames: Sequence[PackageFrame], root: Path, metadata: Mapping[str, Any]) -> int:
-    """Fill ``root`` with the whole package; returns the number of COLMAP cameras."""
-    images = root / IMAGES_DIR
-    images.mkdir()
-    digests: dict[str, str] = {}
-    sizes: list[int] = []
+def _check_masks(frames: Sequence[PackageFrame]) -> None:
+    """nerfstudio takes masks for every image of a transforms.json or for none, so a snapshot must too."""
+    with_mask: dict[str, set[bool]] = {}
     for frame in frames:
-        target = images / frame.name
-        actual = place_image(Path(frame.source), target)
-        if actual != frame.sha256.lower():
-            raise PackageIntegrityError(frame.name, Path(frame.source), frame.sha256.lower(), actual)
-        digests[f"{IMAGES_DIR}/{frame.name}"] = actual
-        sizes.append(target.stat().st_size)
-    model_dir = root / COLMAP_DIR
-    model_dir.mkdir(parents=True)
-    camera_ids = write_colmap_model(rig, frames, model_dir)
-    # pycolmap writes without fsync; images, JSON and the manifest were flushed as they were written.
-    for path in model_dir.iterdir():
-        fsync_file(path)
-    write_json(root / TRANSFORMS_NAME, transforms_document(rig, frames))
-    write_json(root / PACKAGE_JSON_NAME, _package_document(rig, frames, metadata, camera_ids, sizes))
-    write_manifest(root, digests)
-    # Directory entries too, deepest first, so the rename can only publish names that are on disk.
-    for directory in (images, model_dir, model_dir.parent, root):
-        fsync_dir(directory)
-    return len(camera_ids)
+        if Path(frame.name).suffix.lower() in RASTER_EXTENSIONS:  # RAW files go to raw/, never into transforms
+            with_mask.setdefault(frame.snapshot_id, set()).add(frame.mask is not None)
+    mixed = sorted(snapshot for snapshot, kinds in with_mask.items() if len(kinds) > 1)
+    if mixed:
+        raise ValueError(f"snapshot {', '.join(mixed)}: some frames have a mask and some do not; give every "
+                         "frame of a snapshot a mask, or none")
 
 
-def _discard(partial: Path, error: BaseException) -> None:
-    try:
-        shutil.rmtree(partial)
-    except OSError as exc:
-        # The package was not published; the leftover is hidden and named .partial, so report and go on.
-        error.add_note(f"could not remove the partial package {partial}: {exc}")
+class _Counter:
+    """Thread-safe byte counter that reports progress as (done, total)."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.done, self.total, self.progress = 0, total, progress
+        self._lock = threading.Lock()
+
+    def __call__(self, count: int) -> None:
+        if self.progress is None:
+            return
+        with self._lock:
+            self.done += count
+            done = self.done
+        self.progress(done, self.total)
+
+
+def _write_model(root: Path, directory: str, model: Any, files: dict[str, Digests]) -> None:
+    target = root / directory
+    target.mkdir(parents=True, exist_ok=True)
+    model.write(str(target))
+    for path in sorted(target.iterdir()):
+        fsync_file(path)  # pycolmap writes without fsync
+        files[f"{directory}/{path.name}"] = digest_file(path)
+
+
+def _write_json(root: Path, relative: str, document: Any, files: dict[str, Digests]) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files[relative] = write_bytes(path, json_bytes(document))
+
+
+def _camera_entries(rig: RigConfig, geometry: Geometry, camera_ids: Mapping[str, int]) -> dict[str, Any]:
+    return {camera_id: {"colmap_camera_id": colmap_id, "serial": rig.camera(camera_id).serial,
+                        "body": rig.camera(camera_id).body, "group": rig.camera(camera_id).group,
+                        "colmap_model": colmap_model_name(float(geometry.cameras[camera_id].dist[4])),
+                        "rig_position": list(rig.camera(camera_id).pose.position)}
+            for camera_id, colmap_id in camera_ids.items()}
+
+
+def _frame_entry(rig: RigConfig, frame: PackageFrame, placed: PlacedFrame) -> dict[str, Any]:
+    return {"name": frame.name, "snapshot": frame.snapshot_id, **placed.entry, "camera_id": frame.camera_id,
+            "take_id": frame.plan_take_id, "pose_id": frame.pose_id, "station_id": frame.station_id,
+            "light_id": frame.light_id, "bracket_id": frame.bracket_id,
+            "station_angle_deg": frame.station_angle_deg, "sha256": frame.sha256.lower(),
+            "source": Path(frame.source).name, "exposed_at": frame.exposed_at, "stored_at": frame.stored_at,
+            "exposure": dict(frame.exposure), "olat_index": olat_index(rig, frame.lighting)}
+
+
+class _Build:
+    """One package being assembled in ``root`` (the partial directory)."""
+
+    def __init__(self, rig: RigConfig, frames: Sequence[PackageFrame], root: Path, geometry: Geometry) -> None:
+        self.rig, self.frames, self.root, self.geometry = rig, frames, root, geometry
+        used = {frame.camera_id for frame in frames}
+        self.camera_ids = {c.id: index + 1 for index, c in enumerate(rig.cameras) if c.id in used}
+        self.files: dict[str, Digests] = {}
+
+    def place_frames(self, placer: FramePlacer, workers: int) -> list[PlacedFrame]:
+        # Grouped by camera, so the undistorter's per-camera remap tables are reused while cached.
+        order = sorted(range(len(self.frames)), key=lambda i: (self.frames[i].camera_id, i))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda i: placer.place(self.frames[i]), order))
+        placed: list[PlacedFrame | None] = [None] * len(self.frames)
+        for index, result in zip(order, results, strict=True):
+            placed[index] = result
+            self.files.update(result.files)
+        return [p for p in placed if p is not None]
+
+    def snapshot_models(self, entries: list[dict[str, Any]], undistorter: Undistorter | None) -> dict[str, Any]:
+        snapshots: dict[str, list[tuple[PackageFrame, dict[str, Any]]]] = {}
+        for frame, entry in zip(self.frames, entries, strict=True):
+            snapshots.setdefault(frame.snapshot_id, []).append((frame, entry))
+        summary = {}
+        for snapshot_id, members in snapshots.items():
+            base = f"data/{SNAPSHOTS_DIR}/{snapshot_id}"
+            rasters = [(f, e) for f, e in members if "/images/" in e["file_path"]]
+            images = [ModelImage(f.name, f.camera_id, f.station_id, f.station_angle_deg) for f, _ in rasters]
+            for image_id, (_, entry) in enumerate(rasters, start=1):
+                entry["colmap_image_id"] = image_id
+            summary[snapshot_id] = {"path": base.removeprefix("data/"), "pose_id": members[0][0].pose_id,
+                                    "light_id": members[0][0].light_id, "bracket_id": members[0][0].bracket_id,
+                                    "images": len(rasters), "undistorted": undistorter is not None and bool(rasters)}
+            if not rasters:
+                continue
+            self._model(f"{base}/colmap/sparse/0", images, None)
+            if undistorter is not None:
+                self._model(f"{base}/undistorted/sparse/0", images, undistorter)
+            inside = f"{base.removeprefix('data/')}/"  # package.json paths are data-relative, transforms' local
+            documents = [{"file_path": e["file_path"].removeprefix(inside),
+                          "mask_path": e.get("mask_path", "").removeprefix(inside),
+                          "camera_id": f.camera_id, "station_angle_deg": f.station_angle_deg,
+                          "pose_id": f.pose_id, "station_id": f.station_id, "light_id": f.light_id,
+                          "bracket_id": f.bracket_id} for f, e in rasters]
+            _write_json(self.root, f"{base}/transforms.json", transforms_document(self.geometry, documents),
+                        self.files)
+        return summary
+
+    def _model(self, directory: str, images: list[ModelImage], undistorter: Undistorter | None) -> None:
+        def distorted(camera_id: str, colmap_id: int) -> Any:
+            return colmap_camera(self.geometry.cameras[camera_id], colmap_id)
+
+        camera = undistorter.camera if undistorter is not None else distorted
+        _write_model(self.root, directory, build_model(self.geometry, self.camera_ids, images, camera), self.files)
+
+    def calibration(self, colour: ColourCorrection | None) -> None:
+        _write_json(self.root, "data/calibration/geometry.json", jsonable(self.geometry.document, "geometry"),
+                    self.files)
+        if colour is not None:
+            path = self.root / "data/calibration/colour.json"
+            self.files["data/calibration/colour.json"] = write_bytes(path, colour.document)
+        stations: dict[str, float | None] = {}
+        for frame in self.frames:
+            stations.setdefault(frame.station_id, frame.station_angle_deg)
+        images = [ModelImage(f"{camera_id}_{station_id}", camera_id, station_id, angle)
+                  for station_id, angle in stations.items() for camera_id in self.camera_ids]
+        self._model("data/calibration/colmap", images, None)
+
+    def lighting(self) -> None:
+        _write_json(self.root, "data/lighting/fixtures.json", fixtures_document(self.rig), self.files)
+        states: dict[str, Any] = {}
+        for frame in self.frames:
+            states.setdefault(frame.light_id, jsonable(frame.lighting, f"frame '{frame.name}' lighting"))
+        _write_json(self.root, "data/lighting/states.json", states_document(self.rig, list(states.values())),
+                    self.files)
 
 
 def write_package(
-    rig: RigConfig, frames: Sequence[PackageFrame], out_dir: Path, metadata: Mapping[str, Any]
+    rig: RigConfig,
+    frames: Sequence[PackageFrame],
+    out_dir: Path,
+    metadata: Mapping[str, Any],
+    *,
+    geometry: Geometry | None = None,
+    colour: ColourCorrection | None = None,
+    originals: str = "keep",
+    planned: Sequence[PlannedTake] | None = None,
+    extra_payload: Mapping[str, bytes] | None = None,
+    xmp_fields: Mapping[str, str] | None = None,
+    undistort: bool = True,
+    workers: int | None = None,
+    progress: Progress | None = None,
 ) -> PackageSummary:
-    """Write a training package of verified frames.
+    """Write a training package (a BagIt 1.0 bag) of verified frames.
 
     Parameters
     ----------
     rig : RigConfig
-        The rig the frames were shot with (intrinsics and nominal poses become the camera model).
+        The rig the frames were shot with.
     frames : Sequence[PackageFrame]
-        One verified image each; written in this order (COLMAP image ids are 1-based positions).
+        One verified image each; written in this order (COLMAP image ids are 1-based positions within
+        each snapshot).
     out_dir : Path
-        The package root to create; must not exist yet. Its parent is created if needed.
+        The bag to create; must not exist yet. Its parent is created if needed.
     metadata : Mapping[str, Any]
-        Session id, subject id, rig and plan names, creation time, capturerig version...; stored in
-        ``package.json`` (bytes become hex, datetimes ISO 8601).
+        Session id (``session_id`` becomes the bag's External-Identifier), subject, rig and plan names,
+        capturerig version...; stored in ``data/package.json``.
+    geometry : Geometry, optional
+        A calibration (see :func:`geometry_from_document`); default: the rig's nominal values, and
+        ``package.json`` says so.
+    colour : ColourCorrection, optional
+        Applied per camera to every raster image.
+    originals : {"keep", "reference", "drop"}
+        With colour correction: keep the captured files in ``data/originals/``, only reference them
+        (session file name and sha256 in ``package.json``), or drop them.
+    planned : Sequence[PlannedTake], optional
+        The takes the plan requires, recorded so ``verify`` can check completeness; default: the takes
+        of ``frames``.
+    extra_payload : Mapping[str, bytes], optional
+        More files for the bag, by path under ``data/`` (e.g. ``provenance/consent.json``).
+    xmp_fields : Mapping[str, str], optional
+        ``"prefix:Name" -> value`` merged into every image's XMP sidecar (model release ...).
+    undistort : bool
+        Write ``undistorted/`` (PINHOLE images and model) in every snapshot.
+    workers : int, optional
+        Frames placed at once (default: the number of CPUs).
+    progress : callable, optional
+        ``(bytes done, bytes total)`` of the source images, called from worker threads.
 
     Returns
     -------
     PackageSummary
-        Where everything went and how big it is.
 
     Raises
     ------
     ValueError
-        Bad frames (unknown camera, duplicate or unsafe name, missing source, malformed sha256) or
-        metadata that cannot be stored in JSON; nothing is written.
+        Bad frames, geometry missing a camera, metadata that cannot be stored in JSON, a bad XMP field or
+        extra payload path; nothing is written.
     PackageIntegrityError
         A source file no longer matches its recorded sha256; nothing is left behind.
     FileExistsError
@@ -208,9 +286,19 @@ def write_package(
     """
     out_dir = Path(out_dir)
     validate_frames(rig, frames)
-    _jsonable(metadata, "metadata")  # fail before touching the disk
+    jsonable(metadata, "metadata")  # fail before touching the disk
     for frame in frames:
-        _jsonable(frame.lighting, f"frame '{frame.name}' lighting")
+        jsonable(frame.lighting, f"frame '{frame.name}' lighting")
+    if originals not in ORIGINALS_CHOICES:
+        raise ValueError(f"originals must be one of {', '.join(ORIGINALS_CHOICES)}, got '{originals}'")
+    geometry = geometry or nominal_geometry(rig)
+    missing = sorted({f.camera_id for f in frames} - set(geometry.cameras))
+    if missing:
+        raise ValueError(f"geometry has no camera {', '.join(missing)}")
+    _check_masks(frames)
+    extra = dict(extra_payload or {})
+    _check_extra_payload(extra)
+    xmp_packet(dict(xmp_fields or {}))  # unknown prefixes fail here
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists; packages are never overwritten")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -219,19 +307,73 @@ def write_package(
     partial = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
     os.mkdir(partial)
     try:
-        num_cameras = _build(rig, frames, partial, metadata)
+        build = _Build(rig, frames, partial, geometry)
+        _fill(build, metadata, colour, originals, planned, extra, xmp_fields or {}, undistort,
+              workers or os.cpu_count() or 1, progress)
+        for directory, _, _ in sorted(os.walk(partial), key=lambda item: -len(item[0])):
+            fsync_dir(Path(directory))  # deepest first: the rename may only publish names that are on disk
         os.rename(partial, out_dir)
     except BaseException as error:
-        _discard(partial, error)
+        try:
+            shutil.rmtree(partial)
+        except OSError as exc:
+            error.add_note(f"could not remove the partial package {partial}: {exc}")
         raise
     fsync_dir(out_dir.parent)
-    total = sum(path.stat().st_size for path in out_dir.rglob("*") if path.is_file())
+    payload = [d.size for d in build.files.values()]
+    tags = sum((out_dir / name).stat().st_size for name in os.listdir(out_dir) if (out_dir / name).is_file())
     return PackageSummary(
-        out_dir=out_dir,
-        num_images=len(frames),
-        num_cameras=num_cameras,
-        transforms_path=out_dir / TRANSFORMS_NAME,
-        colmap_dir=out_dir / COLMAP_DIR,
-        manifest_path=out_dir / MANIFEST_NAME,
-        total_bytes=total,
-    )
+        out_dir=out_dir, data_dir=out_dir / "data",
+        snapshots=tuple(out_dir / "data" / SNAPSHOTS_DIR / s for s in dict.fromkeys(f.snapshot_id for f in frames)),
+        num_images=len(frames), num_cameras=len(build.camera_ids), geometry_source=geometry.source,
+        colour_applied=colour is not None, manifest_path=out_dir / manifest_name("sha256"),
+        total_bytes=sum(payload) + tags)
+
+
+def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection | None, originals: str,
+          planned: Sequence[PlannedTake] | None, extra: Mapping[str, bytes], xmp_fields: Mapping[str, str],
+          undistort: bool, workers: int, progress: Progress | None) -> None:
+    frames, rig, root = build.frames, build.rig, build.root
+    undistorter = Undistorter(build.geometry, build.camera_ids, 2 * workers) if undistort else None
+    counter = _Counter(sum(Path(f.source).stat().st_size for f in frames), progress)
+    placer = FramePlacer(root, rig, build.geometry, undistorter, colour, originals, xmp_fields, counter)
+    placed = build.place_frames(placer, workers)
+    entries = [_frame_entry(rig, frame, p) for frame, p in zip(frames, placed, strict=True)]
+    snapshots = build.snapshot_models(entries, undistorter)
+    build.calibration(colour)
+    build.lighting()
+    for name, content in extra.items():
+        path = root / "data" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build.files[f"data/{name}"] = write_bytes(path, content)
+    takes = planned or [PlannedTake(t, tuple(dict.fromkeys(f.camera_id for f in frames if f.plan_take_id == t)), 1)
+                        for t in dict.fromkeys(f.plan_take_id for f in frames)]
+    document = {
+        "schema": PACKAGE_SCHEMA, "metadata": jsonable(metadata, "metadata"), "conventions": _CONVENTIONS,
+        "rig": rig.name,
+        "geometry": {"source": build.geometry.source, "file": "calibration/geometry.json",
+                     "note": "nominal rig values: no geometry calibration was given"
+                     if build.geometry.source == "nominal" else "calibrated",
+                     "passed": build.geometry.document.get("passed")},
+        "colour": {"applied": colour is not None, "file": "calibration/colour.json" if colour else None,
+                   "originals": originals if colour else None},
+        "calibration": {"colmap": "calibration/colmap"},
+        "cameras": _camera_entries(rig, build.geometry, build.camera_ids),
+        "snapshots": snapshots,
+        "planned": [{"take_id": t.take_id, "cameras": list(t.cameras), "min_cameras": t.min_cameras} for t in takes],
+        "frames": entries,
+    }
+    _write_json(root, "data/package.json", jsonable(document, "package.json"), build.files)
+    _write_json(root, "data/lighting/images.json", {"images": [
+        {"name": e["name"], "file_path": e["file_path"], "snapshot": e["snapshot"], "light_id": e["light_id"],
+         "olat_index": e["olat_index"], "levels": jsonable(f.lighting.get("levels", {}), "levels"),
+         "polarisation": f.lighting.get("polarisation", "none"), "bracket_id": e["bracket_id"],
+         "exposure": e["exposure"]} for f, e in zip(frames, entries, strict=True)]}, build.files)
+    info = [("Bag-Software-Agent", f"capturerig {metadata.get('capturerig_version', '')}".strip()),
+            ("Bagging-Date", datetime.now(UTC).date().isoformat()),
+            ("External-Identifier", str(metadata.get("session_id", root.name))),
+            ("Capturerig-Package-Schema", PACKAGE_SCHEMA),
+            ("Internal-Sender-Description",
+             f"training package of session {metadata.get('session_id', '?')}: {len(frames)} images in "
+             f"{len(snapshots)} snapshots; geometry {build.geometry.source}")]
+    write_tag_files(root, build.files, info)

@@ -1,0 +1,201 @@
+"""``capturerig calibrate capture``: shoot a calibration plan and coach the technician while the board moves.
+
+Each take is one board position. As each take is verified its images are searched for the board (in a
+worker thread, so the capture never waits for it); the terminal shows which cameras found it, and at the
+end (and on the way) a table of good views and image coverage per camera, naming where each camera still
+misses the board ("cam07: no corners in the top-left").
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import numpy as np
+import typer
+from rich.table import Table
+
+import capturerig
+from capturerig.calibration import BoardSpec, coverage, detect_board, load_board
+from capturerig.cli._calibrate import calibrate_app
+from capturerig.cli._output import console, fail
+from capturerig.cli._progress import SessionProgress
+from capturerig.config import ConfigError, LoadedPlan, PlanKind, Pose, RigConfig
+from capturerig.engine import Event, FileStored, RunState, Session, TakeVerified
+
+__all__ = ["CalibrationCoach", "calibrate_capture", "coverage_hints"]
+
+COVERAGE_CELLS = 9  # 9 x 9 cells; the hints speak of the 3 x 3 regions they form
+_REGIONS = (("top-left", "top", "top-right"), ("left", "centre", "right"),
+            ("bottom-left", "bottom", "bottom-right"))
+
+
+def coverage_hints(grid: np.ndarray) -> list[str]:
+    """The regions of an image (top-left ... bottom-right) where no board corner has been found yet.
+
+    ``grid`` is a coverage grid (:func:`capturerig.calibration.coverage`) whose rows and columns split in
+    three.
+    """
+    rows, columns = grid.shape
+    missing = []
+    for i, names in enumerate(_REGIONS):
+        for j, name in enumerate(names):
+            block = grid[i * rows // 3 : (i + 1) * rows // 3, j * columns // 3 : (j + 1) * columns // 3]
+            if not block.any():
+                missing.append(name)
+    return missing
+
+
+@dataclass
+class _CameraTally:
+    width: int
+    height: int
+    views: int = 0
+    corners: int = 0
+    grid: np.ndarray = field(default_factory=lambda: np.zeros((COVERAGE_CELLS, COVERAGE_CELLS)))
+
+
+class CalibrationCoach:
+    """Counts good board views and image coverage per camera from a session's events.
+
+    Subscribe it to a session; it collects each take's stored files and, once the take is verified,
+    searches them for the board in its own thread. Call :meth:`close` to wait for the last take.
+    """
+
+    def __init__(self, session_dir: Path, board: BoardSpec, rig: RigConfig, min_views: int,
+                 report: bool = True) -> None:
+        self.session_dir = session_dir
+        self.board = board
+        self.min_views = min_views
+        self.report = report
+        self.tally = {c.id: _CameraTally(c.intrinsics.width, c.intrinsics.height) for c in rig.cameras}
+        self._files: dict[tuple[str, int], list[FileStored]] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, list[FileStored]] | None] = queue.Queue()  # None: stop
+        self._worker = threading.Thread(target=self._work, name="capturerig-calibration-coach", daemon=True)
+        self._worker.start()
+
+    def __call__(self, event: Event) -> None:
+        """Event subscriber: cheap, the detection runs in the worker."""
+        if isinstance(event, FileStored):
+            self._files.setdefault((event.take_id, event.attempt), []).append(event)
+        elif isinstance(event, TakeVerified):
+            self._queue.put((event.take_id, self._files.pop((event.take_id, event.attempt), [])))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            take_id, files = item
+            found: dict[str, int] = {}
+            for stored in files:
+                image = cv2.imread(str(self.session_dir / stored.path), cv2.IMREAD_GRAYSCALE)
+                detection = None if image is None else detect_board(image, self.board)
+                if detection is None or stored.camera_id not in self.tally:
+                    continue
+                with self._lock:
+                    tally = self.tally[stored.camera_id]
+                    tally.views += 1
+                    tally.corners += len(detection)
+                    tally.grid += coverage([detection], tally.width, tally.height, COVERAGE_CELLS)
+                found[stored.camera_id] = len(detection)
+            if self.report:
+                frame = take_id.split("/")[0]
+                seen = ", ".join(f"{camera} ({count})" for camera, count in sorted(found.items())) or "no camera"
+                console.print(f"board position {frame}: corners found by {seen}", highlight=False)
+
+    def close(self) -> None:
+        """Wait until every verified take has been searched."""
+        self._queue.put(None)
+        self._worker.join()
+
+    def advice(self) -> list[str]:
+        """What the technician should still do, one line per camera that needs it."""
+        lines = []
+        with self._lock:
+            for camera_id, tally in self.tally.items():
+                if tally.views == 0:
+                    lines.append(f"{camera_id}: never saw the board; show it the board, close and tilted")
+                    continue
+                needs = []
+                if tally.views < self.min_views:
+                    needs.append(f"{tally.views}/{self.min_views} good views")
+                missing = coverage_hints(tally.grid)
+                if missing:
+                    needs.append(f"no corners in the {', '.join(missing)} of its image yet: hold the board there")
+                if needs:
+                    lines.append(f"{camera_id}: {'; '.join(needs)}")
+        return lines
+
+    def table(self) -> Table:
+        """Good views, corners and image coverage per camera."""
+        table = Table(title="board views per camera")
+        for column in ("camera", "good views", "corners", "image covered", "still missing"):
+            table.add_column(column)
+        with self._lock:
+            for camera_id, tally in self.tally.items():
+                covered = float((tally.grid > 0).mean())
+                missing = ", ".join(coverage_hints(tally.grid)) if tally.views else "everything"
+                style = "green" if tally.views >= self.min_views and not coverage_hints(tally.grid) else "yellow"
+                table.add_row(camera_id, f"[{style}]{tally.views}[/]", str(tally.corners), f"{covered:.0%}",
+                              missing or "-")
+        return table
+
+
+def _board_of(plan: LoadedPlan) -> BoardSpec:
+    calibration = plan.config.calibration
+    if plan.config.kind != PlanKind.CALIBRATION or calibration is None:
+        raise ConfigError.single(str(plan.path), f"plan '{plan.config.name}' is of kind {plan.config.kind.value}; "
+                                 "calibrate capture needs a plan with kind: calibration and a calibration section")
+    relative = plan.path.parent / calibration.board
+    return load_board(relative if relative.suffix and relative.exists() else calibration.board)
+
+
+@calibrate_app.command("capture")
+def calibrate_capture(
+    rig: Annotated[Path, typer.Option("--rig", help="rig file")],
+    plan: Annotated[Path, typer.Option("--plan", help="calibration plan (kind: calibration)")],
+    out: Annotated[Path | None, typer.Option("--out", help="session folder (default: rig storage root)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not wait for the technician at each position")] = False,
+) -> None:
+    """Shoot a calibration plan: one take per board position, with a live count of good views per camera."""
+    try:
+        loaded_rig = capturerig.load_rig(rig)
+        loaded_plan = capturerig.load_plan(plan, loaded_rig)
+        board = _board_of(loaded_plan)
+        session = Session.create(loaded_rig, loaded_plan, f"board-{board.name}", out)
+    except (ConfigError, FileExistsError, capturerig.ConsentRefused) as exc:
+        raise fail(str(exc), 2) from exc
+    calibration = loaded_plan.config.calibration
+    assert calibration is not None  # _board_of checked it
+    console.print(f"session folder: {session.path}\nboard {board.name}: {calibration.frames} positions; sweep "
+                  "the capture volume at several heights and tilts, then bring the board close to every camera, "
+                  "tilted, until it fills the image out to the corners")
+
+    def confirm(pose: Pose) -> bool:
+        return yes or typer.confirm(f"{pose.id}: {pose.description}. Board in place?", default=True)
+
+    coach = CalibrationCoach(session.path, board, loaded_rig.config, calibration.min_views)
+    try:
+        with SessionProgress(console) as progress:
+            session.subscribe(progress)
+            session.subscribe(coach)
+            result = session.run(confirm)
+    finally:
+        coach.close()
+        session.close()
+    console.print(coach.table())
+    advice = coach.advice()
+    for line in advice:
+        console.print(f"[yellow]{line}[/yellow]", highlight=False)
+    if not advice:
+        console.print("every camera has enough views and its whole image covered", highlight=False)
+    console.print(f"calibrate with: capturerig calibrate geometry --board {board.name} --session {session.path}",
+                  highlight=False)
+    if result.state != RunState.DONE:
+        raise fail(f"session {result.state.value}: {result.error}\nresume with: capturerig resume {session.path}", 1)

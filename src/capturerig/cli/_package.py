@@ -1,0 +1,99 @@
+"""``capturerig package`` and ``capturerig verify``: write a training bag from a session, and check one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+import capturerig
+from capturerig.cli._output import console, errors, fail
+from capturerig.config import ConfigError
+from capturerig.engine import IncompleteSession, package_session
+from capturerig.packaging import ORIGINALS_CHOICES, PackageIntegrityError, PackageSummary, check_package
+from capturerig.subjects import consent_status_for_package, read_package_consent
+
+__all__ = ["package", "print_package", "verify"]
+
+
+@contextmanager
+def _byte_progress(description: str) -> Iterator[Progress]:
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                        TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                        disable=not console.is_terminal)  # a log or a pipe gets the summary only
+    with progress:
+        yield progress
+
+
+def print_package(summary: PackageSummary) -> None:
+    """Where the bag is and where each trainer should look."""
+    console.print(f"package: {summary.out_dir} ({summary.num_images} images from {summary.num_cameras} cameras, "
+                  f"{len(summary.snapshots)} snapshots, {summary.total_bytes / 1e6:.1f} MB; BagIt bag)")
+    console.print(f"  training root: {summary.data_dir}")
+    if summary.snapshots:
+        first = summary.snapshots[0]
+        console.print(f"  nerfstudio:    {first / 'transforms.json'}")
+        console.print(f"  COLMAP:        {first / 'colmap' / 'sparse' / '0'}")
+        console.print(f"  3DGS/gsplat:   {first / 'undistorted'}")
+    geometry = "calibrated" if summary.geometry_source == "calibration" else "nominal rig values (not calibrated)"
+    console.print(f"  geometry:      {geometry}; colour {'corrected' if summary.colour_applied else 'as captured'}")
+    console.print(f"  manifest:      {summary.manifest_path}")
+
+
+def package(
+    session_dir: Annotated[Path, typer.Argument(help="a finished session folder")],
+    out: Annotated[Path, typer.Option("--out", help="package (bag) folder to create")],
+    geometry: Annotated[Path | None, typer.Option("--geometry", help="geometry.json from calibration "
+                                                  "(default: the rig's nominal values)")] = None,
+    colour: Annotated[Path | None, typer.Option("--colour", help="colour.json: correct every image per camera")
+                      ] = None,
+    originals: Annotated[str, typer.Option("--originals", help="with --colour: keep the captured files in the "
+                                           "bag, reference them, or drop them (keep|reference|drop)")] = "keep",
+    undistorted: Annotated[bool, typer.Option("--undistorted/--no-undistorted",
+                                              help="write PINHOLE images and models for 3DGS")] = True,
+    allow_incomplete: Annotated[bool, typer.Option("--allow-incomplete",
+                                                   help="package a session with unfinished takes")] = False,
+) -> None:
+    """Write a training package: a BagIt bag with COLMAP, nerfstudio and 3DGS folders per snapshot."""
+    if originals not in ORIGINALS_CHOICES:
+        raise fail(f"--originals must be one of {', '.join(ORIGINALS_CHOICES)}, got '{originals}'", 2)
+    with _byte_progress("packaging") as progress:
+        task = progress.add_task("packaging", total=None)
+        try:
+            summary = package_session(
+                session_dir, out, allow_incomplete, geometry=geometry, colour=colour, originals=originals,
+                undistort=undistorted,
+                progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except (ConfigError, IncompleteSession, FileExistsError, FileNotFoundError, PackageIntegrityError,
+                capturerig.ConsentRefused, ValueError) as exc:
+            raise fail(str(exc), 2) from exc
+    print_package(summary)
+
+
+def verify(package_dir: Annotated[Path, typer.Argument(help="a package (bag) folder")]) -> None:
+    """Check a package: every file against both manifests, calibration, every planned take, consent."""
+    started = time.monotonic()
+    with _byte_progress("verifying") as progress:
+        total = sum(path.stat().st_size for path in Path(package_dir).rglob("*") if path.is_file())
+        task = progress.add_task("verifying", total=total)
+        report = check_package(package_dir, progress=lambda count: progress.advance(task, count))
+    problems = list(report.problems)
+    consent = "no consent record (packaged without a subject registry)"
+    if read_package_consent(package_dir) is not None:
+        status = consent_status_for_package(package_dir)
+        problems += status.problems
+        consent = f"consent {status.consent_id} {'holds' if status.ok else 'does not hold'}"
+    for problem in problems:
+        errors.print(f"[red]FAIL[/red] {problem}", highlight=False)
+    summary = (f"{report.files} files, {report.snapshots} snapshots, {report.takes_complete}/{report.takes_planned} "
+               f"planned takes complete, geometry {report.geometry_source}, {consent}")
+    if problems:
+        errors.print(f"{package_dir}: {len(problems)} problem(s); {summary}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{package_dir}: every file matches both manifests; {summary} "
+                  f"({time.monotonic() - started:.1f} s)")

@@ -1,0 +1,97 @@
+"""The rigs and plans a panel offers, by id; requests name ids, never file paths."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import capturerig
+from capturerig.config import ConfigError, LoadedPlan, LoadedRig, default_plan_path
+from capturerig.plan import estimate_plan
+
+__all__ = ["Catalog", "PlanEntry", "RigEntry", "UnknownChoice"]
+
+log = logging.getLogger(__name__)
+
+
+class UnknownChoice(KeyError):
+    """A request named a rig or plan the panel does not offer; the message lists what it does."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    id: str
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class RigEntry:
+    id: str
+    loaded: LoadedRig
+    plans: dict[str, PlanEntry]
+
+
+def _plans_beside(rig: LoadedRig, extra: tuple[Path, ...]) -> dict[str, PlanEntry]:
+    """Plans in the rig's folder and the ones named, each loaded once to prove it fits the rig."""
+    beside = sorted(rig.path.parent.glob("*.yaml"), key=lambda p: (p.name != "plan.yaml", p.name))  # plan.yaml first
+    candidates = [p for p in beside if p.resolve() != rig.path.resolve()]
+    candidates += [default_plan_path(), *extra]
+    plans: dict[str, PlanEntry] = {}
+    seen: set[Path] = set()
+    for path in candidates:
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        try:
+            loaded = capturerig.load_plan(path, rig)
+        except (ConfigError, OSError, ValueError) as exc:
+            log.info("not offering %s for rig %s: %s", path, rig.config.name, exc)
+            continue
+        plan_id = loaded.config.name if loaded.config.name not in plans else f"{loaded.config.name}-{len(plans)}"
+        plans[plan_id] = PlanEntry(plan_id, loaded.config.name, path)
+    return plans
+
+
+class Catalog:
+    """Loads the rigs once; plans are those beside each rig (plus the embedded demo plan and any named)."""
+
+    def __init__(self, rig_paths: tuple[Path | None, ...], extra_plans: tuple[Path, ...] = ()) -> None:
+        self.rigs: dict[str, RigEntry] = {}
+        for path in rig_paths or (None,):
+            loaded = capturerig.load_rig(path)
+            name = loaded.config.name
+            rig_id = name if name not in self.rigs else f"{name}-{len(self.rigs)}"
+            self.rigs[rig_id] = RigEntry(rig_id, loaded, _plans_beside(loaded, extra_plans))
+
+    @property
+    def default_rig(self) -> RigEntry:
+        return next(iter(self.rigs.values()))
+
+    def rig(self, rig_id: str | None) -> RigEntry:
+        if rig_id is None:
+            return self.default_rig
+        try:
+            return self.rigs[rig_id]
+        except KeyError:
+            raise UnknownChoice(f"no rig '{rig_id}' (this panel offers: {', '.join(self.rigs)})") from None
+
+    def plan(self, rig_id: str | None, plan_id: str | None) -> tuple[RigEntry, LoadedPlan]:
+        rig = self.rig(rig_id)
+        if plan_id is None:
+            plan_id = next(iter(rig.plans), None)
+        entry = rig.plans.get(plan_id or "")
+        if entry is None:
+            raise UnknownChoice(f"no plan '{plan_id}' for rig {rig.id} (plans: {', '.join(rig.plans) or 'none'})")
+        return rig, capturerig.load_plan(entry.path, rig.loaded)
+
+    def estimate(self, rig_id: str | None, plan_id: str | None) -> dict[str, object]:
+        rig, plan = self.plan(rig_id, plan_id)
+        estimate = estimate_plan(rig.loaded.config, plan.config, rig.loaded.path.parent)
+        return {"rig": rig.id, "plan": plan.config.name, "takes": estimate.takes, "images": estimate.images,
+                "hold_s_by_pose": estimate.hold_s_by_pose, "session_s": estimate.session_s,
+                "disk_bytes": estimate.disk_bytes}

@@ -1,0 +1,228 @@
+"""The dashboard's device work: camera status checks, the engine's preflight, and the lights page.
+
+Each call claims the rig (:class:`Hardware`) so it never talks to a device a running session is using, and
+publishes what it finds to the hub so every open panel sees it.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from capturerig.config import CameraConfig, FixtureCommand, LightingCondition, LoadedRig, PlanConfig, Pose, Station
+from capturerig.devices import DeviceError, DriverContext, LightOutput, create_camera, create_light_output
+from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, run_preflight
+from capturerig.lighting import (
+    BLACKOUT,
+    FlashGovernor,
+    FlashLimit,
+    PhotosensitivityRefused,
+    UniverseKey,
+    blackout_frames,
+    change_between,
+    decode_fixture,
+    find_scene,
+    fixture_commands,
+    frames_for_commands,
+    light_shares,
+    safe_state_frames,
+)
+from capturerig.plan import estimate_plan
+from capturerig.web._hub import EventHub, event_message
+from capturerig.web._runs import Hardware
+
+__all__ = ["PanelDevices", "PanelLights"]
+
+CONNECT_TIMEOUT_S = 10.0
+LIGHT_TIMEOUT_S = 5.0
+
+
+def _check_plan(loaded: LoadedRig) -> PlanConfig:
+    """Every camera group, one station, no light: what preflight needs to check every device."""
+    return PlanConfig(name="panel-preflight", poses=(Pose(id="p00"),), stations=(Station(id="s00"),),
+                      lighting=(LightingCondition(id="l00"),), camera_groups=tuple(loaded.config.groups()))
+
+
+class PanelDevices:
+    """Camera status tiles and the preflight button."""
+
+    def __init__(self, hub: EventHub, hardware: Hardware, storage_dir: Path) -> None:
+        self.hub = hub
+        self.hardware = hardware
+        self.storage_dir = storage_dir
+
+    def _camera_status(self, loaded: LoadedRig, config: CameraConfig) -> dict[str, Any]:
+        camera = create_camera(config, DriverContext(loaded.config, loaded.path.parent))
+        tile: dict[str, Any] = {"kind": "DeviceStatus", "session": "panel", "at": time.time(), "id": config.id,
+                                "device": "camera", "driver": config.driver, "expected_serial": config.serial,
+                                "group": config.group}
+        try:
+            status = camera.connect(CONNECT_TIMEOUT_S)
+            read_back = camera.apply_settings(config.settings, CONNECT_TIMEOUT_S)
+        except DeviceError as exc:
+            tile.update(connected=False, last_error=str(exc))
+            return tile
+        finally:
+            camera.close()
+        drift = {key: {"wanted": value, "reads": read_back.get(key)} for key, value in config.settings.items()
+                 if read_back.get(key) != value}
+        tile.update(connected=True, serial=status.serial, model=status.model, battery_percent=status.battery_percent,
+                    free_bytes=status.free_bytes, drift=drift, serial_ok=status.serial == config.serial,
+                    last_error=None if status.serial == config.serial else
+                    f"reports serial {status.serial}, the rig says {config.serial}")
+        return tile
+
+    def check_cameras(self, loaded: LoadedRig) -> list[dict[str, Any]]:
+        """Connect every camera, read back its settings; publish and return one tile per camera."""
+        owner = "camera check"
+        self.hardware.claim(owner)
+        try:
+            with ThreadPoolExecutor(max_workers=max(4, len(loaded.config.cameras)),
+                                    thread_name_prefix="capturerig-panel-check") as pool:
+                tiles = list(pool.map(lambda c: self._camera_status(loaded, c), loaded.config.cameras))
+        finally:
+            self.hardware.release(owner)
+        for tile in tiles:
+            self.hub.publish_threadsafe(tile)
+        return tiles
+
+    def preflight(self, loaded: LoadedRig) -> dict[str, Any]:
+        """The engine's preflight (open, home, connect, settings, storage) without shooting."""
+        owner = "preflight"
+        self.hardware.claim(owner)
+        self.hub.publish_threadsafe({"kind": "PreflightStarted", "session": "panel", "at": time.time()})
+        results: list[PreflightResult] = []
+
+        def publish(result: PreflightResult) -> None:
+            results.append(result)
+            self.hub.publish_threadsafe(event_message(result, "panel"))
+
+        problems: list[str] = []
+        try:
+            plan = _check_plan(loaded)
+            estimate = estimate_plan(loaded.config, plan, loaded.path.parent)
+            self.storage_dir.mkdir(parents=True, exist_ok=True)
+            devices = RigDevices(loaded.config, loaded.path.parent)
+            pool = ThreadPoolExecutor(max_workers=max(4, len(loaded.config.cameras)),
+                                      thread_name_prefix="capturerig-panel-preflight")
+            try:
+                run_preflight(devices, plan, estimate, self.storage_dir, publish, pool, loaded.path)
+            except PreflightFailed as exc:
+                problems = exc.problems
+            except DeviceError as exc:
+                problems = [str(exc)]
+            finally:
+                devices.lights_safe()
+                devices.close()
+                pool.shutdown(wait=True)
+        finally:
+            self.hardware.release(owner)
+        self.hub.publish_threadsafe({"kind": "PreflightFinished", "session": "panel", "at": time.time(),
+                                     "ok": not problems, "problems": problems})
+        return {"ok": not problems, "problems": problems,
+                "results": [{"device_id": r.device_id, "ok": r.ok, "detail": r.detail} for r in results]}
+
+
+class PanelLights:
+    """Scenes, per-fixture levels and blackout from the panel, paced by the photosensitivity governor.
+
+    The panel assumes a person may be in the rig: every change goes through a governor at the rig's flash
+    limit (``light_safety``), which delays a change that would flash too often and refuses a strobe above it.
+    """
+
+    def __init__(self, hub: EventHub, hardware: Hardware) -> None:
+        self.hub = hub
+        self.hardware = hardware
+        self._governors: dict[str, FlashGovernor] = {}
+        self._shares: dict[str, tuple[float, ...]] = {}
+        self._levels: dict[str, dict[str, dict[str, float]]] = {}
+
+    def limit(self, loaded: LoadedRig) -> FlashLimit:
+        safety = loaded.config.light_safety
+        source = "the WCAG general flash threshold" if safety.max_flashes_per_s == 3 else "the studio's light_safety"
+        return FlashLimit(safety.max_flashes_per_s, safety.flash_threshold, 1.0, source)
+
+    def _send(self, loaded: LoadedRig, frames: dict[UniverseKey, bytes]) -> None:
+        context = DriverContext(loaded.config, loaded.path.parent)
+        outputs: dict[str, LightOutput] = {o.id: create_light_output(o, context) for o in loaded.config.light_outputs}
+        try:
+            for output in outputs.values():
+                output.open(LIGHT_TIMEOUT_S)
+            for (output_id, universe), frame in frames.items():
+                outputs[output_id].set_universe(universe, frame)
+            for output in outputs.values():
+                output.wait_sent(LIGHT_TIMEOUT_S)
+        finally:
+            for output in outputs.values():
+                output.close()
+
+    def levels(self, loaded: LoadedRig) -> dict[str, dict[str, float]]:
+        """What the panel last put on each fixture (decoded from the frames it sent)."""
+        return self._levels.get(loaded.config.name, {})
+
+    def apply(self, loaded: LoadedRig, frames: dict[UniverseKey, bytes], label: str) -> dict[str, Any]:
+        """Send ``frames`` once the governor allows it; returns (and publishes) the verdict and the levels.
+
+        Raises Busy while the rig is in use, PhotosensitivityRefused for a strobe above the limit, DeviceError.
+        """
+        rig, base_dir = loaded.config, loaded.path.parent
+        limit = self.limit(loaded)
+        governor = self._governors.setdefault(rig.name, FlashGovernor(limit))
+        before = self._shares.get(rig.name) or light_shares(rig, safe_state_frames(rig, base_dir), base_dir)
+        after = light_shares(rig, frames, base_dir)
+        levels: dict[str, dict[str, float]] = {
+            f.id: {str(k): round(float(v), 4) for k, v in decode_fixture(f, frames, base_dir).items()}
+            for f in rig.fixtures}
+        for fixture, share in zip(rig.fixtures, after, strict=True):
+            hz = levels[fixture.id].get("strobe", 0.0)
+            if hz > limit.max_flashes / limit.window_s and share >= limit.threshold:
+                raise PhotosensitivityRefused(
+                    f"{label}: {fixture.id} would strobe at {hz:g} Hz, above the limit of {limit.max_flashes} "
+                    f"flashes per {limit.window_s:g} s set by {limit.source}")
+        owner = f"lights: {label}"
+        self.hardware.claim(owner)
+        try:
+            waited = governor.delay_for(change_between(before, after, time.monotonic(), label))
+            if waited > 0:
+                time.sleep(waited)
+            self._send(loaded, frames)
+            governor.record(change_between(before, after, time.monotonic(), label))
+            self._shares[rig.name] = after
+            self._levels[rig.name] = levels
+        finally:
+            self.hardware.release(owner)
+        verdict = {"ok": True, "waited_s": round(waited, 3), "limit": f"{limit.max_flashes} flashes per "
+                   f"{limit.window_s:g} s ({limit.source})",
+                   "text": (f"held back {waited:.2f} s to stay within {limit.max_flashes} flashes per second"
+                            if waited > 0 else f"within {limit.max_flashes} flashes per second")}
+        message = {"kind": "LightsSet", "session": "panel", "at": time.time(), "rig": rig.name, "scene": label,
+                   "levels": levels, "verdict": verdict}
+        self.hub.publish_threadsafe(message)
+        return message
+
+    def scene(self, loaded: LoadedRig, name: str, plan: PlanConfig | None = None) -> dict[str, Any]:
+        """A rig scene, a plan lighting state, or ``blackout``; raises KeyError listing what exists."""
+        if name == BLACKOUT:
+            return self.apply(loaded, blackout_frames(loaded.config), BLACKOUT)
+        condition = find_scene(loaded.config, name, plan)
+        commands = fixture_commands(loaded.config, condition)
+        return self.apply(loaded, frames_for_commands(loaded.config, commands, loaded.path.parent), name)
+
+    def set_fixtures(self, loaded: LoadedRig, levels: dict[str, FixtureCommand]) -> dict[str, Any]:
+        """Per-fixture commands; fixtures not named keep what the panel last gave them."""
+        known = {f.id for f in loaded.config.fixtures}
+        unknown = sorted(set(levels) - known)
+        if unknown:
+            raise KeyError(f"rig {loaded.config.name} has no fixture {', '.join(unknown)} "
+                           f"(fixtures: {', '.join(sorted(known))})")
+        current = self.levels(loaded)
+        commands: dict[str, FixtureCommand] = {}
+        for fixture_id, decoded in current.items():
+            fields = {k: v for k, v in decoded.items() if k in FixtureCommand.model_fields and k != "strobe"}
+            if any(fields.values()):
+                commands[fixture_id] = FixtureCommand.model_validate(fields)
+        commands.update(levels)
+        frames = frames_for_commands(loaded.config, commands, loaded.path.parent)
+        return self.apply(loaded, frames, "fixture levels")

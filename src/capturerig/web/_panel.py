@@ -1,0 +1,52 @@
+"""The panel's parts wired together: one instance per server, reachable from every route."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from capturerig.subjects import default_registry_path
+from capturerig.web._calibration import CalibrationDesk
+from capturerig.web._catalog import Catalog
+from capturerig.web._consent import ConsentDesk
+from capturerig.web._devices import PanelDevices, PanelLights
+from capturerig.web._hub import EventHub
+from capturerig.web._packages import PackageShelf
+from capturerig.web._runs import Hardware, RunManager
+from capturerig.web._settings import WebSettings
+from capturerig.web._thumbs import ThumbnailCache
+from capturerig.web._views import DeviceBoard, RunView
+
+__all__ = ["Panel"]
+
+
+class Panel:
+    """Settings, catalog, hub, views and the managers that act on the rig and the storage roots."""
+
+    def __init__(self, settings: WebSettings) -> None:
+        settings.check()
+        self.settings = settings
+        self.sessions_dir = settings.sessions_dir.absolute()
+        self.packages_dir = settings.packages_dir.absolute()
+        self.catalog = Catalog(settings.rigs, settings.extra_plans)
+        self.run_view = RunView()
+        self.board = DeviceBoard()
+        self.hub = EventHub(settings.client_queue_size, [self.run_view.apply, self.board.apply])
+        self.hardware = Hardware()
+        registry = settings.registry or default_registry_path(self.catalog.default_rig.loaded.config)
+        self.consent = ConsentDesk(registry, settings.purpose)
+        self.runs = RunManager(self.catalog, self.sessions_dir, self.hub, self.hardware, settings.registry,
+                               settings.purpose)
+        self.devices = PanelDevices(self.hub, self.hardware, self.sessions_dir)
+        self.lights = PanelLights(self.hub, self.hardware)
+        self.calibration_dir = (settings.calibration_dir or self.sessions_dir.parent / "calibration").absolute()
+        self.calibration = CalibrationDesk(self.calibration_dir)
+        self.packages = PackageShelf(self.packages_dir, self.calibration_dir)
+        cache = settings.cache_dir or Path(tempfile.mkdtemp(prefix="capturerig-panel-thumbs-"))
+        self.thumbs = ThumbnailCache(cache)
+
+    def state(self) -> dict[str, Any]:
+        """Everything a freshly opened panel needs (call on the event loop: the views live there)."""
+        return {"run": self.run_view.snapshot(), "board": self.board.snapshot(),
+                "busy": self.hardware.owner, "clients": len(self.hub.clients)}

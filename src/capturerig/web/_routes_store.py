@@ -1,0 +1,160 @@
+"""Routes for what the rig produced: sessions (start, steer, re-shoot), their files and thumbnails,
+calibration reports, and training packages. Files are served only from below the storage roots.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, StreamingResponse
+
+from capturerig.web._models import ConfirmPose, PackageBuild, ReshootRequest, SessionStart
+from capturerig.web._packages import zip_stream
+from capturerig.web._panel import Panel
+from capturerig.web._security import resolve_inside
+
+__all__ = ["store_router"]
+
+store_router = APIRouter()
+_INLINE_TYPES = {"image/jpeg", "image/png", "application/json", "text/plain"}
+
+
+def _panel(request: Request) -> Panel:
+    panel: Panel = request.app.state.panel
+    return panel
+
+
+def _file_response(path: Path) -> FileResponse:
+    if not path.is_file():
+        raise FileNotFoundError(f"'{path.name}' is a folder, not a file")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if media_type not in _INLINE_TYPES:  # never let the browser render served HTML or scripts as the panel
+        media_type = "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+
+
+# -- sessions ----------------------------------------------------------------------------------------------
+@store_router.get("/api/subjects", tags=["sessions"], summary="Subjects in the registry and their consent status")
+def list_subjects(request: Request) -> dict[str, Any]:
+    return _panel(request).consent.subjects()
+
+
+@store_router.get("/api/sessions", tags=["sessions"], summary="Sessions in the storage root, newest first")
+def list_sessions(request: Request) -> list[dict[str, Any]]:
+    panel = _panel(request)
+    if not panel.sessions_dir.is_dir():
+        return []
+    rows = []
+    for path in sorted(panel.sessions_dir.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+        if path.is_dir() and not path.is_symlink() and (path / "session.json").is_file():
+            rows.append(panel.runs.describe(path))
+    return rows
+
+
+@store_router.post("/api/sessions", tags=["sessions"], status_code=202, summary="Create a session and start it")
+def start_session(request: Request, body: SessionStart) -> dict[str, str]:
+    name = _panel(request).runs.start(body.rig, body.plan, body.subject, body.confirm_poses)
+    return {"session": name}
+
+
+@store_router.post("/api/sessions/{name}/reshoot", tags=["sessions"], status_code=202,
+                   summary="Re-shoot what the journal cannot prove done (failed or missing takes)")
+def reshoot_session(request: Request, name: str, body: ReshootRequest) -> dict[str, str]:
+    return {"session": _panel(request).runs.reshoot(name, body.confirm_poses)}
+
+
+@store_router.post("/api/run/pause", tags=["sessions"], summary="Pause at the next take boundary (lights safe)")
+def pause_run(request: Request) -> dict[str, str]:
+    _panel(request).runs.pause()
+    return {"requested": "pause"}
+
+
+@store_router.post("/api/run/resume", tags=["sessions"], summary="Resume a paused session")
+def resume_run(request: Request) -> dict[str, str]:
+    _panel(request).runs.resume()
+    return {"requested": "resume"}
+
+
+@store_router.post("/api/run/abort", tags=["sessions"], summary="Abort: lights safe at once, stop at the boundary")
+def abort_run(request: Request) -> dict[str, str]:
+    _panel(request).runs.abort()
+    return {"requested": "abort"}
+
+
+@store_router.post("/api/run/confirm-pose", tags=["sessions"], summary="Answer the operator's pose question")
+def confirm_pose(request: Request, body: ConfirmPose) -> dict[str, bool]:
+    _panel(request).runs.confirm_pose(body.confirmed)
+    return {"confirmed": body.confirmed}
+
+
+@store_router.get("/api/sessions/{name}/files/{path:path}", tags=["files"],
+                  summary="A file of a session (thumb=true: a small JPEG of an image)")
+def session_file(request: Request, name: str, path: str, thumb: bool = False) -> FileResponse:
+    panel = _panel(request)
+    folder = panel.runs.session_dir(name)
+    target = resolve_inside(folder, path)
+    if thumb:
+        return _file_response(panel.thumbs.thumbnail(target))
+    return _file_response(target)
+
+
+# -- calibration -------------------------------------------------------------------------------------------
+@store_router.get("/api/calibration", tags=["calibration"],
+                  summary="The calibrations the panel can run and the rig's current (accepted) ones")
+def calibration_kinds(request: Request, rig: str | None = None) -> dict[str, Any]:
+    panel = _panel(request)
+    return panel.calibration.describe(panel.catalog.rig(rig).loaded)
+
+
+@store_router.post("/api/calibration/{kind}/{session}", tags=["calibration"],
+                   summary="Calibrate from a session's captured frames; returns the report")
+def run_calibration(request: Request, kind: str, session: str, rig: str | None = None) -> dict[str, Any]:
+    panel = _panel(request)
+    return panel.calibration.run(kind, panel.runs.session_dir(session), panel.catalog.rig(rig).loaded)
+
+
+@store_router.get("/api/calibration/{kind}/{session}", tags=["calibration"], summary="A session's report")
+def calibration_report(request: Request, kind: str, session: str) -> dict[str, Any]:
+    panel = _panel(request)
+    return panel.calibration.report(kind, panel.runs.session_dir(session))
+
+
+@store_router.post("/api/calibration/{kind}/{session}/accept", tags=["calibration"],
+                   summary="Make this report the rig's current calibration")
+def accept_calibration(request: Request, kind: str, session: str, rig: str | None = None) -> dict[str, Any]:
+    panel = _panel(request)
+    return panel.calibration.accept(kind, panel.runs.session_dir(session), panel.catalog.rig(rig).loaded)
+
+
+# -- packages ----------------------------------------------------------------------------------------------
+@store_router.get("/api/packages", tags=["packages"], summary="Packages in the packages root")
+def list_packages(request: Request) -> list[dict[str, Any]]:
+    return _panel(request).packages.list()
+
+
+@store_router.post("/api/packages", tags=["packages"], status_code=201, summary="Package a finished session")
+def build_package(request: Request, body: PackageBuild) -> dict[str, Any]:
+    panel = _panel(request)
+    return panel.packages.build(panel.runs.session_dir(body.session))
+
+
+@store_router.post("/api/packages/{name}/verify", tags=["packages"], summary="Check every file against its manifest")
+def verify_package(request: Request, name: str) -> dict[str, Any]:
+    return _panel(request).packages.verify(name)
+
+
+@store_router.get("/api/packages/{name}/download", tags=["packages"], summary="The whole package as a zip stream")
+def download_package(request: Request, name: str) -> StreamingResponse:
+    path = _panel(request).packages.path(name)
+    return StreamingResponse(zip_stream(path, name), media_type="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="{name}.zip"'})
+
+
+@store_router.get("/api/packages/{name}/files/{path:path}", tags=["files"], summary="One file of a package")
+def package_file(request: Request, name: str, path: str) -> FileResponse:
+    panel = _panel(request)
+    folder = panel.packages.path(name)
+    return _file_response(resolve_inside(folder, path))

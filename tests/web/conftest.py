@@ -1,0 +1,98 @@
+"""A live panel on 127.0.0.1 (uvicorn in a thread, fast simulated studio) and Debian's Chromium driving it.
+
+Screenshots go to ``tests/web/artifacts/`` (git-ignored); each test prints where it put them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from capturerig.config import LoadedRig
+from capturerig.subjects import DEMO_PURPOSE, enrol_demo_subject
+from capturerig.web import Panel, PanelServer, WebSettings, create_app
+from capturerig_sim import VirtualStudio
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded browser
+SUBJECT = "demo-subject"
+
+
+@dataclass
+class LivePanel:
+    url: str
+    panel: Panel
+    server: PanelServer
+    root: Path
+    token: str | None
+
+
+def start_panel(root: Path, token: str | None = None, queue_size: int = 256, rig: Path | None = None) -> LivePanel:
+    """A panel server on a free loopback port over ``root`` (sessions/, packages/, a demo subject registry)."""
+    registry = enrol_demo_subject(root / "subjects.sqlite", SUBJECT).registry_path
+    settings = WebSettings(rigs=(rig,), sessions_dir=root / "sessions", packages_dir=root / "packages",
+                           port=0, token=token, registry=registry, purpose=DEMO_PURPOSE, cache_dir=root / "thumbs",
+                           client_queue_size=queue_size)
+    app = create_app(settings)
+    server = PanelServer(app, "127.0.0.1", 0)
+    server.start()
+    return LivePanel(server.url, app.state.panel, server, root, token)
+
+
+@pytest.fixture
+def live(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
+    """The panel over a fresh fast simulated studio (``studio`` is the world its sim devices share)."""
+    handle = start_panel(tmp_path)
+    try:
+        yield handle
+    finally:
+        handle.server.stop()
+        assert handle.panel.runs.wait(30.0), "a panel session was still running after the server stopped"
+
+
+@pytest.fixture(scope="module")  # per module: Playwright's sync API keeps an event loop in this thread
+def playwright_session() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_session: Playwright) -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (scripts/bootstrap.sh does)")
+    browser = playwright_session.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=True)
+    context.close()
+    # A refused request (4xx) is shown to the technician as a message; a script error is a bug.
+    assert not [e for e in errors if not e.startswith("Failed to load resource")], f"browser errors: {errors}"
+
+
+def shot(page: Page, name: str) -> Path:
+    """Keep a screenshot as a test artefact and say where it is."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def rig_of(live: LivePanel) -> LoadedRig:
+    return live.panel.catalog.default_rig.loaded

@@ -1,0 +1,125 @@
+"""A technician runs whole simulated sessions from the panel in a real browser (Debian's Chromium)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from playwright.sync_api import Page, expect
+
+from capturerig_sim import VirtualStudio
+from tests.web.conftest import SUBJECT, LivePanel, shot
+
+SESSION_TIMEOUT_MS = 120_000  # a loaded 2-core machine; the fast simulator needs ~10 s
+CAMERAS, TAKES = 16, 8
+
+
+def _thumbnails(page: Page) -> int:
+    """Contact-sheet thumbnails that have arrived and decoded in the browser."""
+    return int(page.evaluate(
+        "Array.from(document.querySelectorAll('#contact-sheet td img')).filter(i => i.complete && i.naturalWidth > 0)"
+        ".length"))
+
+
+def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_resumes(
+        live: LivePanel, page: Page, studio: VirtualStudio) -> None:
+    page.goto(f"{live.url}/#session")
+    page.fill("#subject", SUBJECT)
+    page.select_option("#session-plan", "sim-demo")
+    expect(page.locator("#consent")).to_contain_text("consent: valid")
+    expect(page.locator("#estimate")).to_contain_text(f"{TAKES} takes, {TAKES * CAMERAS} images")
+    page.click("#start")
+
+    # The pose is operator-confirmed: the panel asks, and the subject is told to hold once it is confirmed.
+    expect(page.locator("#pose-confirm")).to_be_visible()
+    expect(page.locator("#pose-name")).to_have_text("p00")
+    expect(page.locator("#hold-cue")).to_have_class("cue relax")
+    shot(page, "session-1-confirm-pose")
+    page.click("#pose-yes")
+    expect(page.locator("#hold-cue")).to_have_class("cue hold", timeout=SESSION_TIMEOUT_MS)
+    expect(page.locator("#hold-word")).to_contain_text("HOLD")
+
+    # The contact sheet fills as files land: one take's column (16 cameras), then pause at a take boundary.
+    page.wait_for_function("document.querySelectorAll('#contact-sheet td img').length >= 16",
+                           timeout=SESSION_TIMEOUT_MS)
+    expect(page.locator("#arrivals .chip.arrived").first).to_be_visible(timeout=SESSION_TIMEOUT_MS)
+    page.click("#pause")
+    expect(page.locator("#run-state")).to_have_text("paused", timeout=SESSION_TIMEOUT_MS)
+    expect(page.locator("#hold-cue")).to_have_class("cue relax")
+    expect(page.locator("#resume")).to_be_enabled()
+    paused_cells = page.locator("#contact-sheet td img").count()
+    assert 16 <= paused_cells < TAKES * CAMERAS
+    assert all(not any(frame) for frame in studio.held_frames().values()), "lights must be safe while paused"
+    page.wait_for_timeout(500)
+    assert page.locator("#contact-sheet td img").count() == paused_cells, "a paused session must not shoot"
+    shot(page, "session-1-paused")
+
+    page.click("#resume")
+    expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+    expect(page.locator("#progress")).to_have_text(f"{TAKES}/{TAKES}")
+    expect(page.locator("#hold-cue")).to_have_class("cue relax")
+    page.wait_for_function(f"Array.from(document.querySelectorAll('#contact-sheet td img'))"
+                           f".filter(i => i.complete && i.naturalWidth > 0).length === {TAKES * CAMERAS}",
+                           timeout=SESSION_TIMEOUT_MS)
+    assert _thumbnails(page) == TAKES * CAMERAS
+    assert live.panel.thumbs.made == TAKES * CAMERAS  # made on the server, once each
+    expect(page.locator("#contact-sheet th.verified")).to_have_count(TAKES)
+    shot(page, "session-1-done-contact-sheet")
+
+    # Calibration: this is a capture session, so geometry calibration says what it needs instead.
+    page.goto(f"{live.url}/#calibration")
+    geometry = page.locator('#calib-kinds .card[data-kind="geometry"]')
+    expect(geometry).to_contain_text("none accepted yet")
+    geometry.get_by_role("button", name="Run").click()
+    expect(page.locator("#toast")).to_contain_text("geometry needs a calibration session", timeout=SESSION_TIMEOUT_MS)
+    shot(page, "calibration-refuses-a-capture-session")
+
+    # Packages: build from the session, verify with its report, download the zip.
+    page.goto(f"{live.url}/#packages")
+    page.click("#build-package")
+    row = page.locator("#packages-list tbody tr").first
+    expect(row).to_be_visible(timeout=SESSION_TIMEOUT_MS)
+    row.locator("button.verify").click()
+    expect(page.locator("#verify-report")).to_contain_text("every file matches its manifest",
+                                                           timeout=SESSION_TIMEOUT_MS)
+    name = row.get_attribute("data-package")
+    download = page.request.get(f"{live.url}/api/packages/{name}/download")
+    assert download.ok
+    names = zipfile.ZipFile(io.BytesIO(download.body())).namelist()
+    assert sum(n.endswith(".jpg") for n in names) >= TAKES * CAMERAS
+    assert f"{name}/bagit.txt" in names
+    shot(page, "packages-verified")
+
+
+def test_a_failed_take_is_highlighted_reshot_and_an_abort_puts_the_lights_safe(
+        live: LivePanel, page: Page, studio: VirtualStudio) -> None:
+    # cam03 delivers a corrupt file on every attempt of the first take (1 + 2 retries): the session fails there.
+    studio.inject_fault("cam03", "corrupt_download", count=3)
+    page.goto(f"{live.url}/#session")
+    page.fill("#subject", SUBJECT)
+    page.select_option("#session-plan", "sim-demo")
+    page.uncheck("#confirm-poses")
+    page.click("#start")
+    expect(page.locator("#run-state")).to_have_text("failed", timeout=SESSION_TIMEOUT_MS)
+    failed = page.locator("#failed-takes .failed-take")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("p00/s00/l00/b0 FAILED")
+    expect(failed).to_contain_text("cam03")
+    expect(page.locator("#contact-sheet th.failed")).to_have_count(1)
+    expect(page.locator("#contact-sheet td.failed")).to_have_count(CAMERAS)
+    shot(page, "session-2-failed-take")
+
+    # Re-shoot: the journal's missing takes are shot again; abort once the lights are on.
+    failed.locator("button.reshoot").click()
+    expect(page.locator("#run-state")).to_have_text("running", timeout=SESSION_TIMEOUT_MS)
+    page.wait_for_function("document.querySelectorAll('#contact-sheet th.verified').length >= 1",
+                           timeout=SESSION_TIMEOUT_MS)
+    assert any(any(frame) for frame in studio.held_frames().values()), "a take's light should be on mid-session"
+    page.click("#abort")
+    expect(page.locator("#run-state")).to_have_text("aborted", timeout=SESSION_TIMEOUT_MS)
+    expect(page.locator("#hold-cue")).to_have_class("cue relax")
+    frames = studio.held_frames()
+    assert frames
+    assert all(not any(frame) for frame in frames.values()), "the simulator must receive blackout"
+    assert live.panel.runs.wait(30.0)
+    shot(page, "session-2-aborted-lights-safe")
