@@ -124,6 +124,7 @@ class SimCamera(_SimDevice):
             self._state.capacity_bytes = capacity  # the card the rig now describes (files on it stay)
         stuck: Mapping[str, Any] = config.params.get("stuck_settings", {}) or {}
         self._stuck = {str(key): str(value) for key, value in stuck.items()}
+        self._repeated: list[tuple[str, bytes]] | None = None  # simulation.images: repeat
 
     def connect(self, timeout_s: float) -> CameraStatus:
         """Open the camera; raises DeviceError when it is 'unplugged' or asks for a format it cannot make."""
@@ -204,16 +205,9 @@ class SimCamera(_SimDevice):
         with self._studio.lock:
             if self._state.written_seq == record.seq:
                 return self._state.written
-        try:
-            image = render_image(self._camera, self._studio.rig, record.frames, record.turntable_deg,
-                                 record.settings, self._studio.base_dir,
-                                 noise_seed=_noise_seed(self._camera.serial, record.seq), props=record.props,
-                                 subject_present=record.subject_present, room_light=record.room_light)
-        except ValueError as exc:
-            raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
+        encoded = self._encoded_exposure(record)
         latency_ms = trigger_latency_ms(self._camera.serial, self._body.trigger_latency_ms)  # per-body spread
         exposed_at = record.fired_at + self._studio.wall_seconds(latency_ms / 1000.0)
-        encoded = [(fmt, _ENCODERS[fmt](image)) for fmt in self._camera.formats]
         files = []
         with self._studio.lock:
             state = self._state
@@ -231,6 +225,25 @@ class SimCamera(_SimDevice):
                 files.append(CameraFile(name=name, format=fmt, data=data, exposed_at=exposed_at))
             state.written_seq, state.written = record.seq, tuple(files)
         return tuple(files)
+
+    def _encoded_exposure(self, record: ExposureRecord) -> list[tuple[str, bytes]]:
+        """The exposure's files as (format, bytes): rendered, or the camera's first rendering again when the
+        rig's ``simulation.images`` is ``repeat`` (engine benchmarks at 64-128 cameras, where ray-casting
+        every image on the host's cores would hide the engine's own cost)."""
+        repeat = self._studio.rig.simulation.get("images", "rendered") == "repeat"
+        if repeat and self._repeated is not None:
+            return self._repeated
+        try:
+            image = render_image(self._camera, self._studio.rig, record.frames, record.turntable_deg,
+                                 record.settings, self._studio.base_dir,
+                                 noise_seed=_noise_seed(self._camera.serial, record.seq), props=record.props,
+                                 subject_present=record.subject_present, room_light=record.room_light)
+        except ValueError as exc:
+            raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
+        encoded = [(fmt, _ENCODERS[fmt](image)) for fmt in self._camera.formats]
+        if repeat:
+            self._repeated = encoded
+        return encoded
 
     def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
         """The files of the last exposure, after the modelled trigger, exposure, card-write and USB time.

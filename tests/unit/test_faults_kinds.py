@@ -128,7 +128,7 @@ def test_the_ledger_records_deliveries_erasures_and_faults(
     assert all(json.loads(line) for line in ledger.read_text().splitlines()[:3])
 
 
-def test_a_trigger_box_reset_on_the_wire_loses_the_pulse_and_its_settings(
+def test_a_trigger_box_reset_loses_the_pulse_and_the_driver_sends_its_settings_again(
         studio: VirtualStudio, context: DriverContext, tmp_path: Path) -> None:
     outputs = {camera.id: index for index, camera in enumerate(context.rig.cameras)}
     with TriggerBoxSimulator(studio, outputs, link=tmp_path / "trig0", device_id="trig0") as sim:
@@ -146,5 +146,7 @@ def test_a_trigger_box_reset_on_the_wire_loses_the_pulse_and_its_settings(
             assert sim.logic.delay_us[outputs["cam01"]] == 0  # the reset forgot the delays
             box.fire(["cam00"], 2.0)
             assert [record.camera_id for record in studio.exposure_log()] == ["cam00"]
+            assert sim.logic.delay_us[outputs["cam01"]] == 500  # the driver sent them again before that fire
+            assert box.delays_us["cam01"] == 500
         finally:
             box.close()

@@ -95,8 +95,11 @@ class BoardSpec(BaseModel):
 
 
 def boards_dir() -> Path:
-    """The repository's board definitions (calibration/boards/), for examples and tests."""
-    return Path(__file__).resolve().parents[3] / "calibration" / "boards"
+    """The board definitions: the repository's calibration/boards/, or the copy a wheel carries."""
+    repository = Path(__file__).resolve().parents[3] / "calibration" / "boards"
+    if repository.is_dir():
+        return repository
+    return Path(__file__).resolve().parent.parent / "_calibration_boards"
 
 
 def load_board(path: str | Path) -> BoardSpec:

@@ -166,6 +166,11 @@ class SerialTriggerBox:
         self._baudrate = _param_int(config, "baudrate", 115_200, 1_200, 4_000_000)
         self._serial: serial.SerialBase | None = None
         self._lock = threading.Lock()
+        # Set when the box announces a reboot after open(): its delays, pulse, watchdog and clock are back at
+        # their defaults, so they are sent again before the next command (a FIRE would otherwise be skewed).
+        self._rebooted = False
+        self._configured = False
+        self._restore_lock = threading.Lock()  # the keepalive thread may notice first
         self._rx = bytearray()  # received bytes not yet consumed as lines
         self._last_command = 0.0
         self._stop = threading.Event()
@@ -222,13 +227,27 @@ class SerialTriggerBox:
             raise self._error(f"the box (serial {self.identity.serial}) has {self.identity.outputs} outputs, "
                               f"but params.outputs maps {listed}", "fix params.outputs in the rig file")
         self.sync_clock(max(0.1, deadline - time.monotonic()))
+        self._configure(deadline)
+        self._stop.clear()
+        self._keepalive = threading.Thread(target=self._keep_alive, name=f"{self.id}-keepalive", daemon=True)
+        self._keepalive.start()
+
+    def _configure(self, deadline: float) -> None:
+        """Send watchdog, pulse length and every delay (at open, and again after the box rebooted)."""
+        self._configured = False
         self.command(f"WDT {self._watchdog_ms}", "OK", self._left(deadline))
         self.command(f"PULSE {self._pulse_us}", "OK", self._left(deadline))
         self.set_delays({camera_id: self._delays.get(camera_id, 0) for camera_id in self._outputs},
                         self._left(deadline))
-        self._stop.clear()
-        self._keepalive = threading.Thread(target=self._keep_alive, name=f"{self.id}-keepalive", daemon=True)
-        self._keepalive.start()
+        self._rebooted = False
+        self._configured = True
+
+    def _restore_after_reboot(self, timeout_s: float) -> None:
+        log.warning("%s: the box rebooted; sending its clock, watchdog, pulse and delays again", self.id)
+        deadline = time.monotonic() + timeout_s
+        self._configured = False  # no recursion: commands sent from here do not restore again
+        self.sync_clock(max(0.1, deadline - time.monotonic()))
+        self._configure(deadline)
 
     @staticmethod
     def _left(deadline: float) -> float:
@@ -292,6 +311,10 @@ class SerialTriggerBox:
         Raises DeviceError for an ``ERR`` reply, garbage or an unexpected reply; DeviceTimeout when no whole
         line arrives within ``timeout_s``.
         """
+        if self._rebooted and self._configured:
+            with self._restore_lock:
+                if self._rebooted and self._configured:
+                    self._restore_after_reboot(timeout_s)
         with self._lock:
             try:
                 return self._command_locked(line, expect, timeout_s)
@@ -306,6 +329,8 @@ class SerialTriggerBox:
         while True:
             text = self._read_line(deadline, line)
             if text.startswith("!"):
+                if text.startswith("! BOOT") and self._configured:
+                    self._rebooted = True
                 self.notices.append(text)
                 del self.notices[:-20]
                 (log.warning if "WATCHDOG" in text else log.info)("%s: %s", self.id, text)
@@ -475,6 +500,7 @@ class SerialTriggerBox:
 
     def close(self) -> None:
         """Release every output, stop the keepalive and close the port; never raises."""
+        self._configured = False  # closing: a reboot notice now needs no restore
         self._stop.set()
         if self._keepalive is not None and self._keepalive is not threading.current_thread():
             self._keepalive.join(timeout=2.0)

@@ -93,9 +93,12 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
     for check in pool.map(lambda c: _check_camera(devices, c), wanted):
         report(check.camera_id, check.problem, check.detail)
     free = shutil.disk_usage(session_dir).free
-    need = max(devices.rig.storage.min_free_bytes, int(estimate.disk_bytes * DISK_MARGIN))
+    # The engine stops a session at its disk reserve, so a plan only fits when it fits above the reserve.
+    need = max(devices.rig.storage.min_free_bytes,
+               devices.rig.storage.reserve_bytes + int(estimate.disk_bytes * DISK_MARGIN))
     report("storage", None if free >= need else
            f"storage: {free / 1e9:.2f} GB free at {session_dir}, the plan needs {need / 1e9:.2f} GB "
+           f"including the {devices.rig.storage.reserve_bytes / 1e9:.2f} GB reserve (storage.reserve_bytes) "
            "(free space or choose another --out)", f"{free / 1e9:.1f} GB free")
     if rig_path is not None and len(wanted) > 1:
         report("sync", None, describe_rig_sync(rig_path))  # information: a stale or missing one is no failure
