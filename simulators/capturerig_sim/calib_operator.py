@@ -42,6 +42,7 @@ __all__ = [
     "CalibrationOperator",
     "board_in_view",
     "board_prop",
+    "close_up_rounds",
     "configure_stage",
     "plan_board_poses",
 ]
@@ -193,21 +194,55 @@ def _nearest_inside(board: BoardSpec, truth: CameraTruth, rotation_cam: Float64A
     return far
 
 
-def _close_up(board: BoardSpec, truth: CameraTruth, camera_id: str, rng: np.random.Generator,
-              round_index: int) -> BoardPose:
-    """The board tilted in front of ``truth``, as close as it can be while the whole board stays in the image.
+# The image corners a close-up is slid towards, in turn: (-1, -1) is the top left (u and v both small).
+_CORNERS = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
+# Close-ups tilt this far (deg) about a diagonal of the image, so about both board axes at once: the
+# foreshortening along both image axes is what separates the principal point from the camera's rotation.
+_CLOSE_UP_TILT_DEG = (31.0, 38.0)
+# A close-up's board covers at least this share of the image (a person fills the live view with it).
+_CLOSE_UP_MIN_FILL = 0.52
+# A sweep of this many positions ties the rig together; frames beyond it go to further close-up rounds.
+_SWEEP_FRAMES = 24
 
-    Whole, every marker is found, and its outer corners run about one square from the image's edges and
-    corners, where the lens distortion is strongest. Tilted, the far side looks smaller, so the technician
-    slides the board: the board point on the optical axis is chosen (from a small grid) to let it come closest.
-    """
-    portrait = truth.intrinsics.height > truth.intrinsics.width
+
+def _outline_pixels(board: BoardSpec, truth: CameraTruth, rotation_cam: Float64Array,
+                    position_cam: Float64Array) -> Float64Array:
+    """The board's corners in the image, its origin at ``position_cam`` in the camera frame."""
     width, height = board.size_m
-    roll = (math.pi / 2.0 if portrait == (width > height) else 0.0) + rng.uniform(-0.1, 0.1)
-    axis_angle = round_index * math.pi / 2.0 + rng.uniform(0.0, math.pi / 2.0)  # each round tilts another way
-    tilt = math.radians(rng.uniform(18.0, 30.0))
+    outline = np.array([[0, 0, 0], [width, 0, 0], [width, height, 0], [0, height, 0]], dtype=np.float64)
+    intr = truth.intrinsics
+    pixels, _ = cv2.projectPoints(outline @ rotation_cam.T + position_cam, np.zeros(3), np.zeros(3), intr.matrix(),
+                                  intr.distortion())
+    return np.asarray(pixels.reshape(-1, 2), dtype=np.float64)
+
+
+def _slid_to_corner(board: BoardSpec, truth: CameraTruth, rotation_cam: Float64Array, on_axis: Float64Array,
+                    distance: float, corner: tuple[float, float]) -> Float64Array:
+    """The board's origin (camera frame) with the board slid from the axis as far towards ``corner`` as fits."""
+    intr = truth.intrinsics
+    # One unit of slide moves the board's axis point to the image corner's direction at ``distance``.
+    step = np.array([corner[0] * intr.width / (2.0 * intr.fx), corner[1] * intr.height / (2.0 * intr.fy), 0.0])
+    base = np.array([0.0, 0.0, distance]) - rotation_cam @ on_axis
+
+    def fits(amount: float) -> bool:
+        shift = base + amount * distance * step
+        return _inside_image(board, truth, rotation_cam, on_axis - rotation_cam.T @ (shift - base), distance)
+
+    low, high = 0.0, 1.0
+    if not fits(low):
+        return base
+    for _ in range(12):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return np.asarray(base + low * distance * step, dtype=np.float64)
+
+
+def _framed(board: BoardSpec, truth: CameraTruth, camera_id: str, axis_angle: float, tilt: float,
+            roll_matrix: Float64Array, corner: tuple[float, float],
+            factor: float) -> tuple[Float64Array, Float64Array, float]:
+    """Board axes and origin in the camera frame, and the image share it covers, for one tilt."""
+    width, height = board.size_m
     tilt_matrix, _ = cv2.Rodrigues(np.array([math.cos(axis_angle), math.sin(axis_angle), 0.0]) * tilt)
-    roll_matrix, _ = cv2.Rodrigues(np.array([0.0, 0.0, roll]))
     rotation_cam = np.asarray(tilt_matrix @ roll_matrix, dtype=np.float64)  # board axes in the camera frame
     best_distance, best_point = math.inf, np.array([width / 2.0, height / 2.0, 0.0])
     for fx in np.linspace(0.35, 0.65, 3):
@@ -218,19 +253,72 @@ def _close_up(board: BoardSpec, truth: CameraTruth, camera_id: str, rng: np.rand
                 best_distance, best_point = distance, point
     if not math.isfinite(best_distance):
         raise ValueError(f"{camera_id}: the board {board.name} never fits in this camera's image")
-    distance = best_distance * rng.uniform(1.0, 1.03)
+    image_area = truth.intrinsics.width * truth.intrinsics.height
+    # A little farther than the closest fit leaves room to slide towards the corner; step back in when the
+    # board would cover too little of the image (and, failing that, keep the fullest view).
+    best_fill, position = -1.0, np.array([0.0, 0.0, best_distance]) - rotation_cam @ best_point
+    for scale in (factor, 1.0):
+        candidate = _slid_to_corner(board, truth, rotation_cam, best_point, best_distance * scale, corner)
+        outline = _outline_pixels(board, truth, rotation_cam, candidate).astype(np.float32)
+        fill = cv2.contourArea(outline) / image_area
+        if fill > best_fill:
+            best_fill, position = fill, candidate
+        if fill >= _CLOSE_UP_MIN_FILL:
+            break
+    return rotation_cam, position, best_fill
+
+
+def _close_up(board: BoardSpec, truth: CameraTruth, camera_id: str, rng: np.random.Generator,
+              round_index: int, corner_index: int) -> BoardPose:
+    """The board close in front of ``truth``, strongly tilted, slid towards one corner of its image.
+
+    Whole, every marker is found; close, it covers more than half the image; slid towards the corner
+    ``corner_index`` (of :data:`_CORNERS`), its outer corners reach that corner of the image and the two
+    edges beside it, where the lens distortion is strongest. It is tilted 31-38 deg about an image
+    diagonal (less when so tilted it would cover too little of the image); the far side then looks
+    smaller, so the technician first slides the board along it: the board point on the optical axis is
+    chosen (from a small grid) to let it come closest. Successive rounds tilt it towards each diagonal.
+    """
+    portrait = truth.intrinsics.height > truth.intrinsics.width
+    width, height = board.size_m
+    roll = (math.pi / 2.0 if portrait == (width > height) else 0.0) + rng.uniform(-0.1, 0.1)
+    # The tilt axis runs along a diagonal; round by round it turns a quarter, so each camera is seen tilted
+    # each way, and it differs from the corner's diagonal (a board tilted away from the corner it reaches).
+    diagonal = (corner_index + 1 + 2 * (round_index % 2)) % 4
+    axis_angle = math.pi / 4.0 + diagonal * math.pi / 2.0 + rng.uniform(-0.2, 0.2)
+    tilt = math.radians(rng.uniform(*_CLOSE_UP_TILT_DEG))
+    roll_matrix = np.asarray(cv2.Rodrigues(np.array([0.0, 0.0, roll]))[0], dtype=np.float64)
+    corner = _CORNERS[corner_index % len(_CORNERS)]
+    factor = rng.uniform(1.03, 1.10)
+    # Some tilts foreshorten the board so much that it cannot cover enough of the image: tilt a little less.
+    for tilt_scale in (1.0, 0.9, 0.8):
+        rotation_cam, position, fill = _framed(board, truth, camera_id, axis_angle, tilt * tilt_scale,
+                                               roll_matrix, corner, factor)
+        if fill >= _CLOSE_UP_MIN_FILL:
+            break
     rotation = truth.rotation.T @ rotation_cam
-    translation = truth.rotation.T @ (np.array([0.0, 0.0, distance]) - rotation_cam @ best_point - truth.translation)
+    translation = truth.rotation.T @ (position - truth.translation)
     return BoardPose(np.asarray(rotation, dtype=np.float64), np.asarray(translation, dtype=np.float64), "close-up",
                      camera_id)
+
+
+def close_up_rounds(frames: int, cameras: int) -> int:
+    """How many close-ups each camera gets in a capture of ``frames`` frames.
+
+    A short capture spends about 40 % of its frames on close-ups (at least one per camera); a longer one
+    keeps a sweep of at least 24 positions and spends the rest on more close-ups, each tilted another way and
+    slid to another corner of the image: those pin the lens, chiefly the principal point.
+    """
+    return max(1, round(0.4 * frames / max(cameras, 1)), (frames - _SWEEP_FRAMES) // max(cameras, 1))
 
 
 def plan_board_poses(rig: RigConfig, board: BoardSpec, frames: int = 40, seed: int = 0,
                      cameras: Sequence[str] | None = None) -> list[BoardPose]:
     """The technician's board positions for ``frames`` frames, in the order they are shot.
 
-    About 40 % of the frames are close-ups (each camera in turn, as many rounds as fit), the rest sweep the
+    Close-ups go round the cameras (:func:`close_up_rounds` rounds as fit), the rest of the frames sweep the
     capture volume; close-ups are spread among the sweep positions, so each half of the capture has both.
+    In round ``r`` camera ``k`` of the rig gets the board slid towards image corner ``(r + k) % 4``.
 
     Raises
     ------
@@ -241,11 +329,14 @@ def plan_board_poses(rig: RigConfig, board: BoardSpec, frames: int = 40, seed: i
         raise ValueError(f"a calibration capture needs at least 1 frame, got {frames}")
     chosen = [rig.camera(camera_id) for camera_id in cameras] if cameras is not None else list(rig.cameras)
     truths = [camera_truth(camera, rig) for camera in rig.cameras]
-    rounds = max(1, round(0.4 * frames / len(chosen)))
-    close_count = min(frames // 2, rounds * len(chosen))
+    rounds = close_up_rounds(frames, len(chosen))
+    close_count = min(frames - min(frames // 2, _SWEEP_FRAMES), rounds * len(chosen))
     rng = _seeded(seed, "close-up")
-    close = [_close_up(board, camera_truth(chosen[k % len(chosen)], rig), chosen[k % len(chosen)].id, rng,
-                       k // len(chosen)) for k in range(close_count)]
+    close = []
+    for k in range(close_count):
+        camera, round_index = chosen[k % len(chosen)], k // len(chosen)
+        close.append(_close_up(board, camera_truth(camera, rig), camera.id, rng, round_index,
+                               (round_index + k % len(chosen)) % len(_CORNERS)))
     sweep = _sweep(board, truths, frames - close_count, seed)
     ordered: list[BoardPose] = []
     for index in range(frames):
