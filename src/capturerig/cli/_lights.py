@@ -18,8 +18,8 @@ import capturerig
 from capturerig import config
 from capturerig.cli._output import RigOption, console
 from capturerig.cli._output import fail as _fail
-from capturerig.config import FixtureCommand, LightingCondition, LoadedRig
-from capturerig.devices import DeviceError, DriverContext, LightOutput, create_light_output
+from capturerig.config import FixtureCommand, LightingCondition
+from capturerig.devices import DeviceError
 from capturerig.lighting import (
     BLACKOUT,
     UniverseKey,
@@ -27,12 +27,12 @@ from capturerig.lighting import (
     expand_lighting,
     find_scene,
     frames_for_condition,
+    send_frames_once,
 )
 
 __all__ = ["lights_app", "parse_fixture_setting"]
 
 lights_app = typer.Typer(no_args_is_help=True, help="Set the rig's lights: scenes, levels, blackout; discover nodes.")
-OPEN_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 5.0
 
 
@@ -77,22 +77,6 @@ def parse_fixture_setting(text: str) -> tuple[str, FixtureCommand]:
     return fixture, FixtureCommand(intensity=level, color=(1.0, 1.0, 1.0, 1.0))
 
 
-def _send(rig: LoadedRig, frames: dict[UniverseKey, bytes]) -> None:
-    """Open every light output, send the frames, wait until they are on the wire, close."""
-    context = DriverContext(rig.config, rig.path.parent)
-    outputs: dict[str, LightOutput] = {o.id: create_light_output(o, context) for o in rig.config.light_outputs}
-    try:
-        for output in outputs.values():
-            output.open(OPEN_TIMEOUT_S)
-        for (output_id, universe), frame in frames.items():
-            outputs[output_id].set_universe(universe, frame)
-        for output in outputs.values():
-            output.wait_sent(SEND_TIMEOUT_S)
-    finally:
-        for output in outputs.values():
-            output.close()
-
-
 def _lit(frames: dict[UniverseKey, bytes]) -> str:
     channels = sum(1 for frame in frames.values() for level in frame if level)
     return f"{len(frames)} universe(s), {channels} channel(s) above zero"
@@ -113,7 +97,7 @@ def scene(name: Annotated[str, typer.Argument(help="a rig scene id, a plan light
             states = expand_lighting(loaded.config, loaded_plan.config.lighting) if loaded_plan else ()
             chosen = find_scene(loaded.config, name, loaded_plan.config if loaded_plan else None, states)
             frames = frames_for_condition(loaded.config, chosen, loaded.path.parent)
-        _send(loaded, frames)
+        send_frames_once(loaded, frames, SEND_TIMEOUT_S)
     console.print(f"scene {name} on rig {loaded.config.name}: {_lit(frames)}")
 
 
@@ -132,7 +116,7 @@ def set_levels(settings: Annotated[list[str], typer.Argument(help="FIXTURE=LEVEL
                              f"(fixtures: {', '.join(sorted(known)) or 'none'}; '*' means every fixture)")
         condition = LightingCondition(id="cli-set", levels=levels)
         frames = frames_for_condition(loaded.config, condition, loaded.path.parent)
-        _send(loaded, frames)
+        send_frames_once(loaded, frames, SEND_TIMEOUT_S)
     console.print(f"rig {loaded.config.name}: {_lit(frames)}")
 
 
@@ -142,7 +126,7 @@ def blackout(rig: RigOption = None) -> None:
     with _user_errors():
         loaded = capturerig.load_rig(rig)
         frames = blackout_frames(loaded.config)
-        _send(loaded, frames)
+        send_frames_once(loaded, frames, SEND_TIMEOUT_S)
     console.print(f"rig {loaded.config.name}: blackout on {len(frames)} universe(s)")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import CameraConfig, FixtureCommand, LightingCondition, LoadedRig, PlanConfig, Pose, Station
-from capturerig.devices import DeviceError, DriverContext, LightOutput, create_camera, create_light_output
+from capturerig.devices import DeviceError, DriverContext, create_camera
 from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, run_preflight
 from capturerig.lighting import (
     BLACKOUT,
@@ -28,6 +28,7 @@ from capturerig.lighting import (
     frames_for_commands,
     light_shares,
     safe_state_frames,
+    send_frames_once,
 )
 from capturerig.plan import estimate_plan
 from capturerig.web._hub import EventHub, event_message
@@ -144,20 +145,6 @@ class PanelLights:
         source = "the WCAG general flash threshold" if safety.max_flashes_per_s == 3 else "the studio's light_safety"
         return FlashLimit(safety.max_flashes_per_s, safety.flash_threshold, 1.0, source)
 
-    def _send(self, loaded: LoadedRig, frames: dict[UniverseKey, bytes]) -> None:
-        context = DriverContext(loaded.config, loaded.path.parent)
-        outputs: dict[str, LightOutput] = {o.id: create_light_output(o, context) for o in loaded.config.light_outputs}
-        try:
-            for output in outputs.values():
-                output.open(LIGHT_TIMEOUT_S)
-            for (output_id, universe), frame in frames.items():
-                outputs[output_id].set_universe(universe, frame)
-            for output in outputs.values():
-                output.wait_sent(LIGHT_TIMEOUT_S)
-        finally:
-            for output in outputs.values():
-                output.close()
-
     def levels(self, loaded: LoadedRig) -> dict[str, dict[str, float]]:
         """What the panel last put on each fixture (decoded from the frames it sent)."""
         return self._levels.get(loaded.config.name, {})
@@ -187,7 +174,7 @@ class PanelLights:
             waited = governor.delay_for(change_between(before, after, time.monotonic(), label))
             if waited > 0:
                 time.sleep(waited)
-            self._send(loaded, frames)
+            send_frames_once(loaded, frames, LIGHT_TIMEOUT_S)
             governor.record(change_between(before, after, time.monotonic(), label))
             self._shares[rig.name] = after
             self._levels[rig.name] = levels
