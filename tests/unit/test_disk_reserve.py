@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -58,10 +60,37 @@ def _session(studio_files: Path, out: Path, reserve_bytes: int) -> Session:
     return Session.create(rig, capturerig.load_plan(studio_files / "plan.yaml", rig), subject="S-test", out=out)
 
 
-def test_a_reserve_above_the_free_space_stops_before_the_first_take_and_says_how_much_is_free(
-        studio_files: Path, tmp_path: Path) -> None:
+def _disk_filled_after_preflight(out: Path, budget_bytes: int) -> Callable[[Any], Any]:
+    """The real disk for preflight's look, then a simulated disk that another program has filled."""
+    filled = host_disk_usage(out, budget_bytes)
+    looks: list[Path] = []
+
+    def disk_usage(path: Any) -> Any:
+        inside = Path(path).resolve() == out.resolve() or out.resolve() in Path(path).resolve().parents
+        if inside:
+            looks.append(Path(path))
+        return filled(path) if inside and len(looks) > 1 else host_disk_usage(out, 10**12)(path)
+
+    return disk_usage
+
+
+def test_a_reserve_above_the_free_space_is_refused_at_preflight(studio_files: Path, tmp_path: Path) -> None:
     free = shutil.disk_usage(tmp_path).free
     session = _session(studio_files, tmp_path / "session", reserve_bytes=free + 10**12)
+    result = session.run()
+    assert result.state == RunState.FAILED
+    assert result.error is not None
+    assert "preflight failed" in result.error
+    assert "reserve (storage.reserve_bytes)" in result.error
+    assert not session.folder.journal.files()
+    session.close()
+
+
+def test_the_disk_filled_after_preflight_stops_before_the_first_take_and_says_how_much_is_free(
+        studio_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reserve = 150 * MB
+    session = _session(studio_files, tmp_path / "session", reserve_bytes=reserve)
+    monkeypatch.setattr(shutil, "disk_usage", _disk_filled_after_preflight(tmp_path / "session", reserve))
     events: list[Event] = []
     session.subscribe(events.append)
     result = session.run()
@@ -74,7 +103,7 @@ def test_a_reserve_above_the_free_space_stops_before_the_first_take_and_says_how
     assert not any(isinstance(e, TakeStarted) for e in events)
     assert [e.text for e in events if isinstance(e, SessionMessage) and e.level == "error"] == [result.error]
     stop = session.folder.journal.meta("disk_reserve")
-    assert stop["reserve_bytes"] == free + 10**12
+    assert stop["reserve_bytes"] == reserve
     assert len(stop["remaining"]) == TAKES
     session.close()
 
@@ -123,9 +152,11 @@ def test_the_disk_filling_mid_session_stops_at_a_take_boundary_keeps_every_file_
     resumed.close()
 
 
-def test_the_technician_sees_the_stop_on_the_command_line(studio_files: Path, tmp_path: Path) -> None:
-    rig = _with_reserve(studio_files, shutil.disk_usage(tmp_path).free + 10**12)
+def test_the_technician_sees_the_stop_on_the_command_line(
+        studio_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = _with_reserve(studio_files, 150 * MB)
     _small_plan(studio_files)
+    monkeypatch.setattr(shutil, "disk_usage", _disk_filled_after_preflight(tmp_path / "s", 150 * MB))
     result = CliRunner().invoke(app, ["run", "--rig", str(rig), "--plan", str(studio_files / "plan.yaml"),
                                       "--subject", "S-test", "--out", str(tmp_path / "s"), "--yes"],
                                 terminal_width=400)
