@@ -34,7 +34,8 @@ class Bench:
 
 BENCHES = (
     Bench("session_walltime", ("--runs", "3", "--cameras", "16", "64", "128"),
-          ("--runs", "1", "--cameras", "16", "64")),
+          ("--runs", "1", "--cameras", "16", "64", "--plans", "light-stage")),
+    Bench("olat_hold", ("--runs", "3"), ("--runs", "1")),
     Bench("trigger", (), ("--fires", "200")),
     Bench("lights", ("--seconds", "10"), ("--seconds", "3")),
     Bench("serial_lights", ("--seconds", "10"), ("--seconds", "3")),

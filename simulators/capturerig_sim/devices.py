@@ -16,6 +16,7 @@ Driver params (all optional):
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -37,6 +38,7 @@ from capturerig_sim._ledger import record_delivered, record_erased
 from capturerig_sim._response import SETTING_KEYS, ExposureSettings
 from capturerig_sim.render import encode_jpeg, render_image
 from capturerig_sim.studio import DEFAULT_CARD_BYTES, CameraState, ExposureRecord, VirtualStudio, get_studio
+from capturerig_sim.vcamera import make_test_card
 
 __all__ = [
     "DMX_FRAME_PERIOD_S",
@@ -51,6 +53,24 @@ __all__ = [
 SIM_CAMERA_MODEL = "capturerig-sim"
 DMX_FRAME_PERIOD_S = 1.0 / 44.0  # a full 512-channel DMX512 frame at the fastest standard refresh
 _ENCODERS: Mapping[str, Callable[[npt.NDArray[np.uint8]], bytes]] = {"jpeg": encode_jpeg}
+
+
+_repeat_cards: dict[tuple[int, int, str], bytes] = {}
+_repeat_lock = threading.Lock()
+
+
+def _repeat_card(width: int, height: int, file_format: str) -> bytes:
+    with _repeat_lock:  # 64 cameras fire at once: make the card once, not 64 times
+        key = (width, height, file_format)
+        if key not in _repeat_cards:
+            _repeat_cards[key] = _ENCODERS[file_format](make_test_card("simulation.images: repeat", 0, (width, height)))
+        return _repeat_cards[key]
+
+
+def _repeat_files(camera: CameraConfig) -> list[tuple[str, bytes]]:
+    """What ``simulation.images: repeat`` delivers: one test card per image size, encoded once per process."""
+    width, height = camera.intrinsics.width, camera.intrinsics.height
+    return [(fmt, _repeat_card(width, height, fmt)) for fmt in camera.formats]
 
 
 def garble(data: bytes) -> bytes:
@@ -124,7 +144,6 @@ class SimCamera(_SimDevice):
             self._state.capacity_bytes = capacity  # the card the rig now describes (files on it stay)
         stuck: Mapping[str, Any] = config.params.get("stuck_settings", {}) or {}
         self._stuck = {str(key): str(value) for key, value in stuck.items()}
-        self._repeated: list[tuple[str, bytes]] | None = None  # simulation.images: repeat
 
     def connect(self, timeout_s: float) -> CameraStatus:
         """Open the camera; raises DeviceError when it is 'unplugged' or asks for a format it cannot make."""
@@ -227,12 +246,11 @@ class SimCamera(_SimDevice):
         return tuple(files)
 
     def _encoded_exposure(self, record: ExposureRecord) -> list[tuple[str, bytes]]:
-        """The exposure's files as (format, bytes): rendered, or the camera's first rendering again when the
-        rig's ``simulation.images`` is ``repeat`` (engine benchmarks at 64-128 cameras, where ray-casting
-        every image on the host's cores would hide the engine's own cost)."""
-        repeat = self._studio.rig.simulation.get("images", "rendered") == "repeat"
-        if repeat and self._repeated is not None:
-            return self._repeated
+        """The exposure's files as (format, bytes): rendered, or a fixed test card when the rig's
+        ``simulation.images`` is ``repeat`` (engine benchmarks at 64-128 cameras, where ray-casting every
+        image on the host's cores would hide the engine's own cost: a real camera renders nothing there)."""
+        if self._studio.rig.simulation.get("images", "rendered") == "repeat":
+            return _repeat_files(self._camera)
         try:
             image = render_image(self._camera, self._studio.rig, record.frames, record.turntable_deg,
                                  record.settings, self._studio.base_dir,
@@ -240,10 +258,7 @@ class SimCamera(_SimDevice):
                                  subject_present=record.subject_present, room_light=record.room_light)
         except ValueError as exc:
             raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
-        encoded = [(fmt, _ENCODERS[fmt](image)) for fmt in self._camera.formats]
-        if repeat:
-            self._repeated = encoded
-        return encoded
+        return [(fmt, _ENCODERS[fmt](image)) for fmt in self._camera.formats]
 
     def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
         """The files of the last exposure, after the modelled trigger, exposure, card-write and USB time.

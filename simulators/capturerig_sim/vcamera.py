@@ -18,14 +18,15 @@ import numpy as np
 
 from capturerig.config import load_rig
 
-__all__ = ["fill_vcameradir", "main", "populate_rig_vcameradirs", "vcameradirs"]
+__all__ = ["fill_vcameradir", "main", "make_test_card", "populate_rig_vcameradirs", "vcameradirs"]
 
 IMAGE_SIZE = (640, 480)  # what the virtual camera says its image size is
 DEFAULT_COUNT = 4
 
 
-def _test_card(label: str, index: int) -> np.ndarray:
-    width, height = IMAGE_SIZE
+def make_test_card(label: str, index: int, size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
+    """A BGR test card of ``size`` (width, height): gradient, checkerboard band and ``label``."""
+    width, height = size
     x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
     y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     hue = (index * 0.23) % 1.0
@@ -34,9 +35,12 @@ def _test_card(label: str, index: int) -> np.ndarray:
     image[..., 1] = 0.2 + 0.6 * y
     image[..., 2] = 0.2 + 0.6 * hue * (1 - x)
     squares = ((np.arange(width)[None, :] // 40 + np.arange(height)[:, None] // 40) % 2).astype(np.float32)
-    image[300:460, 20:620] *= 0.5 + 0.5 * squares[300:460, 20:620, None]
+    band = slice(height * 5 // 8, height * 23 // 24), slice(width // 32, width * 31 // 32)
+    image[band] *= 0.5 + 0.5 * squares[band][..., None]
     card = (image * 255).astype(np.uint8)
-    cv2.putText(card, f"{label} #{index}", (30, 120), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 4)
+    scale = width / 320
+    cv2.putText(card, f"{label} #{index}", (width // 20, height // 4), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (255, 255, 255), max(1, round(2 * scale)))
     return card
 
 
@@ -49,7 +53,7 @@ def fill_vcameradir(folder: Path, label: str, count: int = DEFAULT_COUNT, *, for
     written = []
     for index in range(count):
         path = folder / f"card{index:02d}.jpg"
-        ok, data = cv2.imencode(".jpg", _test_card(label, index), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        ok, data = cv2.imencode(".jpg", make_test_card(label, index), [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
             raise RuntimeError(f"OpenCV could not encode a JPEG for {path}")
         path.write_bytes(data.tobytes())

@@ -118,7 +118,9 @@ def test_the_disk_filling_mid_session_stops_at_a_take_boundary_keeps_every_file_
     monkeypatch.setattr(shutil, "disk_usage", host_disk_usage(out, 10**12))  # a simulated host disk
 
     def another_program_fills_the_disk(event: Event) -> None:
-        if isinstance(event, TakeVerified) and event.ordinal == 0:  # half a take left above the reserve
+        # Half a take left above the reserve as the first take starts: it is shot and stored (its files are
+        # counted while they are still on their way), and the session stops before the second.
+        if isinstance(event, TakeStarted) and event.ordinal == 0:
             held = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
             monkeypatch.setattr(shutil, "disk_usage", host_disk_usage(out, reserve + held + per_take // 2))
 

@@ -30,3 +30,17 @@ def test_critical_subscriber_failure_reaches_the_publisher() -> None:
     bus.subscribe(journal, critical=True)
     with pytest.raises(OSError, match="disk full"):
         bus.publish(SessionMessage(level="info", text="x"))
+
+
+def test_a_burst_goes_to_a_batch_subscriber_in_one_call_and_to_the_others_one_by_one() -> None:
+    bus = EventBus()
+    batches: list[list[str]] = []
+    singles: list[str] = []
+    bus.subscribe(lambda event: batches.append([event.kind]), critical=True,
+                  batch=lambda events: batches.append([e.kind for e in events]))
+    bus.subscribe(lambda event: singles.append(event.kind))
+    burst = [SessionMessage(level="info", text=str(n)) for n in range(3)]
+    bus.publish_many(burst)
+    bus.publish(SessionMessage(level="info", text="alone"))
+    assert batches == [["SessionMessage"] * 3, ["SessionMessage"]]
+    assert singles == ["SessionMessage"] * 4

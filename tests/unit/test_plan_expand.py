@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from capturerig.config import default_plan_path, default_rig_path, load_plan, load_rig
+from capturerig.config import default_plan_path, default_rig_path, load_body_profile, load_plan, load_rig
 from capturerig.engine import bracket_shutter
-from capturerig.plan import estimate_plan, expand_plan, shutter_seconds
+from capturerig.plan import ENGINE_OVERHEAD_S, LIGHT_FRAME_S, estimate_plan, expand_plan, shutter_seconds
 
 
 def _plan_with_brackets(tmp_path: Path) -> Path:
@@ -61,3 +61,21 @@ def test_bracket_shutter_moves_by_whole_stops(base: str, ev: float, expected: st
 def test_bad_shutter_string_is_named() -> None:
     with pytest.raises(ValueError, match="not a shutter speed: 'fast'"):
         shutter_seconds("fast")
+
+
+def test_the_critical_path_changes_the_light_only_with_the_state_and_beside_the_turntable() -> None:
+    rig = load_rig(default_rig_path())
+    plan = load_plan(default_plan_path(), rig).config
+    body = load_body_profile("sim-studio")
+    chain = ((body.trigger_latency_ms + body.card_write_ms) / 1000 + 1 / 125
+             + body.formats["jpeg"].bytes_estimate / (body.download_mbytes_per_s * 1e6))
+    light = LIGHT_FRAME_S + plan.settle.lights_s
+    turn = 90 / 60 + plan.settle.turntable_s  # longer than the light change it overlaps
+    # Station s00: four light changes; station s01: the turn (with the first light change beside it), three more.
+    expected = 7 * light + turn + 8 * chain
+    hardware = estimate_plan(rig.config, plan, engine_overhead_s=0.0)
+    assert hardware.session_s == pytest.approx(expected)
+    assert estimate_plan(rig.config, plan).session_s == pytest.approx(expected + 8 * ENGINE_OVERHEAD_S)
+    same_light = plan.model_copy(update={"lighting": plan.lighting[:1]})
+    assert estimate_plan(rig.config, same_light, engine_overhead_s=0.0).session_s == pytest.approx(
+        light + turn + 2 * chain)  # one state: lit once, then only the turn

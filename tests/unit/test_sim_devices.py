@@ -334,3 +334,16 @@ def test_devices_of_different_studios_do_not_share_a_world(context: DriverContex
     output.set_universe(1, b"\xff" * 512)
     assert get_studio("second", loaded.config, loaded.path.parent).held_frame("dmx0", 1) == b"\xff" * 512
     assert get_studio("default", loaded.config, loaded.path.parent).held_frame("dmx0", 1) == bytes(512)
+
+
+def test_repeat_images_deliver_one_test_card_of_the_cameras_size_without_rendering(loaded: LoadedRig) -> None:
+    rig = loaded.config.model_copy(update={"simulation": {**loaded.config.simulation, "images": "repeat"}})
+    context = DriverContext(rig, loaded.path.parent)
+    cameras = [camera(context, "cam00"), camera(context, "cam07")]
+    box = trigger(context)
+    first, second = shoot(box, cameras), shoot(box, cameras)
+    cards = {f.data for files in (first, second) for shot in files.values() for f in shot}
+    assert len(cards) == 1  # the same bytes for every camera and every shot: nothing was ray-cast
+    image = decode(first["cam00"][0])
+    intrinsics = rig.camera("cam00").intrinsics
+    assert image.shape[:2] == (intrinsics.height, intrinsics.width)

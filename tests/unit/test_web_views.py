@@ -33,7 +33,10 @@ def test_the_subject_holds_from_the_pose_start_until_its_last_take_is_verified()
     view.apply(_m("TakeVerified", 3.3, take_id=TAKES[0]["id"], ordinal=0, total=2, attempt=1))
     assert view.hold["state"] == "hold"  # one take of the pose is still to come
     view.apply(_m("TakeStarted", 3.4, take_id=TAKES[1]["id"], ordinal=1, total=2, attempt=1))
-    assert view.arrivals == {}
+    assert view.arrivals == {"cam01": "images/a.jpg"}  # shown until the next take's files land
+    view.apply(_m("FileStored", 3.5, take_id=TAKES[1]["id"], camera_id="cam00", path="images/b.jpg"))
+    assert view.arrivals == {"cam00": "images/b.jpg"}
+    assert view.snapshot()["arrivals_take"] == TAKES[1]["id"]
     view.apply(_m("TakeVerified", 3.9, take_id=TAKES[1]["id"], ordinal=1, total=2, attempt=1))
     assert view.hold["state"] == "relax"
     assert view.hold["since"] == 3.9

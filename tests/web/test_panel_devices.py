@@ -44,9 +44,12 @@ def test_dashboard_shows_each_camera_and_light_and_runs_the_preflight(
 
 @pytest.fixture
 def strict_studio(studio_files: Path, tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
-    """The panel on a studio whose light_safety allows 1 flash per second (a cautious studio's setting)."""
+    """The panel on a studio whose light_safety allows 1 flash per second (a cautious studio's setting), with
+    the demo plan slowed down to keep within it (else it is refused for a person, and not offered)."""
     rig = studio_files / "rig.yaml"
     rig.write_text(rig.read_text() + "light_safety: {max_flashes_per_s: 1}\n")
+    plan = studio_files / "plan.yaml"
+    plan.write_text(plan.read_text().replace("lights_s: 0.05", "lights_s: 0.85"))
     handle = start_panel(tmp_path / "panel", rig=rig)
     try:
         yield handle

@@ -93,8 +93,10 @@ def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_r
 
 def test_a_failed_take_is_highlighted_reshot_and_an_abort_puts_the_lights_safe(
         live: LivePanel, page: Page, studio: VirtualStudio) -> None:
-    # cam03 delivers a corrupt file on every attempt of the first take (1 + 2 retries): the session fails there.
-    studio.inject_fault("cam03", "corrupt_download", count=3)
+    # cam03 delivers corrupt files five times. A corrupt file shows when the take is stored, while the next take is
+    # already being shot, so the first two takes take turns: the first fails all three attempts (the session fails
+    # there), the second fails twice and its third attempt is good.
+    studio.inject_fault("cam03", "corrupt_download", count=5)
     page.goto(f"{live.url}/#session")
     page.fill("#subject", SUBJECT)
     page.select_option("#session-plan", "sim-demo")

@@ -134,6 +134,7 @@ class CameraBodyProfile(_Frozen):
         return value
 
 
+@cache  # where the package lives does not change while it runs; resolving it is many syscalls
 def firmware_config_dir() -> Path:
     """The firmware-config folder: the wheel's copy, else the source checkout's."""
     packaged = Path(__file__).resolve().parent.parent / "_firmware_config"

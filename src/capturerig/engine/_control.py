@@ -41,7 +41,7 @@ class Session:
         self.folder = folder
         self.consent_gate = consent_gate
         self.events = EventBus()
-        self.events.subscribe(folder.journal.record, critical=True)
+        self.events.subscribe(folder.journal.record, critical=True, batch=folder.journal.record_many)
         self._runner: Runner | None = None
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -184,12 +184,14 @@ class SessionMessage(Event):
 
 
 Subscriber = Callable[[Event], None]
+BatchSubscriber = Callable[[Sequence[Event]], None]
 
 
 @dataclass(frozen=True)
 class Subscription:
     callback: Subscriber
     critical: bool
+    batch: BatchSubscriber | None = None  # takes a burst of events at once (the journal: one transaction)
 
 
 class EventBus:
@@ -204,8 +206,9 @@ class EventBus:
         self._lock = threading.RLock()
         self.observer_failures = 0
 
-    def subscribe(self, callback: Subscriber, *, critical: bool = False) -> Subscription:
-        subscription = Subscription(callback, critical)
+    def subscribe(self, callback: Subscriber, *, critical: bool = False,
+                  batch: BatchSubscriber | None = None) -> Subscription:
+        subscription = Subscription(callback, critical, batch)
         with self._lock:
             self._subscriptions.append(subscription)
         return subscription
@@ -216,14 +219,27 @@ class EventBus:
                 self._subscriptions.remove(subscription)
 
     def publish(self, event: Event) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """Deliver ``events`` in order; a subscriber with a batch callback gets them in one call."""
+        if not events:
+            return
         with self._lock:
-            subscriptions = list(self._subscriptions)
-            for subscription in subscriptions:
+            for subscription in list(self._subscriptions):
                 if subscription.critical:
-                    subscription.callback(event)
+                    self._deliver(subscription, events)
                     continue
                 try:
-                    subscription.callback(event)
+                    self._deliver(subscription, events)
                 except Exception:
                     self.observer_failures += 1
-                    log.exception("event subscriber %r failed on %s", subscription.callback, event.kind)
+                    log.exception("event subscriber %r failed on %s", subscription.callback, events[0].kind)
+
+    @staticmethod
+    def _deliver(subscription: Subscription, events: Sequence[Event]) -> None:
+        if subscription.batch is not None and len(events) > 1:
+            subscription.batch(events)
+            return
+        for event in events:
+            subscription.callback(event)

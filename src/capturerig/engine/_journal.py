@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,21 @@ CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL
 );
 """
+
+
+def _not_damage(exc: Exception) -> bool:
+    """A locked, busy or unopenable database is not a damaged one (a damaged header reads as an
+    'unsupported file format', bad text as a decode error)."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in text for word in ("locked", "busy", "unable to open", "readonly", "disk I/O"))
+
+
+def _json_default(value: Any) -> Any:
+    """Nested dataclasses as their fields, anything else (enums, paths) as its string."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return str(value)
 
 
 class JournalError(RuntimeError):
@@ -108,7 +123,7 @@ class Journal:
             self._db.executescript(_SCHEMA)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # damaged names come back as bad UTF-8
             self._db.close()
-            if isinstance(exc, sqlite3.OperationalError) and "decode" not in str(exc):  # locked: not damage
+            if _not_damage(exc):
                 raise
             raise self._damaged(exc) from exc
 
@@ -134,29 +149,38 @@ class Journal:
 
     def record(self, event: Event) -> None:
         """Bus subscriber: turn an event into rows. Raises on any database failure (stops the run)."""
-        payload = json.dumps(asdict(event), default=str)
+        self.record_many([event])
+
+    def record_many(self, events: Sequence[Event]) -> None:
+        """Record a burst of events (a take's files) in one transaction: one fsync instead of one each."""
         with self._transaction() as db:
-            db.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)", (event.at, event.kind, payload))
-            if isinstance(event, TakeStarted):
-                db.execute(
-                    "INSERT INTO takes (take_id, ordinal, status, attempts, started_at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(take_id) DO UPDATE SET status=excluded.status, attempts=excluded.attempts, "
-                    "started_at=excluded.started_at, verified_attempt=NULL, error=NULL",
-                    (event.take_id, event.ordinal, TakeStatus.RUNNING, event.attempt, event.at))
-            elif isinstance(event, FileStored):
-                db.execute(
-                    "INSERT INTO files (path, take_id, attempt, camera_id, format, size, sha256, exposed_at, "
-                    "stored_at, card_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (event.path, event.take_id, event.attempt, event.camera_id, event.file_format, event.size,
-                     event.sha256, event.exposed_at, event.at, event.card_name))
-            elif isinstance(event, TakeVerified):
-                db.execute("UPDATE takes SET status=?, verified_attempt=?, finished_at=? WHERE take_id=?",
-                           (TakeStatus.VERIFIED, event.attempt, event.at, event.take_id))
-            elif isinstance(event, TakeFailed):
-                db.execute("UPDATE takes SET status=?, error=?, finished_at=? WHERE take_id=?",
-                           (TakeStatus.FAILED, event.error, event.at, event.take_id))
-            elif isinstance(event, StateChanged):
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (json.dumps(event.state.value),))
+            for event in events:
+                self._insert(db, event)
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, event: Event) -> None:
+        payload = json.dumps(vars(event), default=_json_default)  # vars(): asdict() deep-copies, 4x slower
+        db.execute("INSERT INTO events (at, kind, payload) VALUES (?, ?, ?)", (event.at, event.kind, payload))
+        if isinstance(event, TakeStarted):
+            db.execute(
+                "INSERT INTO takes (take_id, ordinal, status, attempts, started_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(take_id) DO UPDATE SET status=excluded.status, attempts=excluded.attempts, "
+                "started_at=excluded.started_at, verified_attempt=NULL, error=NULL",
+                (event.take_id, event.ordinal, TakeStatus.RUNNING, event.attempt, event.at))
+        elif isinstance(event, FileStored):
+            db.execute(
+                "INSERT INTO files (path, take_id, attempt, camera_id, format, size, sha256, exposed_at, "
+                "stored_at, card_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.path, event.take_id, event.attempt, event.camera_id, event.file_format, event.size,
+                 event.sha256, event.exposed_at, event.at, event.card_name))
+        elif isinstance(event, TakeVerified):
+            db.execute("UPDATE takes SET status=?, verified_attempt=?, finished_at=? WHERE take_id=?",
+                       (TakeStatus.VERIFIED, event.attempt, event.at, event.take_id))
+        elif isinstance(event, TakeFailed):
+            db.execute("UPDATE takes SET status=?, error=?, finished_at=? WHERE take_id=?",
+                       (TakeStatus.FAILED, event.error, event.at, event.take_id))
+        elif isinstance(event, StateChanged):
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (json.dumps(event.state.value),))
 
     def supersede(self, take_ids: list[str]) -> None:
         """Mark verified takes to be shot again (pose consistency); their files stay on disk and in here."""
@@ -183,7 +207,7 @@ class Journal:
             try:
                 return self._db.execute(query, args).fetchall()
             except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-                if isinstance(exc, sqlite3.OperationalError) and "decode" not in str(exc):
+                if _not_damage(exc):
                     raise  # locked or unreadable: not damage
                 raise self._damaged(exc) from exc
 

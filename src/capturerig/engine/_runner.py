@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = ["AbortRequested", "PoseConfirmer", "RunResult", "Runner"]
 
 log = logging.getLogger(__name__)
 PoseConfirmer = Callable[[Pose], bool]
+_Flight = tuple[Take, "Future[None]"]  # a shot take whose files are being stored and verified
 _PAUSE_POLL_S = 0.2
 
 
@@ -67,6 +69,7 @@ class Runner:
         self._verified: set[str] = set()  # what this runner knows is done, even if the journal breaks
         self._reserve: DiskReserve | None = None
         self._takes: tuple[Take, ...] = ()
+        self._executor: TakeExecutor | None = None
 
     # -- control from other threads ---------------------------------------------------------------------
     def pause(self) -> None:
@@ -101,8 +104,8 @@ class Runner:
             raise AbortRequested
         if not self._pause.is_set():
             return
+        executor.forget_state()  # first: a light change under way must not undo the safe state
         devices.lights_safe()
-        executor.forget_state()
         self._set_state(RunState.PAUSED)
         while self._pause.is_set() and not self._abort.is_set():
             self._abort.wait(_PAUSE_POLL_S)
@@ -127,7 +130,8 @@ class Runner:
                 self._publish(SessionMessage(level="warning",
                                              text=f"{path}: on disk but not in the journal; hashed and kept"))
             devices.lights_safe()
-            executor = TakeExecutor(devices, plan, folder.path, self._publish, pool)
+            executor = self._executor = TakeExecutor(devices, plan, folder.path, self._publish, pool,
+                                                     self.bus.publish_many)
             self._reserve = DiskReserve(rig, folder.rig.path.parent, folder.path)
             for _, pose_takes in groupby(takes, key=lambda t: t.pose.id):
                 self._shoot_pose(list(pose_takes), len(takes), devices, executor)
@@ -171,6 +175,8 @@ class Runner:
                                      f"{report.spread_p50_s * 1e3:.2f} ms, p99 {report.spread_p99_s * 1e3:.2f} ms"))
 
     def _finish(self, devices: RigDevices | None, pool: ThreadPoolExecutor) -> None:
+        if self._executor is not None:
+            self._executor.close()  # no light change may land after the safe state below
         if devices is not None:
             unsafe = devices.lights_safe()
             if unsafe:
@@ -207,58 +213,131 @@ class Runner:
         if consistency == Consistency.POSE:
             self._shoot_pose_together(pending, pose_takes, total, retries, devices, executor)
         else:
-            for take in pending:
-                self._shoot_take_with_retries(take, total, retries, devices, executor)
+            self._shoot_takes(pending, total, retries, devices, executor)
 
-    def _check_reserve(self, take: Take) -> None:
-        """Before ``take``: stop (DiskReserveReached) if its files would eat into the storage reserve."""
+    def _check_reserve(self, take: Take, in_flight: _Flight | None) -> None:
+        """Before ``take``: stop (DiskReserveReached) if its files (and those of the take still being
+        stored) would eat into the storage reserve."""
         if self._reserve is None:
             return
         records = self.folder.journal.takes()
+        storing = None if in_flight is None else in_flight[0]
         remaining = [t.id for t in self._takes if t.id == take.id or (
-            t.id not in self._verified and (t.id not in records or records[t.id].status != TakeStatus.VERIFIED))]
-        self._reserve.check(take, remaining)
+            t != storing and t.id not in self._verified
+            and (t.id not in records or records[t.id].status != TakeStatus.VERIFIED))]
+        self._reserve.check(take, remaining, storing)
 
     def _attempt(self, take: Take) -> int:
         record = self.folder.journal.takes().get(take.id)
         return 1 if record is None else record.attempts + 1
 
-    def _shoot_take_with_retries(self, take: Take, total: int, retries: int, devices: RigDevices,
-                                 executor: TakeExecutor) -> None:
-        for round_index in range(retries + 1):
-            self._checkpoint(devices, executor)
-            attempt = self._attempt(take)
-            self._check_reserve(take)
-            try:
-                executor.run(take, attempt, total)
-                self._shot_now += 1
-                return
-            except TakeAttemptFailed as exc:
-                will_retry = round_index < retries
-                self._publish(TakeFailed(take_id=take.id, attempt=attempt, error=str(exc), will_retry=will_retry))
-                if not will_retry:
-                    raise
+    # -- shooting: a take's files are stored and verified (settle) while the next take is shot -------------
+    def _collect(self, flight: _Flight | None, verified: list[Take]) -> TakeAttemptFailed | None:
+        """Wait for a take's settle; its failure is returned (other exceptions raise)."""
+        if flight is None:
+            return None
+        take, future = flight
+        try:
+            future.result()
+        except TakeAttemptFailed as exc:
+            return exc
+        self._shot_now += 1
+        verified.append(take)
+        return None
+
+    def _collect_before_leaving(self, flight: _Flight | None) -> None:
+        """On the way out (abort, stop, crash): the take under way still gets stored and journalled."""
+        if flight is None:
+            return
+        failure = self._collect(flight, [])
+        if failure is not None:
+            self._publish(TakeFailed(take_id=failure.take_id, attempt=self._attempt(flight[0]) - 1,
+                                     error=str(failure), will_retry=False))
+
+    def _shoot_takes(self, pending: list[Take], total: int, retries: int, devices: RigDevices,
+                     executor: TakeExecutor) -> None:
+        """consistency: take. A failed take is shot again as soon as its failure is known."""
+        queue = deque(pending)
+        failures: Counter[str] = Counter()
+        in_flight: _Flight | None = None
+
+        def failed(take: Take, exc: TakeAttemptFailed) -> None:
+            failures[take.id] += 1
+            will_retry = failures[take.id] <= retries
+            self._publish(TakeFailed(take_id=take.id, attempt=self._attempt(take) - 1, error=str(exc),
+                                     will_retry=will_retry))
+            if not will_retry:
+                raise exc
+            queue.appendleft(take)
+
+        def land(flight: _Flight | None) -> None:
+            failure = self._collect(flight, [])
+            if flight is not None and failure is not None:
+                failed(flight[0], failure)
+
+        try:
+            while queue or in_flight is not None:
+                if not queue:
+                    landing, in_flight = in_flight, None
+                    land(landing)
+                    continue
+                take = queue.popleft()
+                self._checkpoint(devices, executor)
+                self._check_reserve(take, in_flight)
+                try:
+                    shot = executor.shoot(take, self._attempt(take), total, queue[0] if queue else None)
+                except TakeAttemptFailed as exc:
+                    landing, in_flight = in_flight, None
+                    land(landing)
+                    failed(take, exc)
+                    continue
+                landing, in_flight = in_flight, (take, executor.settle_later(shot))
+                if shot.doomed:  # a device failed: store what came, then shoot it again at once
+                    land(landing)
+                    landing, in_flight = in_flight, None
+                land(landing)
+        except BaseException:
+            self._collect_before_leaving(in_flight)
+            raise
 
     def _shoot_pose_together(self, pending: list[Take], pose_takes: list[Take], total: int, retries: int,
                              devices: RigDevices, executor: TakeExecutor) -> None:
+        """consistency: pose. Any failed take re-shoots the whole pose (the verified ones superseded)."""
         for round_index in range(retries + 1):
-            shot: list[Take] = []
+            verified: list[Take] = []
+            failures: list[TakeAttemptFailed] = []
+            in_flight: _Flight | None = None
             try:
-                for take in pending:
+                for index, take in enumerate(pending):
                     self._checkpoint(devices, executor)
-                    self._check_reserve(take)
-                    executor.run(take, self._attempt(take), total)
-                    self._shot_now += 1
-                    shot.append(take)
+                    self._check_reserve(take, in_flight)
+                    following = pending[index + 1] if index + 1 < len(pending) else None
+                    try:
+                        shot = executor.shoot(take, self._attempt(take), total, following)
+                    except TakeAttemptFailed as exc:
+                        failures.append(exc)
+                        break
+                    landing, in_flight = in_flight, (take, executor.settle_later(shot))
+                    failure = self._collect(landing, verified)
+                    if failure is not None:
+                        failures.append(failure)
+                        break
+                    if shot.doomed:  # a device failed: no further take of this round is worth shooting
+                        break
+                landing, in_flight = in_flight, None
+                failure = self._collect(landing, verified)
+            except BaseException:
+                self._collect_before_leaving(in_flight)
+                raise
+            failures += [failure] if failure is not None else []
+            if not failures:
                 return
-            except TakeAttemptFailed as exc:
-                will_retry = round_index < retries
-                failed = next(t for t in pending if t.id == exc.take_id)
-                self._publish(TakeFailed(take_id=failed.id, attempt=self._attempt(failed) - 1, error=str(exc),
+            will_retry = round_index < retries
+            for problem in failures:
+                failed = next(t for t in pending if t.id == problem.take_id)
+                self._publish(TakeFailed(take_id=failed.id, attempt=self._attempt(failed) - 1, error=str(problem),
                                          will_retry=will_retry))
-                if not will_retry:
-                    raise
-                self._supersede(shot)
-                pending = list(pose_takes)
-
-
+            if not will_retry:
+                raise failures[0]
+            self._supersede(verified)
+            pending = list(pose_takes)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,9 +28,10 @@ from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._storage import StorageError, store_bytes
 from capturerig.engine._trigger import software_trigger
 from capturerig.lighting import FlashGovernor, flash_limit
+from capturerig.packaging import fsync_dir
 from capturerig.plan import Take, shutter_seconds
 
-__all__ = ["TakeAttemptFailed", "TakeExecutor", "bracket_shutter"]
+__all__ = ["Shot", "TakeAttemptFailed", "TakeExecutor", "bracket_shutter"]
 
 log = logging.getLogger(__name__)
 IMAGES_DIR = "images"
@@ -66,27 +68,72 @@ class _Fired:
     errors: dict[str, str]  # cameras the software trigger could not fire
 
 
-@dataclass
+@dataclass(frozen=True)
 class _CameraResult:
     camera_id: str
-    files: list[CameraFile]
-    error: str | None
+    files: list[CameraFile]  # as downloaded, in memory
+    error: str | None  # what went wrong arming, firing or downloading
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A take whose cameras have all delivered (or failed): its files are in memory, not yet stored."""
+
+    take: Take
+    attempt: int
+    total: int
+    started: float  # time.monotonic() at TakeStarted
+    results: dict[str, _CameraResult]
+    lights_dropped: bool  # the lights were put safe before every exposure was over
+    needed: int  # cameras that must deliver (the plan's coverage)
+
+    @property
+    def doomed(self) -> bool:
+        """Already known to fail (devices failed or the lights dropped): its retry need not wait for storage."""
+        delivered = sum(1 for r in self.results.values() if r.error is None)
+        return self.lights_dropped or delivered < self.needed
+
+
+class _Countdown:
+    """Calls ``then`` once, from the thread that counts the last of ``count`` events."""
+
+    def __init__(self, count: int, then: Callable[[], None]) -> None:
+        self._left = count
+        self._then = then
+        self._lock = threading.Lock()
+
+    def done(self) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            self._then()
 
 
 class TakeExecutor:
     """Runs takes against opened devices; remembers the rig's current state to skip needless moves."""
 
     def __init__(self, devices: RigDevices, plan: PlanConfig, session_dir: Path, publish: Callable[[Event], None],
-                 pool: ThreadPoolExecutor) -> None:
+                 pool: ThreadPoolExecutor, publish_many: Callable[[Sequence[Event]], None]) -> None:
         self.devices = devices
         self.plan = plan
         self.session_dir = session_dir
         self.publish = publish
+        self.publish_many = publish_many
         self.pool = pool
         self.angle: float | None = None
         self.lighting_id: str | None = None
         self.bracket_id: str | None = None
+        # The next take's light goes on while this take's files are stored (its exposures are over by then).
+        self._lights_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capturerig-lights")
+        self._lights_ahead: Future[None] | None = None
+        self._lights_ahead_id: str | None = None
+        # A take's files are stored, journalled and verified while the next take is shot (settle_later).
+        self._settler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capturerig-settle")
+        self._store_pool = ThreadPoolExecutor(max_workers=min(16, max(4, len(devices.rig.cameras))),
+                                              thread_name_prefix="capturerig-store")
         (session_dir / IMAGES_DIR).mkdir(exist_ok=True)
+        self._bodies = {c.id: load_body_profile(c.body, devices.context.base_dir) for c in devices.rig.cameras}
         self._wait_timeouts = {c.id: self._download_timeout(c) for c in devices.rig.cameras}
         limit = flash_limit(devices.rig, plan)  # a person gets the photosensitivity governor
         devices.governor = None if limit is None else FlashGovernor(limit)
@@ -97,7 +144,7 @@ class TakeExecutor:
                                                  max_flashes_per_s=override.max_flashes_per_s, note=override.note))
 
     def _download_timeout(self, camera: CameraConfig) -> float:
-        body = load_body_profile(camera.body, self.devices.context.base_dir)
+        body = self._bodies[camera.id]
         size = sum(body.formats[f].bytes_estimate for f in camera.formats)
         expected = (body.trigger_latency_ms + body.card_write_ms) / 1000 + size / (body.download_mbytes_per_s * 1e6)
         longest_ev: float = max(b.ev for b in self.plan.brackets)
@@ -105,22 +152,66 @@ class TakeExecutor:
         return float(3.0 * expected + 5.0)  # generous: a timeout here costs a retry, not an image
 
     def forget_state(self) -> None:
-        """After a pause or failure nothing about the lights or brackets can be assumed."""
+        """After a pause or failure nothing about the lights or brackets can be assumed.
+
+        Waits for a light change under way first, so that lights put safe after this stay safe.
+        """
+        self._finish_lights_ahead()
         self.lighting_id = None
         self.bracket_id = None
 
+    def close(self) -> None:
+        """Finish storing any take under way, wait for a light change under way and stop the threads.
+
+        The runner collects every settle_later() result itself; this only makes sure none is cut short and
+        that no light change lands after the lights are put safe.
+        """
+        self._settler.shutdown(wait=True)
+        self._store_pool.shutdown(wait=True)
+        try:
+            self.forget_state()
+        except Exception:  # the session is ending anyway; the lights go safe next
+            log.exception("the last light change failed")
+        self._lights_thread.shutdown(wait=True)
+
+    def _light_next(self, take: Take, next_take: Take | None) -> None:
+        """Every camera of ``take`` has delivered (so its exposures are over): light ``next_take`` now."""
+        if next_take is None or next_take.pose.id != take.pose.id or next_take.lighting.id == self.lighting_id:
+            return
+        self.lighting_id = None  # in between until the change is confirmed
+        self._lights_ahead_id = next_take.lighting.id
+        self._lights_ahead = self._lights_thread.submit(self._apply_lighting, next_take)
+
+    def _finish_lights_ahead(self) -> None:
+        """Wait for a light change started ahead; a device failure leaves the state unknown (applied again)."""
+        future, self._lights_ahead = self._lights_ahead, None
+        if future is None:
+            return
+        try:
+            future.result()
+        except DeviceError as exc:
+            log.warning("lighting ahead failed (%s); the take applies its own", exc)
+            return
+        self.lighting_id = self._lights_ahead_id
+
     def _prepare(self, take: Take) -> None:
+        self._finish_lights_ahead()
+        light = take.lighting.id != self.lighting_id
+        if light:  # while the turntable (if any) turns
+            self.lighting_id = None
+            self._lights_ahead_id = take.lighting.id
+            self._lights_ahead = self._lights_thread.submit(self._apply_lighting, take)
         table = self.devices.turntable
         if take.station.angle_deg is not None and table is not None and take.station.angle_deg != self.angle:
-            self.angle = None
+            self.angle = None  # a failed move leaves a light change under way to forget_state()
             confirmed = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
             self.publish(StationReached(station_id=take.station.id, angle_deg=confirmed, reached_at=time.time()))
             self.angle = take.station.angle_deg  # the plan's angle: the next take compares against it
             time.sleep(self.plan.settle.turntable_s)
-        if take.lighting.id != self.lighting_id:
-            self.lighting_id = None
-            self._apply_lighting(take)
-            self.lighting_id = take.lighting.id
+        future, self._lights_ahead = self._lights_ahead, None
+        if future is not None:
+            future.result()  # this take's own light: its failure is the take's failure
+            self.lighting_id = self._lights_ahead_id
         if take.bracket.id != self.bracket_id:
             self.bracket_id = None
             self._apply_bracket(take)
@@ -140,7 +231,7 @@ class TakeExecutor:
                 self.devices.cameras[camera_id].apply_settings({"shutter": shutter}, ARM_TIMEOUT_S)
         list(self.pool.map(apply, take.cameras))
 
-    def _expose(self, take: Take, attempt: int) -> dict[str, _CameraResult]:
+    def _expose(self, take: Take, attempt: int, next_take: Take | None) -> dict[str, _CameraResult]:
         def arm(camera_id: str) -> str | None:
             try:
                 self.devices.cameras[camera_id].arm(ARM_TIMEOUT_S)
@@ -153,13 +244,17 @@ class TakeExecutor:
         fired = self._trigger(armed)
         armed_errors.update(fired.errors)
 
+        waiting = _Countdown(len(take.cameras), lambda: self._light_next(take, next_take))
+
         def collect(camera_id: str) -> _CameraResult:
-            if armed_errors[camera_id] is not None:
-                return _CameraResult(camera_id, [], armed_errors[camera_id])
             try:
+                if armed_errors[camera_id] is not None:
+                    return _CameraResult(camera_id, [], armed_errors[camera_id])
                 files = self.devices.cameras[camera_id].wait_for_files(self._wait_timeouts[camera_id])
             except DeviceError as exc:
                 return _CameraResult(camera_id, [], str(exc))
+            finally:
+                waiting.done()
             return _CameraResult(camera_id, files, None)
 
         results = {r.camera_id: r for r in self.pool.map(collect, take.cameras)}
@@ -197,63 +292,87 @@ class TakeExecutor:
                                        spread_s=max(offsets, default=0.0) - min(offsets, default=0.0),
                                        per_camera=dict(fired.per_camera), latency_s=latency))
 
-    def _store(self, take: Take, attempt: int, result: _CameraResult) -> tuple[list[str], str | None]:
-        """Store a camera's files; returns card names safe to delete and an error, if any file failed."""
-        config = self.devices.rig.camera(result.camera_id)
-        stored: list[str] = []
+    def _store(self, take: Take, attempt: int, camera_id: str,
+               files: list[CameraFile]) -> tuple[list[FileStored], str | None]:
+        """Store a camera's files; returns the stored ones (to journal) and an error, if any file failed."""
+        config = self.devices.rig.camera(camera_id)
+        stored: list[FileStored] = []
         seen_formats = set()
-        for camera_file in result.files:
-            body = load_body_profile(config.body, self.devices.context.base_dir)
+        body = self._bodies[camera_id]
+        for camera_file in files:
             fmt = body.formats.get(camera_file.format)
             if fmt is None:
                 return stored, f"sent a {camera_file.format} file this body profile does not know"
-            path = self.session_dir / IMAGES_DIR / take.file_name(result.camera_id, fmt.extension, attempt)
+            path = self.session_dir / IMAGES_DIR / take.file_name(camera_id, fmt.extension, attempt)
             try:
-                kept = store_bytes(camera_file.data, path, camera_file.format)
+                kept = store_bytes(camera_file.data, path, camera_file.format, sync_folder=False)
             except StorageError as exc:
                 return stored, str(exc)
-            self.publish(FileStored(take_id=take.id, attempt=attempt, camera_id=result.camera_id,
-                                    file_format=camera_file.format,
-                                    path=str(path.relative_to(self.session_dir)), size=kept.size,
-                                    sha256=kept.sha256, exposed_at=camera_file.exposed_at,
-                                    card_name=camera_file.name))
-            stored.append(camera_file.name)
+            stored.append(FileStored(take_id=take.id, attempt=attempt, camera_id=camera_id,
+                                     file_format=camera_file.format, path=str(path.relative_to(self.session_dir)),
+                                     size=kept.size, sha256=kept.sha256, exposed_at=camera_file.exposed_at,
+                                     card_name=camera_file.name))
             seen_formats.add(camera_file.format)
         missing = set(config.formats) - seen_formats
         if missing:
             return stored, f"no {', '.join(sorted(missing))} file arrived"
         return stored, None
 
-    def run(self, take: Take, attempt: int, total: int) -> None:
-        """Shoot ``take`` once; raises TakeAttemptFailed (after keeping every good file) if incomplete."""
+    def shoot(self, take: Take, attempt: int, total: int, next_take: Take | None = None) -> Shot:
+        """Light, arm, fire and download ``take``; raises TakeAttemptFailed when a device fails before that.
+
+        With ``next_take`` (the plan's next take in the same pose) its light goes on as soon as every camera
+        has delivered, while this take's files are stored (``settle``).
+        """
         started = time.monotonic()
         self.publish(TakeStarted(take_id=take.id, ordinal=take.ordinal, total=total, attempt=attempt))
         try:
             self._prepare(take)
-            results = self._expose(take, attempt)
+            results = self._expose(take, attempt, next_take)
         except DeviceError as exc:
             self.forget_state()
             raise TakeAttemptFailed(take.id, {exc.device_id: str(exc)}) from exc
-        errors: dict[str, str] = {}
-        deletable: dict[str, list[str]] = {}
-        for camera_id, result in results.items():
-            deletable[camera_id], error = self._store(take, attempt, result)
-            error = result.error or error
-            if error:
-                errors[camera_id] = error
-        if self.devices.safe_latched:  # the light changed under the exposure: keep the files, not the take
-            self.forget_state()
+        needed = self.plan.coverage.min_cameras or len(take.cameras)
+        return Shot(take, attempt, total, started, results, self.devices.safe_latched, needed)
+
+    def settle_later(self, shot: Shot) -> Future[None]:
+        """``settle(shot)`` on the settle thread, in order; the caller must collect every result."""
+        return self._settler.submit(self.settle, shot)
+
+    def run(self, take: Take, attempt: int, total: int, next_take: Take | None = None) -> None:
+        """Shoot and settle ``take`` (see ``shoot`` and ``settle``)."""
+        self.settle(self.shoot(take, attempt, total, next_take))
+
+    def settle(self, shot: Shot) -> None:
+        """Store, journal and verify a shot take, then clear the cards; raises TakeAttemptFailed if incomplete.
+
+        Every good file is kept and journalled even when the take fails.
+        """
+        take, attempt = shot.take, shot.attempt
+        downloaded = [r for r in shot.results.values() if r.error is None]
+        stores = dict(zip((r.camera_id for r in downloaded), self._store_pool.map(
+            lambda r: self._store(take, attempt, r.camera_id, r.files), downloaded), strict=True))
+        # The take's new names made durable with one folder fsync, then every stored file journalled in one
+        # transaction: only now do they count (a crash before this leaves them to recovery, never lost).
+        stored = [event for events, _ in stores.values() for event in events]
+        if stored:
+            fsync_dir(self.session_dir / IMAGES_DIR)
+        self.publish_many(stored)
+        errors = {camera_id: r.error for camera_id, r in shot.results.items() if r.error}
+        errors.update({camera_id: error for camera_id, (_, error) in stores.items() if error})
+        deletable = {camera_id: [event.card_name for event in events] for camera_id, (events, _) in stores.items()}
+        if shot.lights_dropped:  # the light changed under the exposure: keep the files, not the take
             raise TakeAttemptFailed(take.id, {"lights": "went to the safe state during the take (abort or shutdown)"})
         delivered = len(take.cameras) - len(errors)
-        needed = self.plan.coverage.min_cameras or len(take.cameras)
+        needed = shot.needed
         if delivered < needed:
             raise TakeAttemptFailed(take.id, errors)
         if errors:
             self.publish(SessionMessage(level="warning", text=f"take {take.id}: {delivered}/{len(take.cameras)} "
                                         f"cameras delivered (coverage needs {needed}): {errors}"))
-        self.publish(TakeVerified(take_id=take.id, ordinal=take.ordinal, total=total, attempt=attempt,
+        self.publish(TakeVerified(take_id=take.id, ordinal=take.ordinal, total=shot.total, attempt=attempt,
                                   files=sum(len(v) for v in deletable.values()),
-                                  seconds=time.monotonic() - started))
+                                  seconds=time.monotonic() - shot.started))
         self._clear_cards(deletable)
 
     def _clear_cards(self, deletable: dict[str, list[str]]) -> None:
@@ -266,4 +385,4 @@ class TakeExecutor:
             except DeviceError as exc:  # the files are safe on disk; a full card is the only cost
                 self.publish(SessionMessage(level="warning", text=f"could not clear {camera_id}'s card: {exc}"))
 
-        list(self.pool.map(delete, deletable.items()))
+        list(self._store_pool.map(delete, deletable.items()))  # the camera pool may be busy with the next take

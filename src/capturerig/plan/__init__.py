@@ -1,6 +1,13 @@
 """Plan expansion into ordered takes, and estimates of time and disk."""
 
-from capturerig.plan._estimate import PlanEstimate, estimate_plan, shutter_seconds
+from capturerig.plan._estimate import (
+    ENGINE_OVERHEAD_S,
+    LIGHT_FRAME_S,
+    PlanEstimate,
+    estimate_plan,
+    shutter_seconds,
+    take_durations,
+)
 from capturerig.plan._expand import Take, expand_plan
 from capturerig.plan._photosafety import (
     LightingStep,
@@ -11,6 +18,8 @@ from capturerig.plan._photosafety import (
 )
 
 __all__ = [
+    "ENGINE_OVERHEAD_S",
+    "LIGHT_FRAME_S",
     "LightingStep",
     "PlanEstimate",
     "Take",
@@ -21,4 +30,5 @@ __all__ = [
     "lighting_timeline",
     "refuse_unsafe_plan",
     "shutter_seconds",
+    "take_durations",
 ]

@@ -30,8 +30,7 @@ from capturerig.lighting import (
     override_hint,
     safe_state_frames,
 )
-from capturerig.plan._estimate import _take_seconds
-from capturerig.plan._expand import expand_plan
+from capturerig.plan._estimate import take_durations
 
 __all__ = ["LightingStep", "check_plan_photosafety", "find_plan_violation", "lighting_timeline", "refuse_unsafe_plan"]
 
@@ -52,16 +51,12 @@ def lighting_timeline(rig: RigConfig, plan: PlanConfig, base_dir: Path | None = 
     which can only make the sequence look faster than it is.
     """
     steps = [LightingStep(0.0, "safe state", None)]
-    now, angle, current = 0.0, 0.0, None
-    for take in expand_plan(rig, plan):
-        target = take.station.angle_deg
-        if target is not None and rig.turntable is not None and target != angle:
-            now += abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
-            angle = target
-        if take.lighting.state_id != current:
+    now, current = 0.0, None
+    for take, seconds in take_durations(rig, plan, base_dir):
+        if take.lighting.state_id != current:  # a change goes out as its take starts (beside any table move)
             steps.append(LightingStep(now, take.lighting.state_id, take.lighting))
             current = take.lighting.state_id
-        now += _take_seconds(rig, plan, take, base_dir)
+        now += seconds
     steps.append(LightingStep(now, "safe state", None))
     return steps
 

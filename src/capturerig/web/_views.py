@@ -28,7 +28,10 @@ class RunView:
         self.state = "idle"
         self.reason = ""
         self.current_take: str | None = None
-        self.arrivals: dict[str, str] = {}  # camera -> file of the current take
+        # camera -> file of the take whose files are landing now (the engine stores one take while it shoots the
+        # next, so that is often the take before current_take)
+        self.arrivals: dict[str, str] = {}
+        self.arrivals_take: str | None = None
         self.hold: dict[str, Any] = {"state": "relax", "pose_id": None, "since": None, "expected_s": None}
         self.awaiting_pose: dict[str, Any] | None = None
         self.preflight: list[dict[str, Any]] = []
@@ -52,7 +55,7 @@ class RunView:
             self.takes = list(message["takes"])
             self.status = {take_id: dict(entry) for take_id, entry in message.get("status", {}).items()}
             self.state, self.reason, self.current_take, self.result = "idle", "", None, None
-            self.arrivals, self.preflight, self.awaiting_pose = {}, [], None
+            self.arrivals, self.arrivals_take, self.preflight, self.awaiting_pose = {}, None, [], None
             self.hold = {"state": "relax", "pose_id": None, "since": at, "expected_s": None}
             self.messages.clear()
             return
@@ -76,15 +79,17 @@ class RunView:
             self.awaiting_pose = None
         elif kind == "TakeStarted":
             self.current_take = message["take_id"]
-            self.arrivals = {}
+            if message["take_id"] == self.arrivals_take:  # shot again: its arrivals start afresh
+                self.arrivals = {}
             entry = self.status.setdefault(message["take_id"], {})
             entry.update(status="running", attempt=message["attempt"], ordinal=message["ordinal"])
             entry.setdefault("files", {})
         elif kind == "FileStored":
             entry = self.status.setdefault(message["take_id"], {"files": {}})
             entry.setdefault("files", {})[message["camera_id"]] = message["path"]
-            if message["take_id"] == self.current_take:
-                self.arrivals[message["camera_id"]] = message["path"]
+            if message["take_id"] != self.arrivals_take:
+                self.arrivals, self.arrivals_take = {}, message["take_id"]
+            self.arrivals[message["camera_id"]] = message["path"]
         elif kind in ("TakeVerified", "TakeSkipped"):
             entry = self.status.setdefault(message["take_id"], {"files": {}})
             entry.update(status="verified" if kind == "TakeVerified" else "skipped", error=None)
@@ -109,6 +114,7 @@ class RunView:
     def snapshot(self) -> dict[str, Any]:
         return {"session": self.session, "takes": self.takes, "status": self.status, "state": self.state,
                 "reason": self.reason, "current_take": self.current_take, "arrivals": self.arrivals,
+                "arrivals_take": self.arrivals_take,
                 "hold": self.hold, "awaiting_pose": self.awaiting_pose, "preflight": self.preflight,
                 "lights": self.lights, "messages": list(self.messages), "result": self.result,
                 "running": self.session is not None and self.result is None}

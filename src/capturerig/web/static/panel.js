@@ -106,7 +106,7 @@ function reduceRun(m) {
   const r = S.run;
   if (m.kind === "RunStarted") {
     S.run = { session: m.info, takes: m.takes, status: m.status || {}, state: "idle", reason: "", current_take: null,
-              arrivals: {}, hold: { state: "relax", pose_id: null, since: m.at, expected_s: null }, awaiting_pose: null,
+              arrivals: {}, arrivals_take: null, hold: { state: "relax", pose_id: null, since: m.at, expected_s: null }, awaiting_pose: null,
               preflight: [], lights: null, messages: [], result: null, running: true };
     setBusy(`session for ${m.info.subject}`);
     renderAll();
@@ -127,7 +127,8 @@ function reduceRun(m) {
     case "PoseConfirmRequest": r.awaiting_pose = { pose_id: m.pose_id, description: m.description }; break;
     case "PoseConfirmAnswered": r.awaiting_pose = null; break;
     case "TakeStarted": {
-      r.current_take = m.take_id; r.arrivals = {};
+      r.current_take = m.take_id;
+      if (m.take_id === r.arrivals_take) r.arrivals = {};  // shot again: its arrivals start afresh
       const entry = r.status[m.take_id] || (r.status[m.take_id] = { files: {} });
       Object.assign(entry, { status: "running", attempt: m.attempt, ordinal: m.ordinal });
       entry.files = entry.files || {};
@@ -136,7 +137,9 @@ function reduceRun(m) {
     case "FileStored": {
       const entry = r.status[m.take_id] || (r.status[m.take_id] = { files: {} });
       (entry.files = entry.files || {})[m.camera_id] = m.path;
-      if (m.take_id === r.current_take) r.arrivals[m.camera_id] = m.path;
+      // The engine stores one take while it shoots the next: show the take whose files are landing.
+      if (m.take_id !== r.arrivals_take) { r.arrivals = {}; r.arrivals_take = m.take_id; }
+      r.arrivals[m.camera_id] = m.path;
       renderCell(m.take_id, m.camera_id);
       renderArrivals();
       return;
