@@ -20,6 +20,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples" / "sim-studio"
 
 
+def with_test_card_images(rig_path: Path) -> Path:
+    """Make the rig's sim cameras deliver a fixed test card instead of ray-casting every image: for tests of
+    the engine's behaviour, where the pixels do not matter (rendering is most of a session's time here)."""
+    text = rig_path.read_text(encoding="utf-8")
+    assert "\nsimulation:\n" in text, f"{rig_path} has no simulation block to extend"
+    rig_path.write_text(text.replace("\nsimulation:\n", "\nsimulation:\n  images: repeat\n", 1), encoding="utf-8")
+    return rig_path
+
+
 @pytest.fixture
 def studio_files(tmp_path: Path) -> Path:
     """A copy of the example studio (rig.yaml, plan.yaml) a test may edit."""

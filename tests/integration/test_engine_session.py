@@ -10,6 +10,7 @@ import pytest
 import capturerig
 from capturerig.engine import Event, RunState, Session, TakeFailed, TakeStarted, TakeVerified
 from capturerig_sim import VirtualStudio, get_studio
+from tests.conftest import with_test_card_images
 
 pytestmark = pytest.mark.usefixtures("fast_sim")
 
@@ -22,7 +23,7 @@ def _session(studio_files: Path, tmp_path: Path, rig_edit: tuple[str, str] | Non
             text = path.read_text()
             assert edit[0] in text
             path.write_text(text.replace(edit[0], edit[1], 1))
-    rig = capturerig.load_rig(studio_files / "rig.yaml")
+    rig = capturerig.load_rig(with_test_card_images(studio_files / "rig.yaml"))
     plan = capturerig.load_plan(studio_files / "plan.yaml", rig)
     session = Session.create(rig, plan, subject="S-test", out=tmp_path / "session")
     return session, get_studio("default", rig.config, rig.path.parent)

@@ -19,7 +19,7 @@ import pytest
 import capturerig
 from capturerig.engine import Event, LightsApplied, RunState, Session
 from capturerig_sim import VirtualStudio, get_studio
-from tests.conftest import child_env
+from tests.conftest import child_env, with_test_card_images
 
 SAFE_WITHIN_S = 0.1
 WAIT_LIMIT_S = 90
@@ -70,7 +70,7 @@ def watch_dark(studio: VirtualStudio, armed: threading.Event) -> Iterator[list[f
 
 
 def _session(studio_files: Path, tmp_path: Path, plan: Path) -> tuple[Session, VirtualStudio]:
-    rig = capturerig.load_rig(studio_files / "rig.yaml")
+    rig = capturerig.load_rig(with_test_card_images(studio_files / "rig.yaml"))
     session = Session.create(rig, capturerig.load_plan(plan, rig), "S-safe", tmp_path / "session")
     return session, get_studio("default", rig.config, rig.path.parent)
 
@@ -274,6 +274,7 @@ def report():  # registered first, so it runs after capturerig's own exit handle
 atexit.register(report)
 from capturerig.config import LightingCondition
 from capturerig.engine._rigdevices import RigDevices
+from tests.conftest import with_test_card_images
 
 devices = RigDevices(rig.config, rig.path.parent)
 for output in devices.lights.values():

@@ -11,6 +11,7 @@ import capturerig
 from capturerig.engine import RunState, Session
 from capturerig.plan import expand_plan, shutter_seconds
 from capturerig_sim import TIME_SCALE_ENV, reset_studios
+from tests.conftest import with_test_card_images
 
 TIME_SCALE = 0.25  # modelled latencies a quarter of real: the order of events is real, the test quick
 
@@ -24,7 +25,7 @@ def quarter_time_sim(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("quarter_time_sim")
 def test_the_next_light_waits_for_every_exposure_and_goes_on_while_files_are_stored(
         studio_files: Path, tmp_path: Path) -> None:
-    rig = capturerig.load_rig(studio_files / "rig.yaml")
+    rig = capturerig.load_rig(with_test_card_images(studio_files / "rig.yaml"))
     plan = capturerig.load_plan(studio_files / "plan.yaml", rig)
     session = Session.create(rig, plan, subject="S-test", out=tmp_path / "session")
     assert session.run().state == RunState.DONE

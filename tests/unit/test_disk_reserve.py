@@ -26,6 +26,7 @@ from capturerig.engine import (
 from capturerig.packaging import sha256_file
 from capturerig.plan import expand_plan
 from capturerig_sim.chaos import host_disk_usage
+from tests.conftest import with_test_card_images
 
 pytestmark = pytest.mark.usefixtures("fast_sim")
 
@@ -56,7 +57,7 @@ def _small_plan(studio_files: Path) -> None:
 
 def _session(studio_files: Path, out: Path, reserve_bytes: int) -> Session:
     _small_plan(studio_files)
-    rig = capturerig.load_rig(_with_reserve(studio_files, reserve_bytes))
+    rig = capturerig.load_rig(with_test_card_images(_with_reserve(studio_files, reserve_bytes)))
     return Session.create(rig, capturerig.load_plan(studio_files / "plan.yaml", rig), subject="S-test", out=out)
 
 
