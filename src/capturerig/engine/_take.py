@@ -86,6 +86,7 @@ class Shot:
     results: dict[str, _CameraResult]
     lights_dropped: bool  # the lights were put safe before every exposure was over
     needed: int  # cameras that must deliver (the plan's coverage)
+    triggered: TriggerDispatched  # journalled with the files (one transaction, off the next take's path)
 
     @property
     def doomed(self) -> bool:
@@ -231,7 +232,8 @@ class TakeExecutor:
                 self.devices.cameras[camera_id].apply_settings({"shutter": shutter}, ARM_TIMEOUT_S)
         list(self.pool.map(apply, take.cameras))
 
-    def _expose(self, take: Take, attempt: int, next_take: Take | None) -> dict[str, _CameraResult]:
+    def _expose(self, take: Take, attempt: int,
+                next_take: Take | None) -> tuple[dict[str, _CameraResult], TriggerDispatched]:
         def arm(camera_id: str) -> str | None:
             try:
                 self.devices.cameras[camera_id].arm(ARM_TIMEOUT_S)
@@ -258,8 +260,7 @@ class TakeExecutor:
             return _CameraResult(camera_id, files, None)
 
         results = {r.camera_id: r for r in self.pool.map(collect, take.cameras)}
-        self._publish_trigger(take, attempt, fired, results)
-        return results
+        return results, self._trigger_event(take, attempt, fired, results)
 
     def _trigger(self, armed: list[str]) -> _Fired:
         """Fire the armed cameras: a box pulse, or software calls released together from a barrier."""
@@ -273,8 +274,9 @@ class TakeExecutor:
         first = min(dispatched.started.values(), default=perf)
         return _Fired("software", wall + (first - perf), dispatched.offsets(), dict(dispatched.errors))
 
-    def _publish_trigger(self, take: Take, attempt: int, fired: _Fired, results: dict[str, _CameraResult]) -> None:
-        """Journal how the take was triggered and each camera's latency (flash-sync, else its capture time)."""
+    def _trigger_event(self, take: Take, attempt: int, fired: _Fired,
+                       results: dict[str, _CameraResult]) -> TriggerDispatched:
+        """How the take was triggered and each camera's latency (flash-sync, else its capture time)."""
         latency: dict[str, float] = {}
         read_sync = getattr(self.devices.trigger, "read_sync", None) if fired.mode == "box" else None
         if read_sync is not None:
@@ -288,9 +290,9 @@ class TakeExecutor:
                     exposed = min(f.exposed_at for f in result.files)
                     latency[camera_id] = exposed - fired.fired_at - fired.per_camera[camera_id]
         offsets = fired.per_camera.values()
-        self.publish(TriggerDispatched(take_id=take.id, attempt=attempt, mode=fired.mode, fired_at=fired.fired_at,
-                                       spread_s=max(offsets, default=0.0) - min(offsets, default=0.0),
-                                       per_camera=dict(fired.per_camera), latency_s=latency))
+        return TriggerDispatched(take_id=take.id, attempt=attempt, mode=fired.mode, fired_at=fired.fired_at,
+                                 spread_s=max(offsets, default=0.0) - min(offsets, default=0.0),
+                                 per_camera=dict(fired.per_camera), latency_s=latency)
 
     def _store(self, take: Take, attempt: int, camera_id: str,
                files: list[CameraFile]) -> tuple[list[FileStored], str | None]:
@@ -328,12 +330,12 @@ class TakeExecutor:
         self.publish(TakeStarted(take_id=take.id, ordinal=take.ordinal, total=total, attempt=attempt))
         try:
             self._prepare(take)
-            results = self._expose(take, attempt, next_take)
+            results, triggered = self._expose(take, attempt, next_take)
         except DeviceError as exc:
             self.forget_state()
             raise TakeAttemptFailed(take.id, {exc.device_id: str(exc)}) from exc
         needed = self.plan.coverage.min_cameras or len(take.cameras)
-        return Shot(take, attempt, total, started, results, self.devices.safe_latched, needed)
+        return Shot(take, attempt, total, started, results, self.devices.safe_latched, needed, triggered)
 
     def settle_later(self, shot: Shot) -> Future[None]:
         """``settle(shot)`` on the settle thread, in order; the caller must collect every result."""
@@ -357,7 +359,7 @@ class TakeExecutor:
         stored = [event for events, _ in stores.values() for event in events]
         if stored:
             fsync_dir(self.session_dir / IMAGES_DIR)
-        self.publish_many(stored)
+        self.publish_many([shot.triggered, *stored])
         errors = {camera_id: r.error for camera_id, r in shot.results.items() if r.error}
         errors.update({camera_id: error for camera_id, (_, error) in stores.items() if error})
         deletable = {camera_id: [event.card_name for event in events] for camera_id, (events, _) in stores.items()}
