@@ -37,7 +37,7 @@ __all__ = ["AbortRequested", "PoseConfirmer", "RunResult", "Runner"]
 
 log = logging.getLogger(__name__)
 PoseConfirmer = Callable[[Pose], bool]
-_Flight = tuple[Take, "Future[None]"]  # a shot take whose files are being stored and verified
+_Flight = tuple[Take, "Future[dict[str, list[str]]]"]  # a shot take whose files are being stored and verified
 _PAUSE_POLL_S = 0.2
 
 
@@ -238,9 +238,11 @@ class Runner:
             return None
         take, future = flight
         try:
-            future.result()
+            deletable = future.result()
         except TakeAttemptFailed as exc:
             return exc
+        if self._executor is not None:  # between two takes: no camera is busy with the next one
+            self._executor.clear_cards(deletable)
         self._shot_now += 1
         verified.append(take)
         return None

@@ -337,18 +337,20 @@ class TakeExecutor:
         needed = self.plan.coverage.min_cameras or len(take.cameras)
         return Shot(take, attempt, total, started, results, self.devices.safe_latched, needed, triggered)
 
-    def settle_later(self, shot: Shot) -> Future[None]:
+    def settle_later(self, shot: Shot) -> Future[dict[str, list[str]]]:
         """``settle(shot)`` on the settle thread, in order; the caller must collect every result."""
         return self._settler.submit(self.settle, shot)
 
     def run(self, take: Take, attempt: int, total: int, next_take: Take | None = None) -> None:
-        """Shoot and settle ``take`` (see ``shoot`` and ``settle``)."""
-        self.settle(self.shoot(take, attempt, total, next_take))
+        """Shoot, settle and clear the cards of ``take`` (see ``shoot``, ``settle`` and ``clear_cards``)."""
+        self.clear_cards(self.settle(self.shoot(take, attempt, total, next_take)))
 
-    def settle(self, shot: Shot) -> None:
-        """Store, journal and verify a shot take, then clear the cards; raises TakeAttemptFailed if incomplete.
+    def settle(self, shot: Shot) -> dict[str, list[str]]:
+        """Store, journal and verify a shot take; raises TakeAttemptFailed if incomplete.
 
-        Every good file is kept and journalled even when the take fails.
+        Every good file is kept and journalled even when the take fails. Returns, per camera, the card names
+        now safe to delete: the caller clears them (``clear_cards``) between two takes, so a camera never
+        serves a delete while it is armed or downloading for the next take.
         """
         take, attempt = shot.take, shot.attempt
         downloaded = [r for r in shot.results.values() if r.error is None]
@@ -375,9 +377,10 @@ class TakeExecutor:
         self.publish(TakeVerified(take_id=take.id, ordinal=take.ordinal, total=shot.total, attempt=attempt,
                                   files=sum(len(v) for v in deletable.values()),
                                   seconds=time.monotonic() - shot.started))
-        self._clear_cards(deletable)
+        return deletable
 
-    def _clear_cards(self, deletable: dict[str, list[str]]) -> None:
+    def clear_cards(self, deletable: dict[str, list[str]]) -> None:
+        """Delete stored files from the cards (a failure is a warning: the files are safe on disk)."""
         def delete(item: tuple[str, list[str]]) -> None:
             camera_id, names = item
             if not names:
@@ -387,4 +390,4 @@ class TakeExecutor:
             except DeviceError as exc:  # the files are safe on disk; a full card is the only cost
                 self.publish(SessionMessage(level="warning", text=f"could not clear {camera_id}'s card: {exc}"))
 
-        list(self._store_pool.map(delete, deletable.items()))  # the camera pool may be busy with the next take
+        list(self.pool.map(delete, deletable.items()))
