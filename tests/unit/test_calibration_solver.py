@@ -169,3 +169,37 @@ def test_without_a_rig_the_result_is_in_the_best_connected_cameras_frame() -> No
     assert np.allclose(result.cameras[root].R, np.eye(3))
     assert np.allclose(result.cameras[root].t, 0.0)
     assert result.geometry.scale_vs_nominal is None
+
+
+def test_two_cameras_are_reported_in_the_first_ones_frame_with_honest_sigmas() -> None:
+    # Two cameras cannot be aligned to the rig file (a rotation about the line through them is free): the
+    # result stays in one camera's frame, that camera's pose is exact by definition (sigma 0), and the other
+    # camera's sigmas must cover its true error relative to it (a rigid fit of two centres would not).
+    rig = ring_rig()
+    rig = rig.model_copy(update={"cameras": rig.cameras[:2]})
+    truth = true_cameras(rig, seed=6)
+    capture = synthetic_capture(rig, load_board("studio-charuco"), truth, seed=7, close_ups=3, sweeps=10)
+    result = calibrate_rig(capture, rig, CalibrationOptions(cross_validate=False))
+    root = result.geometry.gauge.removeprefix("camera:")
+    assert result.geometry.gauge.startswith("camera:")
+    assert root in truth
+    assert result.geometry.cameras[root].sigmas["rotation_x"] == 0.0
+    into_root = truth[root]
+    z_scores = []
+    for camera in truth:
+        true = truth[camera]
+        R = true.R @ into_root.R.T
+        true_in_root = CameraParams(K=true.K, dist=true.dist, R=R, t=true.t - R @ into_root.t)
+        estimate, sigmas = result.cameras[camera], result.geometry.cameras[camera].sigmas
+        errors = {"fx": estimate.K[0, 0] - true.K[0, 0], "cx": estimate.K[0, 2] - true.K[0, 2],
+                  "cy": estimate.K[1, 2] - true.K[1, 2]}
+        errors.update({f"centre_{a}": e for a, e in zip("xyz", estimate.centre - true_in_root.centre, strict=True)})
+        rotation = np.degrees(rotation_vector(estimate.R.T @ true_in_root.R))
+        errors.update({f"rotation_{a}": e for a, e in zip("xyz", rotation, strict=True)})
+        for name, error in errors.items():
+            if sigmas[name] == 0.0:
+                assert abs(error) < 1e-9, (camera, name, error)  # held by the gauge, and exactly so
+            else:
+                z_scores.append(abs(error) / sigmas[name])
+    assert len(z_scores) == 12
+    assert max(z_scores) <= 3.5, np.round(z_scores, 2)

@@ -9,7 +9,7 @@ from capturerig.calibration._board import BoardSpec, boards_dir, load_board, wri
 from capturerig.calibration._calibrate import CalibrationOptions, RigCalibration, calibrate_rig
 from capturerig.calibration._detect import MIN_CORNERS, BoardDetection, coverage, detect_board
 from capturerig.calibration._geometry_file import GEOMETRY_SCHEMA, CameraGeometry, Geometry, Verdict, load_geometry
-from capturerig.calibration._model import CameraParams, rigid_align, rotation_angle_deg, rotation_vector
+from capturerig.calibration._model import CameraParams, RigidTransform, rigid_align, rotation_angle_deg, rotation_vector
 from capturerig.calibration._observations import CaptureDetections, detect_capture, images_in_dir
 from capturerig.calibration._outputs import (
     CalibrationOutputs,
@@ -33,6 +33,7 @@ __all__ = [
     "GateLimits",
     "Geometry",
     "RigCalibration",
+    "RigidTransform",
     "Verdict",
     "board_pose_facing",
     "boards_dir",
