@@ -29,12 +29,11 @@ import yaml
 os.environ.setdefault("CAPTURERIG_SIM_TIME_SCALE", "1")
 
 from _figures import record  # bench/ is on sys.path when a script runs
+from _sessions import bench_session
 
 import capturerig  # after the time scale is set: the simulator reads it at import
 from capturerig.config import RigConfig, load_body_profile
 from capturerig.plan import estimate_plan, shutter_seconds
-from capturerig.subjects import DEMO_PURPOSE, enrol_demo_subject
-from capturerig_sim import reset_studios
 
 STATES = 16
 TARGET_RATIO = 1.05
@@ -70,12 +69,8 @@ def rig_with_sixteen_fixtures(rig: RigConfig) -> RigConfig:
 
 
 def one_hold(rig_path: Path, plan_path: Path, workdir: Path, index: int) -> float:
-    reset_studios()
-    rig = capturerig.load_rig(rig_path)
-    plan = capturerig.load_plan(plan_path, rig)
-    registry = enrol_demo_subject(workdir / "subjects.sqlite", "bench").registry_path
-    session = capturerig.Session.create(rig, plan, subject="bench", out=workdir / f"session-{index}",
-                                        purpose=DEMO_PURPOSE, registry=registry)
+    session = bench_session(rig_path, plan_path, workdir, index)
+    rig = session.folder.rig
     result = session.run()
     journal = session.folder.journal
     (pose,) = journal.events("PoseStarted")

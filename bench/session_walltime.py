@@ -35,12 +35,11 @@ import yaml
 os.environ.setdefault("CAPTURERIG_SIM_TIME_SCALE", "1")
 
 from _figures import record  # bench/ is on sys.path when a script runs
+from _sessions import bench_session
 
 import capturerig  # after the time scale is set: the simulator reads it at import
 from capturerig.config import NominalPose, RigConfig
 from capturerig.plan import estimate_plan
-from capturerig.subjects import DEMO_PURPOSE, enrol_demo_subject
-from capturerig_sim import reset_studios
 
 OVERHEAD_TARGET = 1.05
 RADIUS_M = 2.2
@@ -94,12 +93,7 @@ class Run:
 
 
 def one_session(rig_path: Path, plan_path: Path | None, workdir: Path, index: int) -> Run:
-    reset_studios()
-    rig = capturerig.load_rig(rig_path)
-    plan = capturerig.load_plan(plan_path, rig)
-    registry = enrol_demo_subject(workdir / "subjects.sqlite", "bench").registry_path
-    session = capturerig.Session.create(rig, plan, subject="bench", out=workdir / f"session-{index}",
-                                        purpose=DEMO_PURPOSE, registry=registry)
+    session = bench_session(rig_path, plan_path, workdir, index)
     started = time.perf_counter()
     result = session.run()
     session_s = time.perf_counter() - started
