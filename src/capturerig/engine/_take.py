@@ -179,9 +179,13 @@ class TakeExecutor:
         """Every camera of ``take`` has delivered (so its exposures are over): light ``next_take`` now."""
         if next_take is None or next_take.pose.id != take.pose.id or next_take.lighting.id == self.lighting_id:
             return
-        self.lighting_id = None  # in between until the change is confirmed
-        self._lights_ahead_id = next_take.lighting.id
-        self._lights_ahead = self._lights_thread.submit(self._apply_lighting, next_take)
+        self._start_lighting(next_take)
+
+    def _start_lighting(self, take: Take) -> None:
+        """Light ``take``'s state on the lights thread; the state is unknown until that is collected."""
+        self.lighting_id = None
+        self._lights_ahead_id = take.lighting.id
+        self._lights_ahead = self._lights_thread.submit(self._apply_lighting, take)
 
     def _finish_lights_ahead(self) -> None:
         """Wait for a light change started ahead; a device failure leaves the state unknown (applied again)."""
@@ -197,11 +201,8 @@ class TakeExecutor:
 
     def _prepare(self, take: Take) -> None:
         self._finish_lights_ahead()
-        light = take.lighting.id != self.lighting_id
-        if light:  # while the turntable (if any) turns
-            self.lighting_id = None
-            self._lights_ahead_id = take.lighting.id
-            self._lights_ahead = self._lights_thread.submit(self._apply_lighting, take)
+        if take.lighting.id != self.lighting_id:  # while the turntable (if any) turns
+            self._start_lighting(take)
         table = self.devices.turntable
         if take.station.angle_deg is not None and table is not None and take.station.angle_deg != self.angle:
             self.angle = None  # a failed move leaves a light change under way to forget_state()
@@ -340,10 +341,6 @@ class TakeExecutor:
     def settle_later(self, shot: Shot) -> Future[dict[str, list[str]]]:
         """``settle(shot)`` on the settle thread, in order; the caller must collect every result."""
         return self._settler.submit(self.settle, shot)
-
-    def run(self, take: Take, attempt: int, total: int, next_take: Take | None = None) -> None:
-        """Shoot, settle and clear the cards of ``take`` (see ``shoot``, ``settle`` and ``clear_cards``)."""
-        self.clear_cards(self.settle(self.shoot(take, attempt, total, next_take)))
 
     def settle(self, shot: Shot) -> dict[str, list[str]]:
         """Store, journal and verify a shot take; raises TakeAttemptFailed if incomplete.
