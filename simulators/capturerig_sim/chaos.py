@@ -323,6 +323,19 @@ def run_chaos(settings: ChaosSettings, work_dir: Path,
 
 # -- the child: the controller with a simulated host disk ------------------------------------------------------
 
+def _bytes_held(folder: Path) -> int:
+    """Bytes of the files under ``folder``; a file renamed or removed during the walk (the engine stores one
+    take while it shoots the next: ``.part`` files become images) is counted under its new name or not at all."""
+    held = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                held += path.stat().st_size
+        except FileNotFoundError:
+            continue  # gone between listing and stat: its bytes are under its new name, if any
+    return held
+
+
 def host_disk_usage(folder: Path, budget_bytes: int,
                     real: Callable[[Any], Any] = shutil.disk_usage) -> Callable[[Any], Any]:
     """A ``shutil.disk_usage`` for a simulated host disk: ``folder`` has ``budget_bytes`` minus what it holds.
@@ -337,8 +350,7 @@ def host_disk_usage(folder: Path, budget_bytes: int,
         resolved = Path(path).resolve()
         if resolved != folder and folder not in resolved.parents:
             return usage
-        held = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-        free = max(0, min(usage.free, budget_bytes - held))
+        free = max(0, min(usage.free, budget_bytes - _bytes_held(folder)))
         return type(usage)(usage.total, usage.total - free, free)
 
     return disk_usage
