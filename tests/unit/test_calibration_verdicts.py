@@ -79,3 +79,25 @@ def test_a_camera_bumped_half_way_through_the_capture_fails_by_name() -> None:
     assert failed
     assert all(v.camera == "cam02" for v in failed), [v.reason for v in failed]
     assert any("moved during the capture" in v.reason for v in failed), [v.reason for v in failed]
+
+
+def test_a_half_seen_by_two_cameras_only_is_not_compared_rather_than_failed() -> None:
+    # Two camera centres cannot fix a half's rotation in the rig frame (about the line between them), and a gap
+    # between two cameras cannot be pinned on either: such a half is reported unchecked, never as a moved camera.
+    rig = ring_rig()
+    truth = true_cameras(rig)
+    capture = synthetic_capture(rig, load_board("studio-charuco"), truth, close_ups=2, sweeps=40)
+    pair = ("cam00", "cam01")
+    frames = sorted({f for views in capture.views.values() for f in views})
+    # The rig's other cameras stop at frame ``cut``, chosen so that the pair's later frames are the second half.
+    cut = next(k for k in range(len(frames))
+               if k >= len({f for c in pair for f in capture.views[c] if f >= frames[k]}))
+    views = {camera: {f: d for f, d in frames_of.items() if camera in pair or f < frames[cut]}
+             for camera, frames_of in capture.views.items()}
+    result = calibrate_rig(CaptureDetections(capture.board, capture.image_sizes, views), rig)
+    halves = [v for v in result.geometry.verdicts if v.check == "cross-validation first/second half"]
+    assert {v.camera for v in halves} == set(truth)
+    assert all(v.passed for v in halves), [v.reason for v in halves if not v.passed]
+    unchecked = [v.reason for v in halves if v.camera in pair]
+    assert all("only 2 cameras" in r and "in this half, too few to place it in the rig frame" in r
+               for r in unchecked), unchecked

@@ -25,6 +25,8 @@ __all__ = ["SplitCheck", "corner_points", "frame_order", "projection_sigma_px", 
 
 # Median of a chi-square variable with one degree of freedom: what median(z^2) is for honest sigmas.
 _CHI2_1_MEDIAN = 0.4549
+# Cameras a half needs, linked by shared frames, to be aligned with the whole rig by their centres.
+_MIN_LINKED = 3
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,20 @@ def _half_solution(capture: CaptureDetections, keep: Callable[[str], bool], full
     frames_of = {c: {f for f in half.views.get(c, {}) if f in full.boards} for c in candidates}
     # Only cameras tied to each other by shared frames in this half can be compared.
     adjacency = np.array([[float(bool(frames_of[a] & frames_of[b])) for b in candidates] for a in candidates])
-    if len(candidates) < 2:
-        return None, {c: "too few cameras with views in this half" for c in full.cameras}
+    if len(candidates) < _MIN_LINKED:
+        why = f"only {len(candidates)} cameras with enough views in this half, too few to place it in the rig frame"
+        return None, {c: skipped.get(c, why) for c in full.cameras}
     _, labels = connected_components(csr_matrix(adjacency), directed=False)
     main = np.bincount(labels).argmax()
     for camera, label in zip(candidates, labels, strict=True):
         if label != main:
             skipped[camera] = "not linked to the other cameras in this half"
     kept = [c for c in candidates if c not in skipped]
+    if len(kept) < _MIN_LINKED:
+        # A half is put into the whole rig's frame by its camera centres; two centres leave the rotation about
+        # the line between them free, and a gap between two cameras could not be pinned on either of them.
+        why = f"only {len(kept)} cameras linked in this half, too few to place it in the rig frame"
+        return None, {**skipped, **{c: why for c in kept}}
     root = full.root if full.root in kept else max(kept, key=lambda c: counts[c])
     views = [v for v in views_from_detections(half.views, kept) if v.frame in full.boards]
     boards = {v.frame: full.boards[v.frame] for v in views}
