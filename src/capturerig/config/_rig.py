@@ -32,10 +32,12 @@ class _Frozen(BaseModel):
 class Intrinsics(_Frozen):
     """OpenCV pinhole model with distortion (k1, k2, p1, p2[, k3]); pixels."""
 
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-    fx: float = Field(gt=0)
-    fy: float = Field(gt=0)
+    # Bounds well past any sensor and lens (200 MP, a 1000 mm lens on small pixels), so a typo is refused at
+    # its line rather than loaded as a number nothing can use.
+    width: int = Field(gt=0, le=100_000)
+    height: int = Field(gt=0, le=100_000)
+    fx: float = Field(gt=0, le=1e6)
+    fy: float = Field(gt=0, le=1e6)
     cx: float
     cy: float
     dist: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
@@ -137,7 +139,7 @@ class FixtureConfig(_Frozen):
 class TurntableConfig(DeviceConfig):
     min_deg: float = 0.0
     max_deg: float = 360.0
-    speed_deg_per_s: float = Field(default=30.0, gt=0)
+    speed_deg_per_s: float = Field(default=30.0, gt=0, le=3600)  # ten turns a second: no turntable goes faster
 
     @model_validator(mode="after")
     def _travel(self) -> TurntableConfig:
