@@ -37,7 +37,14 @@ from capturerig_sim._latency import trigger_latency_ms
 from capturerig_sim._ledger import record_delivered, record_erased
 from capturerig_sim._response import SETTING_KEYS, ExposureSettings
 from capturerig_sim.render import encode_jpeg, render_image
-from capturerig_sim.studio import DEFAULT_CARD_BYTES, CameraState, ExposureRecord, VirtualStudio, get_studio
+from capturerig_sim.studio import (
+    DEFAULT_CARD_BYTES,
+    CameraState,
+    ExposureRecord,
+    ExposureTiming,
+    VirtualStudio,
+    get_studio,
+)
 from capturerig_sim.vcamera import make_test_card
 
 __all__ = [
@@ -192,13 +199,21 @@ class SimCamera(_SimDevice):
             raise DeviceError(self.id, f"camera busy, cannot {action} (still processing the last shot)",
                               "wait a moment and retry")
 
-    def arm(self, timeout_s: float) -> None:
-        """Expose on the next trigger pulse naming this camera; files of an undownloaded shot stay on the card."""
+    def _timing(self, settings: Mapping[str, str]) -> ExposureTiming:
+        body = self._body
+        return ExposureTiming(latency_s=trigger_latency_ms(self._camera.serial, body.trigger_latency_ms) / 1000.0,
+                              shutter_s=ExposureSettings.from_settings(settings).shutter_s,
+                              min_interval_s=0.0 if body.burst_fps is None else 1.0 / body.burst_fps,
+                              buffer=body.burst_frames)
+
+    def arm(self, timeout_s: float, exposures: int = 1) -> None:
+        """Expose on each of the next ``exposures`` trigger pulses naming this camera (a burst: the body
+        buffers them, ``wait_for_files`` delivers one exposure per call, oldest first)."""
         self._require_open("arm")
         self._check_busy("arm")
         with self._studio.lock:
             settings = dict(self._state.settings)
-        self._studio.arm(self.id, settings, self._bytes_needed())
+        self._studio.arm(self.id, settings, self._bytes_needed(), exposures, self._timing(settings))
 
     def trigger_capture(self, timeout_s: float) -> None:
         """Expose now by software (armed or not); a full card raises DeviceError here."""
@@ -208,7 +223,8 @@ class SimCamera(_SimDevice):
         """Check the camera can capture and arm it; the returned call exposes it now (the engine's fan-out)."""
         self._require_open("capture")
         self._check_busy("capture")
-        self._studio.arm(self.id, dict(self._state.settings), self._bytes_needed())
+        settings = dict(self._state.settings)
+        self._studio.arm(self.id, settings, self._bytes_needed(), 1, self._timing(settings))
         return self._expose_now
 
     def _expose_now(self) -> None:
@@ -252,7 +268,8 @@ class SimCamera(_SimDevice):
         if self._studio.rig.simulation.get("images", "rendered") == "repeat":
             return _repeat_files(self._camera)
         try:
-            image = render_image(self._camera, self._studio.rig, record.frames, record.turntable_deg,
+            frames, _ = self._studio.exposure_light(record)
+            image = render_image(self._camera, self._studio.rig, frames, record.turntable_deg,
                                  record.settings, self._studio.base_dir,
                                  noise_seed=_noise_seed(self._camera.serial, record.seq), props=record.props,
                                  subject_present=record.subject_present, room_light=record.room_light)
@@ -287,14 +304,10 @@ class SimCamera(_SimDevice):
                 time.sleep(max(0.0, timeout_s))
             raise DeviceTimeout(self.id, f"download did not finish within {timeout_s:g} s",
                                 "check the USB cable and hub; the files are still on the card")
-        settings = ExposureSettings.from_settings(record.settings)
         total_bytes = sum(len(f.data) for f in files)
         if self._studio.take_fault(self.id, "slow_usb"):  # a fraction of the bandwidth, after a re-enumeration
             total_bytes = int(total_bytes * SLOW_USB_FACTOR + SLOW_USB_STALL_S * self._body.download_mbytes_per_s * 1e6)
-        # USB bandwidth is per camera here; sharing it per hub is a later refinement.
-        modelled_s = (self._body.trigger_latency_ms / 1000.0 + settings.shutter_s + self._body.card_write_ms / 1000.0
-                      + total_bytes / (self._body.download_mbytes_per_s * 1e6))
-        ready_at = record.fired_monotonic + self._studio.wall_seconds(modelled_s)
+        ready_at = self._ready_at(record, total_bytes)
         remaining = ready_at - time.monotonic()
         if remaining > timeout_s:
             time.sleep(max(0.0, timeout_s))
@@ -311,6 +324,25 @@ class SimCamera(_SimDevice):
         for handed, on_card in zip(delivered, files, strict=True):  # the sim's own record, for chaos checks
             record_delivered(self.id, handed.name, handed.data, on_card.data, record.seq)
         self._studio.complete_exposure(record)
+        return delivered
+
+    def _ready_at(self, record: ExposureRecord, total_bytes: int) -> float:
+        """When ``record``'s files are downloaded (time.monotonic()): the card writes one exposure after the
+        other once the shutter closed, and the USB link carries one download after the other."""
+        studio, body = self._studio, self._body
+        closed = record.exposure_end
+        if closed <= 0.0:  # a record without its window: the body's nominal latency and the set shutter
+            shutter = ExposureSettings.from_settings(record.settings).shutter_s
+            closed = record.fired_monotonic + studio.wall_seconds(body.trigger_latency_ms / 1000.0 + shutter)
+        with studio.lock:  # USB bandwidth is per camera here; sharing it per hub is a later refinement
+            state = self._state
+            if state.ready[0] == record.seq:
+                return state.ready[1]
+            written = max(closed, state.card_busy_until) + studio.wall_seconds(body.card_write_ms / 1000.0)
+            delivered = max(written, state.usb_busy_until) + studio.wall_seconds(
+                total_bytes / (body.download_mbytes_per_s * 1e6))
+            state.card_busy_until, state.usb_busy_until = written, delivered
+            state.ready = (record.seq, delivered)
         return delivered
 
     def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
@@ -344,6 +376,7 @@ class SimLightOutput(_SimDevice):
         super().__init__(config, context)
         self._universes = config.universes
         self._dropped = False  # a frame the silent node never passed on (``light_silent``)
+        self._on_wire_at = 0.0  # time.monotonic() when the last frame handed over is out on the wire
 
     def open(self, timeout_s: float) -> None:
         """Open the output; raises DeviceError when a ``disconnect`` fault is pending."""
@@ -365,16 +398,22 @@ class SimLightOutput(_SimDevice):
             self._dropped = True
             return
         self._studio.set_frame(self.id, universe, bytes(levels), on_wire_after_s=DMX_FRAME_PERIOD_S)
+        self._on_wire_at = time.monotonic() + self._studio.wall_seconds(DMX_FRAME_PERIOD_S)
 
     def wait_sent(self, timeout_s: float) -> None:
-        """Block for one frame period, after which every universe's current frame has gone out."""
+        """Block until the frames handed over are on the wire (one frame period after the last of them)."""
         self._require_open("wait for frames")
         if self._dropped:
             self._dropped = False
             raise DeviceTimeout(self.id, "the light node stopped acknowledging frames (silent node)",
                                 "check the node's power and network link")
-        self._sleep_or_timeout(DMX_FRAME_PERIOD_S, timeout_s, "sending the DMX frame",
-                               "check the DMX interface")
+        left = self._on_wire_at - time.monotonic()
+        if left > timeout_s:
+            time.sleep(max(0.0, timeout_s))
+            raise DeviceTimeout(self.id, f"sending the DMX frame did not finish within {timeout_s:g} s",
+                                "check the DMX interface")
+        if left > 0.0:
+            time.sleep(left)
 
     def close(self) -> None:
         """Stop sending; fixtures hold their last look (the common DMX-loss setting). Never raises."""

@@ -34,6 +34,7 @@ __all__ = [
     "TIME_SCALE_ENV",
     "CameraState",
     "ExposureRecord",
+    "ExposureTiming",
     "FaultKind",
     "StudioOperator",
     "VirtualStudio",
@@ -45,6 +46,7 @@ __all__ = [
 TIME_SCALE_ENV = "CAPTURERIG_SIM_TIME_SCALE"
 DEFAULT_CARD_BYTES = 32_000_000_000
 _EXPOSURE_LOG_SIZE = 10_000  # enough for a long session; bounded so a long-running server does not grow
+_FRAME_HISTORY = 256  # frames kept per universe, so an exposure delivered later still sees its own light
 
 
 def time_scale_from_env(default: float = 1.0) -> float:
@@ -82,6 +84,10 @@ class ExposureRecord:
     props: tuple[PlanarProp, ...] = ()  # what stood on the stage, where, at that instant
     subject_present: bool = True
     room_light: float = 0.0  # the house lights' irradiance then
+    # time.monotonic() when the shutter opened and closed (the pulse + the body's latency, + the shutter):
+    # the light that counts is the light in this window (see VirtualStudio.exposure_light).
+    exposure_start: float = 0.0
+    exposure_end: float = 0.0
 
 
 class StudioOperator(Protocol):
@@ -101,6 +107,9 @@ class CameraState:
     counter: int = 0  # last file number used
     written_seq: int = -1  # the exposure whose files were last written to the card
     written: tuple[CameraFile, ...] = ()  # and those files (so a retried download does not re-render)
+    card_busy_until: float = 0.0  # time.monotonic() when the card finishes writing what it was given
+    usb_busy_until: float = 0.0  # and when the USB link finishes the downloads under way
+    ready: tuple[int, float] = (-1, 0.0)  # (exposure seq, when its download completes): a retry waits no more
 
     @property
     def used_bytes(self) -> int:
@@ -114,9 +123,21 @@ class CameraState:
 
 
 @dataclass(frozen=True)
+class ExposureTiming:
+    """How a body answers a trigger pulse (modelled seconds): what the studio needs to place its exposures."""
+
+    latency_s: float = 0.0  # pulse to shutter open
+    shutter_s: float = 0.0
+    min_interval_s: float = 0.0  # 1 / the body's burst rate: a pulse sooner than this after the last is missed
+    buffer: int = 1  # exposures it holds undelivered; one more fails (buffer full)
+
+
+@dataclass
 class _Armed:
     settings: Mapping[str, str]
     bytes_needed: int
+    timing: ExposureTiming
+    left: int  # trigger pulses it still exposes on
 
 
 @dataclass
@@ -166,10 +187,12 @@ class VirtualStudio:
         self._lock = threading.RLock()
         self._fired = threading.Condition(self._lock)
         self._frames: dict[UniverseKey, _HeldFrame] = {}
+        self._history: dict[UniverseKey, deque[tuple[float, bytes]]] = {}  # (on the wire from, frame)
         self._motion = _Motion(0.0, 0.0, 0.0, 0.0)
         self._cameras: dict[str, CameraState] = {}
         self._armed: dict[str, _Armed] = {}
-        self._pending: dict[str, ExposureRecord] = {}
+        self._pending: dict[str, deque[ExposureRecord]] = {}  # oldest first: a burst queues several
+        self._last_exposure: dict[str, float] = {}  # camera -> time.monotonic() of its last shutter opening
         self._log: deque[ExposureRecord] = deque(maxlen=_EXPOSURE_LOG_SIZE)
         self._seq = itertools.count()
         self._props: tuple[PlanarProp, ...] = ()
@@ -229,7 +252,41 @@ class VirtualStudio:
         with self._lock:
             held = self._frames.get(key)
             before = bytes(DMX_UNIVERSE_SIZE) if held is None else self._visible(held, now)
-            self._frames[key] = _HeldFrame(before, bytes(levels), now + self.wall_seconds(on_wire_after_s))
+            on_wire_at = now + self.wall_seconds(on_wire_after_s)
+            self._frames[key] = _HeldFrame(before, bytes(levels), on_wire_at)
+            history = self._history.setdefault(key, deque([(-math.inf, before)], maxlen=_FRAME_HISTORY))
+            while len(history) > 1 and history[-1][0] > on_wire_at:  # replaced before it went out
+                history.pop()
+            history.append((on_wire_at, bytes(levels)))
+
+    def exposure_light(self, record: ExposureRecord) -> tuple[dict[UniverseKey, bytes], bool]:
+        """The DMX frames the fixtures showed while ``record``'s shutter was open, and whether they changed then.
+
+        A change during the exposure gives each level weighted by how long it was shown (a real sensor
+        integrates the light); an exposure with no window (older records) sees the frames of its pulse.
+        """
+        start, end = record.exposure_start, record.exposure_end
+        frames = dict(record.frames)
+        if end <= start:
+            return frames, False
+        changed = False
+        with self._lock:
+            for key, history in self._history.items():
+                entries = list(history)
+                before = [frame for at, frame in entries if at <= start]
+                if not before:  # older than the history: the pulse's snapshot is the best known
+                    continue
+                shown = [(start, before[-1])] + [(at, frame) for at, frame in entries if start < at < end]
+                if len(shown) == 1 or all(frame == shown[0][1] for _, frame in shown):
+                    frames[key] = shown[0][1]
+                    continue
+                changed = True
+                weights = [(next_at - at) / (end - start)
+                           for (at, _), (next_at, _) in zip(shown, [*shown[1:], (end, b"")], strict=True)]
+                mixed = [sum(w * frame[i] for w, (_, frame) in zip(weights, shown, strict=True))
+                         for i in range(DMX_UNIVERSE_SIZE)]
+                frames[key] = bytes(min(255, round(level)) for level in mixed)
+        return frames, changed
 
     @staticmethod
     def _visible(held: _HeldFrame, now: float) -> bytes:
@@ -358,11 +415,15 @@ class VirtualStudio:
         """The lock that guards the studio's state (and the camera states it hands out)."""
         return self._lock
 
-    def arm(self, camera_id: str, settings: Mapping[str, str], bytes_needed: int) -> None:
-        """Make ``camera_id`` expose on the next trigger that names it; forgets its undownloaded exposure."""
+    def arm(self, camera_id: str, settings: Mapping[str, str], bytes_needed: int, exposures: int = 1,
+            timing: ExposureTiming | None = None) -> None:
+        """Make ``camera_id`` expose on each of the next ``exposures`` triggers that name it (a burst queues
+        them, oldest delivered first). A single shot forgets an undelivered exposure; a burst keeps them."""
         with self._lock:
-            self._armed[camera_id] = _Armed(MappingProxyType(dict(settings)), bytes_needed)
-            self._pending.pop(camera_id, None)
+            self._armed[camera_id] = _Armed(MappingProxyType(dict(settings)), bytes_needed,
+                                            timing or ExposureTiming(), exposures)
+            if exposures == 1:
+                self._pending.pop(camera_id, None)
 
     def disarm(self, camera_id: str) -> None:
         """``camera_id`` no longer exposes on a trigger (closing a camera does this)."""
@@ -374,61 +435,92 @@ class VirtualStudio:
         with self._lock:
             return frozenset(self._armed)
 
-    def fire(self, camera_ids: Iterable[str]) -> tuple[float, list[str]]:
+    def fire(self, camera_ids: Iterable[str], at: float | None = None) -> tuple[float, list[str]]:
         """Trigger pulse: every armed camera among ``camera_ids`` exposes now, under the light on the wire now.
 
         Returns ``(time.time() of the pulse, ids that exposed)``. Unarmed cameras ignore the pulse, as a real
-        body does. An armed camera exposes once, then is disarmed.
+        body does. An armed camera exposes once per pulse it was armed for, then is disarmed. An exposure
+        fails (its record says why) on a full card, a full buffer, or a pulse sooner than the body's burst
+        rate allows after its last one. ``at`` is the pulse's time.monotonic() when a simulated box timed it
+        (its own clock is exact; the thread that calls this may wake late), default now.
         """
         wanted = list(dict.fromkeys(camera_ids))
         with self._lock:
             if self._operator is not None:
                 self._operator.before_fire(self, [camera_id for camera_id in wanted if camera_id in self._armed])
             fired_at, fired_monotonic = time.time(), time.monotonic()
+            if at is not None and at < fired_monotonic:
+                fired_at, fired_monotonic = fired_at - (fired_monotonic - at), at
             frames = MappingProxyType(self.held_frames())  # one snapshot for the whole set: they fire together
             angle = self._motion.angle_at(fired_monotonic)
             exposed = []
             for camera_id in wanted:
-                armed = self._armed.pop(camera_id, None)
+                armed = self._armed.get(camera_id)
                 if armed is None:
                     continue
-                state = self.camera_state(camera_id)
-                error = None
-                if self.take_fault(camera_id, "card_full") or state.free_bytes < armed.bytes_needed:
-                    error = f"card full ({state.free_bytes} bytes free, about {armed.bytes_needed} needed)"
+                armed.left -= 1
+                if armed.left <= 0:
+                    del self._armed[camera_id]
+                timing = armed.timing
+                start = fired_monotonic + self.wall_seconds(timing.latency_s)
+                queue = self._pending.setdefault(camera_id, deque())
+                error = self._exposure_error(camera_id, armed, start, len(queue))
+                if error is None:
+                    self._last_exposure[camera_id] = start
                 record = ExposureRecord(next(self._seq), camera_id, fired_at, fired_monotonic, frames, angle,
                                         armed.settings, error, self._props, self._subject_present,
-                                        self._room_light)
-                self._pending[camera_id] = record
+                                        self._room_light, start, start + self.wall_seconds(timing.shutter_s))
+                queue.append(record)
                 self._log.append(record)
                 exposed.append(camera_id)
             self._fired.notify_all()
         return fired_at, exposed
 
+    def _exposure_error(self, camera_id: str, armed: _Armed, start: float, queued: int) -> str | None:
+        state = self.camera_state(camera_id)
+        if self.take_fault(camera_id, "card_full") or state.free_bytes < armed.bytes_needed:
+            return f"card full ({state.free_bytes} bytes free, about {armed.bytes_needed} needed)"
+        if queued >= armed.timing.buffer:
+            return f"buffer full ({queued} exposures not yet delivered)"
+        last = self._last_exposure.get(camera_id)
+        interval = self.wall_seconds(armed.timing.min_interval_s)
+        if last is not None and start - last < interval * 0.999:
+            return (f"missed the trigger: {1e3 * (start - last):.1f} ms after the last exposure, the body needs "
+                    f"{1e3 * interval:.1f} ms")
+        return None
+
     def pending_exposure(self, camera_id: str) -> ExposureRecord | None:
-        """The exposure ``camera_id`` made and has not delivered yet, if any."""
+        """The newest exposure ``camera_id`` made and has not delivered yet, if any."""
         with self._lock:
-            return self._pending.get(camera_id)
+            queue = self._pending.get(camera_id)
+            return queue[-1] if queue else None
 
     def wait_for_exposure(self, camera_id: str, timeout_s: float) -> ExposureRecord | None:
-        """The pending exposure of ``camera_id``; while it is armed, wait up to ``timeout_s`` for the trigger.
+        """The oldest pending exposure of ``camera_id``; while it is armed, wait up to ``timeout_s`` for the
+        trigger.
 
         This waits for an event (another thread firing), not for modelled time, so it is not scaled.
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
         with self._lock:
-            while camera_id not in self._pending and camera_id in self._armed:
+            while not self._pending.get(camera_id) and camera_id in self._armed:
                 left = deadline - time.monotonic()
                 if left <= 0.0:
                     break
                 self._fired.wait(left)
-            return self._pending.get(camera_id)
+            queue = self._pending.get(camera_id)
+            return queue[0] if queue else None
 
     def complete_exposure(self, record: ExposureRecord) -> None:
         """The camera delivered (or reported the failure of) ``record``: it is no longer pending."""
         with self._lock:
-            pending = self._pending.get(record.camera_id)
-            if pending is not None and pending.seq == record.seq:
+            queue = self._pending.get(record.camera_id)
+            if queue is None:
+                return
+            for pending in list(queue):
+                if pending.seq == record.seq:
+                    queue.remove(pending)
+            if not queue:
                 del self._pending[record.camera_id]
 
     def exposure_log(self) -> list[ExposureRecord]:

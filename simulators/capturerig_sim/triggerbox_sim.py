@@ -403,19 +403,20 @@ class TriggerBoxSimulator:
         t0_monotonic = self.box_to_monotonic(logic.t0_us)
         t0_us = logic.t0_us
         for delay_us, outputs in sorted(groups.items()):
-            wait = t0_monotonic + self.studio.wall_seconds(delay_us / 1e6) - time.monotonic()
+            at = t0_monotonic + self.studio.wall_seconds(delay_us / 1e6)
+            wait = at - time.monotonic()
             if wait <= 0.0:
-                self._fire_outputs(outputs, t0_us, delay_us)
+                self._fire_outputs(outputs, t0_us, delay_us, at)
             else:
-                timer = threading.Timer(wait, self._fire_outputs_locked, (outputs, t0_us, delay_us))
+                timer = threading.Timer(wait, self._fire_outputs_locked, (outputs, t0_us, delay_us, at))
                 timer.daemon = True
                 self._timers = [t for t in self._timers if t.is_alive()] + [timer]
                 timer.start()
 
-    def _fire_outputs_locked(self, outputs: list[int], t0_us: int, delay_us: int) -> None:
+    def _fire_outputs_locked(self, outputs: list[int], t0_us: int, delay_us: int, at: float) -> None:
         with self._lock:
             if self.logic.t0_us == t0_us and self.logic.firing:  # not released or superseded meanwhile
-                self._fire_outputs(outputs, t0_us, delay_us)
+                self._fire_outputs(outputs, t0_us, delay_us, at)
 
     def _latency_ms(self, camera_id: str) -> float:
         camera = self.studio.rig.camera(camera_id)
@@ -425,9 +426,11 @@ class TriggerBoxSimulator:
             self._latencies[key] = trigger_latency_ms(camera.serial, body.trigger_latency_ms)
         return self._latencies[key]
 
-    def _fire_outputs(self, outputs: list[int], t0_us: int, delay_us: int) -> None:
+    def _fire_outputs(self, outputs: list[int], t0_us: int, delay_us: int, at: float) -> None:
+        """Pulse ``outputs`` as the box did at ``at`` (time.monotonic(): its timer is exact, this thread may
+        be late)."""
         cameras = [camera_id for output in outputs for camera_id in self._cameras_by_output[output]]
-        _, exposed = self.studio.fire(cameras)
+        _, exposed = self.studio.fire(cameras, at)
         exposed_set = set(exposed)
         for output in outputs:
             latencies = []

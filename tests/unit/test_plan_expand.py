@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from capturerig.config import default_plan_path, default_rig_path, load_body_profile, load_plan, load_rig
+from capturerig.config import Consistency, default_plan_path, default_rig_path, load_body_profile, load_plan, load_rig
 from capturerig.engine import bracket_shutter
-from capturerig.plan import ENGINE_OVERHEAD_S, LIGHT_FRAME_S, estimate_plan, expand_plan, shutter_seconds
+from capturerig.plan import ENGINE_OVERHEAD_S, LIGHT_FRAME_S, burst_refusal, estimate_plan, expand_plan, shutter_seconds
 
 
 def _plan_with_brackets(tmp_path: Path) -> Path:
@@ -69,7 +69,7 @@ def test_the_critical_path_changes_the_light_only_with_the_state_and_beside_the_
     body = load_body_profile("sim-studio")
     chain = ((body.trigger_latency_ms + body.card_write_ms) / 1000 + 1 / 125
              + body.formats["jpeg"].bytes_estimate / (body.download_mbytes_per_s * 1e6))
-    light = LIGHT_FRAME_S + plan.settle.lights_s
+    light = max(plan.settle.lights_s, LIGHT_FRAME_S)  # the plan's settle counts from the command: frame included
     turn = 90 / 60 + plan.settle.turntable_s  # longer than the light change it overlaps
     # Station s00: four light changes; station s01: the turn (with the first light change beside it), three more.
     expected = 7 * light + turn + 8 * chain
@@ -79,3 +79,26 @@ def test_the_critical_path_changes_the_light_only_with_the_state_and_beside_the_
     same_light = plan.model_copy(update={"lighting": plan.lighting[:1]})
     assert estimate_plan(rig.config, same_light, engine_overhead_s=0.0).session_s == pytest.approx(
         light + turn + 2 * chain)  # one state: lit once, then only the turn
+
+
+def test_a_held_pose_on_the_trigger_box_is_one_burst_bound_by_settle_and_exposure() -> None:
+    rig = load_rig(default_rig_path())
+    plan = load_plan(default_plan_path(), rig).config
+    one_station = plan.model_copy(update={"consistency": Consistency.POSE, "stations": plan.stations[:1]})
+    body = load_body_profile("sim-studio")
+    estimate = estimate_plan(rig.config, one_station, engine_overhead_s=0.0)
+    # Four states, each its settle then the exposure; the buffered files are written and downloaded after.
+    assert estimate.hold_s_by_pose["p00"] == pytest.approx(4 * (plan.settle.lights_s + 1 / 125))
+    assert estimate.session_s > estimate.hold_s_by_pose["p00"] + body.card_write_ms / 1000
+    bodies = {c.id: body for c in rig.config.cameras}
+    takes = expand_plan(rig.config, one_station)
+    assert burst_refusal(takes, bodies, has_box=True) is None
+    assert burst_refusal(takes, bodies, has_box=False) == "no trigger box"
+    small = body.model_copy(update={"burst_frames": 3})
+    assert burst_refusal(takes, dict(bodies, cam04=small), has_box=True) == (
+        "cam04's buffer holds 3 exposures, the pose has 4")
+    assert burst_refusal(expand_plan(rig.config, plan.model_copy(update={"consistency": Consistency.POSE})),
+                         bodies, has_box=True) == "the turntable, the bracket or the cameras change within the pose"
+    # Without a box it is shot take by take: every take downloads before the next light.
+    take_by_take = estimate_plan(rig.config.model_copy(update={"trigger": None}), one_station, engine_overhead_s=0.0)
+    assert take_by_take.hold_s_by_pose["p00"] > estimate.hold_s_by_pose["p00"] + 4 * body.card_write_ms / 1000

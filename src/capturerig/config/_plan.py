@@ -60,6 +60,8 @@ class Bracket(_Frozen):
 
 
 class Settle(_Frozen):
+    # From sending a lighting state to steady light (what a technician measures with a meter): covers the
+    # frame's time on the wire; fixtures whose profiles name a settle get that after the frame is out.
     lights_s: float = Field(default=0.05, ge=0, le=30)
     turntable_s: float = Field(default=0.2, ge=0, le=60)
 

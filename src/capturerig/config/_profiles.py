@@ -123,6 +123,11 @@ class CameraBodyProfile(_Frozen):
     download_mbytes_per_s: float = Field(gt=0)
     trigger_latency_ms: float = Field(ge=0)
     card_write_ms: float = Field(ge=0)
+    # Continuous shooting on hardware triggers: exposures per second the body sustains, and how many it holds
+    # in its buffer before it must be downloaded. A consistency: pose hold on a trigger box is shot as one
+    # burst (downloads after the hold) when every body can take the pose's states at its pace.
+    burst_fps: float | None = Field(default=None, gt=0, le=1000)
+    burst_frames: int = Field(default=1, ge=1, le=10_000)
     widgets: dict[str, WidgetMapping] = Field(default_factory=dict)
 
     @field_validator("widgets")

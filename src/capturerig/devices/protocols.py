@@ -73,14 +73,17 @@ class Camera(Protocol):
         Unknown settings raise DeviceError; the read-back lets preflight detect silent refusals.
         """
 
-    def arm(self, timeout_s: float) -> None:
-        """Make the camera ready to expose on the next hardware trigger."""
+    def arm(self, timeout_s: float, exposures: int = 1) -> None:
+        """Make the camera ready to expose on the next hardware trigger, or on each of the next ``exposures``
+        (a burst: the body buffers them and ``wait_for_files`` then delivers one exposure per call, oldest
+        first)."""
 
     def trigger_capture(self, timeout_s: float) -> None:
         """Expose now by software (rigs without a trigger box); files then come from ``wait_for_files``."""
 
     def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
-        """Block until the files of the last exposure are downloaded (one per configured format)."""
+        """Block until the files of the oldest exposure not yet delivered are downloaded (one per configured
+        format): after a single shot, its files."""
 
     def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
         """Delete files from the card; the engine calls this only after they are fsynced and hashed."""

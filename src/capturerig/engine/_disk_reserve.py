@@ -83,13 +83,16 @@ class DiskReserve:
         """Free space on the session folder's file system now."""
         return shutil.disk_usage(self.session_dir).free
 
-    def check(self, take: Take, remaining: Sequence[str], in_flight: Take | None = None) -> None:
+    def check(self, take: Take, remaining: Sequence[str], in_flight: Take | None = None,
+              along: Sequence[Take] = ()) -> None:
         """Return when ``take`` fits above the reserve; otherwise raise :class:`DiskReserveReached`.
 
         ``remaining`` lists the ids of the takes still to shoot (``take`` first), for the message;
-        ``in_flight`` is a take shot but perhaps not yet stored, whose files count as already written.
+        ``in_flight`` is a take shot but perhaps not yet stored, whose files count as already written;
+        ``along`` are takes shot with it before any is stored (a burst).
         """
         need = self.take_bytes(take) + (self.take_bytes(in_flight) if in_flight is not None else 0)
+        need += sum(self.take_bytes(other) for other in along)
         free = self.free_bytes()
         if free - need < self.reserve_bytes:
             raise DiskReserveReached(self.session_dir, free, self.reserve_bytes, need, remaining)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,12 +59,14 @@ def _check_camera(devices: RigDevices, config: CameraConfig) -> _CameraCheck:
 
 def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate, session_dir: Path,
                   publish: Callable[[PreflightResult], None], pool: ThreadPoolExecutor,
-                  rig_path: Path | None = None) -> None:
+                  rig_path: Path | None = None) -> float | None:
     """Open and check every device; raise PreflightFailed listing every problem found.
 
     With ``rig_path``, the rig's last sync measurement (``capturerig trigger test``) is shown as well.
+    Returns when (time.monotonic()) the turntable, homed here, stood still at 0 degrees (None: no table).
     """
     problems: list[str] = []
+    homed_at: float | None = None
 
     def report(device_id: str, problem: str | None, detail: str) -> None:
         publish(PreflightResult(device_id=device_id, ok=problem is None, detail=problem or detail))
@@ -86,6 +89,7 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
         try:
             devices.turntable.open(CONNECT_TIMEOUT_S)
             devices.turntable.home(HOME_TIMEOUT_S)
+            homed_at = time.monotonic()
             report(devices.turntable.id, None, "homed")
         except DeviceError as exc:
             report(devices.turntable.id, str(exc), "")
@@ -104,4 +108,5 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
         report("sync", None, describe_rig_sync(rig_path))  # information: a stale or missing one is no failure
     if problems:
         raise PreflightFailed(problems)
+    return homed_at
 

@@ -35,7 +35,7 @@ from capturerig.lighting import (
     safe_state_frames,
 )
 
-__all__ = ["LightsTiming", "RigDevices"]
+__all__ = ["LightChange", "LightsTiming", "PreparedLight", "RigDevices"]
 
 log = logging.getLogger(__name__)
 LIGHT_TIMEOUT_S = 5.0
@@ -48,6 +48,38 @@ class LightsTiming:
     wire_at: float
     settled_at: float
     governor_wait_s: float
+    settled_monotonic: float = 0.0  # settled_at on time.monotonic(), for schedules
+
+
+@dataclass(frozen=True)
+class PreparedLight:
+    """A lighting state worked out for the rig: its frames, each fixture's share of the light, and the
+    longest settle of its lit fixtures."""
+
+    label: str
+    frames: dict[UniverseKey, bytes]
+    shares: tuple[float, ...]
+    fixture_settle_s: float
+
+
+@dataclass(frozen=True)
+class LightChange:
+    """A lighting state handed to the outputs (``begin_lighting``), not yet confirmed on the wire.
+
+    The light is steady at the later of ``commanded + settle_floor_s`` (the plan's settle counts from the
+    command: it is what a technician measures, sending a state and watching a meter) and the frame's
+    arrival on the wire + the lit fixtures' own settle (from their profiles).
+    """
+
+    label: str
+    commanded: float  # time.monotonic() when the frames were handed over
+    settle_floor_s: float
+    fixture_settle_s: float
+    governor_wait_s: float
+
+    def steady_by(self, wire_s: float) -> float:
+        """When the light is steady (time.monotonic()) if the frame takes ``wire_s`` to go out."""
+        return max(self.commanded + self.settle_floor_s, self.commanded + wire_s + self.fixture_settle_s)
 
 
 class RigDevices:
@@ -98,10 +130,11 @@ class RigDevices:
         return settle
 
     def apply_lighting(self, condition: LightingCondition, settle_floor_s: float) -> LightsTiming:
-        """Put ``condition`` on every output, wait until it is on the wire, then let the fixtures settle.
+        """Put ``condition`` on every output, wait until it is on the wire and the light is steady.
 
-        The settle time is the longest of the lit fixtures' profiles, and at least ``settle_floor_s`` (the
-        plan's). With a governor, the change waits first until it keeps within the subject's flash limit.
+        Steady: ``settle_floor_s`` (the plan's settle) after the command, and the lit fixtures' own settle
+        (their profiles) after the frame went out, whichever is later. With a governor, the change waits
+        first until it keeps within the subject's flash limit.
 
         Raises
         ------
@@ -110,30 +143,58 @@ class RigDevices:
         PhotosensitivityRefused
             The state strobes a person faster than the limit allows (no wait could make that safe).
         """
+        timing = self.finish_lighting(self.begin_lighting(condition, settle_floor_s))
+        time.sleep(max(0.0, timing.settled_monotonic - time.monotonic()))
+        return timing
+
+    def prepare_lighting(self, condition: LightingCondition) -> PreparedLight:
+        """``condition``'s frames, light shares and fixture settle, computed ahead (a burst prepares every
+        state before the hold). Raises PhotosensitivityRefused for a strobe the subject's limit forbids."""
         frames = frames_for_condition(self.rig, condition, self.context.base_dir)
         label = condition.id or ""
-        waited = 0.0
+        shares = light_shares(self.rig, frames, self.context.base_dir)
         if self.governor is not None:
             limit = self.governor.limit
-            shares = light_shares(self.rig, frames, self.context.base_dir)
             for fixture, share in zip(self.rig.fixtures, shares, strict=True):
                 hz = decode_fixture(fixture, frames, self.context.base_dir).get("strobe", 0.0)
                 if hz > limit.max_flashes / limit.window_s and share >= limit.threshold:
                     raise PhotosensitivityRefused(
                         f"lighting '{label}': {fixture.id} strobes at {hz:g} Hz, above the limit of "
                         f"{limit.max_flashes} flashes per {limit.window_s:g} s set by {limit.source}")
-            waited = self.governor.delay_for(change_between(self._shares, shares, time.monotonic(), label))
+        return PreparedLight(label, frames, shares, self._settle_s(frames))
+
+    def begin_lighting(self, condition: LightingCondition | PreparedLight, settle_floor_s: float) -> LightChange:
+        """Hand a state's frames to every output without waiting for the wire (``finish_lighting`` does).
+
+        Raises as :meth:`apply_lighting` does; the governor's wait (if any) happens here.
+        """
+        light = condition if isinstance(condition, PreparedLight) else self.prepare_lighting(condition)
+        waited = 0.0
+        if self.governor is not None:
+            waited = self.governor.delay_for(change_between(self._shares, light.shares, time.monotonic(),
+                                                            light.label))
             if waited > 0:
                 time.sleep(waited)
         with self._light_lock:
             if self._latched:
                 raise DeviceError("lights", "held in the safe state after an abort or shutdown",
                                   "resume the session to light it again")
-            self.send_frames(frames)
-            wire_at = time.time()
-            self._record(frames, label)
-        time.sleep(max(settle_floor_s, self._settle_s(frames)))
-        return LightsTiming(wire_at, time.time(), waited)
+            commanded = time.monotonic()
+            for (output_id, universe), frame in light.frames.items():
+                self.lights[output_id].set_universe(universe, frame)
+            if self.governor is not None:
+                self.governor.record(change_between(self._shares, light.shares, commanded, light.label))
+            self._shares = light.shares
+        return LightChange(light.label, commanded, settle_floor_s, light.fixture_settle_s, waited)
+
+    def finish_lighting(self, change: LightChange) -> LightsTiming:
+        """Wait until ``change``'s frames are on the wire; says when the light is steady (no sleep for it)."""
+        with self._light_lock:
+            for output in self.lights.values():
+                output.wait_sent(LIGHT_TIMEOUT_S)
+            wire_at, wire_monotonic = time.time(), time.monotonic()
+        steady = change.steady_by(wire_monotonic - change.commanded)
+        return LightsTiming(wire_at, wire_at + (steady - wire_monotonic), change.governor_wait_s, steady)
 
     def lights_safe(self) -> list[str]:
         """The rig's safe state (blackout or its work-light scene) on every output; never raises.

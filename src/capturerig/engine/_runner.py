@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
 from capturerig.config import Consistency, Pose
+from capturerig.engine._burst import BurstShooter
 from capturerig.engine._disk_reserve import DiskReserve, DiskReserveReached
 from capturerig.engine._events import (
     Event,
@@ -31,7 +33,7 @@ from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._session import SessionFolder
 from capturerig.engine._sync_store import session_sync, sync_summary
 from capturerig.engine._take import TakeAttemptFailed, TakeExecutor
-from capturerig.plan import Take, estimate_plan, expand_plan
+from capturerig.plan import Take, burst_refusal, estimate_plan, expand_plan
 
 __all__ = ["AbortRequested", "PoseConfirmer", "RunResult", "Runner"]
 
@@ -124,7 +126,8 @@ class Runner:
             self._set_state(RunState.PREFLIGHT)
             devices = self._devices = RigDevices(rig, folder.rig.path.parent)
             estimate = estimate_plan(rig, plan, folder.rig.path.parent)
-            run_preflight(devices, plan, estimate, folder.path, self._publish, pool, Path(folder.info.rig_source))
+            homed_at = run_preflight(devices, plan, estimate, folder.path, self._publish, pool,
+                                     Path(folder.info.rig_source))
             self._set_state(RunState.RUNNING)
             for path in recover_unjournalled_files(folder.path, folder.journal):
                 self._publish(SessionMessage(level="warning",
@@ -132,9 +135,18 @@ class Runner:
             devices.lights_safe()
             executor = self._executor = TakeExecutor(devices, plan, folder.path, self._publish, pool,
                                                      self.bus.publish_many)
+            if homed_at is not None:
+                executor.table_homed(homed_at)
             self._reserve = DiskReserve(rig, folder.rig.path.parent, folder.path)
-            for _, pose_takes in groupby(takes, key=lambda t: t.pose.id):
-                self._shoot_pose(list(pose_takes), len(takes), devices, executor)
+            # Everything set up so far (devices, profiles, numpy, the web app...) is moved out of the garbage
+            # collector's way: a full collection walks it all and stops every thread for ~0.1 s, a stall the
+            # next trigger waits out. Garbage made during the capture is still collected.
+            gc.freeze()
+            try:
+                for _, pose_takes in groupby(takes, key=lambda t: t.pose.id):
+                    self._shoot_pose(list(pose_takes), len(takes), devices, executor)
+            finally:
+                gc.unfreeze()
             self._record_sync()
             self._set_state(RunState.DONE)
         except AbortRequested:
@@ -206,18 +218,85 @@ class Runner:
             return
         pose = pose_takes[0].pose
         self._checkpoint(devices, executor)
+        burst = None
+        if consistency == Consistency.POSE and burst_refusal(
+                pending, {c: executor.body(c) for c in pending[0].cameras}, devices.trigger is not None) is None:
+            burst = BurstShooter(executor, self.folder.rig.path)
+            try:
+                burst.ready(pending)  # camera settings and light frames before the hold, not in it
+            except TakeAttemptFailed as exc:  # the first round tries again, and counts it
+                log.warning("getting the burst ready: %s", exc)
         if pose.operator_confirmed and self.confirm_pose is not None and not self.confirm_pose(pose):
             raise AbortRequested
         self._publish(PoseStarted(pose_id=pose.id, description=pose.description))
         retries = self.folder.plan.config.retries
         if consistency == Consistency.POSE:
-            self._shoot_pose_together(pending, pose_takes, total, retries, devices, executor)
+            try:
+                self._shoot_pose_together(pending, pose_takes, total, retries, devices, executor, burst)
+            finally:
+                if burst is not None:
+                    burst.close()
         else:
             self._shoot_takes(pending, total, retries, devices, executor)
 
-    def _check_reserve(self, take: Take, in_flight: _Flight | None) -> None:
+    def _pose_take_by_take(self, pending: list[Take], total: int, devices: RigDevices,
+                           executor: TakeExecutor) -> tuple[list[Take], list[TakeAttemptFailed]]:
+        """One round of a pose, take after take (each stored while the next is shot); stops at a failure."""
+        verified: list[Take] = []
+        failures: list[TakeAttemptFailed] = []
+        in_flight: _Flight | None = None
+        try:
+            for index, take in enumerate(pending):
+                self._checkpoint(devices, executor)
+                self._check_reserve(take, in_flight)
+                following = pending[index + 1] if index + 1 < len(pending) else None
+                try:
+                    shot = executor.shoot(take, self._attempt(take), total, following)
+                except TakeAttemptFailed as exc:
+                    failures.append(exc)
+                    break
+                landing, in_flight = in_flight, (take, executor.settle_later(shot))
+                failure = self._collect(landing, verified)
+                if failure is not None:
+                    failures.append(failure)
+                    break
+                if shot.doomed:  # a device failed: no further take of this round is worth shooting
+                    break
+            landing, in_flight = in_flight, None
+            failure = self._collect(landing, verified)
+        except BaseException:
+            self._collect_before_leaving(in_flight)
+            raise
+        return verified, failures + ([failure] if failure is not None else [])
+
+    def _pose_in_one_burst(self, pending: list[Take], total: int, devices: RigDevices,
+                           burst: BurstShooter) -> tuple[list[Take], list[TakeAttemptFailed]]:
+        """One round of a pose as a burst: every state shot in the hold, then every take stored and verified."""
+        executor = burst.executor
+        self._checkpoint(devices, executor)
+        self._check_reserve(pending[0], None, along=pending[1:])
+        verified: list[Take] = []
+        failures: list[TakeAttemptFailed] = []
+        try:
+            shots = burst.shoot(pending, {t.id: self._attempt(t) for t in pending}, total)
+        except TakeAttemptFailed as exc:
+            return verified, [exc]
+        flights = deque((shot.take, executor.settle_later(shot)) for shot in shots)  # every file is kept
+        try:
+            while flights:
+                failure = self._collect(flights[0], verified)
+                flights.popleft()
+                if failure is not None:
+                    failures.append(failure)
+        except BaseException:
+            for flight in list(flights)[1:]:  # the first one raised: its settle is over
+                self._collect_before_leaving(flight)
+            raise
+        return verified, failures
+
+    def _check_reserve(self, take: Take, in_flight: _Flight | None, along: Sequence[Take] = ()) -> None:
         """Before ``take``: stop (DiskReserveReached) if its files (and those of the take still being
-        stored) would eat into the storage reserve."""
+        stored, and of the takes shot ``along`` with it) would eat into the storage reserve."""
         if self._reserve is None:
             return
         records = self.folder.journal.takes()
@@ -225,7 +304,7 @@ class Runner:
         remaining = [t.id for t in self._takes if t.id == take.id or (
             t != storing and t.id not in self._verified
             and (t.id not in records or records[t.id].status != TakeStatus.VERIFIED))]
-        self._reserve.check(take, remaining, storing)
+        self._reserve.check(take, remaining, storing, along)
 
     def _attempt(self, take: Take) -> int:
         record = self.folder.journal.takes().get(take.id)
@@ -303,35 +382,15 @@ class Runner:
             raise
 
     def _shoot_pose_together(self, pending: list[Take], pose_takes: list[Take], total: int, retries: int,
-                             devices: RigDevices, executor: TakeExecutor) -> None:
-        """consistency: pose. Any failed take re-shoots the whole pose (the verified ones superseded)."""
+                             devices: RigDevices, executor: TakeExecutor, burst: BurstShooter | None) -> None:
+        """consistency: pose. Any failed take re-shoots the whole pose (the verified ones superseded).
+
+        With a ``burst`` (a trigger box and bodies that buffer) the pose is one burst: downloads after the hold."""
         for round_index in range(retries + 1):
-            verified: list[Take] = []
-            failures: list[TakeAttemptFailed] = []
-            in_flight: _Flight | None = None
-            try:
-                for index, take in enumerate(pending):
-                    self._checkpoint(devices, executor)
-                    self._check_reserve(take, in_flight)
-                    following = pending[index + 1] if index + 1 < len(pending) else None
-                    try:
-                        shot = executor.shoot(take, self._attempt(take), total, following)
-                    except TakeAttemptFailed as exc:
-                        failures.append(exc)
-                        break
-                    landing, in_flight = in_flight, (take, executor.settle_later(shot))
-                    failure = self._collect(landing, verified)
-                    if failure is not None:
-                        failures.append(failure)
-                        break
-                    if shot.doomed:  # a device failed: no further take of this round is worth shooting
-                        break
-                landing, in_flight = in_flight, None
-                failure = self._collect(landing, verified)
-            except BaseException:
-                self._collect_before_leaving(in_flight)
-                raise
-            failures += [failure] if failure is not None else []
+            if burst is not None:
+                verified, failures = self._pose_in_one_burst(pending, total, devices, burst)
+            else:
+                verified, failures = self._pose_take_by_take(pending, total, devices, executor)
             if not failures:
                 return
             will_retry = round_index < retries

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from capturerig.config import CameraConfig, PlanConfig, load_body_profile
+from capturerig.config import CameraBodyProfile, CameraConfig, PlanConfig, load_body_profile
 from capturerig.devices import CameraFile, DeviceError
 from capturerig.engine._events import (
     Event,
@@ -24,10 +24,10 @@ from capturerig.engine._events import (
     TakeVerified,
     TriggerDispatched,
 )
-from capturerig.engine._rigdevices import RigDevices
+from capturerig.engine._rigdevices import LightChange, PreparedLight, RigDevices
 from capturerig.engine._storage import StorageError, store_bytes
 from capturerig.engine._trigger import software_trigger
-from capturerig.lighting import FlashGovernor, flash_limit
+from capturerig.lighting import FlashGovernor, PhotosensitivityRefused, flash_limit
 from capturerig.packaging import fsync_dir
 from capturerig.plan import Take, shutter_seconds
 
@@ -123,12 +123,20 @@ class TakeExecutor:
         self.publish_many = publish_many
         self.pool = pool
         self.angle: float | None = None
+        self._homed_steady_by: float | None = None  # see table_homed
         self.lighting_id: str | None = None
         self.bracket_id: str | None = None
         # The next take's light goes on while this take's files are stored (its exposures are over by then).
         self._lights_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capturerig-lights")
-        self._lights_ahead: Future[None] | None = None
+        # Resolves with the LightsApplied to journal once the light is steady; the take publishes it after its
+        # trigger (a journal commit there waits beside the exposures, not in front of the trigger).
+        self._lights_ahead: Future[LightsApplied] | None = None
         self._lights_ahead_id: str | None = None
+        self._lit: list[LightsApplied] = []  # light changes that are steady, not yet journalled
+        # Each state's frames and settle, worked out once (ahead, on the lights thread): done per change it made
+        # hundreds of profile look-ups, each a syscall, and under a storing take's GIL contention that cost
+        # more than the DMX frame itself.
+        self._prepared: dict[str | None, PreparedLight] = {}
         # A take's files are stored, journalled and verified while the next take is shot (settle_later).
         self._settler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capturerig-settle")
         self._store_pool = ThreadPoolExecutor(max_workers=min(16, max(4, len(devices.rig.cameras))),
@@ -152,12 +160,22 @@ class TakeExecutor:
         expected += shutter_seconds(camera.settings.get("shutter", "1/125")) * 2.0**longest_ev
         return float(3.0 * expected + 5.0)  # generous: a timeout here costs a retry, not an image
 
+    def table_homed(self, at: float) -> None:
+        """The turntable was homed (it stands at 0 degrees) and has not moved since ``at`` (time.monotonic()):
+        the first move, if it is to 0, is still made (it confirms the angle) but moves nothing, so it waits
+        only for what is left of the plan's turntable settle."""
+        self._homed_steady_by = at + self.plan.settle.turntable_s
+
     def forget_state(self) -> None:
         """After a pause or failure nothing about the lights or brackets can be assumed.
 
-        Waits for a light change under way first, so that lights put safe after this stay safe.
+        Waits for a light change under way first, so that lights put safe after this stay safe, and journals
+        the light changes that were made.
         """
-        self._finish_lights_ahead()
+        try:
+            self._finish_lights_ahead()
+        finally:
+            self._journal_lights()
         self.lighting_id = None
         self.bracket_id = None
 
@@ -179,13 +197,32 @@ class TakeExecutor:
         """Every camera of ``take`` has delivered (so its exposures are over): light ``next_take`` now."""
         if next_take is None or next_take.pose.id != take.pose.id or next_take.lighting.id == self.lighting_id:
             return
-        self._start_lighting(next_take)
+        # Without a flash governor (whose wait must not hold up this camera's download) the frames go out from
+        # this thread at once: handing the command to the lights thread first cost a thread wake-up per take.
+        self._start_lighting(next_take, command_here=self.devices.governor is None)
 
-    def _start_lighting(self, take: Take) -> None:
-        """Light ``take``'s state on the lights thread; the state is unknown until that is collected."""
+    def _start_lighting(self, take: Take, command_here: bool = False) -> None:
+        """Light ``take``'s state (commanded on the lights thread, or with ``command_here`` on this one, which
+        then only waits for it on the lights thread); the state is unknown until that is collected."""
         self.lighting_id = None
         self._lights_ahead_id = take.lighting.id
-        self._lights_ahead = self._lights_thread.submit(self._apply_lighting, take)
+        if not command_here:
+            self._lights_ahead = self._lights_thread.submit(self._apply_lighting, take)
+            return
+        try:
+            change = self.devices.begin_lighting(self._prepared_light(take), self.plan.settle.lights_s)
+        except (DeviceError, PhotosensitivityRefused) as exc:  # collected like a failure on the lights thread
+            failed: Future[LightsApplied] = Future()
+            failed.set_exception(exc)
+            self._lights_ahead = failed
+            return
+        self._lights_ahead = self._lights_thread.submit(self._until_steady, take, change)
+
+    def _prepare_ahead(self, take: Take | None) -> None:
+        """Work out ``take``'s lighting state on the idle lights thread, before it is needed (a failure
+        here is raised again where the state is applied)."""
+        if take is not None and take.lighting.id not in self._prepared:
+            self._lights_thread.submit(self._prepared_light, take)
 
     def _finish_lights_ahead(self) -> None:
         """Wait for a light change started ahead; a device failure leaves the state unknown (applied again)."""
@@ -193,37 +230,89 @@ class TakeExecutor:
         if future is None:
             return
         try:
-            future.result()
+            self._lit.append(future.result())
         except DeviceError as exc:
             log.warning("lighting ahead failed (%s); the take applies its own", exc)
             return
         self.lighting_id = self._lights_ahead_id
 
-    def _prepare(self, take: Take) -> None:
-        self._finish_lights_ahead()
-        if take.lighting.id != self.lighting_id:  # while the turntable (if any) turns
-            self._start_lighting(take)
+    def _journal_lights(self) -> None:
+        """Journal the light changes collected since the last call (LightsApplied, in the order made)."""
+        lit, self._lit = self._lit, []
+        self.publish_many(lit)
+
+    def _prepare(self, take: Take) -> tuple[Future[LightsApplied] | None, bool]:
+        """Station, bracket and light for ``take``. Returns its light change if one is under way (for
+        ``_fire_when_lit``: the cameras are armed while the light settles) and whether the previous take
+        started it ahead."""
+        ahead = self._lights_ahead is not None and self._lights_ahead_id == take.lighting.id
+        if not ahead:
+            self._finish_lights_ahead()  # another state's change: the state is known once it is over
+            if take.lighting.id != self.lighting_id:  # while the turntable (if any) turns
+                self._start_lighting(take)
         table = self.devices.turntable
         if take.station.angle_deg is not None and table is not None and take.station.angle_deg != self.angle:
             self.angle = None  # a failed move leaves a light change under way to forget_state()
+            homed_steady_by, self._homed_steady_by = self._homed_steady_by, None  # a failed move may have moved it
             confirmed = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
             self.publish(StationReached(station_id=take.station.id, angle_deg=confirmed, reached_at=time.time()))
             self.angle = take.station.angle_deg  # the plan's angle: the next take compares against it
-            time.sleep(self.plan.settle.turntable_s)
-        future, self._lights_ahead = self._lights_ahead, None
-        if future is not None:
-            future.result()  # this take's own light: its failure is the take's failure
-            self.lighting_id = self._lights_ahead_id
-        if take.bracket.id != self.bracket_id:
-            self.bracket_id = None
-            self._apply_bracket(take)
-            self.bracket_id = take.bracket.id
+            steady_by = time.monotonic() + self.plan.settle.turntable_s
+            if homed_steady_by is not None and take.station.angle_deg == 0.0:
+                steady_by = homed_steady_by  # it stood at 0 since it was homed: nothing moved
+            time.sleep(max(0.0, steady_by - time.monotonic()))
+        self.set_bracket(take)
+        light, self._lights_ahead = self._lights_ahead, None
+        return light, ahead
 
-    def _apply_lighting(self, take: Take) -> None:
-        """Light the take's state (the flash governor may hold it back) and journal when it was really there."""
-        timing = self.devices.apply_lighting(take.lighting, self.plan.settle.lights_s)
-        self.publish(LightsApplied(take_id=take.id, lighting_id=take.lighting.state_id, wire_at=timing.wire_at,
-                                   settled_at=timing.settled_at, governor_wait_s=timing.governor_wait_s))
+    def _fire_when_lit(self, take: Take, armed: list[str], light: Future[LightsApplied] | None,
+                       ahead: bool) -> _Fired:
+        """Fire ``armed`` once ``take``'s light (a change under way, if any) is steady.
+
+        The lights thread fires right after the change it is running: no thread has to wake up between the
+        light being steady and the pulse. A change started ahead that failed is applied again (the take's
+        own); the take's own failing is the take's failure.
+        """
+        if light is None:
+            return self._trigger(armed)
+        firing = self._lights_thread.submit(self._trigger_once_lit, light, armed)
+        try:
+            self._lit.append(light.result())
+        except DeviceError as exc:
+            firing.exception()  # it did not fire: the light it waited for failed
+            if not ahead:
+                raise
+            log.warning("lighting ahead failed (%s); the take applies its own", exc)
+            self._start_lighting(take)
+            light, self._lights_ahead = self._lights_ahead, None
+            return self._fire_when_lit(take, armed, light, ahead=False)
+        self.lighting_id = take.lighting.id
+        return firing.result()
+
+    def _trigger_once_lit(self, light: Future[LightsApplied], armed: list[str]) -> _Fired:
+        """On the lights thread, after ``light``'s change: fire, unless that change failed (then raise)."""
+        light.result()
+        return self._trigger(armed)
+
+    def _prepared_light(self, take: Take) -> PreparedLight:
+        """``take``'s lighting state worked out for the rig (once per state; a race only computes it twice)."""
+        light = self._prepared.get(take.lighting.id)
+        if light is None:
+            light = self._prepared[take.lighting.id] = self.devices.prepare_lighting(take.lighting)
+        return light
+
+    def _apply_lighting(self, take: Take) -> LightsApplied:
+        """Light the take's state (the flash governor may hold it back); returns, once the light is steady,
+        the event that says when it was really there (the caller journals it)."""
+        return self._until_steady(take, self.devices.begin_lighting(self._prepared_light(take),
+                                                                    self.plan.settle.lights_s))
+
+    def _until_steady(self, take: Take, change: LightChange) -> LightsApplied:
+        """Wait until the commanded ``change`` is on the wire and steady; the event to journal for it."""
+        timing = self.devices.finish_lighting(change)
+        time.sleep(max(0.0, timing.settled_monotonic - time.monotonic()))  # to a deadline: no drift from the wire wait
+        return LightsApplied(take_id=take.id, lighting_id=take.lighting.state_id, wire_at=timing.wire_at,
+                             settled_at=timing.settled_at, governor_wait_s=timing.governor_wait_s)
 
     def _apply_bracket(self, take: Take) -> None:
         def apply(camera_id: str) -> None:
@@ -233,8 +322,8 @@ class TakeExecutor:
                 self.devices.cameras[camera_id].apply_settings({"shutter": shutter}, ARM_TIMEOUT_S)
         list(self.pool.map(apply, take.cameras))
 
-    def _expose(self, take: Take, attempt: int,
-                next_take: Take | None) -> tuple[dict[str, _CameraResult], TriggerDispatched]:
+    def _expose(self, take: Take, attempt: int, next_take: Take | None, light: Future[LightsApplied] | None,
+                ahead: bool) -> tuple[dict[str, _CameraResult], TriggerDispatched]:
         def arm(camera_id: str) -> str | None:
             try:
                 self.devices.cameras[camera_id].arm(ARM_TIMEOUT_S)
@@ -244,7 +333,7 @@ class TakeExecutor:
 
         armed_errors = dict(zip(take.cameras, self.pool.map(arm, take.cameras), strict=True))
         armed = [c for c in take.cameras if armed_errors[c] is None]
-        fired = self._trigger(armed)
+        fired = self._fire_when_lit(take, armed, light, ahead)
         armed_errors.update(fired.errors)
 
         waiting = _Countdown(len(take.cameras), lambda: self._light_next(take, next_take))
@@ -260,7 +349,12 @@ class TakeExecutor:
                 waiting.done()
             return _CameraResult(camera_id, files, None)
 
-        results = {r.camera_id: r for r in self.pool.map(collect, take.cameras)}
+        collecting = self.pool.map(collect, take.cameras)
+        self._prepare_ahead(next_take)
+        try:
+            self._journal_lights()  # this take's light, journalled while its shutters are open, not before them
+        finally:
+            results = {r.camera_id: r for r in collecting}
         return results, self._trigger_event(take, attempt, fired, results)
 
     def _trigger(self, armed: list[str]) -> _Fired:
@@ -330,8 +424,8 @@ class TakeExecutor:
         started = time.monotonic()
         self.publish(TakeStarted(take_id=take.id, ordinal=take.ordinal, total=total, attempt=attempt))
         try:
-            self._prepare(take)
-            results, triggered = self._expose(take, attempt, next_take)
+            light, ahead = self._prepare(take)
+            results, triggered = self._expose(take, attempt, next_take, light, ahead)
         except DeviceError as exc:
             self.forget_state()
             raise TakeAttemptFailed(take.id, {exc.device_id: str(exc)}) from exc
@@ -350,7 +444,7 @@ class TakeExecutor:
         serves a delete while it is armed or downloading for the next take.
         """
         take, attempt = shot.take, shot.attempt
-        downloaded = [r for r in shot.results.values() if r.error is None]
+        downloaded = [r for r in shot.results.values() if r.files]  # a camera that failed the take keeps its files
         stores = dict(zip((r.camera_id for r in downloaded), self._store_pool.map(
             lambda r: self._store(take, attempt, r.camera_id, r.files), downloaded), strict=True))
         # The take's new names made durable with one folder fsync, then every stored file journalled in one
@@ -388,3 +482,33 @@ class TakeExecutor:
                 self.publish(SessionMessage(level="warning", text=f"could not clear {camera_id}'s card: {exc}"))
 
         list(self.pool.map(delete, deletable.items()))
+
+    # -- for a burst (engine/_burst.py), which lights and fires each state itself ----------------------------
+    def place(self, take: Take) -> None:
+        """The turntable at ``take``'s station and the cameras at its bracket; a light change under way is
+        finished first (its state is then known). Raises DeviceError."""
+        self._finish_lights_ahead()
+        self._journal_lights()
+        table = self.devices.turntable
+        if take.station.angle_deg is not None and table is not None and take.station.angle_deg != self.angle:
+            self.angle = None
+            confirmed = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
+            self.publish(StationReached(station_id=take.station.id, angle_deg=confirmed, reached_at=time.time()))
+            self.angle = take.station.angle_deg
+            time.sleep(self.plan.settle.turntable_s)
+        self.set_bracket(take)
+
+    def set_bracket(self, take: Take) -> None:
+        """The cameras' settings for ``take``'s bracket, unless they are known to be set. Raises DeviceError."""
+        if take.bracket.id != self.bracket_id:
+            self.bracket_id = None
+            self._apply_bracket(take)
+            self.bracket_id = take.bracket.id
+
+    def body(self, camera_id: str) -> CameraBodyProfile:
+        """The body profile of ``camera_id``."""
+        return self._bodies[camera_id]
+
+    def download_timeout(self, camera_id: str) -> float:
+        """How long one exposure's download may take before the camera counts as failed."""
+        return self._wait_timeouts[camera_id]

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import groupby
 from pathlib import Path
 
-from capturerig.config import LightingCondition, PlanConfig, RigConfig, load_body_profile, load_fixture_profile
+from capturerig.config import (
+    CameraBodyProfile,
+    Consistency,
+    LightingCondition,
+    PlanConfig,
+    RigConfig,
+    load_body_profile,
+    load_fixture_profile,
+)
 from capturerig.plan._expand import Take, expand_plan
 
-__all__ = ["ENGINE_OVERHEAD_S", "LIGHT_FRAME_S", "PlanEstimate", "estimate_plan", "shutter_seconds", "take_durations"]
+__all__ = ["ENGINE_OVERHEAD_S", "LIGHT_FRAME_S", "PlanEstimate", "burst_refusal", "estimate_plan", "shutter_seconds",
+           "take_durations"]
 
 # Per take, beyond the devices' own latencies: arming, journalling, hashing. Measured on the simulator.
 ENGINE_OVERHEAD_S = 0.05
-# A new light state is on the wire within one frame at DMX512's fastest standard refresh (44 Hz); the engine
-# waits for that before the settle time starts.
+# A new light state is on the wire within one frame at DMX512's fastest standard refresh (44 Hz); the
+# fixtures' own settle (their profiles) starts then, the plan's settle at the command.
 LIGHT_FRAME_S = 1.0 / 44.0
 
 
@@ -53,10 +64,66 @@ def _exposure_chain_s(rig: RigConfig, take: Take, base_dir: Path | None) -> floa
 
 
 def _light_change_s(rig: RigConfig, plan: PlanConfig, condition: LightingCondition, base_dir: Path | None) -> float:
-    """One frame onto the wire, then the longest settle of the fixtures the state names (at least the plan's)."""
+    """The plan's settle from the command, or one frame onto the wire and the longest settle of the fixtures the
+    state names, whichever is longer (as RigDevices.apply_lighting waits)."""
     named = [f for f in rig.fixtures if "*" in condition.levels or f.id in condition.levels]
     settle = max((load_fixture_profile(f.profile, base_dir).settle_s for f in named), default=0.0)
-    return LIGHT_FRAME_S + max(plan.settle.lights_s, settle)
+    return max(plan.settle.lights_s, LIGHT_FRAME_S + settle)
+
+
+def burst_refusal(takes: Sequence[Take], bodies: Mapping[str, CameraBodyProfile], has_box: bool) -> str | None:
+    """Why a pose's ``takes`` (consistency: pose) cannot be shot as one burst, or None when they can.
+
+    A burst fires every state of the hold on the trigger box while the bodies buffer the exposures, and
+    downloads after the hold: it needs a box, one station, bracket and camera set, and bodies whose profiles
+    give a burst rate and a buffer for every state.
+    """
+    if not has_box:
+        return "no trigger box"
+    if len(takes) < 2:
+        return "a single take"
+    if len({(t.station.id, t.bracket.id, tuple(t.cameras)) for t in takes}) > 1:
+        return "the turntable, the bracket or the cameras change within the pose"
+    for camera_id in takes[0].cameras:
+        body = bodies[camera_id]
+        if body.burst_fps is None:
+            return f"{camera_id}'s body profile ({body.name}) gives no burst_fps"
+        if body.burst_frames < len(takes):
+            return f"{camera_id}'s buffer holds {body.burst_frames} exposures, the pose has {len(takes)}"
+    return None
+
+
+def _bodies(rig: RigConfig, take: Take, base_dir: Path | None) -> dict[str, CameraBodyProfile]:
+    return {c: load_body_profile(rig.camera(c).body, base_dir) for c in take.cameras}
+
+
+def _burst_s(rig: RigConfig, plan: PlanConfig, takes: Sequence[Take],
+             base_dir: Path | None) -> tuple[list[float], float]:
+    """A burst's seconds per state (light change or the body's burst interval, then the exposure) and the
+    tail after the hold: the cards write the buffered exposures one after another and the host downloads
+    them."""
+    bodies = _bodies(rig, takes[0], base_dir)
+    shutter = {c: shutter_seconds(rig.camera(c).settings.get("shutter", "1/125")) * 2.0**takes[0].bracket.ev
+               for c in bodies}
+    interval = max(1.0 / b.burst_fps for b in bodies.values() if b.burst_fps)
+    longest = max(shutter.values())
+    periods = []
+    for index, take in enumerate(takes):
+        light = _light_change_s(rig, plan, take.lighting, base_dir)
+        wait = light if index == 0 else max(light, interval - longest)
+        periods.append(wait + longest)
+    hold = sum(periods)
+    delivered = 0.0
+    for camera_id, body in bodies.items():
+        size = sum(body.formats[f].bytes_estimate for f in rig.camera(camera_id).formats)
+        written = done = 0.0
+        closed = 0.0
+        for period in periods:
+            closed += period
+            written = max(closed, written) + body.card_write_ms / 1000
+            done = max(written, done) + size / (body.download_mbytes_per_s * 1e6)
+        delivered = max(delivered, done)
+    return periods, max(0.0, delivered - hold)
 
 
 def take_durations(rig: RigConfig, plan: PlanConfig, base_dir: Path | None = None, *,
@@ -64,21 +131,46 @@ def take_durations(rig: RigConfig, plan: PlanConfig, base_dir: Path | None = Non
     """Every take of the plan with its estimated seconds, on the engine's schedule.
 
     The lights change only when the state does, and at the same time as a turntable move; a take's exposure
-    chain follows both. ``engine_overhead_s=0`` gives the hardware's own critical path (what the simulator
-    models), the yardstick of the engine's overhead.
+    chain follows both. A pose shot as one burst (see ``burst_refusal``) takes each state's light change
+    and exposure, and its last take also the downloads after the hold. ``engine_overhead_s=0`` gives the
+    hardware's own critical path (what the simulator models), the yardstick of the engine's overhead.
     """
+    return [(take, seconds) for take, seconds, _ in _schedule(rig, plan, base_dir, engine_overhead_s)]
+
+
+def _schedule(rig: RigConfig, plan: PlanConfig, base_dir: Path | None,
+              engine_overhead_s: float) -> list[tuple[Take, float, float]]:
+    """(take, seconds, seconds of it the subject holds still)."""
     durations = []
     angle = 0.0
     lighting: str | None = None
-    for take in expand_plan(rig, plan):
-        lights_s = 0.0 if take.lighting.id == lighting else _light_change_s(rig, plan, take.lighting, base_dir)
-        lighting = take.lighting.id
+    for _, group in groupby(expand_plan(rig, plan), key=lambda t: t.pose.id):
+        takes = list(group)
         table_s = 0.0
-        target = take.station.angle_deg
-        if target is not None and rig.turntable is not None and target != angle:
-            table_s = abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
-            angle = target
-        durations.append((take, max(lights_s, table_s) + _exposure_chain_s(rig, take, base_dir) + engine_overhead_s))
+        target = takes[0].station.angle_deg
+        if plan.consistency == Consistency.POSE and burst_refusal(
+                takes, _bodies(rig, takes[0], base_dir), rig.trigger is not None) is None:
+            if target is not None and rig.turntable is not None and target != angle:
+                table_s = abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
+                angle = target
+            periods, tail = _burst_s(rig, plan, takes, base_dir)
+            periods[0] += engine_overhead_s
+            # The turntable reaches the station before the hold: the subject holds still for the states only.
+            spent = [p + (table_s if index == 0 else 0.0) + (tail if index == len(takes) - 1 else 0.0)
+                     for index, p in enumerate(periods)]
+            durations += list(zip(takes, spent, periods, strict=True))
+            lighting = takes[-1].lighting.id
+            continue
+        for take in takes:
+            lights_s = 0.0 if take.lighting.id == lighting else _light_change_s(rig, plan, take.lighting, base_dir)
+            lighting = take.lighting.id
+            table_s = 0.0
+            target = take.station.angle_deg
+            if target is not None and rig.turntable is not None and target != angle:
+                table_s = abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
+                angle = target
+            seconds = max(lights_s, table_s) + _exposure_chain_s(rig, take, base_dir) + engine_overhead_s
+            durations.append((take, seconds, seconds))
     return durations
 
 
@@ -89,12 +181,14 @@ def estimate_plan(rig: RigConfig, plan: PlanConfig, base_dir: Path | None = None
     hold: dict[str, float] = {}
     disk = 0
     images = 0
-    durations = take_durations(rig, plan, base_dir, engine_overhead_s=engine_overhead_s)
-    for take, seconds in durations:
-        hold[take.pose.id] = hold.get(take.pose.id, 0.0) + seconds
+    durations = _schedule(rig, plan, base_dir, engine_overhead_s)
+    session_s = 0.0
+    for take, seconds, held in durations:
+        hold[take.pose.id] = hold.get(take.pose.id, 0.0) + held
+        session_s += seconds
         for camera_id in take.cameras:
             camera = rig.camera(camera_id)
             body = load_body_profile(camera.body, base_dir)
             disk += sum(body.formats[f].bytes_estimate for f in camera.formats)
             images += len(camera.formats)
-    return PlanEstimate(len(durations), images, hold, sum(hold.values()), disk)
+    return PlanEstimate(len(durations), images, hold, session_s, disk)

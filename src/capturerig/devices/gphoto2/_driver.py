@@ -201,8 +201,12 @@ class GPhoto2Camera:
                         {k: wanted[k] for k in drift}, drift)
         return read_back
 
-    def arm(self, timeout_s: float) -> None:
-        """Check the worker is up (restarting it if needed), drop stale events, join the next fire batch."""
+    def arm(self, timeout_s: float, exposures: int = 1) -> None:
+        """Check the worker is up (restarting it if needed), drop stale events, join the next fire batch.
+
+        A burst on hardware triggers needs nothing more: the body announces each exposure's files in order
+        and every ``wait_for_files`` collects the next set.
+        """
         with self._lock:
             if self._pending_fire is not None:  # a shot nobody collected: its worker state is unknown
                 self._abandon("an earlier shot was never collected")
