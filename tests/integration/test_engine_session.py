@@ -102,15 +102,18 @@ def test_abort_stops_at_a_take_boundary_with_lights_safe_then_resume_shoots_only
     session.subscribe(abort_after_three)
     result = session.run()
     assert result.state == RunState.ABORTED
-    assert result.takes_verified == 3
+    # The fourth take was shot while the third was stored: if its shutters had closed before the abort it is
+    # kept and verified, and nothing after it was started.
+    assert result.takes_verified in (3, 4)
+    assert session.folder.journal.event_count("TakeStarted") <= 4
     assert _all_dark(studio)
     session.close()
 
     resumed = Session.open(session.path)
     started = _record(resumed)
-    result = resumed.run()
-    assert result.state == RunState.DONE
-    assert result.takes_shot_now == 5
+    result_after = resumed.run()
+    assert result_after.state == RunState.DONE
+    assert result_after.takes_shot_now == 8 - result.takes_verified
     assert not {e.take_id for e in started if isinstance(e, TakeStarted)} & set(verified)
 
 

@@ -250,17 +250,7 @@ class TakeExecutor:
             self._finish_lights_ahead()  # another state's change: the state is known once it is over
             if take.lighting.id != self.lighting_id:  # while the turntable (if any) turns
                 self._start_lighting(take)
-        table = self.devices.turntable
-        if take.station.angle_deg is not None and table is not None and take.station.angle_deg != self.angle:
-            self.angle = None  # a failed move leaves a light change under way to forget_state()
-            homed_steady_by, self._homed_steady_by = self._homed_steady_by, None  # a failed move may have moved it
-            confirmed = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
-            self.publish(StationReached(station_id=take.station.id, angle_deg=confirmed, reached_at=time.time()))
-            self.angle = take.station.angle_deg  # the plan's angle: the next take compares against it
-            steady_by = time.monotonic() + self.plan.settle.turntable_s
-            if homed_steady_by is not None and take.station.angle_deg == 0.0:
-                steady_by = homed_steady_by  # it stood at 0 since it was homed: nothing moved
-            time.sleep(max(0.0, steady_by - time.monotonic()))
+        self._reach_station(take)
         self.set_bracket(take)
         light, self._lights_ahead = self._lights_ahead, None
         return light, ahead
@@ -489,14 +479,23 @@ class TakeExecutor:
         finished first (its state is then known). Raises DeviceError."""
         self._finish_lights_ahead()
         self._journal_lights()
-        table = self.devices.turntable
-        if take.station.angle_deg is not None and table is not None and take.station.angle_deg != self.angle:
-            self.angle = None
-            confirmed = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
-            self.publish(StationReached(station_id=take.station.id, angle_deg=confirmed, reached_at=time.time()))
-            self.angle = take.station.angle_deg
-            time.sleep(self.plan.settle.turntable_s)
+        self._reach_station(take)
         self.set_bracket(take)
+
+    def _reach_station(self, take: Take) -> None:
+        """Turn the table to ``take``'s station (unless it is there) and wait until it is steady."""
+        table = self.devices.turntable
+        if take.station.angle_deg is None or table is None or take.station.angle_deg == self.angle:
+            return
+        self.angle = None  # a failed move leaves a light change under way to forget_state()
+        homed_steady_by, self._homed_steady_by = self._homed_steady_by, None  # a failed move may have moved it
+        confirmed = table.move_to(take.station.angle_deg, TABLE_TIMEOUT_S)
+        self.publish(StationReached(station_id=take.station.id, angle_deg=confirmed, reached_at=time.time()))
+        self.angle = take.station.angle_deg  # the plan's angle: the next take compares against it
+        steady_by = time.monotonic() + self.plan.settle.turntable_s
+        if homed_steady_by is not None and take.station.angle_deg == 0.0:
+            steady_by = homed_steady_by  # it stood at 0 since it was homed: nothing moved
+        time.sleep(max(0.0, steady_by - time.monotonic()))
 
     def set_bracket(self, take: Take) -> None:
         """The cameras' settings for ``take``'s bracket, unless they are known to be set. Raises DeviceError."""
