@@ -135,6 +135,7 @@ class Runner:
             devices.lights_safe()
             executor = self._executor = TakeExecutor(devices, plan, folder.path, self._publish, pool,
                                                      self.bus.publish_many)
+            executor.base_settings_applied()  # by preflight, which read them back
             if homed_at is not None:
                 executor.table_homed(homed_at)
             self._reserve = DiskReserve(rig, folder.rig.path.parent, folder.path)

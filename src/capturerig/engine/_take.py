@@ -497,6 +497,10 @@ class TakeExecutor:
             steady_by = homed_steady_by  # it stood at 0 since it was homed: nothing moved
         time.sleep(max(0.0, steady_by - time.monotonic()))
 
+    def base_settings_applied(self) -> None:
+        """Every camera has just been given its rig settings (preflight, read back): a bracket of 0 EV is set."""
+        self.bracket_id = next((b.id for b in self.plan.brackets if b.ev == 0), None)
+
     def set_bracket(self, take: Take) -> None:
         """The cameras' settings for ``take``'s bracket, unless they are known to be set. Raises DeviceError."""
         if take.bracket.id != self.bracket_id:
