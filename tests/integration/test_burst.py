@@ -96,4 +96,6 @@ def test_an_abort_in_the_hold_puts_the_lights_safe_and_keeps_every_exposure_made
     assert len(exposed) >= 2 * 16
     journal = session.folder.journal
     assert len(journal.files()) == len(exposed)  # every exposure made was downloaded, stored and journalled
+    # Only the states really pulsed are journalled as triggered; the rest were never fired.
+    assert journal.event_count("TriggerDispatched") == len({r.fired_at for r in studio.exposure_log()})
     assert all(record.status != "verified" for record in journal.takes().values())  # the light dropped in the hold

@@ -151,8 +151,7 @@ class BurstShooter:
             else:  # never fired: the burst ended early
                 reason = failure or "the burst ended before this state"
                 shot_results = {c: _CameraResult(c, [], reason) for c in cameras}
-                triggered = TriggerDispatched(take_id=take.id, attempt=attempts[take.id], mode="box", fired_at=0.0,
-                                              spread_s=0.0, per_camera={})
+                triggered = None
             shots.append(Shot(take, attempts[take.id], total, started, shot_results, devices.safe_latched, needed,
                               triggered))
         if failure is not None:

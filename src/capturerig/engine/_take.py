@@ -86,7 +86,9 @@ class Shot:
     results: dict[str, _CameraResult]
     lights_dropped: bool  # the lights were put safe before every exposure was over
     needed: int  # cameras that must deliver (the plan's coverage)
-    triggered: TriggerDispatched  # journalled with the files (one transaction, off the next take's path)
+    # Journalled with the files (one transaction, off the next take's path); None: never fired (a burst
+    # that ended before this state).
+    triggered: TriggerDispatched | None
 
     @property
     def doomed(self) -> bool:
@@ -442,7 +444,7 @@ class TakeExecutor:
         stored = [event for events, _ in stores.values() for event in events]
         if stored:
             fsync_dir(self.session_dir / IMAGES_DIR)
-        self.publish_many([shot.triggered, *stored])
+        self.publish_many([*([shot.triggered] if shot.triggered is not None else []), *stored])
         errors = {camera_id: r.error for camera_id, r in shot.results.items() if r.error}
         errors.update({camera_id: error for camera_id, (_, error) in stores.items() if error})
         deletable = {camera_id: [event.card_name for event in events] for camera_id, (events, _) in stores.items()}
