@@ -144,15 +144,22 @@ def _schedule(rig: RigConfig, plan: PlanConfig, base_dir: Path | None,
     durations = []
     angle = 0.0
     lighting: str | None = None
+
+    def turn_to(take: Take) -> float:
+        """Seconds the turntable takes to reach ``take``'s station and settle (0 when it is there)."""
+        nonlocal angle
+        target = take.station.angle_deg
+        if target is None or rig.turntable is None or target == angle:
+            return 0.0
+        seconds = abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
+        angle = target
+        return seconds
+
     for _, group in groupby(expand_plan(rig, plan), key=lambda t: t.pose.id):
         takes = list(group)
-        table_s = 0.0
-        target = takes[0].station.angle_deg
         if plan.consistency == Consistency.POSE and burst_refusal(
                 takes, _bodies(rig, takes[0], base_dir), rig.trigger is not None) is None:
-            if target is not None and rig.turntable is not None and target != angle:
-                table_s = abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
-                angle = target
+            table_s = turn_to(takes[0])
             periods, tail = _burst_s(rig, plan, takes, base_dir)
             periods[0] += engine_overhead_s
             # The turntable reaches the station before the hold: the subject holds still for the states only.
@@ -164,12 +171,7 @@ def _schedule(rig: RigConfig, plan: PlanConfig, base_dir: Path | None,
         for take in takes:
             lights_s = 0.0 if take.lighting.id == lighting else _light_change_s(rig, plan, take.lighting, base_dir)
             lighting = take.lighting.id
-            table_s = 0.0
-            target = take.station.angle_deg
-            if target is not None and rig.turntable is not None and target != angle:
-                table_s = abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
-                angle = target
-            seconds = max(lights_s, table_s) + _exposure_chain_s(rig, take, base_dir) + engine_overhead_s
+            seconds = max(lights_s, turn_to(take)) + _exposure_chain_s(rig, take, base_dir) + engine_overhead_s
             durations.append((take, seconds, seconds))
     return durations
 
