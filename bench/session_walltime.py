@@ -10,6 +10,9 @@ Two plans: the demo plan (8 takes) and a light-stage session (4 turntable statio
 states + all white = 36 takes, mannequin subject so the flash governor's waits, a safety limit and not
 engine overhead, stay out). Two figures per run: the whole ``Session.run()`` (connecting and checking every
 device, preflight, then the capture) and the capture alone (first TakeStarted to the last TakeVerified).
+Preflight homes the turntable just before the capture, so the capture's critical path also holds what is left
+of the table's settle after that homing (``estimate_plan(..., table_settling_s=...)``, from the journalled
+homing; printed beside).
 
 At 64 and 128 cameras the simulator would spend more of the host's 2 cores ray-casting images than the engine
 spends on anything, so the rig's ``simulation.images: repeat`` makes every sim camera deliver a fixed test
@@ -90,6 +93,7 @@ class Run:
     session_s: float  # Session.run(): devices, preflight, capture
     capture_s: float  # first TakeStarted to the last TakeVerified
     package_s: float
+    table_settling_s: float  # what was left of the turntable's settle after preflight homed it, at the first take
 
 
 def one_session(rig_path: Path, plan_path: Path | None, workdir: Path, index: int) -> Run:
@@ -100,11 +104,16 @@ def one_session(rig_path: Path, plan_path: Path | None, workdir: Path, index: in
     journal = session.folder.journal
     first = min(e["at"] for e in journal.events("TakeStarted"))
     last = max(e["at"] for e in journal.events("TakeVerified"))
+    settling = 0.0
+    table = session.folder.rig.config.turntable
+    if table is not None:  # the table stands still plan.settle.turntable_s after preflight's homing reported
+        (homed,) = [e["at"] for e in journal.events("PreflightResult") if e["device_id"] == table.id]
+        settling = max(0.0, homed + session.folder.plan.config.settle.turntable_s - first)
     session.close()
     assert result.state == capturerig.RunState.DONE, result.error
     started = time.perf_counter()
     capturerig.package_session(session.path, workdir / f"package-{index}", undistort=False)
-    return Run(session_s, last - first, time.perf_counter() - started)
+    return Run(session_s, last - first, time.perf_counter() - started, settling)
 
 
 def main() -> None:
@@ -129,18 +138,27 @@ def main() -> None:
             plan = capturerig.load_plan(plan_path, rig)
             bound = estimate_plan(rig.config, plan.config, rig.path.parent, engine_overhead_s=0.0).session_s
             runs = [one_session(rig.path, plan_path, folder, i) for i in range(args.runs)]
+            # The capture's critical path starts with what is left of the table's settle after homing.
+            capture_ratios = [r.capture_s / estimate_plan(rig.config, plan.config, rig.path.parent,
+                                                          engine_overhead_s=0.0,
+                                                          table_settling_s=r.table_settling_s).session_s
+                              for r in runs]
         session_median = statistics.median(r.session_s for r in runs)
         capture_median = statistics.median(r.capture_s for r in runs)
+        capture_ratio = statistics.median(capture_ratios)
+        settling = statistics.median(r.table_settling_s for r in runs)
         package_median = statistics.median(r.package_s for r in runs)
         label = f"{plan_name} plan, {count} cameras, images {images}"
-        print(f"{label:<44} critical path {bound:6.2f} s | run() median {session_median:6.2f} s "
-              f"(ratio {session_median / bound:.3f}) | capture median {capture_median:6.2f} s "
-              f"(ratio {capture_median / bound:.3f}, target <= {OVERHEAD_TARGET}) | package {package_median:5.2f} s"
+        print(f"{label:<44} critical path {bound:6.2f} s (+ table settling after homing, median "
+              f"{settling * 1e3:.0f} ms) | run() median {session_median:6.2f} s (ratio {session_median / bound:.3f}) "
+              f"| capture median {capture_median:6.2f} s (ratio {capture_ratio:.3f}, target <= {OVERHEAD_TARGET}; "
+              f"{capture_median / bound:.3f} without the settling) | package {package_median:5.2f} s"
               f" | {args.runs} runs, load {os.getloadavg()[0]:.1f}")
         target = OVERHEAD_TARGET if images == "repeat" else None
         note = f"critical path {bound:.2f} s, {args.runs} runs"
-        record("session_walltime", f"{label}: capture wall time / critical path", capture_median / bound, "x",
-               target=target, bound=1.0, note=f"{note}, capture {capture_median:.2f} s")
+        record("session_walltime", f"{label}: capture wall time / critical path", capture_ratio, "x",
+               target=target, bound=1.0, note=f"{note} + {settling * 1e3:.0f} ms of table settling left after "
+               f"homing, capture {capture_median:.2f} s")
         record("session_walltime", f"{label}: Session.run() wall time / critical path", session_median / bound,
                "x", bound=1.0, note=f"{note}, run() {session_median:.2f} s (devices and preflight included)")
         record("session_walltime", f"{label}: packaging wall time", package_median, "s")

@@ -79,6 +79,12 @@ def test_the_critical_path_changes_the_light_only_with_the_state_and_beside_the_
     same_light = plan.model_copy(update={"lighting": plan.lighting[:1]})
     assert estimate_plan(rig.config, same_light, engine_overhead_s=0.0).session_s == pytest.approx(
         light + turn + 2 * chain)  # one state: lit once, then only the turn
+    # Preflight homed the table just before: the first take (at 0 degrees) waits for what is left of its
+    # settle when that is longer than its light change, and only the first take.
+    assert estimate_plan(rig.config, plan, engine_overhead_s=0.0, table_settling_s=0.3).session_s == pytest.approx(
+        expected - light + 0.3)
+    assert estimate_plan(rig.config, plan, engine_overhead_s=0.0, table_settling_s=light / 2).session_s == (
+        pytest.approx(expected))
 
 
 def test_a_held_pose_on_the_trigger_box_is_one_burst_bound_by_settle_and_exposure() -> None:

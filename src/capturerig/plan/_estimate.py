@@ -138,19 +138,24 @@ def take_durations(rig: RigConfig, plan: PlanConfig, base_dir: Path | None = Non
     return [(take, seconds) for take, seconds, _ in _schedule(rig, plan, base_dir, engine_overhead_s)]
 
 
-def _schedule(rig: RigConfig, plan: PlanConfig, base_dir: Path | None,
-              engine_overhead_s: float) -> list[tuple[Take, float, float]]:
+def _schedule(rig: RigConfig, plan: PlanConfig, base_dir: Path | None, engine_overhead_s: float,
+              table_settling_s: float = 0.0) -> list[tuple[Take, float, float]]:
     """(take, seconds, seconds of it the subject holds still)."""
     durations = []
     angle = 0.0
+    settling = table_settling_s if rig.turntable is not None else 0.0
     lighting: str | None = None
 
     def turn_to(take: Take) -> float:
-        """Seconds the turntable takes to reach ``take``'s station and settle (0 when it is there)."""
-        nonlocal angle
+        """Seconds the turntable takes to reach ``take``'s station and settle (what is left of its settle
+        when it is there)."""
+        nonlocal angle, settling
         target = take.station.angle_deg
-        if target is None or rig.turntable is None or target == angle:
+        left, settling = settling, 0.0
+        if target is None or rig.turntable is None:
             return 0.0
+        if target == angle:
+            return left
         seconds = abs(target - angle) / rig.turntable.speed_deg_per_s + plan.settle.turntable_s
         angle = target
         return seconds
@@ -177,13 +182,16 @@ def _schedule(rig: RigConfig, plan: PlanConfig, base_dir: Path | None,
 
 
 def estimate_plan(rig: RigConfig, plan: PlanConfig, base_dir: Path | None = None, *,
-                  engine_overhead_s: float = ENGINE_OVERHEAD_S) -> PlanEstimate:
+                  engine_overhead_s: float = ENGINE_OVERHEAD_S, table_settling_s: float = 0.0) -> PlanEstimate:
     """Time and disk a plan needs on ``rig``, from body and fixture profiles and the turntable's speed
-    (see ``take_durations`` for the schedule)."""
+    (see ``take_durations`` for the schedule).
+
+    The table starts at rest at 0 degrees; ``table_settling_s`` is what is left of its settle when the first
+    take starts (preflight homed it just before: the first take at 0 waits for that, beside its light)."""
     hold: dict[str, float] = {}
     disk = 0
     images = 0
-    durations = _schedule(rig, plan, base_dir, engine_overhead_s)
+    durations = _schedule(rig, plan, base_dir, engine_overhead_s, table_settling_s)
     session_s = 0.0
     for take, seconds, held in durations:
         hold[take.pose.id] = hold.get(take.pose.id, 0.0) + held
