@@ -146,3 +146,24 @@ def test_alarm_with_on_alarm_fail_stops_the_session_until_homed_and_resume_finis
     assert again.state == RunState.DONE, again.error
     assert again.takes_verified == 3
     assert {r["station_id"] for r in reached} == {"s00", "s01", "s02"}
+
+
+def test_a_take_that_lost_a_camera_is_shot_again_without_the_table_leaving_its_station(grbl_files: Path,
+                                                                                        tmp_path: Path) -> None:
+    session = _session(grbl_files, tmp_path, stations=3)
+    simulator = _simulator(session)
+    # cam00's first exposure fails: take s00 is shot again before the table may start for s01.
+    get_studio("default", session.folder.rig.config, session.folder.rig.path.parent).inject_fault("cam00", "card_full")
+    events: list[Event] = []
+    session.subscribe(events.append)
+    try:
+        result = session.run()
+    finally:
+        session.close()
+    assert result.state == RunState.DONE, result.error
+    (failed,) = [e for e in events if isinstance(e, TakeFailed)]
+    assert failed.take_id == "p00/s00/l00/b0"
+    assert "cam00" in failed.error
+    # Every station once, in order: no trip to s01 and back for the retry.
+    assert [line for line in simulator.received if line.startswith("G90G0")] == [
+        f"G90G0X{angle:.3f}" for angle in ANGLES[:3]]
