@@ -7,7 +7,8 @@ A rig file says ``driver: sim`` or ``driver: gphoto2``; the registry finds the c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,22 +30,32 @@ class DriverContext:
     base_dir: Path
 
 
+@cache
+def _entry_points() -> dict[str, EntryPoint]:
+    """The installed drivers by entry-point name (``camera.sim``), read once per process: a look-up reads
+    every installed package's metadata (10 ms), once per camera made opening 64 cameras take 0.6 s."""
+    found: dict[str, EntryPoint] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry)
+    return found
+
+
 def available_drivers() -> dict[str, list[str]]:
     """Installed driver names by device kind, e.g. ``{"camera": ["gphoto2", "sim"], ...}``."""
     result: dict[str, list[str]] = {kind: [] for kind in DEVICE_KINDS}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        kind, _, name = entry.name.partition(".")
+    for entry_name in _entry_points():
+        kind, _, name = entry_name.partition(".")
         result.setdefault(kind, []).append(name)
     return {kind: sorted(names) for kind, names in result.items()}
 
 
 def _create(kind: str, config: DeviceConfig, context: DriverContext) -> Any:
-    matches = [e for e in entry_points(group=ENTRY_POINT_GROUP) if e.name == f"{kind}.{config.driver}"]
-    if not matches:
+    entry = _entry_points().get(f"{kind}.{config.driver}")
+    if entry is None:
         known = ", ".join(available_drivers().get(kind, [])) or "none"
         raise DeviceError(config.id, f"no {kind} driver '{config.driver}' is installed (installed: {known})",
                           "fix the rig file's driver or install the package that provides it")
-    driver_class = matches[0].load()
+    driver_class = entry.load()
     return driver_class(config, context)
 
 
