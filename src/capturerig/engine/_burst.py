@@ -139,7 +139,8 @@ class BurstShooter:
         executor.lighting_id = states[-1].take.lighting.id if states and failure is None else None
         executor.publish_many([LightsApplied(take_id=s.take.id, lighting_id=s.take.lighting.state_id,
                                              wire_at=s.lights.wire_at, settled_at=s.lights.settled_at,
-                                             governor_wait_s=s.lights.governor_wait_s) for s in states])
+                                             governor_wait_s=s.lights.governor_wait_s,
+                                             commanded_at=s.lights.commanded_at) for s in states])
         results = self._download(cameras, armed, armed_errors, states)
         needed = executor.plan.coverage.min_cameras or len(cameras)
         shots = []

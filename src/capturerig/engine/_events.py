@@ -154,10 +154,13 @@ class TakeFailed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class LightsApplied(Event):
-    """A take's lighting state reached the fixtures: on the wire at ``wire_at``, settled at ``settled_at``.
+    """A take's lighting state reached the fixtures: commanded at ``commanded_at``, on the wire at ``wire_at``
+    (as seen by the host, at the latest), settled at ``settled_at`` (the plan's settle counts from the
+    command, the fixtures' own from the wire).
 
-    Both are ``time.time()``; ``governor_wait_s`` is how long the photosensitivity governor held the change
-    back to keep within the subject's flash limit.
+    All are ``time.time()`` (``commanded_at`` is None in journals from before it was recorded);
+    ``governor_wait_s`` is how long the photosensitivity governor held the change back to keep within the
+    subject's flash limit.
     """
 
     take_id: str
@@ -165,6 +168,7 @@ class LightsApplied(Event):
     wire_at: float
     settled_at: float
     governor_wait_s: float = 0.0
+    commanded_at: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,12 +43,14 @@ LIGHT_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class LightsTiming:
-    """When an applied lighting state was on the wire and settled (time.time()), and the governor's wait."""
+    """When an applied lighting state was commanded, on the wire and settled (time.time()), and the
+    governor's wait."""
 
     wire_at: float
     settled_at: float
     governor_wait_s: float
     settled_monotonic: float = 0.0  # settled_at on time.monotonic(), for schedules
+    commanded_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,13 @@ class RigDevices:
                         f"{limit.max_flashes} flashes per {limit.window_s:g} s set by {limit.source}")
         return PreparedLight(label, frames, shares, self._settle_s(frames))
 
+    def governor_wait_s(self, light: PreparedLight) -> float:
+        """How long the flash governor would hold ``light`` back if it were commanded now (0 without one; it
+        only shrinks as time passes)."""
+        if self.governor is None:
+            return 0.0
+        return self.governor.delay_for(change_between(self._shares, light.shares, time.monotonic(), light.label))
+
     def begin_lighting(self, condition: LightingCondition | PreparedLight, settle_floor_s: float) -> LightChange:
         """Hand a state's frames to every output without waiting for the wire (``finish_lighting`` does).
 
@@ -194,7 +203,8 @@ class RigDevices:
                 output.wait_sent(LIGHT_TIMEOUT_S)
             wire_at, wire_monotonic = time.time(), time.monotonic()
         steady = change.steady_by(wire_monotonic - change.commanded)
-        return LightsTiming(wire_at, wire_at + (steady - wire_monotonic), change.governor_wait_s, steady)
+        return LightsTiming(wire_at, wire_at + (steady - wire_monotonic), change.governor_wait_s, steady,
+                            wire_at - (wire_monotonic - change.commanded))
 
     def lights_safe(self) -> list[str]:
         """The rig's safe state (blackout or its work-light scene) on every output; never raises.

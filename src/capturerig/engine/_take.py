@@ -222,26 +222,31 @@ class TakeExecutor:
             self._turn_ahead(next_take)
         if next_take.lighting.id == self.lighting_id:
             return
-        # Without a flash governor (whose wait must not hold up this camera's download) the frames go out from
-        # this thread at once: handing the command to the lights thread first cost a thread wake-up per take.
-        self._start_lighting(next_take, command_here=self.devices.governor is None)
+        # The frames go out from this thread at once: handing the command to the lights thread first cost a
+        # thread wake-up (1-5 ms) per take.
+        self._start_lighting(next_take, command_here=True)
 
     def _start_lighting(self, take: Take, command_here: bool = False) -> None:
         """Light ``take``'s state (commanded on the lights thread, or with ``command_here`` on this one, which
-        then only waits for it on the lights thread); the state is unknown until that is collected."""
+        then only waits for it on the lights thread); the state is unknown until that is collected.
+
+        A change the flash governor holds back is always left to the lights thread: its wait must not hold up
+        this thread (a camera's download)."""
         self.lighting_id = None
         self._lights_ahead_id = take.lighting.id
-        if not command_here:
-            self._lights_ahead = self._lights_thread.submit(self._apply_lighting, take)
-            return
-        try:
-            change = self.devices.begin_lighting(self._prepared_light(take), self.plan.settle.lights_s)
-        except (DeviceError, PhotosensitivityRefused) as exc:  # collected like a failure on the lights thread
-            failed: Future[LightsApplied] = Future()
-            failed.set_exception(exc)
-            self._lights_ahead = failed
-            return
-        self._lights_ahead = self._lights_thread.submit(self._until_steady, take, change)
+        if command_here:
+            try:
+                light = self._prepared_light(take)
+                if self.devices.governor_wait_s(light) == 0.0:
+                    change = self.devices.begin_lighting(light, self.plan.settle.lights_s)
+                    self._lights_ahead = self._lights_thread.submit(self._until_steady, take, change)
+                    return
+            except (DeviceError, PhotosensitivityRefused) as exc:  # collected like a failure on the lights thread
+                failed: Future[LightsApplied] = Future()
+                failed.set_exception(exc)
+                self._lights_ahead = failed
+                return
+        self._lights_ahead = self._lights_thread.submit(self._apply_lighting, take)
 
     def _prepare_ahead(self, take: Take | None) -> None:
         """Work out ``take``'s lighting state on the idle lights thread, before it is needed (a failure
@@ -332,7 +337,8 @@ class TakeExecutor:
         timing = self.devices.finish_lighting(change)
         _sleep_until(timing.settled_monotonic)  # to a deadline: no drift from the wire wait
         return LightsApplied(take_id=take.id, lighting_id=take.lighting.state_id, wire_at=timing.wire_at,
-                             settled_at=timing.settled_at, governor_wait_s=timing.governor_wait_s)
+                             settled_at=timing.settled_at, governor_wait_s=timing.governor_wait_s,
+                             commanded_at=timing.commanded_at)
 
     def _apply_bracket(self, take: Take) -> None:
         def apply(camera_id: str) -> None:
