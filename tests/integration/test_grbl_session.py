@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import capturerig
-from capturerig.engine import Event, RunState, Session, TakeFailed, TakeStarted
+from capturerig.engine import Event, RunResult, RunState, Session, StationReached, TakeFailed, TakeStarted
 from capturerig_sim import get_studio
 from capturerig_sim.grbl_sim import GrblSimulator
 from capturerig_sim.wire import served, stop_wire_simulators
@@ -61,6 +61,17 @@ def _session(files: Path, tmp_path: Path, rig_edit: tuple[str, str] | None = Non
     return Session.create(rig, plan, subject="S-grbl", out=tmp_path / "session")
 
 
+def _run(session: Session) -> tuple[RunResult, list[Event]]:
+    """Run ``session`` to its end and close it; its result and every event it published."""
+    events: list[Event] = []
+    session.subscribe(events.append)
+    try:
+        result = session.run()
+    finally:
+        session.close()
+    return result, events
+
+
 def _simulator(session: Session) -> GrblSimulator:
     get_studio("default", session.folder.rig.config, session.folder.rig.path.parent)  # serves tt0
     simulator = served("tt0")
@@ -106,20 +117,14 @@ def test_alarm_mid_move_fails_the_take_and_the_retry_rehomes_and_goes_on(grbl_fi
     session = _session(grbl_files, tmp_path, ("on_alarm: fail", "on_alarm: home"), stations=3)
     simulator = _simulator(session)
     simulator.inject_alarm(1, after_deg=10.0)  # the first real move (s00 -> s01) trips a limit switch
-    events: list[Event] = []
-    session.subscribe(events.append)
-    try:
-        result = session.run()
-        reached = session.folder.journal.events("StationReached")
-    finally:
-        session.close()
+    result, events = _run(session)
     assert result.state == RunState.DONE, result.error
     (failed,) = [e for e in events if isinstance(e, TakeFailed)]
     assert failed.take_id == "p00/s01/l00/b0"
     assert "tt0" in failed.error
     assert "ALARM:1 (hard limit triggered" in failed.error
     assert failed.will_retry
-    assert [r["station_id"] for r in reached] == ["s00", "s01", "s02"]
+    assert [e.station_id for e in events if isinstance(e, StationReached)] == ["s00", "s01", "s02"]
     assert simulator.received.count("$H") == 2  # preflight, then the retry after the alarm
 
 
@@ -154,12 +159,7 @@ def test_a_take_that_lost_a_camera_is_shot_again_without_the_table_leaving_its_s
     simulator = _simulator(session)
     # cam00's first exposure fails: take s00 is shot again before the table may start for s01.
     get_studio("default", session.folder.rig.config, session.folder.rig.path.parent).inject_fault("cam00", "card_full")
-    events: list[Event] = []
-    session.subscribe(events.append)
-    try:
-        result = session.run()
-    finally:
-        session.close()
+    result, events = _run(session)
     assert result.state == RunState.DONE, result.error
     (failed,) = [e for e in events if isinstance(e, TakeFailed)]
     assert failed.take_id == "p00/s00/l00/b0"
