@@ -288,6 +288,14 @@ class VirtualStudio:
                 frames[key] = bytes(min(255, round(level)) for level in mixed)
         return frames, changed
 
+    def frame_changes(self) -> list[float]:
+        """When (time.monotonic()) the fixtures saw a new frame on any universe, oldest first (the newest
+        changes per universe; a frame replaced before it went out was never seen)."""
+        with self._lock:
+            return sorted(at for history in self._history.values()
+                          for (at, frame), (_, before) in zip(list(history)[1:], history, strict=False)
+                          if frame != before)
+
     @staticmethod
     def _visible(held: _HeldFrame, now: float) -> bytes:
         return held.current if now >= held.on_wire_at else held.previous

@@ -20,6 +20,7 @@ import pytest
 import capturerig
 from capturerig.engine import Event, Journal, RunState, Session, TakeFailed, TakeStarted
 from tests.conftest import child_env
+from tests.integration._run import run_to_end
 from tests.integration._vusb import vusb_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fast_sim")]
@@ -43,12 +44,7 @@ def test_four_virtual_cameras_shoot_40_takes_across_worker_restarts(tmp_path: Pa
     rig = capturerig.load_rig(folder / "rig.yaml")
     plan = capturerig.load_plan(folder / "plan.yaml", rig)
     session = Session.create(rig, plan, subject="S-vusb", out=tmp_path / "session")
-    events: list[Event] = []
-    session.subscribe(events.append)
-    try:
-        result = session.run()
-    finally:
-        session.close()
+    result, events = run_to_end(session)
     assert result.state == RunState.DONE, result.error
     assert result.takes_verified == 40
     failures = [e for e in events if isinstance(e, TakeFailed)]

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 import capturerig
-from capturerig.engine import Event, RunResult, RunState, Session, StationReached, TakeFailed, TakeStarted
+from capturerig.engine import Event, RunState, Session, StationReached, TakeFailed, TakeStarted
 from capturerig_sim import get_studio
 from capturerig_sim.grbl_sim import GrblSimulator
 from capturerig_sim.wire import served, stop_wire_simulators
+from tests.integration._run import run_to_end
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "grbl"
 ANGLES = [0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0]
@@ -61,17 +62,6 @@ def _session(files: Path, tmp_path: Path, rig_edit: tuple[str, str] | None = Non
     return Session.create(rig, plan, subject="S-grbl", out=tmp_path / "session")
 
 
-def _run(session: Session) -> tuple[RunResult, list[Event]]:
-    """Run ``session`` to its end and close it; its result and every event it published."""
-    events: list[Event] = []
-    session.subscribe(events.append)
-    try:
-        result = session.run()
-    finally:
-        session.close()
-    return result, events
-
-
 def _simulator(session: Session) -> GrblSimulator:
     get_studio("default", session.folder.rig.config, session.folder.rig.path.parent)  # serves tt0
     simulator = served("tt0")
@@ -117,7 +107,7 @@ def test_alarm_mid_move_fails_the_take_and_the_retry_rehomes_and_goes_on(grbl_fi
     session = _session(grbl_files, tmp_path, ("on_alarm: fail", "on_alarm: home"), stations=3)
     simulator = _simulator(session)
     simulator.inject_alarm(1, after_deg=10.0)  # the first real move (s00 -> s01) trips a limit switch
-    result, events = _run(session)
+    result, events = run_to_end(session)
     assert result.state == RunState.DONE, result.error
     (failed,) = [e for e in events if isinstance(e, TakeFailed)]
     assert failed.take_id == "p00/s01/l00/b0"
@@ -159,7 +149,7 @@ def test_a_take_that_lost_a_camera_is_shot_again_without_the_table_leaving_its_s
     simulator = _simulator(session)
     # cam00's first exposure fails: take s00 is shot again before the table may start for s01.
     get_studio("default", session.folder.rig.config, session.folder.rig.path.parent).inject_fault("cam00", "card_full")
-    result, events = _run(session)
+    result, events = run_to_end(session)
     assert result.state == RunState.DONE, result.error
     (failed,) = [e for e in events if isinstance(e, TakeFailed)]
     assert failed.take_id == "p00/s00/l00/b0"

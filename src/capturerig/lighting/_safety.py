@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from capturerig.config import PlanConfig, RigConfig
 
 __all__ = [
+    "WIRE_MARGIN_S",
     "FlashGovernor",
     "FlashLimit",
     "FlashViolation",
@@ -143,14 +144,21 @@ def override_hint(limit: FlashLimit, slower: str = "") -> str:
             "{screened_by: NAME, screened_on: YYYY-MM-DD, max_flashes_per_s: N}} (logged in the session journal)")
 
 
+# A commanded state reaches the fixtures up to one DMX frame later (44 Hz, the fastest standard refresh),
+# and not every state waits the same: the governor spaces the changes it paces one frame more than the window.
+WIRE_MARGIN_S = 1.0 / 44.0
+
+
 class FlashGovernor:
-    """Run-time guard: delays a light change until it keeps every window within the limit.
+    """Run-time guard: delays a light change until it keeps every window within the limit, as the subject
+    sees it (see WIRE_MARGIN_S).
 
     Thread-safe use is the caller's business (the engine applies light from one thread at a time).
     """
 
-    def __init__(self, limit: FlashLimit) -> None:
+    def __init__(self, limit: FlashLimit, margin_s: float = WIRE_MARGIN_S) -> None:
         self.limit = limit
+        self.margin_s = margin_s
         self._changes: list[LightChange] = []
 
     def delay_for(self, change: LightChange) -> float:
@@ -159,7 +167,7 @@ class FlashGovernor:
             return 0.0
         window = self.limit.window_s
         recent = [c for c in self._changes if c.at > change.at - window]
-        candidates = [change.at] + [c.at + window + 1e-6 for c in recent]
+        candidates = [change.at] + [c.at + window + self.margin_s for c in recent]
         for moment in sorted(candidates):
             kept = [c for c in recent if c.at > moment - window]
             if _flashes([*kept, change], self.limit.threshold) <= self.limit.max_flashes:
