@@ -9,15 +9,8 @@ import pytest
 
 import capturerig
 from capturerig.config import ConfigError, LoadedRig, load_plan, load_rig
-from capturerig.lighting import (
-    WIRE_MARGIN_S,
-    FlashGovernor,
-    FlashLimit,
-    LightChange,
-    change_between,
-    find_flash_violation,
-)
-from capturerig.plan import check_plan_photosafety, lighting_timeline
+from capturerig.lighting import FlashGovernor, FlashLimit, LightChange, change_between, find_flash_violation
+from capturerig.plan import LIGHT_FRAME_S, check_plan_photosafety, lighting_timeline
 
 WCAG = FlashLimit(3)
 
@@ -68,7 +61,7 @@ def test_the_governor_holds_back_the_fourth_flash_until_the_window_moves_on() ->
     # Flashes at 0.2, 0.4, 0.6 s; the next may come once the 0.2 s one has left the 1 s window by one DMX
     # frame (a state reaches the fixtures up to a frame after its command).
     assert waits[:4] == [0.0, 0.0, 0.0, 0.0]
-    assert waits[4] == pytest.approx(0.4 + WIRE_MARGIN_S, abs=0.002)  # 0.8 s change waits until 1.2 s + a frame
+    assert waits[4] == pytest.approx(0.4 + LIGHT_FRAME_S, abs=0.002)  # 0.8 s change waits until 1.2 s + a frame
 
 
 def _olat_plan(folder: Path, subject: str = "") -> Path:

@@ -9,7 +9,6 @@ from capturerig.lighting._commands import (
 )
 from capturerig.lighting._generators import expand_lighting, gradient_levels
 from capturerig.lighting._safety import (
-    WIRE_MARGIN_S,
     FlashGovernor,
     FlashLimit,
     FlashViolation,
@@ -39,7 +38,6 @@ from capturerig.lighting._send import send_frames_once
 __all__ = [
     "BLACKOUT",
     "LUMINANCE_WEIGHTS",
-    "WIRE_MARGIN_S",
     "FlashGovernor",
     "FlashLimit",
     "FlashViolation",

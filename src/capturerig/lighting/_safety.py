@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from capturerig.config import PlanConfig, RigConfig
+from capturerig.devices import MAX_DMX_RATE_HZ
 
 __all__ = [
-    "WIRE_MARGIN_S",
     "FlashGovernor",
     "FlashLimit",
     "FlashViolation",
@@ -144,19 +144,15 @@ def override_hint(limit: FlashLimit, slower: str = "") -> str:
             "{screened_by: NAME, screened_on: YYYY-MM-DD, max_flashes_per_s: N}} (logged in the session journal)")
 
 
-# A commanded state reaches the fixtures up to one DMX frame later (44 Hz, the fastest standard refresh),
-# and not every state waits the same: the governor spaces the changes it paces one frame more than the window.
-WIRE_MARGIN_S = 1.0 / 44.0
-
-
 class FlashGovernor:
     """Run-time guard: delays a light change until it keeps every window within the limit, as the subject
-    sees it (see WIRE_MARGIN_S).
+    sees it: a commanded state reaches the fixtures up to one DMX frame later, and not every state waits the
+    same, so the changes it paces are spaced ``margin_s`` (one frame at the fastest refresh) beyond the window.
 
     Thread-safe use is the caller's business (the engine applies light from one thread at a time).
     """
 
-    def __init__(self, limit: FlashLimit, margin_s: float = WIRE_MARGIN_S) -> None:
+    def __init__(self, limit: FlashLimit, margin_s: float = 1.0 / MAX_DMX_RATE_HZ) -> None:
         self.limit = limit
         self.margin_s = margin_s
         self._changes: list[LightChange] = []

@@ -17,6 +17,7 @@ from capturerig.config import (
     load_body_profile,
     load_fixture_profile,
 )
+from capturerig.devices import MAX_DMX_RATE_HZ
 from capturerig.plan._expand import Take, expand_plan
 
 __all__ = ["ENGINE_OVERHEAD_S", "LIGHT_FRAME_S", "PlanEstimate", "burst_refusal", "estimate_plan", "shutter_seconds",
@@ -26,7 +27,7 @@ __all__ = ["ENGINE_OVERHEAD_S", "LIGHT_FRAME_S", "PlanEstimate", "burst_refusal"
 ENGINE_OVERHEAD_S = 0.05
 # A new light state is on the wire within one frame at DMX512's fastest standard refresh (44 Hz); the
 # fixtures' own settle (their profiles) starts then, the plan's settle at the command.
-LIGHT_FRAME_S = 1.0 / 44.0
+LIGHT_FRAME_S = 1.0 / MAX_DMX_RATE_HZ
 
 
 def shutter_seconds(value: str) -> float:
