@@ -37,6 +37,7 @@ __all__ = [
     "BOARD_BLACK",
     "BOARD_WHITE",
     "ROOM_LIGHT",
+    "STAGES",
     "STAGE_ENV",
     "BoardPose",
     "CalibrationOperator",
@@ -45,6 +46,8 @@ __all__ = [
     "close_up_rounds",
     "configure_stage",
     "plan_board_poses",
+    "stage_of",
+    "stage_settings",
 ]
 
 STAGE_ENV = "CAPTURERIG_SIM_STAGE"
@@ -394,10 +397,25 @@ def _operator_settings(rig: RigConfig) -> dict[str, Any]:
     return dict(raw)
 
 
-def configure_stage(studio: VirtualStudio) -> None:
-    """Set the stage a new studio starts with: the mannequin, or an empty stage and a board-carrying operator.
+STAGES = ("subject", "calibration", "colour-chart")
 
-    ``CAPTURERIG_SIM_STAGE`` (``subject`` or ``calibration``) wins over the rig's ``simulation.stage``.
+
+def stage_of(rig: RigConfig) -> str:
+    """The stage ``rig`` asks for: ``CAPTURERIG_SIM_STAGE``, else ``simulation.stage``, else ``subject``."""
+    return os.environ.get(STAGE_ENV, "").strip() or str(rig.simulation.get("stage", "subject"))
+
+
+def stage_settings(rig: RigConfig) -> tuple[object, object]:
+    """What a rig says of its stage (``simulation.stage`` and ``simulation.operator``)."""
+    return rig.simulation.get("stage"), rig.simulation.get("operator")
+
+
+def configure_stage(studio: VirtualStudio) -> None:
+    """Set the studio's stage from its rig: the mannequin; an empty stage and a board-carrying operator; or a
+    colour chart on a stand in front of every camera under the house lights.
+
+    ``CAPTURERIG_SIM_STAGE`` (one of :data:`STAGES`) wins over the rig's ``simulation.stage``. Whatever the
+    stage before, the studio is left holding exactly this one (a studio day shoots them in turn).
 
     Raises
     ------
@@ -405,18 +423,26 @@ def configure_stage(studio: VirtualStudio) -> None:
         For an unknown stage or malformed ``simulation.operator`` settings (naming the rig and key).
     """
     rig = studio.rig
-    stage = os.environ.get(STAGE_ENV, "").strip() or str(rig.simulation.get("stage", "subject"))
-    if stage == "subject":
-        return
-    if stage != "calibration":
-        raise ValueError(f"rig '{rig.name}': simulation stage '{stage}' is unknown (use subject or calibration)")
-    settings = _operator_settings(rig)
-    board_name = str(settings.get("board", DEFAULT_BOARD))
-    board_path = Path(board_name)
-    if board_path.suffix and not board_path.is_absolute():
-        board_path = studio.base_dir / board_path
-    board = load_board(board_path)
-    operator = CalibrationOperator(rig, board, int(settings.get("frames", 40)), int(settings.get("seed", 0)))
-    studio.subject_present = False
-    studio.room_light = ROOM_LIGHT
+    stage = stage_of(rig)
+    if stage not in STAGES:
+        raise ValueError(f"rig '{rig.name}': simulation stage '{stage}' is unknown (use {', '.join(STAGES)})")
+    operator: CalibrationOperator | None = None
+    props: list[PlanarProp] = []
+    room_light = 0.0
+    if stage == "calibration":
+        settings = _operator_settings(rig)
+        board_name = str(settings.get("board", DEFAULT_BOARD))
+        board_path = Path(board_name)
+        if board_path.suffix and not board_path.is_absolute():
+            board_path = studio.base_dir / board_path
+        board = load_board(board_path)
+        operator = CalibrationOperator(rig, board, int(settings.get("frames", 40)), int(settings.get("seed", 0)))
+        room_light = ROOM_LIGHT
+    elif stage == "colour-chart":
+        from capturerig_sim.colour_chart import CHART_STAGE_ROOM_LIGHT, chart_stands  # imports the renderer
+
+        props, room_light = chart_stands(rig), CHART_STAGE_ROOM_LIGHT
+    studio.subject_present = stage == "subject"
+    studio.room_light = room_light
+    studio.set_props(props)
     studio.set_operator(operator)

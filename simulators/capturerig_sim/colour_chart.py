@@ -30,18 +30,21 @@ from capturerig.calibration.colour import CHART_SIZE_UNITS, ChartReference, lab_
 from capturerig.calibration.colour import patch_centres_units as _patch_centres_units
 from capturerig.config import CameraConfig, RigConfig
 from capturerig_sim._props import PlanarProp
+from capturerig_sim._response import ExposureSettings
 from capturerig_sim._scene import CameraTruth, camera_truth
-from capturerig_sim.render import encode_jpeg, render_image
+from capturerig_sim.render import AMBIENT, encode_jpeg, render_image
 
 __all__ = [
     "CHART_FRAME_ALBEDO",
     "CHART_HEIGHT_M",
     "CHART_SETTINGS",
+    "CHART_STAGE_ROOM_LIGHT",
     "CHART_WIDTH_M",
     "SCENE_SPACE",
     "capture_chart_images",
     "chart_albedo",
     "chart_facing_camera",
+    "chart_stands",
     "chart_texture",
     "project_chart_points",
     "render_chart",
@@ -54,6 +57,9 @@ CHART_FRAME_ALBEDO = 0.03  # the chart's matte black surround
 # Lit by ambient light only (see the module docstring): 1/3 s at ISO 100, f/8 puts the white patch at ~80 %.
 CHART_SETTINGS: Mapping[str, str] = {"iso": "100", "shutter": "1/3", "aperture": "8", "whitebalance": "daylight"}
 _PATCH_UNITS = 2.5
+# The chart stage (:func:`chart_stands`) is shot through the engine at the rig's own settings (EV 0, 1/125 s),
+# not at 1/3 s: the house lights are raised so that the ambient-only chart scene is exposed the same way.
+CHART_STAGE_ROOM_LIGHT = AMBIENT * ExposureSettings.from_settings(CHART_SETTINGS).gain - AMBIENT
 
 
 def chart_albedo(reference: ChartReference | None = None) -> npt.NDArray[np.float64]:
@@ -97,6 +103,15 @@ def chart_facing_camera(truth: CameraTruth, distance_m: float = 0.6, yaw_deg: fl
     translation = centre - rotation @ np.array([CHART_WIDTH_M / 2.0, CHART_HEIGHT_M / 2.0, 0.0])
     return PlanarProp("colorchecker24", chart_texture() if texture is None else texture, CHART_WIDTH_M,
                       CHART_HEIGHT_M, rotation, translation)
+
+
+def chart_stands(rig: RigConfig) -> list[PlanarProp]:
+    """A chart on a stand 0.6 m in front of every camera of ``rig``, each facing its camera.
+
+    The colour stage of the virtual studio (``simulation.stage: colour-chart``): one trigger gives every
+    camera its chart shot. A neighbour's stand may show at the edge of an image, seen from behind (grey).
+    """
+    return [chart_facing_camera(camera_truth(camera, rig)) for camera in rig.cameras]
 
 
 def project_chart_points(truth: CameraTruth, prop: PlanarProp, points_units: npt.ArrayLike) -> npt.NDArray[np.float64]:

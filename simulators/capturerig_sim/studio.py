@@ -545,7 +545,8 @@ def get_studio(name: str, rig: RigConfig, base_dir: Path) -> VirtualStudio:
     """The process-wide studio called ``name``, created from ``rig`` on first use.
 
     A later call with a different rig (an edited rig file) makes the studio describe that rig from then on;
-    what the hardware holds (light frames, table angle, cards) stays.
+    what the hardware holds (light frames, table angle, cards) stays, and the stage changes when the rig's
+    ``simulation.stage`` or ``simulation.operator`` does.
     """
     with _studios_lock:
         studio = _studios.get(name)
@@ -559,8 +560,13 @@ def get_studio(name: str, rig: RigConfig, base_dir: Path) -> VirtualStudio:
             serve_wire_simulators(studio)  # rig.simulation.serve: wire-level simulators feeding this studio
             _studios[name] = studio
         elif studio.rig != rig or studio.base_dir != base_dir:
+            from capturerig_sim.calib_operator import configure_stage, stage_settings
+
+            restage = stage_settings(studio.rig) != stage_settings(rig)
             with studio.lock:
                 studio.rig, studio.base_dir = rig, base_dir
+            if restage:  # a studio day: the calibration rig, then the chart, then the subject
+                configure_stage(studio)
         return studio
 
 

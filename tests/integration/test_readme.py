@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import EXAMPLES, REPO_ROOT, child_env
+from tests.integration.conftest import Demo
 
 README = REPO_ROOT / "README.md"
 
@@ -40,13 +41,15 @@ def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one() -> None
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
 
 
-def test_make_demo_ends_by_serving_the_panel_and_printing_its_address(tmp_path: Path) -> None:
+def test_make_demo_ends_by_serving_the_panel_and_printing_its_address(tmp_path: Path, demo: Demo) -> None:
     """`capturerig demo` (what `make demo` runs) serves the web panel on its own folder until stopped."""
     import json
     import signal
     import time
     import urllib.request
 
+    # Today's studio calibration, from the demo run before: this run reuses it (the rig is the same).
+    shutil.copytree(demo.out / "calibration", tmp_path / "demo" / "calibration")
     process = subprocess.Popen([sys.executable, "-m", "capturerig", "demo", "--out", str(tmp_path / "demo")],
                                env=child_env(0.0), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -65,7 +68,8 @@ def test_make_demo_ends_by_serving_the_panel_and_printing_its_address(tmp_path: 
         page = urllib.request.urlopen(address, timeout=30).read().decode()
         assert "/static/panel.js" in page
         sessions = json.loads(urllib.request.urlopen(address + "api/sessions", timeout=30).read())
-        assert [s["takes_verified"] for s in sessions] == [8], sessions
+        assert [s["takes_verified"] for s in sessions] == [8], sessions  # calibration sessions are not listed
+        assert any(line.startswith("calibration: reusing ") for line in lines), "".join(lines)
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -122,7 +122,10 @@ def test_the_training_root_holds_calibration_lighting_and_one_snapshot_per_light
 def _flip(path: Path) -> bytes:
     original = path.read_bytes()
     damaged = bytearray(original)
-    damaged[len(damaged) // 2] ^= 0x01
+    # A letter or digit near the middle: the content changes, a JSON file still parses (a broken one would
+    # add its own complaint).
+    middle = next(i for i in range(len(damaged) // 2, len(damaged)) if chr(damaged[i]).isalnum())
+    damaged[middle] ^= 0x01
     path.unlink()  # a new inode, so the session's hard-linked original stays intact
     path.write_bytes(bytes(damaged))
     return original

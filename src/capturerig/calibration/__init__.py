@@ -17,16 +17,25 @@ from capturerig.calibration._outputs import (
     default_output_dir,
     write_calibration,
 )
+from capturerig.calibration._store import (
+    STORE_SCHEMA,
+    CalibrationStore,
+    StoredCalibration,
+    rig_changes,
+    rig_document,
+)
 from capturerig.calibration._synthetic import board_pose_facing, simulate_detections, sweep_board_poses
 from capturerig.calibration._verdicts import GateLimits
 
 __all__ = [
     "GEOMETRY_SCHEMA",
     "MIN_CORNERS",
+    "STORE_SCHEMA",
     "BoardDetection",
     "BoardSpec",
     "CalibrationOptions",
     "CalibrationOutputs",
+    "CalibrationStore",
     "CameraGeometry",
     "CameraParams",
     "CaptureDetections",
@@ -34,6 +43,7 @@ __all__ = [
     "Geometry",
     "RigCalibration",
     "RigidTransform",
+    "StoredCalibration",
     "Verdict",
     "board_pose_facing",
     "boards_dir",
@@ -46,6 +56,8 @@ __all__ = [
     "images_in_dir",
     "load_board",
     "load_geometry",
+    "rig_changes",
+    "rig_document",
     "rigid_align",
     "rotation_angle_deg",
     "rotation_vector",

@@ -231,8 +231,7 @@ def calibrate_rig(capture: CaptureDetections, rig: RigConfig | None = None,
                                         result_points(bundle, c, transform)) for c in cameras}
     verdicts += quality_verdicts(geometry_cameras, per_view, grid, splits, scale, cameras, target,
                                  capture.board.square_length_m, options.limits, precision)
-    geometry = Geometry(rig=None if rig is None else rig.name, board=capture.board,
-                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    geometry = Geometry(rig=None if rig is None else rig.name, board=capture.board, **_made_now(rig),
                         gauge="rig" if use_rig else f"camera:{bundle.root}",
                         passed=all(v.passed for v in verdicts), verdicts=tuple(verdicts), cameras=geometry_cameras,
                         scale_vs_nominal=scale, sigma_inflation=inflation)
@@ -240,10 +239,17 @@ def calibrate_rig(capture: CaptureDetections, rig: RigConfig | None = None,
                           time.perf_counter() - started)
 
 
+def _made_now(rig: RigConfig | None) -> dict[str, str]:
+    """``created`` (ISO 8601 UTC) and the calibration ``id`` it gives: ``<rig>-<yyyymmdd>T<hhmmss>Z``."""
+    now = time.gmtime()
+    return {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", now),
+            "id": f"{rig.name if rig is not None else 'rig'}-{time.strftime('%Y%m%dT%H%M%SZ', now)}"}
+
+
 def _empty(capture: CaptureDetections, rig: RigConfig | None, verdicts: list[Verdict],
            grid: Mapping[str, np.ndarray], nominal: dict[str, np.ndarray], started: float) -> RigCalibration:
-    geometry = Geometry(rig=None if rig is None else rig.name, board=capture.board,
-                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), gauge="none", passed=False,
+    geometry = Geometry(rig=None if rig is None else rig.name, board=capture.board, **_made_now(rig),
+                        gauge="none", passed=False,
                         verdicts=tuple(verdicts), cameras={})
     return RigCalibration(geometry, {}, None, RigidTransform(np.eye(3), np.zeros(3)), dict(grid), {}, [], nominal,
                           time.perf_counter() - started)

@@ -80,6 +80,8 @@ class Geometry(_Frozen):
 
     schema_: Literal["capturerig.geometry/1"] = Field(default="capturerig.geometry/1", alias="schema")
     rig: str | None = None
+    id: str | None = Field(default=None, description="names this calibration wherever it is used (packages "
+                                                      "record it): the rig and the UTC time it was made")
     board: BoardSpec
     created: str
     gauge: str = Field(description='"rig": aligned to the rig file\'s nominal camera centres (rigidly, no '
@@ -103,6 +105,12 @@ class Geometry(_Frozen):
 
     def failed(self) -> list[Verdict]:
         return [v for v in self.verdicts if not v.passed]
+
+    def rms_px(self) -> float | None:
+        """Reprojection RMS over every camera (px), or None without cameras."""
+        if not self.cameras:
+            return None
+        return float(np.sqrt(np.mean([camera.rms_px**2 for camera in self.cameras.values()])))
 
 
 def load_geometry(path: str | Path) -> Geometry:

@@ -27,6 +27,7 @@ from capturerig.cli._package import package, print_package, verify
 from capturerig.cli._progress import SessionProgress
 from capturerig.cli._serve import serve as serve_command
 from capturerig.cli._serve import serve_demo
+from capturerig.cli._studio_day import studio_calibration
 from capturerig.cli._subjects import RegistryOption, enrol_demo, purge, subjects_app
 from capturerig.cli._trigger import trigger_app
 from capturerig.cli._turntable import turntable_app
@@ -119,14 +120,19 @@ def _report(session: Session, result: RunResult) -> None:
 def demo(out: Annotated[Path, typer.Option(help="folder for the session and its package")] = Path("capturerig-demo"),
          subject: Annotated[str, typer.Option(help="subject id recorded with the session")] = "demo-subject",
          serve: Annotated[bool, typer.Option("--serve/--no-serve", help="end by serving the web panel on the "
-                                             "demo's folder (Ctrl-C stops it)")] = True) -> None:
-    """Run a whole session on the simulated studio, package it for training, then serve the web panel."""
+                                             "demo's folder (Ctrl-C stops it)")] = True,
+         demo_rig: Annotated[Path | None, typer.Option("--rig", help="a simulated rig to use instead of the "
+                                                       "embedded studio (a copy you edit)")] = None) -> None:
+    """A studio day on the simulated studio: calibrate (or reuse today's calibration), capture a subject,
+    package it for training with both calibrations, then serve the web panel."""
+    started = time.monotonic()
     with _user_errors():
-        rig = capturerig.load_rig(default_rig_path())
+        rig = capturerig.load_rig(demo_rig or default_rig_path())
         plan = capturerig.load_plan(default_plan_path(), rig)
         estimate = estimate_plan(rig.config, plan.config)
         console.print(f"simulated studio: {len(rig.config.cameras)} cameras, {len(rig.config.fixtures)} fixtures; "
                       f"plan {plan.config.name}: {estimate.takes} takes, {estimate.images} images")
+        calibration = studio_calibration(rig, out / "calibration")
         registry = enrol_demo(out, subject)  # the demo's own registry: a stand-in subject, visibly consented
         session = Session.create(rig, plan, subject, out / "sessions" / f"{subject}-{_stamp()}",
                                  purpose=DEMO_PURPOSE, registry=registry)
@@ -135,8 +141,11 @@ def demo(out: Annotated[Path, typer.Option(help="folder for the session and its 
             _report(session, result)
         finally:
             session.close()
-        package = capturerig.package_session(session.path, out / "packages" / session.path.name)
+        package = capturerig.package_session(session.path, out / "packages" / session.path.name,
+                                             geometry=calibration.geometry, colour=calibration.colour)
     print_package(package)
+    console.print(f"studio day done in {time.monotonic() - started:.0f} s: calibration {calibration.id}, "
+                  f"session {session.path.name}, package {package.out_dir}", highlight=False)
     if serve:
         serve_demo(out, registry, DEMO_PURPOSE)
 

@@ -40,7 +40,11 @@ def print_package(summary: PackageSummary) -> None:
         console.print(f"  nerfstudio:    {first / 'transforms.json'}")
         console.print(f"  COLMAP:        {first / 'colmap' / 'sparse' / '0'}")
         console.print(f"  3DGS/gsplat:   {first / 'undistorted'}")
-    geometry = "calibrated" if summary.geometry_source == "calibration" else "nominal rig values (not calibrated)"
+    geometry = "nominal rig values (not calibrated)"
+    if summary.geometry_source == "calibration":
+        named = f" {summary.geometry_id}" if summary.geometry_id else ""
+        rms = f", RMS {summary.geometry_rms_px:.3f} px" if summary.geometry_rms_px is not None else ""
+        geometry = f"calibrated ({'calibration' + named}{rms})"
     console.print(f"  geometry:      {geometry}; colour {'corrected' if summary.colour_applied else 'as captured'}")
     console.print(f"  manifest:      {summary.manifest_path}")
 

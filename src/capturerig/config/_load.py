@@ -19,6 +19,8 @@ __all__ = [
     "DMX_UNIVERSE_SIZE",
     "LoadedPlan",
     "LoadedRig",
+    "default_calibration_plan_path",
+    "default_chart_plan_path",
     "default_plan_path",
     "default_rig_path",
     "load_plan",
@@ -37,6 +39,16 @@ def default_rig_path() -> Path:
 def default_plan_path() -> Path:
     """The embedded demo plan (1 pose x 2 stations x 4 lighting states)."""
     return Path(str(resources.files("capturerig.config") / "defaults" / "plan.yaml"))
+
+
+def default_calibration_plan_path() -> Path:
+    """The embedded geometry calibration plan of the simulated studio (40 ChArUco board positions)."""
+    return Path(str(resources.files("capturerig.config") / "defaults" / "calibration-plan.yaml"))
+
+
+def default_chart_plan_path() -> Path:
+    """The embedded colour calibration plan of the simulated studio (one chart shot per camera)."""
+    return Path(str(resources.files("capturerig.config") / "defaults" / "colour-chart-plan.yaml"))
 
 
 class LoadedRig:

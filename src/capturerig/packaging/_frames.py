@@ -130,6 +130,10 @@ class PackageSummary:
         ``manifest-sha256.txt``.
     total_bytes : int
         Size of every file in the bag.
+    geometry_id : str or None
+        The geometry calibration's id (None with nominal values).
+    geometry_rms_px : float or None
+        Its reprojection RMS over every camera, in pixels.
     """
 
     out_dir: Path
@@ -141,6 +145,8 @@ class PackageSummary:
     colour_applied: bool
     manifest_path: Path
     total_bytes: int
+    geometry_id: str | None = None
+    geometry_rms_px: float | None = None
 
 
 class PackageIntegrityError(ValueError):

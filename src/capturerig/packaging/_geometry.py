@@ -113,6 +113,20 @@ class Geometry:
     source: str
     document: Mapping[str, Any]
 
+    @property
+    def calibration_id(self) -> str | None:
+        """The calibration's ``id`` (None for nominal values, or a file written before calibrations had ids)."""
+        value = self.document.get("id")
+        return None if value is None else str(value)
+
+    @property
+    def rms_px(self) -> float | None:
+        """The calibration's reprojection RMS over every camera (px), or None when it does not say."""
+        cameras = self.document.get("cameras")
+        values = [entry["rms_px"] for entry in cameras.values() if isinstance(entry, Mapping)
+                  and isinstance(entry.get("rms_px"), int | float)] if isinstance(cameras, Mapping) else []
+        return float(np.sqrt(np.mean(np.square(values)))) if values else None
+
 
 def nominal_geometry(rig: RigConfig) -> Geometry:
     """The rig file's intrinsics and nominal poses, as a :class:`Geometry` (``source="nominal"``)."""

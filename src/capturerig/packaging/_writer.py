@@ -327,7 +327,7 @@ def write_package(
         snapshots=tuple(out_dir / "data" / SNAPSHOTS_DIR / s for s in dict.fromkeys(f.snapshot_id for f in frames)),
         num_images=len(frames), num_cameras=len(build.camera_ids), geometry_source=geometry.source,
         colour_applied=colour is not None, manifest_path=out_dir / manifest_name("sha256"),
-        total_bytes=sum(payload) + tags)
+        total_bytes=sum(payload) + tags, geometry_id=geometry.calibration_id, geometry_rms_px=geometry.rms_px)
 
 
 def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection | None, originals: str,
@@ -354,7 +354,8 @@ def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection |
         "geometry": {"source": build.geometry.source, "file": "calibration/geometry.json",
                      "note": "nominal rig values: no geometry calibration was given"
                      if build.geometry.source == "nominal" else "calibrated",
-                     "passed": build.geometry.document.get("passed")},
+                     "passed": build.geometry.document.get("passed"), "id": build.geometry.calibration_id,
+                     "rms_px": build.geometry.rms_px},
         "colour": {"applied": colour is not None, "file": "calibration/colour.json" if colour else None,
                    "originals": originals if colour else None},
         "calibration": {"colmap": "calibration/colmap"},
