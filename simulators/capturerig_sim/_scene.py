@@ -1,8 +1,16 @@
 """The studio's geometry: camera ground truth, pixel rays, and where they meet the subject and the table top.
 
 World frame as in the rig file: metres, z up, origin at the turntable centre on the floor. The subject is a
-standing "mannequin" (an ellipsoid) carrying a texture fixed to it, standing above a turntable top with
-radial marks; both turn with the table (positive angles turn counter-clockwise seen from above).
+person standing on the turntable top in an A-pose, a union of ellipsoids (:mod:`capturerig_sim._body`), with
+a seeded solid colour texture fixed to it; the table top (radius :data:`FLOOR_RADIUS_M`) carries its own
+seeded texture and a red mark at 0 deg (:mod:`capturerig_sim._texture`). Both turn with the table (positive
+angles turn counter-clockwise seen from above) and neither texture repeats, so structure from motion can match
+them without being fooled.
+
+Beyond the table there is nothing to see: the backdrop is a featureless painted cyclorama (a constant grey in
+the renderer). That is deliberate, not a shortcut: a capture's training package puts every image in the
+subject frame (the table's turn folded into each camera pose), so anything textured that stays still while
+the table turns (a studio floor, walls) would contradict those poses.
 """
 
 from __future__ import annotations
@@ -19,11 +27,13 @@ import numpy as np
 import numpy.typing as npt
 
 from capturerig.config import CameraConfig, Intrinsics, RigConfig
+from capturerig_sim._body import BODY_PARTS, RayBundles, bundle_rays, intersect_body
+from capturerig_sim._texture import body_albedo, table_albedo
 
 __all__ = [
+    "BODY_PARTS",
     "FLOOR_RADIUS_M",
     "SUBJECT_CENTRE",
-    "SUBJECT_RADII",
     "TRUTH_KEYS",
     "CameraTruth",
     "Hits",
@@ -33,23 +43,12 @@ __all__ = [
     "scene_hits",
 ]
 
+# The middle of the body (inside the abdomen and the pelvis): what the demo rig's cameras look at.
 SUBJECT_CENTRE: tuple[float, float, float] = (0.0, 0.0, 1.0)
-SUBJECT_RADII: tuple[float, float, float] = (0.30, 0.22, 0.85)
 FLOOR_RADIUS_M = 0.6
 
 Float32Array = npt.NDArray[np.float32]
 Float64Array = npt.NDArray[np.float64]
-
-# Subject texture: a coloured checker in the subject's own spherical coordinates, modulated by a fine random
-# pattern so that feature matching (and structure from motion) has something to hold on to.
-_PALETTE = np.array([
-    (0.70, 0.20, 0.15), (0.20, 0.55, 0.20), (0.15, 0.25, 0.65), (0.75, 0.65, 0.20),
-    (0.60, 0.60, 0.60), (0.55, 0.25, 0.60), (0.20, 0.60, 0.65), (0.75, 0.45, 0.25),
-], dtype=np.float32)
-_CELLS_AZIMUTH, _CELLS_ELEVATION = 16, 10
-_FINE_AZIMUTH, _FINE_ELEVATION = 128, 80
-_FINE = np.random.default_rng(20240601).uniform(0.7, 1.0, size=(_FINE_ELEVATION, _FINE_AZIMUTH)).astype(np.float32)
-_FLOOR_SECTORS = 12
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ class Hits:
     points: Float32Array  # (M, 3) world
     normals: Float32Array  # (M, 3) world, unit
     albedo: Float32Array  # (M, 3) linear RGB
-    subject: npt.NDArray[np.bool_]  # (M,) True on the mannequin, False on the turntable top
+    subject: npt.NDArray[np.bool_]  # (M,) True on the subject, False on the turntable top
     normal_dot_point: Float32Array  # (M,) n.x, kept so shading is two matrix products per render
     point_norm2: Float32Array  # (M,) |x|^2
 
@@ -174,6 +173,8 @@ _cache_lock = threading.Lock()
 _ray_cache: dict[tuple[object, ...], tuple[Float64Array, Float64Array]] = {}
 _hit_cache: dict[tuple[object, ...], tuple[float, Hits]] = {}  # last angle per camera: stations change rarely
 _grid_cache: dict[tuple[object, ...], Float64Array] = {}
+_bundle_cache: dict[tuple[object, ...], RayBundles] = {}
+_BLOCK_PX = 8  # side of the pixel blocks whose rays are culled together against each body part
 _Value = TypeVar("_Value")
 
 
@@ -183,6 +184,7 @@ def clear_scene_caches() -> None:
         _ray_cache.clear()
         _hit_cache.clear()
         _grid_cache.clear()
+        _bundle_cache.clear()
 
 
 def _remember(cache: dict[tuple[object, ...], _Value], key: tuple[object, ...], value: _Value) -> None:
@@ -235,68 +237,46 @@ def normalised_grid(truth: CameraTruth) -> Float64Array:
     return grid
 
 
-def _subject_albedo(unit_x: Float64Array, unit_y: Float64Array, unit_z: Float64Array) -> Float32Array:
-    """Texture on the subject, from points on its unit sphere (subject frame)."""
-    azimuth = (np.arctan2(unit_y, unit_x) + math.pi) / (2.0 * math.pi)  # 0..1
-    elevation = (np.arcsin(np.clip(unit_z, -1.0, 1.0)) + math.pi / 2.0) / math.pi  # 0..1
-    i = np.minimum((azimuth * _CELLS_AZIMUTH).astype(np.intp), _CELLS_AZIMUTH - 1)
-    j = np.minimum((elevation * _CELLS_ELEVATION).astype(np.intp), _CELLS_ELEVATION - 1)
-    # Neighbouring cells differ in colour (steps of 3 and 5 modulo 8) and alternate in brightness.
-    colour = _PALETTE[(3 * i + 5 * j) % len(_PALETTE)]
-    checker = np.where((i + j) % 2 == 0, np.float32(1.0), np.float32(0.55))
-    fi = np.minimum((azimuth * _FINE_AZIMUTH).astype(np.intp), _FINE_AZIMUTH - 1)
-    fj = np.minimum((elevation * _FINE_ELEVATION).astype(np.intp), _FINE_ELEVATION - 1)
-    return np.asarray(colour * (checker * _FINE[fj, fi])[:, None], dtype=np.float32)
+def _bundles(truth: CameraTruth) -> RayBundles:
+    """The camera's rays in bundles of _BLOCK_PX x _BLOCK_PX pixels (cached per camera)."""
+    key = truth.cache_key()
+    with _cache_lock:
+        cached = _bundle_cache.get(key)
+    if cached is not None:
+        return cached
+    _, rays = _rays(truth)
+    width, height = truth.intrinsics.width, truth.intrinsics.height
+    # Blocks at the right and bottom edges repeat their last column or row when the size is not a multiple.
+    cols = np.minimum(np.arange(-(-width // _BLOCK_PX) * _BLOCK_PX), width - 1).reshape(-1, _BLOCK_PX)
+    rows = np.minimum(np.arange(-(-height // _BLOCK_PX) * _BLOCK_PX), height - 1).reshape(-1, _BLOCK_PX)
+    members = (rows[:, None, :, None] * width + cols[None, :, None, :]).reshape(-1, _BLOCK_PX * _BLOCK_PX)
+    bundles = bundle_rays(rays, members)
+    _remember(_bundle_cache, key, bundles)
+    return bundles
 
 
-def _floor_albedo(x: Float64Array, y: Float64Array) -> Float32Array:
-    """Turntable top, from table-frame coordinates: grey sectors, one red mark, a dark rim ring."""
-    sector = ((np.arctan2(y, x) % (2.0 * math.pi)) / (2.0 * math.pi) * _FLOOR_SECTORS).astype(np.intp)
-    grey = np.where(sector % 2 == 0, np.float32(0.30), np.float32(0.20))
-    albedo = np.repeat(grey[:, None], 3, axis=1).astype(np.float32)
-    albedo[sector == 0] = (0.50, 0.10, 0.07)
-    radius = np.hypot(x, y)
-    albedo[(radius > 0.87 * FLOOR_RADIUS_M) & (radius < 0.93 * FLOOR_RADIUS_M)] = 0.08
-    return albedo
+# Per part: the gradient of its implicit function is gradient @ (x - centre) (subject frame).
+_GRADIENTS = np.stack([part.to_unit().T @ part.to_unit() for part in BODY_PARTS])
+_CENTRES = np.array([part.centre for part in BODY_PARTS], dtype=np.float64)
 
 
-def _subject(origin: Float64Array, rays: Float64Array, cos_a: float, sin_a: float,
+def _subject(origin: Float64Array, rays: Float64Array, cos_a: float, sin_a: float, bundles: RayBundles,
              ) -> tuple[npt.NDArray[np.intp], Float64Array, Float64Array, Float32Array]:
-    """Pixel indices, world points, world normals and albedo where rays meet the turned ellipsoid."""
-    rx, ry, rz = SUBJECT_RADII
-    # Into the subject frame (turned back by the table angle, centred), then scaled to a unit sphere.
-    ox, oy, oz = origin - np.asarray(SUBJECT_CENTRE)
-    ox, oy = cos_a * ox + sin_a * oy, -sin_a * ox + cos_a * oy
-    dx = (cos_a * rays[0] + sin_a * rays[1]) / rx
-    dy = (-sin_a * rays[0] + cos_a * rays[1]) / ry
-    dz = rays[2] / rz
-    ox, oy, oz = ox / rx, oy / ry, oz / rz
-    # |o + s d|^2 = 1, near root.
-    a = dx * dx + dy * dy + dz * dz
-    b = dx * ox + dy * oy + dz * oz
-    c = ox * ox + oy * oy + oz * oz - 1.0
-    disc = b * b - a * c
-    index = np.flatnonzero(disc > 0.0)
-    s = (-b[index] - np.sqrt(disc[index])) / a[index]
-    front = s > 0.0
-    index, s = index[front], s[front]
-    ux, uy, uz = ox + s * dx[index], oy + s * dy[index], oz + s * dz[index]  # on the unit sphere
-    albedo = _subject_albedo(ux, uy, uz)
-    # Back to the world: scale by the radii, turn by the table angle, move to the centre.
-    qx, qy, qz = ux * rx, uy * ry, uz * rz
-    cx, cy, cz = SUBJECT_CENTRE
-    points = np.stack([cos_a * qx - sin_a * qy + cx, sin_a * qx + cos_a * qy + cy, qz + cz], axis=1)
-    nx, ny, nz = ux / rx, uy / ry, uz / rz  # gradient of the ellipsoid's implicit function
-    length = np.sqrt(nx * nx + ny * ny + nz * nz)
-    normals = np.stack([(cos_a * nx - sin_a * ny) / length, (sin_a * nx + cos_a * ny) / length, nz / length],
-                       axis=1)
-    return index, points, normals, albedo
+    """Pixel indices, world points, world normals and albedo where rays meet the turned body."""
+    index, distance, part = intersect_body(origin, rays, cos_a, sin_a, bundles)
+    points = origin[None, :] + distance[:, None] * rays[:, index].T
+    # Into the subject frame (turned back by the table angle): the texture and the normals live there.
+    turn = np.array([[cos_a, -sin_a, 0.0], [sin_a, cos_a, 0.0], [0.0, 0.0, 1.0]])
+    local = points @ turn
+    normals = np.einsum("nij,nj->ni", _GRADIENTS[part], local - _CENTRES[part])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    return index, points, normals @ turn.T, body_albedo(local)
 
 
 def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool = True) -> Hits:
     """Where ``truth``'s pixels meet the subject or the table top at ``turntable_deg`` (cached per camera).
 
-    ``subject_present`` False leaves the mannequin out (a calibration capture: the stage is empty).
+    ``subject_present`` False leaves the subject out (a calibration capture: the stage is empty).
     """
     key = (*truth.cache_key(), subject_present)
     with _cache_lock:
@@ -306,12 +286,14 @@ def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool =
     origin, rays = _rays(truth)
     cos_a, sin_a = math.cos(math.radians(turntable_deg)), math.sin(math.radians(turntable_deg))
     if subject_present:
-        subject_index, subject_points, subject_normals, subject_albedo = _subject(origin, rays, cos_a, sin_a)
+        bundles = _bundles(truth)
+        subject_index, subject_points, subject_normals, subject_albedo = _subject(origin, rays, cos_a, sin_a,
+                                                                                  bundles)
     else:
         subject_index, subject_points = np.zeros(0, dtype=np.intp), np.zeros((0, 3))
         subject_normals, subject_albedo = np.zeros((0, 3)), np.zeros((0, 3), dtype=np.float32)
-    # Table top (z = 0). The subject stands above it and every camera is above the floor, so a ray that meets
-    # both meets the subject first: the subject wins without comparing distances.
+    # Table top (z = 0). The subject stands on it (nowhere below) and every camera is above it, so a ray that
+    # meets both meets the subject first: the subject wins without comparing distances.
     down = np.flatnonzero(rays[2] < -1e-9)
     s_floor = -origin[2] / rays[2, down]
     fx, fy = origin[0] + s_floor * rays[0, down], origin[1] + s_floor * rays[1, down]
@@ -323,7 +305,7 @@ def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool =
     keep = candidate[down]
     fx, fy = fx[keep], fy[keep]
     floor_points = np.stack([fx, fy, np.zeros_like(fx)], axis=1)
-    floor_albedo = _floor_albedo(cos_a * fx + sin_a * fy, -sin_a * fx + cos_a * fy)  # table frame
+    floor_albedo = table_albedo(cos_a * fx + sin_a * fy, -sin_a * fx + cos_a * fy)  # table frame
     floor_normals = np.zeros_like(floor_points)
     floor_normals[:, 2] = 1.0
     points = np.concatenate([subject_points, floor_points]).astype(np.float32)

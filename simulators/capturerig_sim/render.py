@@ -1,10 +1,11 @@
 """The virtual studio's renderer: what each camera records, shaded by what the DMX frames actually say.
 
-Geometry comes from :mod:`capturerig_sim._scene` (a textured ellipsoid "mannequin" on a turntable top) and
-:mod:`capturerig_sim._props` (flat textured props such as a calibration board, anti-aliased).
-Behind them is a constant dark-grey backdrop that no light changes. Shading is Lambertian from every fixture
-as a point light (no shadows yet) plus a small ambient term; then each camera applies its own colour mix,
-white balance, exposure, per-channel tone curve and noise.
+Geometry comes from :mod:`capturerig_sim._scene` (a textured person in an A-pose, a union of ellipsoids, on a
+textured turntable top) and :mod:`capturerig_sim._props` (flat textured props such as a calibration board,
+anti-aliased). Behind them is a constant dark-grey backdrop that no light changes (a painted cyclorama: nothing
+that stays still while the table turns may carry features, see :mod:`capturerig_sim._scene`). Shading is
+Lambertian from every fixture as a point light (no shadows yet) plus a small ambient term; then each camera
+applies its own colour mix, white balance, exposure, per-channel tone curve and noise.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy.typing as npt
 
 from capturerig.config import CameraConfig, FixtureConfig, RigConfig
 from capturerig.lighting import UniverseKey, cct_to_rgb, decode_fixture
+from capturerig_sim._body import Ellipsoid
 from capturerig_sim._props import PlanarProp, PropLayer, prop_layer
 from capturerig_sim._response import (
     DEFAULT_SETTINGS,
@@ -29,9 +31,9 @@ from capturerig_sim._response import (
     camera_response,
 )
 from capturerig_sim._scene import (
+    BODY_PARTS,
     FLOOR_RADIUS_M,
     SUBJECT_CENTRE,
-    SUBJECT_RADII,
     CameraTruth,
     Hits,
     camera_truth,
@@ -42,13 +44,14 @@ from capturerig_sim._scene import (
 __all__ = [
     "AMBIENT",
     "BACKGROUND_LINEAR",
+    "BODY_PARTS",
     "EXPOSURE_CALIBRATION",
     "FLOOR_RADIUS_M",
     "JPEG_QUALITY",
     "SUBJECT_CENTRE",
-    "SUBJECT_RADII",
     "CameraResponse",
     "CameraTruth",
+    "Ellipsoid",
     "ExposureSettings",
     "Light",
     "PlanarProp",
@@ -179,7 +182,7 @@ def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: 
     props
         Planar props in the studio (a calibration board ...), in front of or behind the subject.
     subject_present
-        False leaves the mannequin out.
+        False leaves the subject out.
     room_light
         Extra irradiance on every surface from the studio's house lights (0: off).
     """
@@ -237,7 +240,7 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
     props
         Planar props in the studio at this exposure (:class:`PlanarProp`).
     subject_present
-        False leaves the mannequin out (a calibration capture).
+        False leaves the subject out (a calibration capture).
     truth
         The camera's true geometry when it is not :func:`camera_truth` (a camera knocked mid-capture).
     room_light

@@ -54,7 +54,8 @@ def test_demo_calibrates_the_studio_first_and_says_what_each_stage_found(demo: D
     calibration_id, rms = found.group(1), float(found.group(2))
     assert rms < 0.3
     colour = re.search(r"colour: 16 cameras from their chart shots .*? leave-one-out dE00 mean (\d\.\d+)", flat)
-    assert colour and float(colour.group(1)) < 2.0, flat
+    assert colour, flat
+    assert float(colour.group(1)) < 2.0, flat
     assert f"geometry: calibrated (calibration {calibration_id}, RMS {rms:.3f} px); colour corrected" in flat
     assert (demo.out / "calibration" / calibration_id / "studio-calibration.json").is_file()
     document = json.loads((demo.package / "data" / "package.json").read_text())

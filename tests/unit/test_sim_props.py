@@ -98,7 +98,7 @@ def test_the_subject_hides_a_board_behind_it_and_a_board_in_front_hides_the_subj
 
 def test_a_prop_out_of_view_changes_no_pixel(rig: RigConfig, board: BoardSpec) -> None:
     camera = rig.camera("cam00")
-    away = board_prop(board).moved_to(np.eye(3), np.array([-5.0, 0.0, 1.0]))  # behind the camera's back
+    away = board_prop(board).moved_to(np.eye(3), np.array([5.0, 0.0, 1.0]))  # behind the camera's back (+x)
     assert np.array_equal(expected_image(camera, rig, white(rig)),
                           expected_image(camera, rig, white(rig), props=[away]))
 
