@@ -34,3 +34,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     (session,) = (out / "sessions").iterdir()
     (package,) = (out / "packages").iterdir()
     return Demo(result.stdout, out, session, package, load_rig(default_rig_path()))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read the demo share one pytest-xdist worker, so the studio day runs once per test run."""
+    for item in items:
+        if "demo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo"))
