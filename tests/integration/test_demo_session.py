@@ -57,7 +57,12 @@ def test_demo_calibrates_the_studio_first_and_says_what_each_stage_found(demo: D
     assert colour, flat
     assert float(colour.group(1)) < 2.0, flat
     assert f"geometry: calibrated (calibration {calibration_id}, RMS {rms:.3f} px); colour corrected" in flat
-    assert (demo.out / "calibration" / calibration_id / "studio-calibration.json").is_file()
+    stored = demo.out / "calibration" / calibration_id
+    assert (stored / "studio-calibration.json").is_file()
+    # The panel the demo ends with builds its packages with the same calibration.
+    current = demo.out / "calibration" / "sim-studio"
+    assert (current / "geometry.json").read_bytes() == (stored / "geometry" / "geometry.json").read_bytes()
+    assert (current / "colour.json").read_bytes() == (stored / "colour" / "colour.json").read_bytes()
     document = json.loads((demo.package / "data" / "package.json").read_text())
     assert document["geometry"]["source"] == "calibration"
     assert document["geometry"]["id"] == calibration_id

@@ -41,6 +41,7 @@ from capturerig.config import (
 )
 from capturerig.engine import Event, Journal, RunState, Session, TakeVerified, calibration_frames
 from capturerig.plan import expand_plan
+from capturerig.web import accept_file, current_calibration
 
 __all__ = ["studio_calibration"]
 
@@ -156,6 +157,17 @@ def _colour(rig: LoadedRig, folder: Path) -> tuple[Path, dict[str, float]]:
     return path, figures
 
 
+def _install_for_panel(stored: StoredCalibration, store_dir: Path, rig_name: str) -> None:
+    """Make ``stored`` the rig's current calibration in the panel (``<store>/<rig>/``): packages built there
+    use it too. Nothing changes when it already is; a replaced file is kept beside (the panel's accept)."""
+    current = current_calibration(store_dir, rig_name)
+    for kind, source in (("geometry", stored.geometry), ("colour", stored.colour)):
+        if kind in current and current[kind].read_bytes() == source.read_bytes():
+            continue
+        accept_file(kind, {"file": source.relative_to(stored.folder).as_posix(), "ok": True}, stored.folder,
+                    store_dir, rig_name)
+
+
 def studio_calibration(rig: LoadedRig, store_dir: Path) -> StoredCalibration:
     """The studio's calibration for ``rig``: the stored one while the rig is unchanged, else a new one.
 
@@ -172,6 +184,7 @@ def studio_calibration(rig: LoadedRig, store_dir: Path) -> StoredCalibration:
         console.print(f"calibration: reusing {stored.id} from {stored.created} (the rig is unchanged since): "
                       f"geometry RMS {stored.figures.get('geometry_rms_px', math.nan):.3f} px, colour dE00 "
                       f"{stored.figures.get('colour_loo_de00_mean', math.nan):.2f}", highlight=False)
+        _install_for_panel(stored, store_dir, rig.config.name)
         return stored
     console.print("calibration: calibrating the studio (" + "; ".join(reasons) + ")", highlight=False)
     started = time.monotonic()
@@ -186,6 +199,8 @@ def studio_calibration(rig: LoadedRig, store_dir: Path) -> StoredCalibration:
         error.add_note(f"the unfinished calibration is kept in {partial}")
         console.print(f"[yellow]calibration not stored; what it shot is kept in {partial}", highlight=False)
         raise
+    _install_for_panel(stored, store_dir, rig.config.name)
     console.print(f"calibration {stored.id} stored in {stored.folder} ({time.monotonic() - started:.0f} s; "
-                  "reports inside); the next demo reuses it while the rig is unchanged", highlight=False)
+                  f"reports inside) and made the rig's current one in the panel ({store_dir / rig.config.name}); "
+                  "the next demo reuses it while the rig is unchanged", highlight=False)
     return stored

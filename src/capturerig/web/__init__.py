@@ -8,6 +8,7 @@
 
 from capturerig.web._app import create_app
 from capturerig.web._calibration import CalibrationBackend, CalibrationUnavailable
+from capturerig.web._calibration_backends import accept_file, current_calibration
 from capturerig.web._hub import ClientQueue, EventHub, event_message
 from capturerig.web._panel import Panel
 from capturerig.web._security import PanelGuard, PathRefused, resolve_inside
@@ -25,7 +26,9 @@ __all__ = [
     "PanelServer",
     "PathRefused",
     "WebSettings",
+    "accept_file",
     "create_app",
+    "current_calibration",
     "event_message",
     "is_loopback",
     "new_token",
