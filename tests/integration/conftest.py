@@ -24,6 +24,11 @@ class Demo:
     rig: LoadedRig
 
 
+# Every module that uses it says `pytestmark = DEMO_GROUP`: under pytest-xdist (--dist loadgroup) they then share
+# one worker, so the studio day runs once per test run.
+DEMO_GROUP = pytest.mark.xdist_group("demo")
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     """``capturerig demo`` as a user runs it, on a fresh folder (modelled hardware latencies on)."""
@@ -35,9 +40,3 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     (package,) = (out / "packages").iterdir()
     return Demo(result.stdout, out, session, package, load_rig(default_rig_path()))
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that read the demo share one pytest-xdist worker, so the studio day runs once per test run."""
-    for item in items:
-        if "demo" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("demo"))

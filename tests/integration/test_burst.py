@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import capturerig
 from capturerig.engine import RunState, Session
+from capturerig.engine._burst import BurstShooter
 from capturerig.lighting import frames_for_condition
 from capturerig.plan import expand_plan
 from capturerig_sim import VirtualStudio, get_studio
@@ -99,3 +101,11 @@ def test_an_abort_in_the_hold_puts_the_lights_safe_and_keeps_every_exposure_made
     # Only the states really pulsed are journalled as triggered; the rest were never fired.
     assert journal.event_count("TriggerDispatched") == len({r.fired_at for r in studio.exposure_log()})
     assert all(record.status != "verified" for record in journal.takes().values())  # the light dropped in the hold
+
+
+def test_a_burst_on_a_rig_without_a_trigger_box_is_refused_saying_why() -> None:
+    # The runner only bursts through a box; should that ever slip, the error names the rig, not an assert.
+    executor = SimpleNamespace(devices=SimpleNamespace(trigger=None, rig=SimpleNamespace(name="studio-b")))
+    with pytest.raises(ValueError, match="rig studio-b has no trigger box: a pose can be shot as one burst only "
+                                         "through a trigger box"):
+        BurstShooter(executor, Path("rig.yaml"))  # type: ignore[arg-type]

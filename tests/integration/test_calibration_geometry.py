@@ -135,3 +135,25 @@ def test_a_calibration_session_is_calibrated_with_session(studio_files: Path, tm
     geometry = load_geometry(tmp_path / "out" / "geometry.json")
     assert set(geometry.cameras) <= {"cam00", "cam01", "cam02"}
     assert geometry.rig == "sim-studio"
+
+
+@pytest.mark.slow
+def test_images_without_a_rig_calibrate_rig_free_and_say_what_was_not_compared(
+        studio_files: Path, tmp_path: Path) -> None:
+    # A technician's own capture: five cameras, which the simulated studio's sixteen must not judge.
+    images = tmp_path / "capture"
+    render_calibration_capture(load_rig(_small_rig(studio_files)).config, load_board("studio-charuco"), images,
+                               frames=24, seed=3, workers=2)
+    out = tmp_path / "calibration"
+    result = CliRunner().invoke(app, ["calibrate", "geometry", "--board", "studio-charuco", "--images", str(images),
+                                      "--out", str(out), "--no-plots"], terminal_width=400)
+    assert result.exit_code in (0, 1), result.output
+    assert "rig: none given" in result.output
+    assert "no images of this camera" not in result.output  # cam05..cam15 of the studio are not missing
+    assert "not checked: the rig's scale and each camera's position against the rig file: no rig given (--rig RIG " \
+           "to compare with the rig file)" in result.output
+    document = json.loads((out / "geometry.json").read_text())
+    assert sorted(document["cameras"]) == list(CAMERAS), result.output
+    assert document["rig"] is None
+    assert document["gauge"].startswith("camera:")
+    assert not {v["check"] for v in document["verdicts"]} & {"views", "scale", "position"}

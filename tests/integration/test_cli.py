@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from capturerig.cli import app
+from capturerig.engine import RunState
+from capturerig.subjects import REGISTRY_ENV
+from tests.conftest import REPO_ROOT, child_env
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("fast_sim")
@@ -75,3 +80,89 @@ def test_package_refuses_an_unfinished_session(studio_files: Path, tmp_path: Pat
     assert result.exit_code == 2
     assert "8 of 8 takes are not verified" in result.output
     assert "capturerig resume" in result.output
+
+
+def _without_a_terminal(*args: str) -> subprocess.CompletedProcess[str]:
+    """``capturerig ARGS`` as a script or a service runs it: stdin is no terminal (here /dev/null)."""
+    return subprocess.run([sys.executable, "-m", "capturerig", *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, env=child_env(0.0), timeout=120)
+
+
+def test_run_without_a_terminal_asks_for_yes_in_one_line_before_any_device_is_touched(
+        studio_files: Path, tmp_path: Path) -> None:
+    done = _without_a_terminal("run", "--rig", str(studio_files / "rig.yaml"), "--plan",
+                               str(studio_files / "plan.yaml"), "--subject", "S1", "--out", str(tmp_path / "s"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "error: pose p00 needs the operator's confirmation, but there is no terminal to ask on; --yes skips it"]
+    assert "preflight" not in done.stdout
+    assert not (tmp_path / "s").exists()  # no session was begun, so no preflight opened a device
+
+
+def test_resume_without_a_terminal_asks_for_yes_and_leaves_the_session_as_it_was(
+        studio_files: Path, tmp_path: Path) -> None:
+    from capturerig import Session, load_plan, load_rig
+
+    rig = load_rig(studio_files / "rig.yaml")
+    Session.create(rig, load_plan(studio_files / "plan.yaml", rig), "S1", tmp_path / "s").close()
+    done = _without_a_terminal("resume", str(tmp_path / "s"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: pose p00 needs the operator's confirmation, but there is no terminal to ask on; --yes skips it" \
+        in done.stderr
+    assert "Traceback" not in done.stderr
+    session = Session.open(tmp_path / "s")
+    try:
+        assert session.state == RunState.IDLE  # never reached the preflight
+    finally:
+        session.close()
+
+
+def test_purge_without_a_terminal_deletes_nothing_and_asks_for_yes(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["purge", "S1", "--registry", str(tmp_path / "subjects.sqlite")])
+    assert result.exit_code == 2
+    assert "deleting every capture of S1 needs the operator's confirmation" in result.output
+    assert "--yes skips it" in result.output
+
+
+def _unplugged_light_rig(tmp_path: Path) -> Path:
+    """The ENTTEC example studio with its widget unplugged: the serial port it names does not exist."""
+    text = (REPO_ROOT / "examples" / "enttec" / "rig.yaml").read_text()
+    text = text.replace("/tmp/capturerig-sim/enttec0", str(tmp_path / "no-such-port")).split("\nsimulation:")[0]
+    path = tmp_path / "rig.yaml"
+    path.write_text(text + "\n")
+    return path
+
+
+def test_exit_codes_say_failed_device_1_and_bad_input_2_in_every_command(studio_files: Path, tmp_path: Path) -> None:
+    unplugged = str(_unplugged_light_rig(tmp_path))
+    for args, code, says in [
+        (["lights", "blackout", "--rig", unplugged], 1, "dmx0: cannot open serial port"),
+        (["lights", "scene", "--rig", unplugged, "disco"], 2, "no scene 'disco'"),
+        (["devices", "check", "--rig", unplugged], 1, "1 of 21 checks failed"),
+        (["cameras", "settings", "--rig", str(tmp_path / "missing.yaml"), "iso=100"], 2, "cannot read file"),
+        (["run", "--rig", unplugged, "--plan", str(studio_files / "plan.yaml"), "--subject", "S1", "--out",
+          str(tmp_path / "s"), "--yes"], 1, "session failed"),
+        (["calibrate", "board-image", "--board", "no-such-board", "--out", str(tmp_path / "b.png")], 2,
+         "no-such-board"),
+        (["plan", "validate", str(studio_files / "rig.yaml"), str(tmp_path / "missing.yaml")], 2, "cannot read file"),
+    ]:
+        result = runner.invoke(app, args, terminal_width=400)
+        assert (result.exit_code, says in result.output) == (code, True), (args, result.output)
+
+
+def test_commands_say_when_they_fall_back_to_the_simulated_studio(
+        studio_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    note = "rig: the simulated studio (sim-studio; default, --rig RIG to choose)"
+    assumed = runner.invoke(app, ["lights", "blackout"])
+    assert assumed.exit_code == 0, assumed.output
+    assert note in assumed.output
+    chosen = runner.invoke(app, ["lights", "blackout", "--rig", str(studio_files / "rig.yaml")])
+    assert chosen.exit_code == 0, chosen.output
+    assert "rig: the simulated studio" not in chosen.output
+    # The subject registry is found through the rig's storage root: the studio's, unless told otherwise.
+    monkeypatch.delenv(REGISTRY_ENV)
+    monkeypatch.chdir(tmp_path)
+    added = runner.invoke(app, ["subjects", "add", "S-77", "--age-band", "25-34"])
+    assert added.exit_code == 0, added.output
+    assert ("registry: sessions/subjects.sqlite (the simulated studio's storage root; default, --registry FILE or "
+            "--rig RIG to choose)") in added.output

@@ -14,7 +14,9 @@ import pytest
 from capturerig.calibration import CalibrationStore
 from capturerig.config import load_rig
 from tests.conftest import EXAMPLES, child_env
-from tests.integration.conftest import Demo
+from tests.integration.conftest import DEMO_GROUP, Demo
+
+pytestmark = DEMO_GROUP
 
 CAM03_POSITION = "position: [-1.5556, 1.5556, 0.7]"
 

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from tests.conftest import EXAMPLES, REPO_ROOT, child_env
-from tests.integration.conftest import Demo
+from tests.integration.conftest import DEMO_GROUP, Demo
+
+pytestmark = DEMO_GROUP
 
 README = REPO_ROOT / "README.md"
 

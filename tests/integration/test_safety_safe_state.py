@@ -281,8 +281,8 @@ from tests.conftest import with_test_card_images
 devices = RigDevices(rig.config, rig.path.parent)
 for output in devices.lights.values():
     output.open(1.0)
-devices.apply_lighting(LightingCondition.model_validate({"id": "on", "levels": {"*": {"intensity": 1, "white": 1}}}),
-                       0.0)
+light = LightingCondition.model_validate({"id": "on", "levels": {"*": {"intensity": 1, "white": 1}}})
+devices.finish_lighting(devices.begin_lighting(light, 0.0))
 assert any(any(f) for f in studio.held_frames().values())
 sys.exit(0)  # the script forgets to close the rig
 """

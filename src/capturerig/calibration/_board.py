@@ -8,11 +8,9 @@ from typing import Literal
 import cv2
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from capturerig.config import ConfigError
-from capturerig.config._validation import validate_document
-from capturerig.config._yaml import load_located_yaml
+from capturerig.config import ConfigError, FrozenModel, load_located_yaml, validate_document
 
 __all__ = ["BoardSpec", "boards_dir", "load_board", "write_board_image"]
 
@@ -25,14 +23,12 @@ def _dictionary_size(name: str) -> int:
     return int(cv2.aruco.getPredefinedDictionary(_DICTIONARIES[name]).bytesList.shape[0])
 
 
-class BoardSpec(BaseModel):
+class BoardSpec(FrozenModel):
     """A ChArUco board: a chessboard of ``squares_x`` x ``squares_y`` squares with ArUco markers in the white ones.
 
     Board frame (OpenCV's): origin at the board's top-left outer corner, x along the top edge (right),
     y down the left edge, z into the board; metres. The inner chessboard corners are what is measured.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(default="board", description="a short label for reports")
     type: Literal["charuco"] = "charuco"

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from capturerig.calibration._board import BoardSpec
-from capturerig.config import ConfigError
+from capturerig.config import ConfigError, FrozenModel
 
 __all__ = ["GEOMETRY_SCHEMA", "CameraGeometry", "Geometry", "Verdict", "load_geometry"]
 
@@ -25,11 +25,11 @@ Vector3 = tuple[float, float, float]
 Matrix3 = tuple[Vector3, Vector3, Vector3]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
+class _GeometryModel(FrozenModel):
+    model_config = ConfigDict(populate_by_name=True)  # "schema" in the file, ``schema_`` in code
 
 
-class Verdict(_Frozen):
+class Verdict(_GeometryModel):
     """One quality gate's outcome, in plain words (``reason`` names the camera and the cause)."""
 
     check: str
@@ -40,7 +40,7 @@ class Verdict(_Frozen):
     limit: float | None = None
 
 
-class CameraGeometry(_Frozen):
+class CameraGeometry(_GeometryModel):
     """One camera's calibrated lens (OpenCV model) and pose (x_cam = R x_world + t, metres)."""
 
     width: int = Field(gt=0)
@@ -75,7 +75,7 @@ class CameraGeometry(_Frozen):
         return np.asarray(-self.rotation().T @ self.translation(), dtype=np.float64)
 
 
-class Geometry(_Frozen):
+class Geometry(_GeometryModel):
     """The whole file. ``passed`` is True only when every verdict passed."""
 
     schema_: Literal["capturerig.geometry/1"] = Field(default="capturerig.geometry/1", alias="schema")

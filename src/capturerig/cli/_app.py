@@ -21,7 +21,15 @@ from capturerig.cli._calibrate_colour import colour_app
 from capturerig.cli._cameras import cameras_app
 from capturerig.cli._devices_check import devices_check
 from capturerig.cli._lights import lights_app
-from capturerig.cli._output import RigOption, console, errors
+from capturerig.cli._output import (
+    BAD_INPUT,
+    FAILED,
+    RigOption,
+    console,
+    errors,
+    load_rig_or_studio,
+    require_terminal,
+)
 from capturerig.cli._output import fail as _fail
 from capturerig.cli._package import package, print_package, verify
 from capturerig.cli._progress import SessionProgress
@@ -31,7 +39,7 @@ from capturerig.cli._studio_day import studio_calibration
 from capturerig.cli._subjects import RegistryOption, enrol_demo, purge, subjects_app
 from capturerig.cli._trigger import trigger_app
 from capturerig.cli._turntable import turntable_app
-from capturerig.config import LoadedPlan, LoadedRig, Pose, default_plan_path, default_rig_path
+from capturerig.config import LoadedPlan, LoadedRig, PlanConfig, Pose, RigConfig, default_plan_path, default_rig_path
 from capturerig.devices import DeviceError, DriverContext, available_drivers, create_camera
 from capturerig.engine import JournalError, RunResult, RunState, Session
 from capturerig.plan import estimate_plan, expand_plan
@@ -62,22 +70,17 @@ app.command("verify")(verify)
 for _plugin in entry_points(group="capturerig.cli_plugins"):
     app.add_typer(_plugin.load(), name=_plugin.name)
 
-PlanOption = Annotated[Path | None, typer.Option("--plan", help="plan file (default: the demo plan)")]
-
-
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Bad input and refused devices end the command with a clear message, not a traceback."""
+    """Bad input and failed devices end the command with a clear message and its exit code, not a traceback."""
     try:
         yield
-    except capturerig.ConfigError as exc:
-        raise _fail(str(exc), 2) from exc
-    except capturerig.PreflightFailed as exc:
-        raise _fail(str(exc), 3) from exc
-    except (capturerig.ConsentRefused, capturerig.IncompleteSession, FileExistsError, FileNotFoundError,
-            DeviceError, RegistryError, JournalError) as exc:
-        raise _fail(str(exc), 2) from exc
+    except (capturerig.PreflightFailed, DeviceError) as exc:
+        raise _fail(str(exc), FAILED) from exc
+    except (capturerig.ConfigError, capturerig.ConsentRefused, capturerig.IncompleteSession, FileExistsError,
+            FileNotFoundError, RegistryError, JournalError) as exc:
+        raise _fail(str(exc), BAD_INPUT) from exc
 
 
 @contextmanager
@@ -96,11 +99,24 @@ def _abort_on_signal(session: Session) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous[1])
 
 
+def _require_terminal_for_poses(yes: bool, rig: RigConfig, plan: PlanConfig, verified: set[str]) -> None:
+    """Without --yes the run asks before each operator-confirmed pose it still has to shoot: refuse (exit 2)
+    before the preflight when there is no terminal to ask on."""
+    poses = list(dict.fromkeys(take.pose.id for take in expand_plan(rig, plan)
+                               if take.pose.operator_confirmed and take.id not in verified))
+    if poses:
+        require_terminal(yes, f"pose {', '.join(poses)} needs the operator's confirmation" if len(poses) == 1
+                         else f"poses {', '.join(poses)} need the operator's confirmation")
+
+
 def _run(session: Session, confirm: bool) -> RunResult:
     def confirm_pose(pose: Pose) -> bool:
         if not confirm:
             return True
-        return typer.confirm(f"Is the subject holding pose {pose.id} ({pose.description})?", default=True)
+        try:
+            return typer.confirm(f"Is the subject holding pose {pose.id} ({pose.description})?", default=True)
+        except typer.Abort:  # end of input or Ctrl-C at the prompt: no, abort the session (lights safe)
+            return False
 
     with SessionProgress(console) as progress, _abort_on_signal(session):
         session.subscribe(progress)
@@ -113,7 +129,7 @@ def _report(session: Session, result: RunResult) -> None:
                   f"verified ({result.takes_shot_now} shot in this run) in {session.path}")
     if result.state != RunState.DONE:
         raise _fail(f"session {result.state.value}: {result.error}\n"
-                    f"resume with: capturerig resume {session.path}", 1)
+                    f"resume with: capturerig resume {session.path}", FAILED)
 
 
 @app.command()
@@ -166,8 +182,9 @@ def run(rig: Annotated[Path, typer.Option("--rig", help="rig file")],
     """Capture a session: preflight, then every take of the plan, journalled and verified."""
     with _user_errors():
         loaded_rig = capturerig.load_rig(rig)
-        session = Session.create(loaded_rig, capturerig.load_plan(plan, loaded_rig), subject, out, purpose=purpose,
-                                 registry=registry)
+        loaded_plan = capturerig.load_plan(plan, loaded_rig)
+        _require_terminal_for_poses(yes, loaded_rig.config, loaded_plan.config, set())
+        session = Session.create(loaded_rig, loaded_plan, subject, out, purpose=purpose, registry=registry)
         console.print(f"session folder: {session.path}")
         try:
             _report(session, _run(session, confirm=not yes))
@@ -183,6 +200,9 @@ def resume(session_dir: Annotated[Path, typer.Argument(help="the interrupted ses
     with _user_errors():
         session = Session.open(session_dir, registry=registry)
         try:
+            verified = {take_id for take_id, record in session.folder.journal.takes().items()
+                        if record.status == "verified"}
+            _require_terminal_for_poses(yes, session.folder.rig.config, session.folder.plan.config, verified)
             _report(session, _run(session, confirm=not yes))
         finally:
             session.close()
@@ -225,7 +245,7 @@ def plan_estimate(rig: Annotated[Path, typer.Argument()], plan: Annotated[Path, 
 def devices_list(rig: RigOption = None) -> None:
     """List the rig's devices and whether each answers (cameras report model and serial)."""
     with _user_errors():
-        loaded = capturerig.load_rig(rig)
+        loaded = load_rig_or_studio(rig)
     config = loaded.config
     table = Table(title=f"rig {config.name}")
     for column in ("id", "kind", "driver", "group / universes", "serial", "status"):

@@ -24,8 +24,8 @@ from capturerig.calibration import (
     load_board,
     write_calibration,
 )
-from capturerig.cli._output import RigOption, console, errors, fail
-from capturerig.config import ConfigError, LoadedRig, default_rig_path, load_rig
+from capturerig.cli._output import BAD_INPUT, FAILED, console, errors, fail
+from capturerig.config import ConfigError, LoadedRig, load_rig
 
 __all__ = ["calibrate_app"]
 
@@ -45,9 +45,9 @@ def board_image(board: BoardOption,
     try:
         spec = load_board(board)
     except ConfigError as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
     if out.suffix.lower() not in (".png", ".pdf"):
-        raise fail(f"--out {out}: use a .png or .pdf file name", 2)
+        raise fail(f"--out {out}: use a .png or .pdf file name", BAD_INPUT)
     written = write_board_image(spec, out, dpi)
     width_mm, height_mm = (1000 * s for s in spec.size_m)
     console.print(f"{written}: {spec.name}, {spec.squares_x} x {spec.squares_y} squares of "
@@ -58,7 +58,7 @@ def board_image(board: BoardOption,
 def _images(images: Path | None, session: Path | None) -> dict[str, dict[str, Path]]:
     if (images is None) == (session is None):
         raise fail("give either --images DIR (DIR/<camera_id>/<frame>.png) or --session DIR (a calibration "
-                   "session), not both", 2)
+                   "session), not both", BAD_INPUT)
     try:
         if images is not None:
             return images_in_dir(images)
@@ -67,16 +67,30 @@ def _images(images: Path | None, session: Path | None) -> dict[str, dict[str, Pa
         assert session is not None
         return calibration_frames(session)
     except (FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
 
 
-def _rig(rig: Path | None, session: Path | None) -> LoadedRig:
-    """--rig, else the session's rig snapshot, else the simulated studio."""
-    path = rig if rig is not None else session / "rig.yaml" if session is not None else default_rig_path()
+def _rig(rig: Path | None, session: Path | None) -> LoadedRig | None:
+    """--rig, else the session's rig snapshot, else none: a technician's own images are calibrated rig-free
+    rather than judged against the simulated studio's cameras."""
+    path = rig if rig is not None else session / "rig.yaml" if session is not None else None
+    if path is None:
+        console.print("rig: none given, so the lenses and poses come from the images alone, in the frame of the "
+                      "best-connected camera (--rig RIG to align them to a rig file and compare)", highlight=False)
+        return None
     try:
         return load_rig(path)
     except ConfigError as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
+
+
+def _rig_gates_unchecked(result: RigCalibration, loaded: LoadedRig | None) -> str | None:
+    """Why the gates that compare with the rig file (its scale, each camera's position) were not run, if not."""
+    if loaded is None:
+        return "no rig given (--rig RIG to compare with the rig file)"
+    if result.geometry.gauge != "rig":
+        return f"fewer than 3 cameras of rig '{loaded.config.name}' were calibrated"
+    return None
 
 
 def _detect(found: dict[str, dict[str, Path]], spec: BoardSpec) -> CaptureDetections:
@@ -96,7 +110,7 @@ def _detect(found: dict[str, dict[str, Path]], spec: BoardSpec) -> CaptureDetect
         try:
             capture = detect_capture(found, spec, on_image)
         except ValueError as exc:
-            raise fail(str(exc), 2) from exc
+            raise fail(str(exc), BAD_INPUT) from exc
     console.print("board views per camera: " + ", ".join(f"{c} {seen.get(c, 0)}" for c in found))
     return capture
 
@@ -124,7 +138,9 @@ def geometry(board: BoardOption,
                                                           "(instead of --images)")] = None,
              out: Annotated[Path | None, typer.Option("--out", help="output folder (default: "
                                                       "calibration/<rig>/<timestamp>/)")] = None,
-             rig: RigOption = None,
+             rig: Annotated[Path | None, typer.Option("--rig", help="rig file: seeds the lenses, aligns the result "
+                                                      "to its frame and compares camera positions and scale "
+                                                      "(default: the session's rig; with --images none)")] = None,
              plots: Annotated[bool, typer.Option("--plots/--no-plots", help="write the PNG plots")] = True,
              ) -> None:
     """Calibrate every camera's lens and pose from ChArUco views; write geometry.json, COLMAP model, report.
@@ -134,26 +150,32 @@ def geometry(board: BoardOption,
     try:
         spec = load_board(board)
     except ConfigError as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
     found = _images(images, session)
     loaded = _rig(rig, session)
-    unknown = sorted(set(found) - {c.id for c in loaded.config.cameras})
-    if unknown:
+    rig_config = loaded.config if loaded is not None else None
+    unknown = sorted(set(found) - {c.id for c in rig_config.cameras}) if rig_config is not None else []
+    if loaded is not None and unknown:
         raise fail(f"camera folder(s) {', '.join(unknown)} are not cameras of rig '{loaded.config.name}' "
-                   f"({loaded.path}); give the rig they belong to with --rig", 2)
+                   f"({loaded.path}); give the rig they belong to with --rig, or no --rig to calibrate them "
+                   "rig-free", BAD_INPUT)
     capture = _detect(found, spec)
     with console.status("calibrating") as status:
-        result = calibrate_rig(capture, loaded.config, on_stage=lambda text: status.update(f"calibrating: {text}"))
-    folder = out if out is not None else default_output_dir("calibration", loaded.config.name)
+        result = calibrate_rig(capture, rig_config, on_stage=lambda text: status.update(f"calibrating: {text}"))
+    folder = out if out is not None else default_output_dir("calibration", rig_config.name if rig_config else None)
     try:
         written = write_calibration(result, folder, plots=plots)
     except FileExistsError as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
     _summary(result)
     console.print(f"geometry: {written.geometry}")
     console.print(f"COLMAP:   {written.colmap}")
     console.print(f"report:   {written.report}")
+    unchecked = _rig_gates_unchecked(result, loaded)
+    if unchecked is not None:
+        console.print(f"not checked: the rig's scale and each camera's position against the rig file: {unchecked}",
+                      highlight=False)
     failed = result.geometry.failed()
     if failed:
-        raise fail(f"{len(failed)} quality gate(s) failed; see {written.report}", 1)
+        raise fail(f"{len(failed)} quality gate(s) failed; see {written.report}", FAILED)
     console.print(f"all {len(result.geometry.verdicts)} quality gates passed ({result.seconds:.1f} s)")

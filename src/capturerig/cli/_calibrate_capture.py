@@ -22,7 +22,7 @@ from rich.table import Table
 import capturerig
 from capturerig.calibration import BoardSpec, coverage, detect_board, load_board
 from capturerig.cli._calibrate import calibrate_app
-from capturerig.cli._output import console, fail
+from capturerig.cli._output import BAD_INPUT, FAILED, console, fail, require_terminal
 from capturerig.cli._progress import SessionProgress
 from capturerig.config import ConfigError, LoadedPlan, PlanKind, Pose, RigConfig
 from capturerig.engine import Event, FileStored, RunState, Session, TakeVerified
@@ -168,9 +168,13 @@ def calibrate_capture(
         loaded_rig = capturerig.load_rig(rig)
         loaded_plan = capturerig.load_plan(plan, loaded_rig)
         board = _board_of(loaded_plan)
+        waits = [pose.id for pose in loaded_plan.config.poses if pose.operator_confirmed]
+        if waits:  # one question per board position, asked on the terminal
+            require_terminal(yes, f"board position {waits[0]} needs the technician's confirmation" if len(waits) == 1
+                             else f"board positions {waits[0]} to {waits[-1]} need the technician's confirmation")
         session = Session.create(loaded_rig, loaded_plan, f"board-{board.name}", out)
     except (ConfigError, FileExistsError, capturerig.ConsentRefused) as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
     calibration = loaded_plan.config.calibration
     assert calibration is not None  # _board_of checked it
     console.print(f"session folder: {session.path}\nboard {board.name}: {calibration.frames} positions; sweep "
@@ -178,7 +182,10 @@ def calibrate_capture(
                   "tilted, until it fills the image out to the corners")
 
     def confirm(pose: Pose) -> bool:
-        return yes or typer.confirm(f"{pose.id}: {pose.description}. Board in place?", default=True)
+        try:
+            return yes or typer.confirm(f"{pose.id}: {pose.description}. Board in place?", default=True)
+        except typer.Abort:  # end of input or Ctrl-C at the prompt: no, stop the session (lights safe)
+            return False
 
     coach = CalibrationCoach(session.path, board, loaded_rig.config, calibration.min_views)
     try:
@@ -198,4 +205,5 @@ def calibrate_capture(
     console.print(f"calibrate with: capturerig calibrate geometry --board {board.name} --session {session.path}",
                   highlight=False)
     if result.state != RunState.DONE:
-        raise fail(f"session {result.state.value}: {result.error}\nresume with: capturerig resume {session.path}", 1)
+        raise fail(f"session {result.state.value}: {result.error}\nresume with: capturerig resume {session.path}",
+                   FAILED)

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from capturerig.cli._calibrate import calibrate_app
-from capturerig.cli._output import console, errors, fail
+from capturerig.cli._output import BAD_INPUT, FAILED, console, errors, fail
 from capturerig.config import ConfigError
 
 if TYPE_CHECKING:
@@ -80,14 +80,14 @@ def calibrate_colour_command(
     )
 
     if model not in _MODEL_CHOICES:
-        raise fail(f"--model {model}: use one of {', '.join(_MODEL_CHOICES)}", 2)
+        raise fail(f"--model {model}: use one of {', '.join(_MODEL_CHOICES)}", BAD_INPUT)
     if working_space not in WORKING_SPACES:
-        raise fail(f"--working-space {working_space}: use one of {', '.join(WORKING_SPACES)}", 2)
+        raise fail(f"--working-space {working_space}: use one of {', '.join(WORKING_SPACES)}", BAD_INPUT)
     try:
         fallback = load_chart_corners(corners) if corners is not None else None
         found = find_chart_images(images)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        raise fail(escape(str(exc)), 2) from exc
+        raise fail(escape(str(exc)), BAD_INPUT) from exc
     debug_dir = out.parent / "colour-debug"
     console.print(f"{sum(len(v) for v in found.values())} chart shots from {len(found)} cameras in {images}")
     if any(p.suffix.lower() in (".jpg", ".jpeg") for shots in found.values() for p in shots):
@@ -98,14 +98,14 @@ def calibrate_colour_command(
     for problem in run.problems:
         errors.print(f"[red]{escape(str(problem))}", highlight=False)
     if not run.calibration.cameras:
-        raise fail(f"no camera could be calibrated; {out} not written", 1)
+        raise fail(f"no camera could be calibrated; {out} not written", FAILED)
     _print_run(run)
     save_colour(run.calibration, out)
     page = write_report(run, report or out.parent / "colour-report")
     console.print(f"wrote {out} ({len(run.calibration.cameras)} cameras) and {page}")
     if run.problems:
         raise fail(f"{len(run.problems)} camera(s) not calibrated: "
-                   f"{', '.join(sorted({p.camera_id for p in run.problems}))}", 1)
+                   f"{', '.join(sorted({p.camera_id for p in run.problems}))}", FAILED)
 
 
 @colour_app.command("apply")
@@ -122,9 +122,9 @@ def colour_apply(
         calibration = load_colour(calib)
         result = apply_to_folder(calibration, in_dir, out_dir, 16 if sixteen_bit else 8)
     except (ValueError, FileNotFoundError) as exc:
-        raise fail(escape(str(exc)), 2) from exc
+        raise fail(escape(str(exc)), BAD_INPUT) from exc
     for problem in result.problems:
         errors.print(f"[red]{escape(str(problem))}", highlight=False)
     console.print(f"wrote {len(result.written)} corrected images to {out_dir}")
     if result.problems:
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED)

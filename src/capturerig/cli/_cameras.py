@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-import capturerig
-from capturerig.cli._output import console, errors
+from capturerig.cli._output import BAD_INPUT, FAILED, RigOption, console, fail, load_rig_or_studio
 from capturerig.config import CameraConfig
 from capturerig.devices import DeviceError, DriverContext, create_camera
 
@@ -58,22 +56,20 @@ def _apply(config: CameraConfig, context: DriverContext, settings: dict[str, str
 def settings_command(
         assignments: Annotated[list[str], typer.Argument(help="NAME=VALUE ... (iso, shutter, aperture, "
                                                               "whitebalance, imageformat, capturetarget)")],
-        rig: Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")] = None,
+        rig: RigOption = None,
         camera: Annotated[list[str] | None, typer.Option("--camera", help="only this camera (repeatable)")] = None,
 ) -> None:
     """Apply settings to the rig's cameras (all at once) and print what each reads back; exit 1 on drift."""
     try:
         settings = parse_assignments(assignments)
-        loaded = capturerig.load_rig(rig)
-    except (ValueError, FileNotFoundError) as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+        loaded = load_rig_or_studio(rig)
+    except (ValueError, FileNotFoundError) as exc:  # ConfigError is a ValueError
+        raise fail(str(exc), BAD_INPUT) from exc
     wanted = [c for c in loaded.config.cameras if not camera or c.id in camera]
     unknown = sorted(set(camera or []) - {c.id for c in loaded.config.cameras})
     if unknown:
         known = ", ".join(c.id for c in loaded.config.cameras)
-        errors.print(f"[red]error:[/red] no camera {', '.join(unknown)} in {loaded.path} (cameras: {known})")
-        raise typer.Exit(2)
+        raise fail(f"no camera {', '.join(unknown)} in {loaded.path} (cameras: {known})", BAD_INPUT)
     context = DriverContext(loaded.config, loaded.path.parent)
     with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
         outcomes = list(pool.map(lambda c: _apply(c, context, settings), wanted))
@@ -97,5 +93,4 @@ def settings_command(
     for refusal in refusals:  # whole lines, not wrapped in a table cell: they name values to copy
         console.print(f"[red]refused:[/red] {refusal}", highlight=False)
     if problems:
-        console.print(f"[red]{problems} problem(s)[/red]: a refused setting or a read-back that differs (drift)")
-        raise typer.Exit(1)
+        raise fail(f"{problems} problem(s): a refused setting or a read-back that differs (drift)", FAILED)

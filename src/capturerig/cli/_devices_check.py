@@ -10,14 +10,13 @@ import typer
 from rich.table import Table
 
 import capturerig
-from capturerig.cli._output import console, errors
+from capturerig.cli._output import BAD_INPUT, FAILED, RigOption, console, errors, fail, load_rig_or_studio
 from capturerig.config import LightingCondition, PlanConfig, Pose, RigConfig, Station
 from capturerig.devices import DeviceError
 from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, run_preflight
 from capturerig.plan import estimate_plan
 
 __all__ = ["devices_check"]
-
 
 
 def _check_plan(rig: RigConfig) -> PlanConfig:
@@ -35,7 +34,7 @@ def _storage_dir(rig: RigConfig, out: Path | None) -> Path:
 
 
 def devices_check(
-        rig: Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")] = None,
+        rig: RigOption = None,
         plan: Annotated[Path | None, typer.Option("--plan", help="plan file: check only its cameras and its "
                                                                  "disk needs (default: every device)")] = None,
         out: Annotated[Path | None, typer.Option("--out", help="where sessions will go (disk space check; "
@@ -43,16 +42,17 @@ def devices_check(
 ) -> None:
     """Run the preflight (open, home, connect, settings read-back, storage) without shooting; exit 1 on a problem."""
     try:
-        loaded = capturerig.load_rig(rig)
+        loaded = load_rig_or_studio(rig)
         plan_config = capturerig.load_plan(plan, loaded).config if plan is not None else _check_plan(loaded.config)
         base_dir = loaded.path.parent
         estimate = estimate_plan(loaded.config, plan_config, base_dir)
         # Constructing every driver (not only opening them) also lets a simulated studio serve its wire
         # simulators before the real drivers open their ports.
         devices = RigDevices(loaded.config, base_dir)
-    except (capturerig.ConfigError, DeviceError, FileNotFoundError) as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+    except (capturerig.ConfigError, FileNotFoundError) as exc:
+        raise fail(str(exc), BAD_INPUT) from exc
+    except DeviceError as exc:  # a driver that cannot even be set up (its port, its worker process)
+        raise fail(str(exc), FAILED) from exc
     results: list[PreflightResult] = []
     failed = False
     pool = ThreadPoolExecutor(max_workers=max(4, len(loaded.config.cameras)), thread_name_prefix="capturerig-check")
@@ -76,6 +76,5 @@ def devices_check(
         for result in results:  # in full below the table: messages carry paths and commands to copy
             if not result.ok:
                 errors.print(f"[red]failed:[/red] {result.detail}", highlight=False)  # the detail names the device
-        errors.print(f"[red]{bad} of {len(results)} checks failed[/red]", highlight=False)
-        raise typer.Exit(1)
+        raise fail(f"{bad} of {len(results)} checks failed", FAILED)
     console.print(f"all {len(results)} checks passed")

@@ -14,12 +14,11 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-import capturerig
 from capturerig import config
-from capturerig.cli._output import RigOption, console
+from capturerig.cli._output import BAD_INPUT, FAILED, RigOption, console, load_rig_or_studio
 from capturerig.cli._output import fail as _fail
 from capturerig.config import FixtureCommand, LightingCondition
-from capturerig.devices import DeviceError
+from capturerig.devices import DeviceError, send_frames_once
 from capturerig.lighting import (
     BLACKOUT,
     UniverseKey,
@@ -27,7 +26,6 @@ from capturerig.lighting import (
     expand_lighting,
     find_scene,
     frames_for_condition,
-    send_frames_once,
 )
 
 __all__ = ["lights_app", "parse_fixture_setting"]
@@ -36,16 +34,15 @@ lights_app = typer.Typer(no_args_is_help=True, help="Set the rig's lights: scene
 SEND_TIMEOUT_S = 5.0
 
 
-
-
 @contextmanager
 def _user_errors() -> Iterator[None]:
+    """A bad rig, scene or level ends the command with exit 2; an output that fails to send with exit 1."""
     try:
         yield
-    except capturerig.ConfigError as exc:
-        raise _fail(str(exc), 2) from exc
-    except (FileNotFoundError, KeyError, ValueError, DeviceError, OSError) as exc:
-        raise _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), 2) from exc
+    except (FileNotFoundError, KeyError, ValueError) as exc:  # ConfigError is a ValueError
+        raise _fail(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc), BAD_INPUT) from exc
+    except (DeviceError, OSError) as exc:
+        raise _fail(str(exc), FAILED) from exc
 
 
 def parse_fixture_setting(text: str) -> tuple[str, FixtureCommand]:
@@ -89,7 +86,7 @@ def scene(name: Annotated[str, typer.Argument(help="a rig scene id, a plan light
           ) -> None:
     """Put a named scene on the lights: a rig scene (e.g. a work light) or a plan's lighting state."""
     with _user_errors():
-        loaded = capturerig.load_rig(rig)
+        loaded = load_rig_or_studio(rig)
         loaded_plan = config.load_plan(plan, loaded) if plan is not None else None
         if name == BLACKOUT:
             frames = blackout_frames(loaded.config)
@@ -107,7 +104,7 @@ def set_levels(settings: Annotated[list[str], typer.Argument(help="FIXTURE=LEVEL
                rig: RigOption = None) -> None:
     """Set fixtures: fx0=0.5 (white at half), '*=1', fx3=intensity:1,red:1, fx2=intensity:0.8,cct:3200."""
     with _user_errors():
-        loaded = capturerig.load_rig(rig)
+        loaded = load_rig_or_studio(rig)
         levels = dict(parse_fixture_setting(text) for text in settings)
         known = {f.id for f in loaded.config.fixtures}
         unknown = sorted(set(levels) - known - {"*"})
@@ -124,7 +121,7 @@ def set_levels(settings: Annotated[list[str], typer.Argument(help="FIXTURE=LEVEL
 def blackout(rig: RigOption = None) -> None:
     """Every universe of every light output to zero."""
     with _user_errors():
-        loaded = capturerig.load_rig(rig)
+        loaded = load_rig_or_studio(rig)
         frames = blackout_frames(loaded.config)
         send_frames_once(loaded, frames, SEND_TIMEOUT_S)
     console.print(f"rig {loaded.config.name}: blackout on {len(frames)} universe(s)")

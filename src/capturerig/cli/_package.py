@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 import capturerig
-from capturerig.cli._output import console, errors, fail
+from capturerig.cli._output import BAD_INPUT, FAILED, console, errors, fail
 from capturerig.config import ConfigError
 from capturerig.engine import IncompleteSession, package_session
 from capturerig.packaging import ORIGINALS_CHOICES, PackageIntegrityError, PackageSummary, check_package
@@ -65,7 +65,7 @@ def package(
 ) -> None:
     """Write a training package: a BagIt bag with COLMAP, nerfstudio and 3DGS folders per snapshot."""
     if originals not in ORIGINALS_CHOICES:
-        raise fail(f"--originals must be one of {', '.join(ORIGINALS_CHOICES)}, got '{originals}'", 2)
+        raise fail(f"--originals must be one of {', '.join(ORIGINALS_CHOICES)}, got '{originals}'", BAD_INPUT)
     with _byte_progress("packaging") as progress:
         task = progress.add_task("packaging", total=None)
         try:
@@ -75,7 +75,7 @@ def package(
                 progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (ConfigError, IncompleteSession, FileExistsError, FileNotFoundError, PackageIntegrityError,
                 capturerig.ConsentRefused, ValueError) as exc:
-            raise fail(str(exc), 2) from exc
+            raise fail(str(exc), BAD_INPUT) from exc
     print_package(summary)
 
 
@@ -98,6 +98,6 @@ def verify(package_dir: Annotated[Path, typer.Argument(help="a package (bag) fol
                f"planned takes complete, geometry {report.geometry_source}, {consent}")
     if problems:
         errors.print(f"{package_dir}: {len(problems)} problem(s); {summary}", highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED)
     console.print(f"{package_dir}: every file matches both manifests; {summary} "
                   f"({time.monotonic() - started:.1f} s)")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from capturerig.cli._output import console
+from capturerig.cli._output import BAD_INPUT, console, load_rig_or_studio
 from capturerig.cli._output import fail as _fail
 from capturerig.config import ConfigError
 from capturerig.subjects import CAPTURE_PURPOSE
@@ -27,16 +27,14 @@ def serve_panel(settings: WebSettings, fallback_port: bool = False) -> None:
     """
     try:
         app = create_app(settings)
-    except InsecureBinding as exc:
-        raise _fail(str(exc), 2) from exc
-    except (ConfigError, FileNotFoundError) as exc:
-        raise _fail(str(exc), 2) from exc
+    except (InsecureBinding, ConfigError, FileNotFoundError) as exc:
+        raise _fail(str(exc), BAD_INPUT) from exc
     try:
         server = PanelServer(app, settings.host, settings.port)
     except OSError as exc:
         if not fallback_port:
             raise _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
-                        "(choose another --port)", 2) from exc
+                        "(choose another --port)", BAD_INPUT) from exc
         server = PanelServer(app, settings.host, 0)
     address = server.url + (f"/?token={settings.token}" if settings.token else "/")
     console.print(f"panel: {address}  (sessions in {settings.sessions_dir}, packages in {settings.packages_dir}; "
@@ -65,13 +63,11 @@ def serve(
         purpose: Annotated[str, typer.Option(help="the use subjects' consent must cover")] = CAPTURE_PURPOSE,
 ) -> None:
     """Serve the web panel: devices, preflight, sessions with a live contact sheet, lights, calibration, packages."""
-    import capturerig
-
     rigs: tuple[Path | None, ...] = tuple(rig) if rig else (None,)
     try:
-        first = capturerig.load_rig(rigs[0])
+        first = load_rig_or_studio(rigs[0])
     except ConfigError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise _fail(str(exc), BAD_INPUT) from exc
     sessions_dir = (sessions or Path(first.config.storage.root)).absolute()
     if token is None and not is_loopback(host):
         token = new_token()

@@ -32,7 +32,7 @@ from capturerig.calibration import (
     load_board,
     write_calibration,
 )
-from capturerig.cli._output import console, fail
+from capturerig.cli._output import BAD_INPUT, FAILED, console, fail
 from capturerig.config import (
     LoadedPlan,
     LoadedRig,
@@ -50,10 +50,10 @@ def _staged_rig(rig: LoadedRig, stage: str, folder: Path) -> LoadedRig:
     """``rig`` with ``simulation.stage: <stage>``, written to ``folder`` (the session snapshots that file)."""
     text = rig.text
     if "\nsimulation:\n" in text:
-        text = text.replace("\nsimulation:\n", f"\nsimulation:\n  stage: {stage}\n", 1)
+        text = text.replace("\nsimulation:\n", f"\nsimulation:\n  stage: {stage}\n", FAILED)
     elif "\nsimulation:" in text:
         raise fail(f"{rig.path}: write the simulation section as a block (one key per line) so the demo can "
-                   "set its stage", 2)
+                   "set its stage", BAD_INPUT)
     else:
         text = text.rstrip("\n") + f"\nsimulation:\n  stage: {stage}\n"
     path = folder / f"rig-{stage}.yaml"
@@ -87,7 +87,8 @@ def _shoot(rig: LoadedRig, plan: LoadedPlan, subject: str, path: Path, label: st
     finally:
         session.close()
     if result.state != RunState.DONE:
-        raise fail(f"{label}: session {result.state.value}: {result.error}\nresume with: capturerig resume {path}", 1)
+        raise fail(f"{label}: session {result.state.value}: {result.error}\nresume with: capturerig resume {path}",
+                   FAILED)
     return path
 
 
@@ -110,7 +111,7 @@ def _geometry(rig: LoadedRig, folder: Path) -> tuple[Path, str, str, dict[str, f
     failed = geometry.failed()
     if failed or geometry.id is None:
         raise fail(f"geometry calibration: {len(failed)} quality gate(s) failed ({failed[0].check if failed else ''}"
-                   f"{': ' + failed[0].reason if failed else ''}); see {written.report}", 1)
+                   f"{': ' + failed[0].reason if failed else ''}); see {written.report}", FAILED)
     rms = geometry.rms_px() or math.nan
     worst = max(geometry.cameras.items(), key=lambda item: item[1].rms_px)
     console.print(f"  geometry {geometry.id}: {len(geometry.cameras)} cameras, reprojection RMS {rms:.3f} px "
@@ -141,7 +142,7 @@ def _colour(rig: LoadedRig, folder: Path) -> tuple[Path, dict[str, float]]:
         journal.close()
     run = calibrate_colour(shots, debug_dir=folder / "colour" / "debug")
     if run.problems or not run.calibration.cameras:
-        raise fail("colour calibration: " + "; ".join(str(problem) for problem in run.problems), 1)
+        raise fail("colour calibration: " + "; ".join(str(problem) for problem in run.problems), FAILED)
     path = save_colour(run.calibration, folder / "colour" / "colour.json")
     report = write_report(run, folder / "colour" / "report")
     loo = [camera.loo_mean for camera in run.calibration.cameras.values()]
@@ -179,7 +180,7 @@ def studio_calibration(rig: LoadedRig, store_dir: Path) -> StoredCalibration:
     try:
         stored, reasons = store.for_rig(rig.config)
     except ValueError as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
     if stored is not None:
         console.print(f"calibration: reusing {stored.id} from {stored.created} (the rig is unchanged since): "
                       f"geometry RMS {stored.figures.get('geometry_rms_px', math.nan):.3f} px, colour dE00 "

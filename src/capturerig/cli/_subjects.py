@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from capturerig.cli._output import RigOption, console, errors, fail
+from capturerig.cli._output import BAD_INPUT, FAILED, RigOption, console, errors, fail, require_terminal
 from capturerig.config import ConfigError, load_rig
 from capturerig.subjects import (
     DEMO_PURPOSE,
@@ -45,11 +46,17 @@ DocumentHashOption = Annotated[str | None, typer.Option("--document-sha256", hel
 
 
 def _registry_path(registry: Path | None, rig: Path | None) -> Path:
+    """--registry, else $CAPTURERIG_REGISTRY, else the rig's storage root; the simulated studio's when no
+    --rig is given, and then it says so (a technician's registry is not the demo's)."""
     if registry is not None:
         return registry
-    if rig is None:
-        return default_registry_path(None)
-    return default_registry_path(load_rig(rig).config)
+    if rig is not None:
+        return default_registry_path(load_rig(rig).config)
+    path = default_registry_path(None)
+    if not os.environ.get(REGISTRY_ENV, "").strip():
+        console.print(f"registry: {path} (the simulated studio's storage root; default, --registry FILE or "
+                      "--rig RIG to choose)", highlight=False)
+    return path
 
 
 @contextmanager
@@ -63,28 +70,28 @@ def _registry(registry: Path | None, rig: Path | None, create: bool = False) -> 
                 console.print(f"new subject registry {path} ({opened.registry_id})")
             yield opened
     except (RegistryError, RegistryMissing, ConsentRefused, ConfigError) as exc:
-        raise fail(str(exc), 2) from exc
+        raise fail(str(exc), BAD_INPUT) from exc
 
 
 def _document_hash(document: Path | None, sha256: str | None, what: str) -> str:
     if document is not None:
         if not document.is_file():
-            raise fail(f"{what} {document} does not exist", 2)
+            raise fail(f"{what} {document} does not exist", BAD_INPUT)
         return hashlib.sha256(document.read_bytes()).hexdigest()
     if sha256:
         return sha256
-    raise fail(f"give the {what} (--document FILE) or its sha256 (--document-sha256 HEX)", 2)
+    raise fail(f"give the {what} (--document FILE) or its sha256 (--document-sha256 HEX)", BAD_INPUT)
 
 
 def _date(text: str | None, what: str, default: datetime.date | None = None) -> datetime.date:
     if text is None:
         if default is None:
-            raise fail(f"{what} is required (YYYY-MM-DD)", 2)
+            raise fail(f"{what} is required (YYYY-MM-DD)", BAD_INPUT)
         return default
     try:
         return datetime.date.fromisoformat(text)
     except ValueError as exc:
-        raise fail(f"{what} '{text}' is not a date (YYYY-MM-DD)", 2) from exc
+        raise fail(f"{what} '{text}' is not a date (YYYY-MM-DD)", BAD_INPUT) from exc
 
 
 @subjects_app.command("add")
@@ -195,8 +202,8 @@ def revoke(subject_id: Annotated[str, typer.Argument()],
     """Revoke consent and mark every session and package made under it (CONSENT-REVOKED.json)."""
     try:
         report = revoke_subject(_registry_path(registry, rig), subject_id, reason, consent_id)
-    except (RegistryError, RegistryMissing) as exc:
-        raise fail(str(exc), 2) from exc
+    except (RegistryError, RegistryMissing, ConfigError) as exc:
+        raise fail(str(exc), BAD_INPUT) from exc
     for revocation in report.revocations:
         console.print(f"consent {revocation.consent_id} revoked ({revocation.revocation_id})")
     if not report.revocations:
@@ -215,8 +222,8 @@ def export(package_dir: Annotated[Path, typer.Argument(help="the package that wa
     """Record that a package left the studio, so revocation can reach that copy too."""
     try:
         record = record_export(_registry_path(registry, rig), package_dir, to)
-    except (RegistryError, RegistryMissing) as exc:
-        raise fail(str(exc), 2) from exc
+    except (RegistryError, RegistryMissing, ConfigError) as exc:
+        raise fail(str(exc), BAD_INPUT) from exc
     console.print(f"export {record.package_id} of {package_dir} to {to} recorded")
 
 
@@ -232,7 +239,7 @@ def audit(subject_id: Annotated[str | None, typer.Argument(help="show this subje
     if report.problems:
         for problem in report.problems:
             errors.print(f"[red]{problem.message}", highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED)
     console.print(f"audit chain intact: {report.entries} entries, head sha256 {report.head_hash} (keep this "
                   "outside the studio to detect a truncated log)")
 
@@ -241,13 +248,14 @@ def purge(subject_id: Annotated[str, typer.Argument()],
           yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
           registry: RegistryOption = None, rig: RigOption = None) -> None:
     """Remove a subject's raw captures and packages from studio storage; list exports that left the studio."""
-    path = _registry_path(registry, rig)
-    if not yes and not typer.confirm(f"Delete every session and package of {subject_id} recorded in {path}?"):
-        raise typer.Exit(1)
     try:
+        path = _registry_path(registry, rig)
+        require_terminal(yes, f"deleting every capture of {subject_id} needs the operator's confirmation")
+        if not yes and not typer.confirm(f"Delete every session and package of {subject_id} recorded in {path}?"):
+            raise fail(f"nothing deleted: the purge of {subject_id} was not confirmed", FAILED)
         report = purge_subject(path, subject_id)
-    except (RegistryError, RegistryMissing) as exc:
-        raise fail(str(exc), 2) from exc
+    except (RegistryError, RegistryMissing, ConfigError) as exc:
+        raise fail(str(exc), BAD_INPUT) from exc
     for folder in report.removed:
         console.print(f"removed {folder}")
     for missing in report.missing:

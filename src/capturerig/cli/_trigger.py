@@ -21,11 +21,10 @@ import typer
 from rich.table import Table
 
 import capturerig
-from capturerig.cli._output import RigOption, console, errors
+from capturerig.cli._output import BAD_INPUT, FAILED, RigOption, console, errors, load_rig_or_studio
 from capturerig.cli._output import fail as _fail
-from capturerig.devices import Camera, DeviceError
-from capturerig.engine import RigDevices, SyncReport, save_rig_sync, software_trigger, sync_statistics
-from capturerig.engine._trigger import percentile
+from capturerig.devices import Camera, DeviceError, SyncReadBack, TriggerOutputs
+from capturerig.engine import RigDevices, SyncReport, percentile, save_rig_sync, software_trigger, sync_statistics
 
 __all__ = ["trigger_app"]
 
@@ -35,14 +34,12 @@ FIRE_TIMEOUT_S = 5.0
 FILES_TIMEOUT_S = 30.0
 
 
-
-
 @contextmanager
 def _opened(rig: Path | None) -> Iterator[RigDevices]:
     """The rig's cameras connected and its trigger box (if any) open; errors end the command clearly."""
     devices: RigDevices | None = None
     try:
-        loaded = capturerig.load_rig(rig)
+        loaded = load_rig_or_studio(rig)
         # Constructing every driver lets a simulated studio serve its wire simulators (the box's pty) first.
         devices = RigDevices(loaded.config, loaded.path.parent)
         for camera in devices.cameras.values():
@@ -51,9 +48,9 @@ def _opened(rig: Path | None) -> Iterator[RigDevices]:
             devices.trigger.open(OPEN_TIMEOUT_S)
         yield devices
     except capturerig.ConfigError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise _fail(str(exc), BAD_INPUT) from exc
     except DeviceError as exc:
-        raise _fail(str(exc), 1) from exc
+        raise _fail(str(exc), FAILED) from exc
     finally:
         if devices is not None:
             devices.close()
@@ -79,10 +76,8 @@ def _fire_box(devices: RigDevices, pool: ThreadPoolExecutor) -> dict[str, float]
     list(pool.map(lambda c: devices.cameras[c].arm(FIRE_TIMEOUT_S), ids))
     fired_at = trigger.fire(ids, FIRE_TIMEOUT_S)
     exposed = dict(zip(ids, pool.map(lambda c: _collect(devices.cameras[c]), ids), strict=True))
-    read_sync = getattr(trigger, "read_sync", None)
-    if read_sync is not None:
-        result: dict[str, float] = read_sync(FIRE_TIMEOUT_S)
-        return result
+    if isinstance(trigger, SyncReadBack):
+        return trigger.read_sync(FIRE_TIMEOUT_S)
     return {c: at - fired_at for c, at in exposed.items() if at is not None}
 
 
@@ -128,7 +123,7 @@ def trigger_test(rig: RigOption = None,
     """Fire every camera N times and print per-camera latency, spread p50/p99 and suggested delays."""
     with _opened(rig) as devices:
         mode = "trigger box" if devices.trigger is not None else "software trigger"
-        outputs: Mapping[str, int] = getattr(devices.trigger, "outputs", {}) if devices.trigger else {}
+        outputs: Mapping[str, int] = devices.trigger.outputs if isinstance(devices.trigger, TriggerOutputs) else {}
         dispatch: list[float] = []
         samples = []
         with ThreadPoolExecutor(max_workers=max(4, len(devices.cameras)), thread_name_prefix="trigger-test") as pool:
@@ -139,11 +134,11 @@ def trigger_test(rig: RigOption = None,
                     samples.append(_fire_box(devices, pool) if devices.trigger is not None
                                    else _fire_software(devices, pool, dispatch))
             except DeviceError as exc:
-                raise _fail(str(exc), 1) from exc
+                raise _fail(str(exc), FAILED) from exc
         report = sync_statistics(samples, list(devices.cameras))
         if not report.mean_latency_s:
             raise _fail(f"no camera reported an exposure in {fires} fires ({mode}); check the trigger cables "
-                        "and that the cameras are on", 1)
+                        "and that the cameras are on", FAILED)
         _print_report(report, outputs, mode, dispatch)
         if rig is not None:  # the embedded demo studio has no folder of the user's to keep it in
             console.print(f"saved for preflight: {save_rig_sync(rig, report, mode)}")

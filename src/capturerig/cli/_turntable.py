@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 import capturerig
-from capturerig.cli._output import RigOption, console
+from capturerig.cli._output import BAD_INPUT, FAILED, RigOption, console, load_rig_or_studio
 from capturerig.cli._output import fail as _fail
-from capturerig.devices import DeviceError, Turntable
+from capturerig.devices import AlarmUnlock, DeviceError, Turntable
 from capturerig.engine import RigDevices
 
 __all__ = ["turntable_app"]
@@ -23,15 +23,14 @@ OPEN_TIMEOUT_S = 10.0
 MOVE_TIMEOUT_S = 120.0
 
 
-
 @contextmanager
 def _turntable(rig: Path | None) -> Iterator[Turntable]:
     """The rig's turntable, opened; bad input or a device failure ends the command with its message."""
     devices: RigDevices | None = None
     try:
-        loaded = capturerig.load_rig(rig)
+        loaded = load_rig_or_studio(rig)
         if loaded.config.turntable is None:
-            raise _fail(f"rig {loaded.config.name} ({loaded.path}) has no turntable", 2)
+            raise _fail(f"rig {loaded.config.name} ({loaded.path}) has no turntable", BAD_INPUT)
         # Every driver is constructed (none but the table is opened) so a simulated studio serves its wire
         # simulators, the table's among them, before the table's port is opened.
         devices = RigDevices(loaded.config, loaded.path.parent)
@@ -40,13 +39,12 @@ def _turntable(rig: Path | None) -> Iterator[Turntable]:
         table.open(OPEN_TIMEOUT_S)
         yield table
     except capturerig.ConfigError as exc:
-        raise _fail(str(exc), 2) from exc
+        raise _fail(str(exc), BAD_INPUT) from exc
     except DeviceError as exc:
-        raise _fail(str(exc), 1) from exc
+        raise _fail(str(exc), FAILED) from exc
     finally:
         if devices is not None:
             devices.close()
-
 
 
 @turntable_app.command("home")
@@ -57,10 +55,9 @@ def home(rig: RigOption = None,
     """Home the table ($H with a home switch, else the current position becomes 0 deg)."""
     with _turntable(rig) as table:
         if unlock:
-            unlock_table = getattr(table, "unlock", None)
-            if unlock_table is None:
-                raise _fail(f"{table.id}: this turntable driver has no alarm to unlock", 2)
-            unlock_table(OPEN_TIMEOUT_S)
+            if not isinstance(table, AlarmUnlock):
+                raise _fail(f"{table.id}: this turntable driver has no alarm to unlock", BAD_INPUT)
+            table.unlock(OPEN_TIMEOUT_S)
         started = time.monotonic()
         table.home(MOVE_TIMEOUT_S)
         console.print(f"{table.id}: homed, at 0 deg ({time.monotonic() - started:.1f} s)")

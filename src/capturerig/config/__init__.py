@@ -1,5 +1,7 @@
 """Rig, plan and profile configuration: frozen models loaded from YAML with file:line errors."""
 
+from capturerig.config._base import FrozenModel
+from capturerig.config._dmx import DMX_UNIVERSE_SIZE, MAX_DMX_RATE_HZ
 from capturerig.config._errors import ConfigError, ConfigProblem
 from capturerig.config._lighting import (
     DEFAULT_MAX_FLASHES_PER_S,
@@ -13,7 +15,6 @@ from capturerig.config._lighting import (
     selected_fixtures,
 )
 from capturerig.config._load import (
-    DMX_UNIVERSE_SIZE,
     LoadedPlan,
     LoadedRig,
     default_calibration_plan_path,
@@ -61,11 +62,14 @@ from capturerig.config._rig import (
     StorageConfig,
     TurntableConfig,
 )
+from capturerig.config._validation import validate_document
+from capturerig.config._yaml import LocatedDocument, load_located_yaml
 
 __all__ = [
     "COLOR_ROLES",
     "DEFAULT_MAX_FLASHES_PER_S",
     "DMX_UNIVERSE_SIZE",
+    "MAX_DMX_RATE_HZ",
     "Bracket",
     "CalibrationCapture",
     "CameraBodyProfile",
@@ -81,6 +85,7 @@ __all__ = [
     "FixtureConfig",
     "FixtureMode",
     "FixtureProfile",
+    "FrozenModel",
     "GradientAxis",
     "Intrinsics",
     "LightOutputConfig",
@@ -88,6 +93,7 @@ __all__ = [
     "LightingCondition",
     "LoadedPlan",
     "LoadedRig",
+    "LocatedDocument",
     "ModeChannel",
     "NominalPose",
     "PhotosensitivityOverride",
@@ -111,8 +117,10 @@ __all__ = [
     "generated_ids",
     "load_body_profile",
     "load_fixture_profile",
+    "load_located_yaml",
     "load_plan",
     "load_rig",
     "selected_cameras",
     "selected_fixtures",
+    "validate_document",
 ]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from capturerig.config._base import FrozenModel
 from capturerig.config._validation import PLAN_ID_PATTERN
 
 __all__ = [
@@ -30,10 +31,6 @@ Polarisation = Literal["none", "parallel", "cross"]
 PlanId = Annotated[str, StringConstraints(pattern=PLAN_ID_PATTERN)]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
 def _level_in_range(level: float) -> float:
     if not 0.0 <= level <= 1.0:
         raise ValueError(f"level {level:g} is outside 0..1 (0 = off, 1 = full)")
@@ -44,7 +41,7 @@ Level = Annotated[float, AfterValidator(_level_in_range)]
 _COLOR_FIELDS = ("red", "green", "blue", "white")
 
 
-class FixtureCommand(_Frozen):
+class FixtureCommand(FrozenModel):
     """What one fixture should do: intensity 0..1, colour (RGB(W) 0..1), CCT in kelvin, strobe rate.
 
     Fields left out are off (0), except a strobe channel, which stays open (no strobing). ``color`` is a
@@ -90,7 +87,7 @@ class FixtureCommand(_Frozen):
         return FixtureCommand.model_validate(values)
 
 
-class LightingCondition(_Frozen):
+class LightingCondition(FrozenModel):
     """A lighting state, or a generator of several (``generator: olat | gradient``).
 
     A state: ``id``, ``levels`` (fixture id or ``*`` for every fixture -> command) and ``polarisation``
@@ -126,7 +123,7 @@ class LightingCondition(_Frozen):
         return self.id
 
 
-class PhotosensitivityOverride(_Frozen):
+class PhotosensitivityOverride(FrozenModel):
     """A screening that allows more flashes per second for one subject; it is logged in every session."""
 
     screened_by: str = Field(min_length=1, description="who screened the subject")
@@ -135,14 +132,14 @@ class PhotosensitivityOverride(_Frozen):
     note: str = ""
 
 
-class Subject(_Frozen):
+class Subject(FrozenModel):
     """Who or what is in the rig; a person gets the photosensitivity limit unless screened."""
 
     kind: Literal["person", "object"] = "person"
     photosensitivity_override: PhotosensitivityOverride | None = None
 
 
-class LightSafety(_Frozen):
+class LightSafety(FrozenModel):
     """The studio's flash limit for people (lower only; raise per subject with a screening override)."""
 
     max_flashes_per_s: int = Field(default=DEFAULT_MAX_FLASHES_PER_S, ge=0, le=DEFAULT_MAX_FLASHES_PER_S)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
+from capturerig.config._dmx import DMX_UNIVERSE_SIZE
 from capturerig.config._errors import ConfigError, ConfigProblem, FieldPath
 from capturerig.config._lighting import FixtureCommand, LightingCondition, generated_ids, selected_fixtures
 from capturerig.config._plan import PlanConfig
@@ -16,7 +17,6 @@ from capturerig.config._validation import PLAN_ID_PATTERN, validate_document
 from capturerig.config._yaml import LocatedDocument, load_located_yaml
 
 __all__ = [
-    "DMX_UNIVERSE_SIZE",
     "LoadedPlan",
     "LoadedRig",
     "default_calibration_plan_path",
@@ -27,8 +27,6 @@ __all__ = [
     "load_rig",
     "selected_cameras",
 ]
-
-DMX_UNIVERSE_SIZE = 512
 
 
 def default_rig_path() -> Path:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from capturerig.config._base import FrozenModel
 
 __all__ = [
     "CAPABILITY_TYPES",
@@ -44,7 +46,6 @@ OflColor = Literal["Red", "Green", "Blue", "Cyan", "Magenta", "Yellow", "Amber",
                    "Cold White", "UV", "Lime", "Indigo"]
 ShutterEffect = Literal["Open", "Closed", "Strobe", "Pulse", "RampUp", "RampDown", "RampUpDown", "Lightning",
                         "Spikes"]
-OFL_SCHEMA_URL = "https://raw.githubusercontent.com/OpenLightingProject/open-fixture-library/master/schemas/fixture.json"
 
 _ENTITY = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]*)\s*$")
 
@@ -69,14 +70,14 @@ def parse_entity(text: str | float | None, unit: str) -> float | None:
     raise ValueError(f"'{text}' is not in {unit}")
 
 
-class _Ofl(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
+class _Ofl(FrozenModel):
+    model_config = ConfigDict(populate_by_name=True)  # OFL's "$schema" key, by its field name in code
 
 
-class OflCapability(BaseModel):
+class OflCapability(FrozenModel):
     """One capability (a DMX range of a channel); only the fields capturerig uses are checked."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
+    model_config = ConfigDict(extra="allow")
     type: CapabilityType
     dmxRange: tuple[int, int] | None = None
     color: OflColor | None = None

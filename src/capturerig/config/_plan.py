@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from capturerig.config._base import FrozenModel
 from capturerig.config._lighting import LightingCondition, Subject
 from capturerig.config._validation import PLAN_ID_PATTERN
 
@@ -27,10 +28,6 @@ __all__ = [
 _ID_PATTERN = PLAN_ID_PATTERN  # no '_' or '/': ids are joined into file names and take ids
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
 class Consistency(StrEnum):
     """What is re-shot when a take fails: the take alone (static subject) or its whole pose (people)."""
 
@@ -38,7 +35,7 @@ class Consistency(StrEnum):
     POSE = "pose"
 
 
-class Pose(_Frozen):
+class Pose(FrozenModel):
     id: str = Field(pattern=_ID_PATTERN)
     description: str = ""
     operator_confirmed: bool = Field(
@@ -46,7 +43,7 @@ class Pose(_Frozen):
     )
 
 
-class Station(_Frozen):
+class Station(FrozenModel):
     """A turntable angle (degrees) or a named rig position."""
 
     id: str = Field(pattern=_ID_PATTERN)
@@ -54,19 +51,19 @@ class Station(_Frozen):
     position: str | None = None
 
 
-class Bracket(_Frozen):
+class Bracket(FrozenModel):
     id: str = Field(pattern=_ID_PATTERN)
     ev: float = Field(default=0.0, ge=-5, le=5)
 
 
-class Settle(_Frozen):
+class Settle(FrozenModel):
     # From sending a lighting state to steady light (what a technician measures with a meter): covers the
     # frame's time on the wire; fixtures whose profiles name a settle get that after the frame is out.
     lights_s: float = Field(default=0.05, ge=0, le=30)
     turntable_s: float = Field(default=0.2, ge=0, le=60)
 
 
-class Coverage(_Frozen):
+class Coverage(FrozenModel):
     """What the plan needs before a take (and the session) counts as complete."""
 
     min_cameras: int | None = Field(default=None, ge=1, description="default: every camera in camera_groups")
@@ -79,7 +76,7 @@ class PlanKind(StrEnum):
     CALIBRATION = "calibration"
 
 
-class CalibrationCapture(_Frozen):
+class CalibrationCapture(FrozenModel):
     """What a calibration plan shoots: ``frames`` board positions of ``board``, each confirmed by the technician."""
 
     board: str = Field(min_length=1,
@@ -93,27 +90,32 @@ def calibration_frame_id(index: int) -> str:
     return f"f{index:03d}"
 
 
-class PlanConfig(_Frozen):
+class PlanConfig(FrozenModel):
     """What to shoot. ``kind: calibration`` plans name a board and a frame count instead of poses and stations.
 
     A calibration plan's poses are its board positions (``f000`` ...), each confirmed by the technician once
     the board is in place; its one station is wherever the turntable is; its subject is an object.
     """
 
-    name: str
-    kind: PlanKind = PlanKind.CAPTURE
-    calibration: CalibrationCapture | None = None
-    poses: tuple[Pose, ...] = Field(min_length=1)
-    stations: tuple[Station, ...] = Field(min_length=1)
+    name: str = Field(description="the plan's name, recorded in every session shot with it")
+    kind: PlanKind = Field(default=PlanKind.CAPTURE, description="capture (a subject) or calibration (a board)")
+    calibration: CalibrationCapture | None = Field(
+        default=None, description="board and frame count; only (and always) in a plan of kind calibration")
+    poses: tuple[Pose, ...] = Field(min_length=1, description="what the subject holds, shot in this order")
+    stations: tuple[Station, ...] = Field(
+        min_length=1, description="turntable angles or rig positions, visited in this order within each pose")
     lighting: tuple[LightingCondition, ...] = Field(
         min_length=1, description="lighting states and generators (olat, gradient), expanded in this order")
-    brackets: tuple[Bracket, ...] = (Bracket(id="b0"),)
+    brackets: tuple[Bracket, ...] = Field(default=(Bracket(id="b0"),),
+                                          description="exposure offsets (EV) shot for every lighting state")
     camera_groups: tuple[str, ...] = Field(min_length=1, description="rig group names or camera ids")
-    settle: Settle = Settle()
-    consistency: Consistency = Consistency.TAKE
-    retries: int = Field(default=2, ge=0, le=10)
-    coverage: Coverage = Coverage()
-    subject: Subject = Subject()
+    settle: Settle = Field(default=Settle(), description="waits after the lights and the turntable move")
+    consistency: Consistency = Field(
+        default=Consistency.TAKE, description="what a failed take re-shoots: the take alone, or its whole pose")
+    retries: int = Field(default=2, ge=0, le=10,
+                         description="re-shoots of a failed take (or pose) before the session stops as failed")
+    coverage: Coverage = Field(default=Coverage(), description="what a take needs to count as complete")
+    subject: Subject = Field(default=Subject(), description="person or object; people get the flash limit")
 
     @model_validator(mode="before")
     @classmethod
@@ -137,6 +139,15 @@ class PlanConfig(_Frozen):
         filled["stations"] = [{"id": "s00", "position": "as-is"}]  # the turntable stays where it is
         filled.setdefault("subject", {"kind": "object"})
         return filled
+
+    def _replace_state(self) -> dict[str, Any]:
+        state = super()._replace_state()
+        if self.kind == PlanKind.CALIBRATION:
+            # Validation makes a calibration plan's poses and stations from its calibration section (and
+            # refuses them given), so a copy leaves them out and gets them made again, matching any change.
+            state.pop("poses", None)
+            state.pop("stations", None)
+        return state
 
     @model_validator(mode="after")
     def _calibration_section(self) -> PlanConfig:

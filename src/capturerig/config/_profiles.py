@@ -11,8 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from capturerig.config._base import FrozenModel
 from capturerig.config._errors import ConfigError, ConfigProblem
 from capturerig.config._json import load_located_json
 from capturerig.config._ofl import OflCapability, OflChannel, OflFixture, parse_entity
@@ -43,11 +44,7 @@ _COLOR_ROLE: dict[str, ChannelRole] = {"Red": "red", "Green": "green", "Blue": "
 FIXTURE_SUFFIX = ".json"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class CapabilityRange(_Frozen):
+class CapabilityRange(FrozenModel):
     """One capability of a channel with its DMX range at the resolution the mode gives the channel."""
 
     kind: str
@@ -59,7 +56,7 @@ class CapabilityRange(_Frozen):
     hz: tuple[float, float] | None = None  # strobe rate at lo, at hi
 
 
-class ModeChannel(_Frozen):
+class ModeChannel(FrozenModel):
     """One DMX slot of a mode: which channel (None = unused), its role, and which byte of it."""
 
     key: str | None
@@ -74,7 +71,7 @@ class ModeChannel(_Frozen):
         return int(256**self.parts - 1)
 
 
-class FixtureMode(_Frozen):
+class FixtureMode(FrozenModel):
     name: str
     channels: tuple[ModeChannel, ...] = Field(min_length=1, max_length=512)
 
@@ -89,7 +86,7 @@ class FixtureMode(_Frozen):
         return tuple(c.role for c in self.channels if c.part == 0)
 
 
-class FixtureProfile(_Frozen):
+class FixtureProfile(FrozenModel):
     """What a fixture's DMX channels mean, per personality (mode); read from OFL JSON."""
 
     key: str  # the file's name without .json: what a rig's ``profile:`` names
@@ -99,7 +96,7 @@ class FixtureProfile(_Frozen):
     settle_s: float = Field(default=0.0, ge=0)
 
 
-class FormatProfile(_Frozen):
+class FormatProfile(FrozenModel):
     extension: str
     bytes_estimate: int = Field(gt=0)
 
@@ -107,7 +104,7 @@ class FormatProfile(_Frozen):
 CAMERA_SETTINGS = ("iso", "shutter", "aperture", "whitebalance", "imageformat", "capturetarget")
 
 
-class WidgetMapping(_Frozen):
+class WidgetMapping(FrozenModel):
     """Where one of our camera settings lives on a body: its libgphoto2 widget and, where spellings differ,
     our values -> the camera's (numbers such as ``8`` vs ``f/8`` or ``1/100`` vs ``0.0100s`` match by value)."""
 
@@ -115,7 +112,7 @@ class WidgetMapping(_Frozen):
     values: dict[str, str] = Field(default_factory=dict)
 
 
-class CameraBodyProfile(_Frozen):
+class CameraBodyProfile(FrozenModel):
     """A camera body's formats and timing (estimates, timeouts) and the widgets our settings map to."""
 
     name: str

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from capturerig.config._base import FrozenModel
 from capturerig.config._lighting import LightingCondition, LightSafety
 from capturerig.config._validation import RIG_ID_PATTERN
 
@@ -25,11 +26,7 @@ __all__ = [
 _ID_PATTERN = RIG_ID_PATTERN
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class Intrinsics(_Frozen):
+class Intrinsics(FrozenModel):
     """OpenCV pinhole model with distortion (k1, k2, p1, p2[, k3]); pixels."""
 
     # Bounds well past any sensor and lens (200 MP, a 1000 mm lens on small pixels), so a typo is refused at
@@ -61,7 +58,7 @@ def _xyz(point: tuple[float, float, float]) -> str:
     return "(" + ", ".join(f"{c:g}" for c in point) + ")"
 
 
-class NominalPose(_Frozen):
+class NominalPose(FrozenModel):
     """Where a camera sits in the rig frame (metres, z up) and what it looks at."""
 
     position: tuple[float, float, float]
@@ -95,7 +92,7 @@ class NominalPose(_Frozen):
         return rotation, -rotation @ centre
 
 
-class DeviceConfig(_Frozen):
+class DeviceConfig(FrozenModel):
     """Any device: an id, the driver that runs it and that driver's own parameters."""
 
     id: str = Field(pattern=_ID_PATTERN)
@@ -125,7 +122,7 @@ class LightOutputConfig(DeviceConfig):
         return value
 
 
-class FixtureConfig(_Frozen):
+class FixtureConfig(FrozenModel):
     id: str = Field(pattern=_ID_PATTERN)
     profile: str
     mode: str
@@ -148,7 +145,7 @@ class TurntableConfig(DeviceConfig):
         return self
 
 
-class StorageConfig(_Frozen):
+class StorageConfig(FrozenModel):
     root: str = "sessions"
     min_free_bytes: int = Field(default=200_000_000, ge=0)
     reserve_bytes: int = Field(
@@ -156,19 +153,24 @@ class StorageConfig(_Frozen):
         description="space a session never eats into: it stops cleanly before a take would leave less free")
 
 
-class RigConfig(_Frozen):
-    name: str
-    cameras: tuple[CameraConfig, ...] = Field(min_length=1)
-    light_outputs: tuple[LightOutputConfig, ...] = ()
-    fixtures: tuple[FixtureConfig, ...] = ()
-    trigger: DeviceConfig | None = None
-    turntable: TurntableConfig | None = None
-    storage: StorageConfig = StorageConfig()
+class RigConfig(FrozenModel):
+    name: str = Field(description="the rig's name; its stored calibrations are filed under it")
+    cameras: tuple[CameraConfig, ...] = Field(min_length=1, description="every camera, with its group and pose")
+    light_outputs: tuple[LightOutputConfig, ...] = Field(
+        default=(), description="DMX interfaces (ENTTEC, Open DMX, Art-Net, sACN, serial lights) and their universes")
+    fixtures: tuple[FixtureConfig, ...] = Field(
+        default=(), description="lights: profile, mode and DMX address on an output's universe, position")
+    trigger: DeviceConfig | None = Field(
+        default=None, description="the trigger box; without one the cameras are fired in software")
+    turntable: TurntableConfig | None = Field(default=None, description="the turntable that plan stations turn")
+    storage: StorageConfig = Field(default=StorageConfig(),
+                                   description="where sessions go and the disk space they leave free")
     scenes: tuple[LightingCondition, ...] = Field(
         default=(), description="named lighting states of the studio (a work light ...), by id")
     safe_state: str = Field(default="blackout",
                             description="what the lights do on abort, error, SIGTERM and exit: blackout or a scene id")
-    light_safety: LightSafety = LightSafety()
+    light_safety: LightSafety = Field(default=LightSafety(),
+                                      description="the studio's flash limit for people in the rig")
     simulation: dict[str, Any] = Field(
         default_factory=dict, description="read only by the simulators (e.g. which wire-level simulators to serve)")
 

@@ -20,12 +20,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from capturerig.config import MAX_DMX_RATE_HZ
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 
-__all__ = ["MAX_DMX_RATE_HZ", "FrameClock", "SendRecord"]
+__all__ = ["FrameClock", "SendRecord"]
 
 log = logging.getLogger(__name__)
-MAX_DMX_RATE_HZ = 44.0  # a full 512-slot DMX512 frame takes ~22.7 ms on the wire
 _HISTORY = 4096
 
 

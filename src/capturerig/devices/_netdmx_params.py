@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from capturerig.devices._frame_clock import MAX_DMX_RATE_HZ
+from capturerig.config import MAX_DMX_RATE_HZ
 from capturerig.devices.protocols import DeviceError
 
 __all__ = ["param_bool", "param_float", "param_host", "param_int", "param_str", "rate_hz", "realtime_priority"]

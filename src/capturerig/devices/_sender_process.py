@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from capturerig.devices._frame_clock import MAX_DMX_RATE_HZ, SendRecord
+from capturerig.config import MAX_DMX_RATE_HZ
+from capturerig.devices._frame_clock import SendRecord
 from capturerig.devices._sender_child import FRAME_OFFSET, RECORD, SLOT_SIZE, Kind
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import serial
 
-from capturerig.config import LightOutputConfig
-from capturerig.devices._frame_clock import MAX_DMX_RATE_HZ, FrameClock, SendRecord
+from capturerig.config import MAX_DMX_RATE_HZ, LightOutputConfig
+from capturerig.devices._frame_clock import FrameClock, SendRecord
 from capturerig.devices._registry import DriverContext
 from capturerig.devices.protocols import DeviceError
 

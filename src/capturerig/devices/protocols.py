@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "CAPABILITIES",
+    "KIND_PROTOCOLS",
+    "AlarmUnlock",
     "Camera",
     "CameraFile",
     "CameraStatus",
@@ -18,7 +21,10 @@ __all__ = [
     "DeviceTimeout",
     "LightOutput",
     "PreparedTrigger",
+    "SyncReadBack",
     "TriggerBox",
+    "TriggerDelays",
+    "TriggerOutputs",
     "Turntable",
 ]
 
@@ -160,3 +166,54 @@ class Turntable(Protocol):
         """Move and return the angle reported once the table is idle at the target."""
 
     def close(self) -> None: ...
+
+
+# Optional capabilities: a driver has one when it implements every member; the engine and the CLI test for them
+# with isinstance (runtime-checkable protocols), never by probing attribute names.
+
+
+@runtime_checkable
+class TriggerDelays(Protocol):
+    """A trigger box that delays each output by its own amount (to line up bodies of different shutter lags)."""
+
+    @property
+    def delays_us(self) -> Mapping[str, int]:
+        """Camera id -> the delay its output holds, microseconds."""
+
+
+@runtime_checkable
+class SyncReadBack(Protocol):
+    """A trigger box that reports when each camera's flash-sync contact closed after a fire."""
+
+    def read_sync(self, timeout_s: float, wait_for_all: bool = True) -> dict[str, float]:
+        """Camera id -> seconds after the pulse; polls until every fired output reported or the time ran out
+        (``wait_for_all=False``: asks once)."""
+
+
+@runtime_checkable
+class TriggerOutputs(Protocol):
+    """A trigger box whose cameras are wired to numbered outputs."""
+
+    @property
+    def outputs(self) -> Mapping[str, int]:
+        """Camera id -> output number."""
+
+
+@runtime_checkable
+class AlarmUnlock(Protocol):
+    """A turntable that can leave an alarm state on the operator's say-so (the position may then be off)."""
+
+    def unlock(self, timeout_s: float) -> None:
+        """Clear the alarm; raises DeviceError when the controller refuses."""
+
+
+# The protocol every driver of a kind (the ``kind`` in a ``capturerig.drivers`` entry point name) satisfies,
+# and the optional capabilities a driver of that kind may add.
+KIND_PROTOCOLS: Mapping[str, type] = {"camera": Camera, "light": LightOutput, "trigger": TriggerBox,
+                                      "turntable": Turntable}
+CAPABILITIES: Mapping[str, tuple[type, ...]] = {
+    "camera": (PreparedTrigger,),
+    "light": (),
+    "trigger": (TriggerDelays, SyncReadBack, TriggerOutputs),
+    "turntable": (AlarmUnlock,),
+}

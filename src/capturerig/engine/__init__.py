@@ -21,7 +21,14 @@ from capturerig.engine._events import (
     TakeVerified,
     TriggerDispatched,
 )
-from capturerig.engine._journal import FileRecord, Journal, JournalError, TakeRecord, TakeStatus
+from capturerig.engine._journal import (
+    JOURNAL_SCHEMA_VERSION,
+    FileRecord,
+    Journal,
+    JournalError,
+    TakeRecord,
+    TakeStatus,
+)
 from capturerig.engine._package import IncompleteSession, package_session
 from capturerig.engine._preflight import PreflightFailed, run_preflight
 from capturerig.engine._rigdevices import RigDevices
@@ -33,11 +40,13 @@ from capturerig.engine._trigger import (
     SyncReport,
     dispatch_prepared,
     dispatch_together,
+    percentile,
     software_trigger,
     sync_statistics,
 )
 
 __all__ = [
+    "JOURNAL_SCHEMA_VERSION",
     "DiskReserve",
     "DiskReserveReached",
     "DispatchResult",
@@ -75,6 +84,7 @@ __all__ = [
     "dispatch_prepared",
     "dispatch_together",
     "package_session",
+    "percentile",
     "rig_sync_path",
     "run_preflight",
     "save_rig_sync",

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from capturerig.devices import DeviceError
+from capturerig.devices import DeviceError, SyncReadBack, TriggerBox, TriggerDelays
 from capturerig.engine._events import LightsApplied, SessionMessage, TakeStarted, TriggerDispatched
 from capturerig.engine._rigdevices import LightsTiming, PreparedLight
 from capturerig.engine._sync_store import rig_sync_path
@@ -63,11 +63,21 @@ class _State:
 
 
 class BurstShooter:
-    """Shoots a pose's takes as one burst through a :class:`TakeExecutor`'s devices."""
+    """Shoots a pose's takes as one burst through a :class:`TakeExecutor`'s devices.
+
+    Raises
+    ------
+    ValueError
+        The rig has no trigger box: a burst times every exposure by the box's pulse.
+    """
 
     def __init__(self, executor: TakeExecutor, rig_path: Path) -> None:
         self.executor = executor
         self.devices = executor.devices
+        if self.devices.trigger is None:
+            raise ValueError(f"rig {self.devices.rig.name} has no trigger box: a pose can be shot as one burst "
+                             "only through a trigger box (the engine shoots it take by take otherwise)")
+        self.trigger: TriggerBox = self.devices.trigger
         self._latency = self._latencies(rig_path)
         self._lights: dict[str, PreparedLight] = {}
         self._armed_for: tuple[str, ...] = ()  # the takes the cameras are armed for (by ready)
@@ -109,7 +119,7 @@ class BurstShooter:
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             log.warning("%s unreadable (%s): assuming the bodies' nominal shutter lag", path, exc)
             measured = {}
-        delays: dict[str, int] = getattr(self.devices.trigger, "delays_us", {})
+        delays = self.trigger.delays_us if isinstance(self.trigger, TriggerDelays) else {}
         latencies = {}
         for camera in self.devices.rig.cameras:
             if camera.id in measured:  # measured from the pulse: the output's delay is already in it
@@ -173,13 +183,11 @@ class BurstShooter:
     def _expose_all(self, takes: Sequence[Take], armed: list[str]) -> tuple[list[_State], str | None]:
         """The hold: per state, command the light, pulse one shutter lag before it is steady, wait for the
         last shutter to close. Returns the states shot and why the burst stopped early (None: it did not)."""
-        devices, plan = self.devices, self.executor.plan
-        trigger = devices.trigger
-        assert trigger is not None
+        devices, plan, trigger = self.devices, self.executor.plan, self.trigger
         earliest = min((self._latency[c].earliest_s for c in armed), default=0.0)
         latest_close = max((self._latency[c].latest_s + self._shutter(c) for c in armed), default=0.0)
         interval = max((1.0 / b.burst_fps for c in armed if (b := self.executor.body(c)).burst_fps), default=0.0)
-        read_sync = getattr(trigger, "read_sync", None)
+        read_sync = trigger.read_sync if isinstance(trigger, SyncReadBack) else None
         clock = time.time() - time.monotonic()  # monotonic -> time.time() for this burst
         states: list[_State] = []
         last_pulse = -float("inf")
@@ -259,7 +267,7 @@ class BurstShooter:
 
     def _trigger_event(self, state: _State, attempt: int, armed: list[str],
                        results: Mapping[str, _CameraResult]) -> TriggerDispatched:
-        delays: dict[str, int] = getattr(self.devices.trigger, "delays_us", {})
+        delays = self.trigger.delays_us if isinstance(self.trigger, TriggerDelays) else {}
         per_camera = {c: delays.get(c, 0) / 1e6 for c in armed}
         if state.sync is not None:
             latency = dict(state.sync)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from capturerig.engine._journal import Journal, TakeStatus
-from capturerig.packaging import sha256_file
+from capturerig.files import sha256_file
 
 __all__ = ["proven_done", "recover_unjournalled_files"]
 

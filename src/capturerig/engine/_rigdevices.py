@@ -110,13 +110,6 @@ class RigDevices:
         """True after an abort or exit put the lights safe for good: no lighting state is applied any more."""
         return self._latched
 
-    def send_frames(self, frames: dict[UniverseKey, bytes], timeout_s: float = LIGHT_TIMEOUT_S) -> None:
-        """Hand every universe its new frame, then wait until all have gone out on the wire."""
-        for (output_id, universe), frame in frames.items():
-            self.lights[output_id].set_universe(universe, frame)
-        for output in self.lights.values():
-            output.wait_sent(timeout_s)
-
     def _record(self, frames: dict[UniverseKey, bytes], label: str) -> None:
         shares = light_shares(self.rig, frames, self.context.base_dir)
         if self.governor is not None:
@@ -130,24 +123,6 @@ class RigDevices:
             if any(decode_fixture(fixture, frames, self.context.base_dir).values()):
                 settle = max(settle, fixture_settle_s(fixture, self.context.base_dir))
         return settle
-
-    def apply_lighting(self, condition: LightingCondition, settle_floor_s: float) -> LightsTiming:
-        """Put ``condition`` on every output, wait until it is on the wire and the light is steady.
-
-        Steady: ``settle_floor_s`` (the plan's settle) after the command, and the lit fixtures' own settle
-        (their profiles) after the frame went out, whichever is later. With a governor, the change waits
-        first until it keeps within the subject's flash limit.
-
-        Raises
-        ------
-        DeviceError
-            An output failed, or the lights are latched in the safe state (abort, SIGTERM).
-        PhotosensitivityRefused
-            The state strobes a person faster than the limit allows (no wait could make that safe).
-        """
-        timing = self.finish_lighting(self.begin_lighting(condition, settle_floor_s))
-        time.sleep(max(0.0, timing.settled_monotonic - time.monotonic()))
-        return timing
 
     def prepare_lighting(self, condition: LightingCondition) -> PreparedLight:
         """``condition``'s frames, light shares and fixture settle, computed ahead (a burst prepares every
@@ -175,7 +150,16 @@ class RigDevices:
     def begin_lighting(self, condition: LightingCondition | PreparedLight, settle_floor_s: float) -> LightChange:
         """Hand a state's frames to every output without waiting for the wire (``finish_lighting`` does).
 
-        Raises as :meth:`apply_lighting` does; the governor's wait (if any) happens here.
+        The light is steady ``settle_floor_s`` (the plan's settle) after the command or the lit fixtures' own
+        settle (their profiles) after the frame went out, whichever is later (:meth:`LightChange.steady_by`).
+        With a governor, the change first waits here until it keeps within the subject's flash limit.
+
+        Raises
+        ------
+        DeviceError
+            An output failed, or the lights are latched in the safe state (abort, SIGTERM).
+        PhotosensitivityRefused
+            The state strobes a person faster than the limit allows (no wait could make that safe).
         """
         light = condition if isinstance(condition, PreparedLight) else self.prepare_lighting(condition)
         waited = 0.0
@@ -236,7 +220,7 @@ class RigDevices:
         return failed
 
     def latch_safe(self) -> list[str]:
-        """Safe state now and for good (abort, SIGTERM, exit): later :meth:`apply_lighting` calls refuse."""
+        """Safe state now and for good (abort, SIGTERM, exit): later :meth:`begin_lighting` calls refuse."""
         self._latched = True
         return self.lights_safe()
 

@@ -13,7 +13,7 @@ from typing import Any
 from capturerig.config import LoadedPlan, LoadedRig, load_plan, load_rig
 from capturerig.devices import available_drivers
 from capturerig.engine._journal import Journal
-from capturerig.packaging import fsync_dir
+from capturerig.files import fsync_dir
 from capturerig.subjects import ConsentDecision
 
 __all__ = ["SessionFolder", "SessionInfo", "new_session_id"]

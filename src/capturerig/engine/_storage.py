@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from capturerig.packaging import fsync_dir, sha256_file
+from capturerig.files import fsync_dir, sha256_file
 
 __all__ = ["StorageError", "StoredFile", "store_bytes"]
 

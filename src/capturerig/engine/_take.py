@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from capturerig.config import CameraBodyProfile, CameraConfig, PlanConfig, load_body_profile
-from capturerig.devices import CameraFile, DeviceError, Turntable
+from capturerig.devices import CameraFile, DeviceError, SyncReadBack, TriggerDelays, Turntable
 from capturerig.engine._events import (
     Event,
     FileStored,
@@ -28,8 +28,8 @@ from capturerig.engine._events import (
 from capturerig.engine._rigdevices import LightChange, PreparedLight, RigDevices
 from capturerig.engine._storage import StorageError, store_bytes
 from capturerig.engine._trigger import software_trigger
+from capturerig.files import fsync_dir
 from capturerig.lighting import FlashGovernor, PhotosensitivityRefused, flash_limit
-from capturerig.packaging import fsync_dir
 from capturerig.plan import Take, shutter_seconds
 
 __all__ = ["Shot", "TakeAttemptFailed", "TakeExecutor", "bracket_shutter"]
@@ -397,7 +397,7 @@ class TakeExecutor:
         trigger = self.devices.trigger
         if trigger is not None:
             fired_at = trigger.fire(armed, TRIGGER_TIMEOUT_S)
-            delays_us: dict[str, int] = getattr(trigger, "delays_us", {})  # a box's per-output delays
+            delays_us = trigger.delays_us if isinstance(trigger, TriggerDelays) else {}  # per-output delays
             return _Fired("box", fired_at, {c: delays_us.get(c, 0) / 1e6 for c in armed}, {})
         wall, perf = time.time(), time.perf_counter()
         dispatched = software_trigger({c: self.devices.cameras[c] for c in armed}, self.pool, TRIGGER_TIMEOUT_S)
@@ -408,10 +408,10 @@ class TakeExecutor:
                        results: dict[str, _CameraResult]) -> TriggerDispatched:
         """How the take was triggered and each camera's latency (flash-sync, else its capture time)."""
         latency: dict[str, float] = {}
-        read_sync = getattr(self.devices.trigger, "read_sync", None) if fired.mode == "box" else None
-        if read_sync is not None:
+        trigger = self.devices.trigger
+        if fired.mode == "box" and isinstance(trigger, SyncReadBack):
             try:  # the shutters opened long before the files arrived: one query, no waiting for stragglers
-                latency = dict(read_sync(SYNC_TIMEOUT_S, wait_for_all=False))
+                latency = dict(trigger.read_sync(SYNC_TIMEOUT_S, wait_for_all=False))
             except DeviceError as exc:
                 self.publish(SessionMessage(level="warning", text=f"take {take.id}: no flash-sync times: {exc}"))
         else:

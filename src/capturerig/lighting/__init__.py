@@ -33,7 +33,6 @@ from capturerig.lighting._scenes import (
     light_shares,
     safe_state_frames,
 )
-from capturerig.lighting._send import send_frames_once
 
 __all__ = [
     "BLACKOUT",
@@ -64,5 +63,4 @@ __all__ = [
     "light_shares",
     "override_hint",
     "safe_state_frames",
-    "send_frames_once",
 ]

@@ -19,8 +19,7 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from capturerig.config import PlanConfig, RigConfig
-from capturerig.devices import MAX_DMX_RATE_HZ
+from capturerig.config import MAX_DMX_RATE_HZ, PlanConfig, RigConfig
 
 __all__ = [
     "FlashGovernor",

@@ -8,8 +8,9 @@ pose x lighting state under ``snapshots/``, each with ``transforms.json`` (nerfs
 become cameras around a static subject.
 """
 
+# Re-exported for callers that still take them from here; their home is capturerig.files.
+from capturerig.files import fsync_dir, fsync_file, sha256_file
 from capturerig.packaging._bagit import BAG_INFO, BAGIT_TXT, manifest_name, verify_fixity
-from capturerig.packaging._files import fsync_dir, fsync_file, sha256_file
 from capturerig.packaging._frames import PackageFrame, PackageIntegrityError, PackageSummary, PlannedTake
 from capturerig.packaging._geometry import (
     GEOMETRY_SCHEMA,

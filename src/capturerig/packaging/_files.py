@@ -1,4 +1,4 @@
-"""Durable file operations of the package writer: hashing while placing, fsync, JSON.
+"""File operations of the package writer: hashing while placing, writing with digests, JSON.
 
 Every byte of an image is read once: the same pass feeds sha256 (checked against the journal and written
 to the bag's manifest) and sha512 (the bag's second manifest), and, when the package sits on another
@@ -16,19 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from capturerig.files import CHUNK_BYTES as _CHUNK
+
 __all__ = [
     "Digests",
     "digest_bytes",
     "digest_file",
-    "fsync_dir",
-    "fsync_file",
     "json_bytes",
     "place_file",
-    "sha256_file",
     "write_bytes",
 ]
-
-_CHUNK = 1 << 20
 
 # os.link fails with these when source and package cannot share an inode (other filesystem, or a
 # filesystem without hard links such as FAT on a card reader); copying is then the right answer.
@@ -44,15 +41,6 @@ class Digests:
     size: int
     sha256: str
     sha512: str
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks so RAW files never sit in memory whole."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def digest_bytes(data: bytes) -> Digests:
@@ -74,24 +62,6 @@ def digest_file(path: Path, progress: Progress | None = None) -> Digests:
             if progress is not None:
                 progress(count)
     return Digests(size, sha256.hexdigest(), sha512.hexdigest())
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a file's data to the device (a package must survive a power cut right after it is reported)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Flush a directory's entries, so that names created or renamed in it survive a power cut."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _copy_and_digest(source: Path, target: Path, progress: Progress | None) -> Digests:

@@ -23,9 +23,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from capturerig.config import RigConfig
+from capturerig.files import fsync_dir, fsync_file
 from capturerig.packaging._bagit import manifest_name, write_tag_files
 from capturerig.packaging._colmap import ModelImage, build_model, colmap_camera, colmap_model_name
-from capturerig.packaging._files import Digests, digest_file, fsync_dir, fsync_file, json_bytes, write_bytes
+from capturerig.packaging._files import Digests, digest_file, json_bytes, write_bytes
 from capturerig.packaging._frames import PackageFrame, PackageSummary, PlannedTake, validate_frames
 from capturerig.packaging._geometry import PIXEL_CENTRE_OFFSET, Geometry, nominal_geometry
 from capturerig.packaging._jsonable import jsonable

@@ -9,6 +9,7 @@ from itertools import groupby
 from pathlib import Path
 
 from capturerig.config import (
+    MAX_DMX_RATE_HZ,
     CameraBodyProfile,
     Consistency,
     LightingCondition,
@@ -17,7 +18,6 @@ from capturerig.config import (
     load_body_profile,
     load_fixture_profile,
 )
-from capturerig.devices import MAX_DMX_RATE_HZ
 from capturerig.plan._expand import Take, expand_plan
 
 __all__ = ["ENGINE_OVERHEAD_S", "LIGHT_FRAME_S", "PlanEstimate", "burst_refusal", "estimate_plan", "shutter_seconds",
@@ -88,7 +88,7 @@ def _exposure_chain_s(rig: RigConfig, take: Take, profiles: _Profiles) -> float:
 
 def _light_change_s(rig: RigConfig, plan: PlanConfig, condition: LightingCondition, profiles: _Profiles) -> float:
     """The plan's settle from the command, or one frame onto the wire and the longest settle of the fixtures the
-    state names, whichever is longer (as RigDevices.apply_lighting waits)."""
+    state names, whichever is longer (as RigDevices.finish_lighting waits)."""
     named = [f for f in rig.fixtures if "*" in condition.levels or f.id in condition.levels]
     settle = max((profiles.fixture_settle_s(f.profile) for f in named), default=0.0)
     return max(plan.settle.lights_s, LIGHT_FRAME_S + settle)

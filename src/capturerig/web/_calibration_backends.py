@@ -18,7 +18,7 @@ from capturerig.calibration.colour import calibrate_colour, save_colour
 from capturerig.calibration.colour import write_report as write_colour_report
 from capturerig.config import ConfigError, LoadedRig, PlanKind, load_plan
 from capturerig.engine import Session, calibration_frames
-from capturerig.packaging import fsync_dir
+from capturerig.files import fsync_dir
 
 __all__ = ["CURRENT_FILES", "accept_file", "colour_from_session", "current_calibration", "geometry_from_session"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import CameraConfig, FixtureCommand, LightingCondition, LoadedRig, PlanConfig, Pose, Station
-from capturerig.devices import DeviceError, DriverContext, create_camera
+from capturerig.devices import DeviceError, DriverContext, create_camera, send_frames_once
 from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, run_preflight
 from capturerig.lighting import (
     BLACKOUT,
@@ -28,7 +28,6 @@ from capturerig.lighting import (
     frames_for_commands,
     light_shares,
     safe_state_frames,
-    send_frames_once,
 )
 from capturerig.plan import estimate_plan
 from capturerig.web._hub import EventHub, event_message

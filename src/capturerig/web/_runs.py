@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import ConfigError, LoadedPlan, Pose
-from capturerig.engine import Event, RunResult, Session
+from capturerig.engine import Event, RunResult, Session, TakeStatus
 from capturerig.plan import estimate_plan, expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE
 from capturerig.web._catalog import Catalog
@@ -247,8 +247,8 @@ class RunManager:
             planned = len(expand_plan(session.folder.rig.config, session.folder.plan.config))
             return {"name": path.name, "subject": info.subject_id, "rig": info.rig_name, "plan": info.plan_name,
                     "created_at": info.created_at, "state": session.state.value, "takes_planned": planned,
-                    "takes_verified": sum(1 for t in takes.values() if t.status == "verified"),
+                    "takes_verified": sum(1 for t in takes.values() if t.status == TakeStatus.VERIFIED),
                     "takes_failed": [{"take_id": t.take_id, "error": t.error} for t in takes.values()
-                                     if t.status == "failed"]}
+                                     if t.status == TakeStatus.FAILED]}
         finally:
             session.close()

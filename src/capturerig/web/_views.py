@@ -13,7 +13,6 @@ from typing import Any
 
 __all__ = ["DeviceBoard", "RunView"]
 
-_FINISHED = frozenset({"done", "failed", "aborted"})
 _RELAXED = frozenset({"paused", "aborting", "aborted", "done", "failed", "idle", "preflight"})
 _MESSAGES_KEPT = 40
 

@@ -36,8 +36,7 @@ from capturerig.calibration.colour._reference import (
     load_reference,
     srgb_decode,
 )
-from capturerig.config import ConfigError, ConfigProblem
-from capturerig.config._yaml import load_located_yaml
+from capturerig.config import ConfigError, ConfigProblem, load_located_yaml
 
 __all__ = [
     "CLIPPED_FRACTION",
