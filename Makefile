@@ -11,7 +11,7 @@ demo: bootstrap
 test: bootstrap
 	$(VENV)/bin/python -m ruff check src simulators tests bench
 	$(VENV)/bin/python -m mypy
-	$(VENV)/bin/python -m pytest -q -n auto --dist loadgroup $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n auto $(ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/python -m ruff check src simulators tests bench

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,19 +26,32 @@ class Demo:
     rig: LoadedRig
 
 
-# Every module that uses it says `pytestmark = DEMO_GROUP`: under pytest-xdist (--dist loadgroup) they then share
-# one worker, so the studio day runs once per test run.
-DEMO_GROUP = pytest.mark.xdist_group("demo")
+def _run_demo(out: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "capturerig", "demo", "--out", str(out), "--no-serve"],
+                            env=child_env(1.0), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """``capturerig demo`` as a user runs it, on a fresh folder (modelled hardware latencies on)."""
-    out = tmp_path_factory.mktemp("demo")
-    result = subprocess.run([sys.executable, "-m", "capturerig", "demo", "--out", str(out), "--no-serve"],
-                            env=child_env(1.0), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    """``capturerig demo`` as a user runs it, on a fresh folder (modelled hardware latencies on).
+
+    Run once per test run: under pytest-xdist the first worker that needs it runs it into the run's shared
+    temporary folder while the others wait on a lock, then all read the same folder (none writes to it).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        out = tmp_path_factory.mktemp("demo")
+        output = _run_demo(out)
+    else:
+        shared = tmp_path_factory.getbasetemp().parent  # this run's folder, the parent of every worker's
+        out, printed = shared / "demo", shared / "demo-output.txt"
+        with (shared / "demo.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not printed.exists():
+                printed.write_text(_run_demo(out), encoding="utf-8")
+        output = printed.read_text(encoding="utf-8")
     (session,) = (out / "sessions").iterdir()
     (package,) = (out / "packages").iterdir()
-    return Demo(result.stdout, out, session, package, load_rig(default_rig_path()))
+    return Demo(output, out, session, package, load_rig(default_rig_path()))
 

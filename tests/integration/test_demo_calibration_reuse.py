@@ -14,9 +14,7 @@ import pytest
 from capturerig.calibration import CalibrationStore
 from capturerig.config import load_rig
 from tests.conftest import EXAMPLES, child_env
-from tests.integration.conftest import DEMO_GROUP, Demo
-
-pytestmark = DEMO_GROUP
+from tests.integration.conftest import Demo
 
 CAM03_POSITION = "position: [-1.5556, 1.5556, 0.7]"
 

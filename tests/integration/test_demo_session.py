@@ -18,9 +18,7 @@ from capturerig.config import default_plan_path, load_plan
 from capturerig.lighting import frames_for_condition
 from capturerig.plan import expand_plan
 from capturerig_sim import camera_response, camera_truth, expected_image, subject_mask
-from tests.integration.conftest import DEMO_GROUP, Demo
-
-pytestmark = DEMO_GROUP
+from tests.integration.conftest import Demo
 
 SNAPSHOTS = ("p00_l00", "p00_l01", "p00_l02", "p00_l03")
 

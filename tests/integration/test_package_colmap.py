@@ -39,7 +39,7 @@ from tests.integration._colmap import (
     match,
     triangulate_fixed,
 )
-from tests.integration.conftest import DEMO_GROUP, Demo
+from tests.integration.conftest import Demo
 
 SNAPSHOT = "p00_l00"
 # The bounds, in one place: what a right geometry gives (see the figures above).
@@ -52,7 +52,7 @@ MODELS = {
 }
 # A model's first test builds its features and matches (a minute or two on a busy two-core machine), and the
 # first test of a lone run also runs the demo: more than the suite's default 300 s may pass.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), DEMO_GROUP]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 class ColmapRuns:

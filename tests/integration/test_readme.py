@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import EXAMPLES, REPO_ROOT, child_env
-from tests.integration.conftest import DEMO_GROUP, Demo
-
-pytestmark = DEMO_GROUP
+from tests.integration.conftest import Demo
 
 README = REPO_ROOT / "README.md"
 
