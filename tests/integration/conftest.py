@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,3 +59,30 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     (package,) = (out / "packages").iterdir()
     return Demo(output, out, session, package, load_rig(default_rig_path()))
 
+
+
+@contextmanager
+def demo_until(args: list[str], wanted: str,
+               timeout_s: float = 240) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``capturerig demo ARGS`` (no modelled latencies) read until a line starts with ``wanted``, it ends or the
+    time runs out; yields the process and its lines so far, and stops it with Ctrl-C (SIGINT) on leaving."""
+    process = subprocess.Popen([sys.executable, "-m", "capturerig", "demo", *args], env=child_env(0.0),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith(wanted):
+                break
+        yield process, lines
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        finally:
+            process.kill()

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from capturerig.calibration import CalibrationStore
 from capturerig.config import load_rig
-from tests.conftest import EXAMPLES, child_env
-from tests.integration.conftest import Demo
+from tests.conftest import EXAMPLES
+from tests.integration.conftest import Demo, demo_until
 
 CAM03_POSITION = "position: [-1.5556, 1.5556, 0.7]"
 
@@ -29,28 +25,9 @@ def _rig_with_cam03_moved(folder: Path) -> Path:
     return rig
 
 
-def _demo_until(args: list[str], wanted: str, timeout_s: float = 120) -> list[str]:
-    """Run ``capturerig demo`` until a line starts with ``wanted``, then stop it (Ctrl-C); its lines so far."""
-    process = subprocess.Popen([sys.executable, "-m", "capturerig", "demo", *args], env=child_env(0.0),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith(wanted):
-                break
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        finally:
-            process.kill()
-    return lines
+def _demo_until(args: list[str], wanted: str) -> list[str]:
+    with demo_until(args, wanted, timeout_s=120) as (_, lines):
+        return lines
 
 
 def test_the_stored_calibration_serves_the_same_rig_and_names_what_moved_in_another(demo: Demo,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import EXAMPLES, REPO_ROOT, child_env
-from tests.integration.conftest import Demo
+from tests.integration.conftest import Demo, demo_until
 
 README = REPO_ROOT / "README.md"
 
@@ -44,25 +44,11 @@ def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one() -> None
 def test_make_demo_ends_by_serving_the_panel_and_printing_its_address(tmp_path: Path, demo: Demo) -> None:
     """`capturerig demo` (what `make demo` runs) serves the web panel on its own folder until stopped."""
     import json
-    import signal
-    import time
     import urllib.request
 
     # Today's studio calibration, from the demo run before: this run reuses it (the rig is the same).
     shutil.copytree(demo.out / "calibration", tmp_path / "demo" / "calibration")
-    process = subprocess.Popen([sys.executable, "-m", "capturerig", "demo", "--out", str(tmp_path / "demo")],
-                               env=child_env(0.0), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 240
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("panel: http://127.0.0.1:"):
-                break
+    with demo_until(["--out", str(tmp_path / "demo")], "panel: http://127.0.0.1:") as (process, lines):
         address = next((line.split()[1] for line in lines if line.startswith("panel: ")), None)
         assert address is not None, "".join(lines)
         page = urllib.request.urlopen(address, timeout=30).read().decode()
@@ -70,10 +56,4 @@ def test_make_demo_ends_by_serving_the_panel_and_printing_its_address(tmp_path: 
         sessions = json.loads(urllib.request.urlopen(address + "api/sessions", timeout=30).read())
         assert [s["takes_verified"] for s in sessions] == [8], sessions  # calibration sessions are not listed
         assert any(line.startswith("calibration: reusing ") for line in lines), "".join(lines)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        finally:
-            process.kill()
     assert process.returncode == 0, "".join(lines)
