@@ -18,6 +18,16 @@ from capturerig_sim import TIME_SCALE_ENV, VirtualStudio, get_studio, reset_stud
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples" / "sim-studio"
+# A session folder written, and interrupted, by the release before journals had a schema version.
+UNVERSIONED_SESSION = REPO_ROOT / "tests" / "fixtures" / "session-journal-v0"
+
+
+def copy_unversioned_session(target: Path) -> Path:
+    """A writable copy of :data:`UNVERSIONED_SESSION` at ``target`` (a checkout may hold it read-only)."""
+    shutil.copytree(UNVERSIONED_SESSION, target)
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
 
 
 def with_test_card_images(rig_path: Path) -> Path:

@@ -278,10 +278,7 @@ def seed_database(database: Path, model: pycolmap.Reconstruction) -> None:
 
 def triangulate_fixed(matched: Matched, work_dir: Path) -> FixedPoseReport:
     """Triangulate ``matched``'s features with its packaged model's poses and intrinsics held fixed."""
-    out = work_dir / "triangulated"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = _empty_dir(work_dir / "triangulated")
     costs = dict(matched.costs)
     costs["triangulation"] = _run(matched.colmap, "point_triangulator", [
         "--database_path", str(matched.database), "--image_path", str(matched.images_dir),
@@ -308,10 +305,7 @@ def triangulate_fixed(matched: Matched, work_dir: Path) -> FixedPoseReport:
 def map_free(matched: Matched, work_dir: Path) -> PoseFreeReport:
     """Reconstruct ``matched``'s images without poses (intrinsics as packaged, held fixed) and compare every
     registered camera centre with the packaged one after a least-squares similarity alignment."""
-    out = work_dir / "mapped"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = _empty_dir(work_dir / "mapped")
     costs = dict(matched.costs)
     # The mapper exits 1 when it makes no model at all: that is a finding here, not a harness error.
     costs["mapping"] = _run(matched.colmap, "mapper", [
@@ -355,6 +349,14 @@ def similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarra
     rotation = u @ sign @ vt
     scale = float(np.trace(np.diag(d) @ sign) / np.mean(np.sum(s_c**2, axis=1)))
     return scale, rotation, mu_t - scale * rotation @ mu_s
+
+
+def _empty_dir(path: Path) -> Path:
+    """``path`` as a new empty folder (what an earlier run left there is removed)."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
 
 
 def _env() -> dict[str, str]:

@@ -8,7 +8,6 @@ its files stored, takes 3 and 4 never started.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -17,23 +16,18 @@ import pytest
 from typer.testing import CliRunner
 
 from capturerig.cli import app
-from capturerig.engine import Event, RunState, Session, TakeStarted, TakeStatus
-from capturerig.engine._journal import JOURNAL_SCHEMA_VERSION
-from tests.conftest import REPO_ROOT
+from capturerig.engine import JOURNAL_SCHEMA_VERSION, Event, RunState, Session, TakeStarted, TakeStatus
+from tests.conftest import copy_unversioned_session
 
 pytestmark = pytest.mark.usefixtures("fast_sim")
 
-UNVERSIONED_SESSION = REPO_ROOT / "tests" / "fixtures" / "session-journal-v0"
 TAKES = ["p00/s00/l00/b0", "p00/s00/l01/b0", "p00/s01/l00/b0", "p00/s01/l01/b0"]
 CAMERAS = 2
 
 
 @pytest.fixture
 def interrupted(tmp_path: Path) -> Path:
-    target = tmp_path / "session"
-    shutil.copytree(UNVERSIONED_SESSION, target)
-    for path in target.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    target = copy_unversioned_session(tmp_path / "session")
     with closing(sqlite3.connect(target / "journal.sqlite")) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 0  # as the release before wrote it
         assert dict(db.execute("SELECT take_id, status FROM takes").fetchall()) == {

@@ -8,7 +8,6 @@ nothing in the session folder changes. Journals written before versions existed 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -19,12 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 from capturerig.cli import app
-from capturerig.engine import Journal, JournalError
-from capturerig.engine._journal import JOURNAL_SCHEMA_VERSION
-from tests.conftest import REPO_ROOT
+from capturerig.engine import JOURNAL_SCHEMA_VERSION, Journal, JournalError
+from tests.conftest import copy_unversioned_session
 
 JOURNAL = "journal.sqlite"
-UNVERSIONED_SESSION = REPO_ROOT / "tests" / "fixtures" / "session-journal-v0"
 
 
 def _sql(session_dir: Path, *statements: str | tuple[str, tuple[Any, ...]]) -> list[list[Any]]:
@@ -46,11 +43,7 @@ def _folder_digest(folder: Path) -> dict[str, str]:
 @pytest.fixture
 def unversioned(tmp_path: Path) -> Path:
     """A copy of a session folder written (and interrupted) by the release before journals had a version."""
-    target = tmp_path / "unversioned"
-    shutil.copytree(UNVERSIONED_SESSION, target)
-    for path in target.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return target
+    return copy_unversioned_session(tmp_path / "unversioned")
 
 
 def _written_by_a_newer_release(session_dir: Path, version: int) -> None:
