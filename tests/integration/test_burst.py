@@ -105,7 +105,8 @@ def test_an_abort_in_the_hold_puts_the_lights_safe_and_keeps_every_exposure_made
 
 def test_a_burst_on_a_rig_without_a_trigger_box_is_refused_saying_why() -> None:
     # The runner only bursts through a box; should that ever slip, the error names the rig, not an assert.
-    executor = SimpleNamespace(devices=SimpleNamespace(trigger=None, rig=SimpleNamespace(name="studio-b")))
+    devices = SimpleNamespace(trigger=None, rig=SimpleNamespace(name="studio-b"))
+    parts = SimpleNamespace(firing=SimpleNamespace(devices=devices))
     with pytest.raises(ValueError, match="rig studio-b has no trigger box: a pose can be shot as one burst only "
                                          "through a trigger box"):
-        BurstShooter(executor, Path("rig.yaml"))  # type: ignore[arg-type]
+        BurstShooter(parts, Path("rig.yaml"))  # type: ignore[arg-type]

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 import capturerig
-from capturerig.engine import Event, RunState, Session, TakeFailed, TakeStarted, TakeVerified
+from capturerig.engine import (
+    Event,
+    PoseStarted,
+    RunState,
+    Session,
+    StateChanged,
+    TakeFailed,
+    TakeStarted,
+    TakeVerified,
+)
 from capturerig_sim import VirtualStudio, get_studio
 from tests.conftest import with_test_card_images
 
@@ -134,6 +143,36 @@ def test_pause_waits_at_a_take_boundary_with_lights_safe_and_resume_continues(st
     assert result.state == RunState.DONE
     assert dark_while_paused == [True]
     assert session.folder.journal.event_count("StateChanged") >= 5  # preflight, running, paused, running, done
+
+
+@pytest.mark.parametrize("consistency", ["take", "pose"])
+def test_after_pause_and_resume_the_pose_is_confirmed_and_held_again_before_the_next_exposure(
+        studio_files: Path, tmp_path: Path, consistency: str) -> None:
+    # The person relaxes while the rig is paused: the operator confirms the pose again and the cue says HOLD
+    # (PoseStarted) before the rig exposes again, under either consistency.
+    session, _ = _session(studio_files, tmp_path, plan_edit=("\nconsistency: take", f"\nconsistency: {consistency}"))
+    seen: list[str] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TakeVerified) and event.ordinal == 1 and "paused" not in seen:
+            session.pause()
+        if isinstance(event, StateChanged):
+            seen.append(str(event.state))
+            if event.state == RunState.PAUSED:
+                threading.Timer(0.2, session.resume).start()
+        elif isinstance(event, PoseStarted):
+            seen.append(f"hold {event.pose_id}")
+        elif isinstance(event, TakeStarted):
+            seen.append("exposure")
+
+    session.subscribe(on_event)
+    confirmed: list[str] = []
+    result = session.run(confirm_pose=lambda pose: confirmed.append(pose.id) is None)
+    assert result.state == RunState.DONE, result.error
+    after_resume = seen[seen.index("paused") + 1:]
+    assert after_resume[:3] == ["running", "hold p00", "exposure"]
+    assert confirmed == ["p00", "p00"]
+    assert seen.count("hold p00") == 2
 
 
 def test_preflight_names_a_camera_reporting_the_wrong_serial_and_shoots_nothing(studio_files: Path,

@@ -103,7 +103,7 @@ def test_plan_and_lighting_never_import_devices(path: Path) -> None:
     ("cli/_trigger.py", "capturerig.engine._trigger.percentile", True),
     ("calibration/_board.py", "capturerig.config._yaml", True),
     ("calibration/colour/_pipeline.py", "capturerig.config._yaml.load_located_yaml", True),
-    ("engine/_take.py", "capturerig.files._durable", True),
+    ("engine/_verifier.py", "capturerig.files._durable", True),
     ("web/_panel.py", "capturerig._api", True),
     ("calibration/colour/_pipeline.py", "capturerig.calibration._board", False),  # one package
     ("__init__.py", "capturerig._api.load_rig", False),  # the root's own module

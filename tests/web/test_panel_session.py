@@ -54,7 +54,15 @@ def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_r
     assert page.locator("#contact-sheet td img").count() == paused_cells, "a paused session must not shoot"
     shot(page, "session-1-paused")
 
+    # Resumed mid-pose: the subject moved while paused, so the pose is confirmed again, and the cue says HOLD
+    # again before the next exposure (issue 18: it stayed RELAX while the rig shot the rest of the pose).
     page.click("#resume")
+    expect(page.locator("#pose-confirm")).to_be_visible(timeout=SESSION_TIMEOUT_MS)
+    expect(page.locator("#pose-name")).to_have_text("p00")
+    expect(page.locator("#hold-cue")).to_have_class("cue relax")
+    assert page.locator("#contact-sheet td img").count() == paused_cells, "no exposure before the confirmation"
+    page.click("#pose-yes")
+    expect(page.locator("#hold-cue")).to_have_class("cue hold", timeout=SESSION_TIMEOUT_MS)
     expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
     expect(page.locator("#progress")).to_have_text(f"{TAKES}/{TAKES}")
     expect(page.locator("#hold-cue")).to_have_class("cue relax")

@@ -21,6 +21,7 @@ from capturerig.engine._events import (
     TakeVerified,
     TriggerDispatched,
 )
+from capturerig.engine._firing import bracket_shutter
 from capturerig.engine._journal import (
     JOURNAL_SCHEMA_VERSION,
     FileRecord,
@@ -34,7 +35,6 @@ from capturerig.engine._preflight import PreflightFailed, run_preflight
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._runner import RunResult
 from capturerig.engine._sync_store import describe_rig_sync, rig_sync_path, save_rig_sync, session_sync
-from capturerig.engine._take import bracket_shutter
 from capturerig.engine._trigger import (
     DispatchResult,
     SyncReport,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,16 +22,11 @@ from pathlib import Path
 
 from capturerig.devices import DeviceError, SyncReadBack, TriggerBox, TriggerDelays
 from capturerig.engine._events import LightsApplied, SessionMessage, TakeStarted, TriggerDispatched
-from capturerig.engine._rigdevices import LightsTiming, PreparedLight
+from capturerig.engine._firing import Fired
+from capturerig.engine._rigdevices import LightsTiming
+from capturerig.engine._shooter import RoundControl, TakeParts
+from capturerig.engine._shot import CameraResult, Shot, TakeAttemptFailed, sleep_until
 from capturerig.engine._sync_store import rig_sync_path
-from capturerig.engine._take import (
-    ARM_TIMEOUT_S,
-    TRIGGER_TIMEOUT_S,
-    Shot,
-    TakeAttemptFailed,
-    TakeExecutor,
-    _CameraResult,
-)
 from capturerig.plan import LIGHT_FRAME_S, Take, shutter_seconds
 
 __all__ = ["BurstShooter"]
@@ -56,14 +52,15 @@ class _Latency:
 class _State:
     take: Take
     lights: LightsTiming
-    fired_at: float  # time.time() of the pulse
+    fired: Fired  # the box's pulse
     closes_by: float  # time.time() the last shutter is closed: the next state may be commanded
     commanded_next: float = float("inf")  # time.time() the next state was commanded
     sync: Mapping[str, float] | None = None  # flash-sync: camera -> seconds after the pulse
 
 
 class BurstShooter:
-    """Shoots a pose's takes as one burst through a :class:`TakeExecutor`'s devices.
+    """Shoots a pose's takes as one burst, from the same parts as take by take (consistency: pose only: a
+    failed take is landed, and the runner shoots the pose again).
 
     Raises
     ------
@@ -71,15 +68,14 @@ class BurstShooter:
         The rig has no trigger box: a burst times every exposure by the box's pulse.
     """
 
-    def __init__(self, executor: TakeExecutor, rig_path: Path) -> None:
-        self.executor = executor
-        self.devices = executor.devices
+    def __init__(self, parts: TakeParts, rig_path: Path) -> None:
+        self.parts = parts
+        self.devices = parts.firing.devices
         if self.devices.trigger is None:
             raise ValueError(f"rig {self.devices.rig.name} has no trigger box: a pose can be shot as one burst "
                              "only through a trigger box (the engine shoots it take by take otherwise)")
         self.trigger: TriggerBox = self.devices.trigger
         self._latency = self._latencies(rig_path)
-        self._lights: dict[str, PreparedLight] = {}
         self._armed_for: tuple[str, ...] = ()  # the takes the cameras are armed for (by ready)
         self._arm_errors: dict[str, str | None] = {}
         # A state's frames reach the wire while its pulse is already timed: one thread waits for the wire.
@@ -91,17 +87,27 @@ class BurstShooter:
 
     def ready(self, takes: Sequence[Take]) -> None:
         """Before the hold: the turntable at the pose's station, the cameras' bracket settings and armed for
-        every state, and every state's frames worked out, so the hold only sends them. Raises
-        TakeAttemptFailed (a device failed) or PhotosensitivityRefused."""
+        every state, and every state's frames worked out, so the hold only sends them. A device failing here
+        is left to the first round (which tries again, and counts it). Raises PhotosensitivityRefused."""
         try:
-            self.executor.place(takes[0])
+            self._make_ready(takes)
+        except TakeAttemptFailed as exc:
+            log.warning("getting the burst ready: %s", exc)
+
+    def _make_ready(self, takes: Sequence[Take]) -> None:
+        parts = self.parts
+        try:
+            parts.lights.finish()  # a change under way is over first (its state is then known)
+            parts.lights.journal()
+            table_steady_by = parts.table.reach(takes[0])
+            parts.firing.set_bracket(takes[0])
+            sleep_until(table_steady_by)
         except DeviceError as exc:
-            self.executor.forget_state()
+            parts.forget_state()
             raise TakeAttemptFailed(takes[0].id, {exc.device_id: str(exc)}) from exc
         for take in takes:
-            if take.id not in self._lights:
-                self._lights[take.id] = self.devices.prepare_lighting(take.lighting)
-        self._arm_errors = self._arm(list(takes[0].cameras), len(takes))
+            parts.lights.prepared(take)
+        self._arm_errors = parts.firing.arm(list(takes[0].cameras), len(takes))
         self._armed_for = tuple(t.id for t in takes)
 
     def _latencies(self, rig_path: Path) -> dict[str, _Latency]:
@@ -126,90 +132,98 @@ class BurstShooter:
                 spread = 3.0 * jitter.get(camera.id, 0.0) + WINDOW_MARGIN_S
                 latencies[camera.id] = _Latency(measured[camera.id] - spread, measured[camera.id] + spread)
                 continue
-            nominal = delays.get(camera.id, 0) / 1e6 + self.executor.body(camera.id).trigger_latency_ms / 1e3
+            nominal = delays.get(camera.id, 0) / 1e6 + self.parts.firing.body(camera.id).trigger_latency_ms / 1e3
             latencies[camera.id] = _Latency(0.0, nominal + UNMEASURED_LATENCY_S + WINDOW_MARGIN_S)
         return latencies
 
-    def shoot(self, takes: Sequence[Take], attempts: Mapping[str, int], total: int) -> list[Shot]:
-        """Light, fire and download every take of the burst; one Shot per take (in order).
+    def shoot(self, takes: Sequence[Take], control: RoundControl) -> None:
+        """Light, fire and download every take of the burst, then verify and land each (in order).
 
-        Raises TakeAttemptFailed when a device fails before the first pulse; a failure later ends the burst
-        early and the takes not shot come back failed, with every file that was taken.
+        A device failing before the first pulse fails the first take; a failure later ends the burst early and
+        the takes not shot land failed, with every file that was taken.
         """
-        executor, devices = self.executor, self.devices
-        cameras = list(takes[0].cameras)
-        started = time.monotonic()
+        control.before(takes[0], None, along=takes[1:])
+        attempts = {t.id: control.attempt(t) for t in takes}
         if self._armed_for != tuple(t.id for t in takes):
-            self.ready(takes)
+            try:
+                self._make_ready(takes)
+            except TakeAttemptFailed as not_ready:
+                control.landed(takes[0], not_ready)
+                return
+        started = time.monotonic()
         armed_errors, self._armed_for = self._arm_errors, ()
+        cameras = list(takes[0].cameras)
         armed = [c for c in cameras if armed_errors.get(c) is None]
-        executor.publish_many([TakeStarted(take_id=t.id, ordinal=t.ordinal, total=total, attempt=attempts[t.id])
-                               for t in takes])
+        self.parts.publish_many([TakeStarted(take_id=t.id, ordinal=t.ordinal, total=control.total,
+                                             attempt=attempts[t.id]) for t in takes])
         states, failure = self._expose_all(takes, armed)
-        executor.lighting_id = states[-1].take.lighting.id if states and failure is None else None
-        executor.publish_many([LightsApplied(take_id=s.take.id, lighting_id=s.take.lighting.state_id,
-                                             wire_at=s.lights.wire_at, settled_at=s.lights.settled_at,
-                                             governor_wait_s=s.lights.governor_wait_s,
-                                             commanded_at=s.lights.commanded_at) for s in states])
-        results = self._download(cameras, armed, armed_errors, states)
-        needed = executor.plan.coverage.min_cameras or len(cameras)
+        self.parts.lights.burst_lit(states[-1].take.lighting.id if states and failure is None else None)
+        self.parts.publish_many([LightsApplied(take_id=s.take.id, lighting_id=s.take.lighting.state_id,
+                                               wire_at=s.lights.wire_at, settled_at=s.lights.settled_at,
+                                               governor_wait_s=s.lights.governor_wait_s,
+                                               commanded_at=s.lights.commanded_at) for s in states])
+        if failure is not None:
+            self.parts.publish(SessionMessage(level="error", text=f"burst of pose {takes[0].pose.id} ended after "
+                                                                  f"{len(states)} of {len(takes)} states: {failure}"))
+        shots = self._shots(takes, attempts, control.total, started, states, failure,
+                            self._download(cameras, armed, armed_errors, states))
+        flights = deque((shot.take, self.parts.verifier.verify_later(shot)) for shot in shots)  # every file kept
+        try:
+            while flights:
+                self.parts.land(flights[0], control)  # every take lands: a failure's next step is the runner's
+                flights.popleft()
+        except BaseException:
+            for flight in list(flights)[1:]:  # the first one raised: its verify is over
+                self.parts.land_leaving(flight, control)
+            raise
+
+    def _shots(self, takes: Sequence[Take], attempts: Mapping[str, int], total: int, started: float,
+               states: list[_State], failure: str | None, results: list[dict[str, CameraResult]]) -> list[Shot]:
+        """One Shot per take, each camera's exposure judged against its state's light; the takes never fired
+        (the burst ended early) come back failed."""
+        cameras = list(takes[0].cameras)
+        needed = self.parts.firing.plan.coverage.min_cameras or len(cameras)
         shots = []
         for index, take in enumerate(takes):
+            triggered = None
             if index < len(states):
-                state = states[index]
-                shot_results = self._judged(state, results[index])
-                triggered = self._trigger_event(state, attempts[take.id], armed, shot_results)
-            else:  # never fired: the burst ended early
+                shot_results = self._judged(states[index], results[index])
+                triggered = self._trigger_event(states[index], attempts[take.id], shot_results)
+            else:
                 reason = failure or "the burst ended before this state"
-                shot_results = {c: _CameraResult(c, [], reason) for c in cameras}
-                triggered = None
-            shots.append(Shot(take, attempts[take.id], total, started, shot_results, devices.safe_latched, needed,
-                              triggered))
-        if failure is not None:
-            executor.publish(SessionMessage(level="error", text=f"burst of pose {takes[0].pose.id} ended after "
-                                                                f"{len(states)} of {len(takes)} states: {failure}"))
+                shot_results = {c: CameraResult(c, [], reason) for c in cameras}
+            shots.append(Shot(take, attempts[take.id], total, started, shot_results, self.devices.safe_latched,
+                              needed, triggered))
         return shots
-
-    def _arm(self, cameras: list[str], exposures: int) -> dict[str, str | None]:
-        def arm(camera_id: str) -> str | None:
-            try:
-                self.devices.cameras[camera_id].arm(ARM_TIMEOUT_S, exposures)
-            except DeviceError as exc:
-                return str(exc)
-            return None
-
-        return dict(zip(cameras, self.executor.pool.map(arm, cameras), strict=True))
 
     def _expose_all(self, takes: Sequence[Take], armed: list[str]) -> tuple[list[_State], str | None]:
         """The hold: per state, command the light, pulse one shutter lag before it is steady, wait for the
         last shutter to close. Returns the states shot and why the burst stopped early (None: it did not)."""
-        devices, plan, trigger = self.devices, self.executor.plan, self.trigger
+        devices, parts, trigger = self.devices, self.parts, self.trigger
         earliest = min((self._latency[c].earliest_s for c in armed), default=0.0)
         latest_close = max((self._latency[c].latest_s + self._shutter(c) for c in armed), default=0.0)
-        interval = max((1.0 / b.burst_fps for c in armed if (b := self.executor.body(c)).burst_fps), default=0.0)
+        interval = max((1.0 / b.burst_fps for c in armed if (b := parts.firing.body(c)).burst_fps), default=0.0)
         read_sync = trigger.read_sync if isinstance(trigger, SyncReadBack) else None
         clock = time.time() - time.monotonic()  # monotonic -> time.time() for this burst
         states: list[_State] = []
         last_pulse = -float("inf")
         try:
             for take in takes:
-                change = devices.begin_lighting(self._lights[take.id], plan.settle.lights_s)
+                change = devices.begin_lighting(parts.lights.prepared(take), parts.lights.settle_s)
                 on_wire = self._wire_waiter.submit(devices.finish_lighting, change)
                 if states:
                     states[-1].commanded_next = change.commanded + clock
                 steady = change.steady_by(LIGHT_FRAME_S)
-                _sleep_until(max(steady - earliest, last_pulse + interval))
-                fired_at = trigger.fire(armed, TRIGGER_TIMEOUT_S)
-                last_pulse = fired_at - clock
+                fired = parts.firing.fire(armed, not_before=max(steady - earliest, last_pulse + interval))
+                last_pulse = fired.fired_at - clock
                 if states and read_sync is not None:  # the last pulse's flash-sync, while these shutters open
                     states[-1].sync = read_sync(SYNC_TIMEOUT_S, wait_for_all=False)
-                lights = on_wire.result()
-                states.append(_State(take, lights, fired_at, fired_at + latest_close))
-                _sleep_until(last_pulse + latest_close)
+                states.append(_State(take, on_wire.result(), fired, fired.fired_at + latest_close))
+                sleep_until(last_pulse + latest_close)
             if states and read_sync is not None:
                 states[-1].sync = read_sync(SYNC_TIMEOUT_S, wait_for_all=False)
         except DeviceError as exc:
-            self.executor.forget_state()
+            parts.forget_state()
             return states, str(exc)
         return states, None
 
@@ -217,27 +231,27 @@ class BurstShooter:
         return shutter_seconds(self.devices.rig.camera(camera_id).settings.get("shutter", "1/125"))
 
     def _download(self, cameras: list[str], armed: list[str], armed_errors: Mapping[str, str | None],
-                  states: list[_State]) -> list[dict[str, _CameraResult]]:
+                  states: list[_State]) -> list[dict[str, CameraResult]]:
         """Each camera's exposures, oldest first, one per state it was pulsed for."""
-        executor = self.executor
+        firing = self.parts.firing
 
-        def collect(camera_id: str) -> list[_CameraResult]:
+        def collect(camera_id: str) -> list[CameraResult]:
             if camera_id not in armed:
-                return [_CameraResult(camera_id, [], armed_errors[camera_id]) for _ in states]
+                return [CameraResult(camera_id, [], armed_errors[camera_id]) for _ in states]
             results = []
             for _ in states:
                 try:
-                    files = self.devices.cameras[camera_id].wait_for_files(executor.download_timeout(camera_id))
+                    files = firing.wait_for_files(camera_id)
                 except DeviceError as exc:
-                    results.append(_CameraResult(camera_id, [], str(exc)))
+                    results.append(CameraResult(camera_id, [], str(exc)))
                     continue
-                results.append(_CameraResult(camera_id, files, None))
+                results.append(CameraResult(camera_id, files, None))
             return results
 
-        per_camera = dict(zip(cameras, executor.pool.map(collect, cameras), strict=True))
+        per_camera = dict(zip(cameras, firing.pool.map(collect, cameras), strict=True))
         return [{c: per_camera[c][index] for c in cameras} for index in range(len(states))]
 
-    def _judged(self, state: _State, results: dict[str, _CameraResult]) -> dict[str, _CameraResult]:
+    def _judged(self, state: _State, results: dict[str, CameraResult]) -> dict[str, CameraResult]:
         """Fail any camera whose exposure did not lie wholly inside its state's steady light."""
         judged = {}
         for camera_id, result in results.items():
@@ -251,39 +265,28 @@ class BurstShooter:
                 elif closed > state.commanded_next + WINDOW_MARGIN_S:
                     problem = (f"its shutter closed {1e3 * (closed - state.commanded_next):.1f} ms after the next "
                                "state was sent")
-            judged[camera_id] = result if problem is None else _CameraResult(
+            judged[camera_id] = result if problem is None else CameraResult(
                 camera_id, result.files, f"exposed outside the steady light of {state.take.lighting.id}: {problem}")
         return judged
 
     @staticmethod
-    def _opened(state: _State, camera_id: str, result: _CameraResult) -> float | None:
+    def _opened(state: _State, camera_id: str, result: CameraResult) -> float | None:
         """When the camera's shutter opened (time.time()): its flash-sync edge, else the time it reports."""
         if state.sync is not None:
             offset = state.sync.get(camera_id)
-            return None if offset is None else state.fired_at + offset
+            return None if offset is None else state.fired.fired_at + offset
         if result.files:
             return min(f.exposed_at for f in result.files)
         return None
 
-    def _trigger_event(self, state: _State, attempt: int, armed: list[str],
-                       results: Mapping[str, _CameraResult]) -> TriggerDispatched:
-        delays = self.trigger.delays_us if isinstance(self.trigger, TriggerDelays) else {}
-        per_camera = {c: delays.get(c, 0) / 1e6 for c in armed}
+    def _trigger_event(self, state: _State, attempt: int, results: Mapping[str, CameraResult]) -> TriggerDispatched:
+        fired = state.fired
         if state.sync is not None:
             latency = dict(state.sync)
         else:
-            latency = {c: min(f.exposed_at for f in r.files) - state.fired_at - per_camera.get(c, 0.0)
-                       for c, r in results.items() if r.files and c in per_camera}
-        offsets = per_camera.values()
-        return TriggerDispatched(take_id=state.take.id, attempt=attempt, mode="box", fired_at=state.fired_at,
+            latency = {c: min(f.exposed_at for f in r.files) - fired.fired_at - fired.per_camera.get(c, 0.0)
+                       for c, r in results.items() if r.files and c in fired.per_camera}
+        offsets = fired.per_camera.values()
+        return TriggerDispatched(take_id=state.take.id, attempt=attempt, mode=fired.mode, fired_at=fired.fired_at,
                                  spread_s=max(offsets, default=0.0) - min(offsets, default=0.0),
-                                 per_camera=per_camera, latency_s=latency)
-
-
-def _sleep_until(deadline: float) -> None:
-    """Sleep to a time.monotonic() deadline (short sleeps: a long one overshoots by the scheduler's tick)."""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0.0:
-            return
-        time.sleep(left if left < 0.002 else left - 0.001)
+                                 per_camera=dict(fired.per_camera), latency_s=latency)

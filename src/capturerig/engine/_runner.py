@@ -1,13 +1,20 @@
-"""The session runner: an explicit state machine over the plan's takes, safe on every exit."""
+"""The session runner: one loop over the plan's poses, an explicit state machine, safe on every exit.
+
+``Runner.run`` opens the devices, runs preflight and then, per pose, ``_shoot_pose``: which takes are still
+to shoot, the pose announced (and confirmed by the operator where the plan asks), and rounds of a
+``Shooter`` (engine/_shooter.py) until every take is verified or the retries are spent. The policy lives
+here: pause, resume and abort act at take boundaries (``_Round.before``), the disk reserve is checked
+there, and a failed take is shot again at once (consistency: take) or the whole pose is (consistency: pose).
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -31,15 +38,16 @@ from capturerig.engine._preflight import run_preflight
 from capturerig.engine._recovery import proven_done, recover_unjournalled_files
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._session import SessionFolder
+from capturerig.engine._shooter import Next, Shooter, TakeParts
+from capturerig.engine._shot import TakeAttemptFailed
 from capturerig.engine._sync_store import session_sync, sync_summary
-from capturerig.engine._take import TakeAttemptFailed, TakeExecutor
+from capturerig.engine._take_by_take import TakeByTakeShooter
 from capturerig.plan import Take, burst_refusal, estimate_plan, expand_plan
 
 __all__ = ["AbortRequested", "PoseConfirmer", "RunResult", "Runner"]
 
 log = logging.getLogger(__name__)
 PoseConfirmer = Callable[[Pose], bool]
-_Flight = tuple[Take, "Future[dict[str, list[str]]]"]  # a shot take whose files are being stored and verified
 _PAUSE_POLL_S = 0.2
 
 
@@ -71,7 +79,8 @@ class Runner:
         self._verified: set[str] = set()  # what this runner knows is done, even if the journal breaks
         self._reserve: DiskReserve | None = None
         self._takes: tuple[Take, ...] = ()
-        self._executor: TakeExecutor | None = None
+        self._parts: TakeParts | None = None
+        self._announced: str | None = None  # the pose the person was last told to hold (None after a pause)
 
     # -- control from other threads ---------------------------------------------------------------------
     def pause(self) -> None:
@@ -100,20 +109,32 @@ class Runner:
         self.state = state
         self._publish(StateChanged(state=state, reason=reason))
 
-    def _checkpoint(self, devices: RigDevices, executor: TakeExecutor) -> None:
-        """Take boundary: honour abort, and wait here while paused (lights safe meanwhile)."""
+    def _checkpoint(self) -> bool:
+        """Take boundary: honour abort, and wait here while paused (lights safe meanwhile). Returns whether it
+        paused: the person has relaxed, and the pose is announced again before the next exposure."""
         if self._abort.is_set():
             raise AbortRequested
         if not self._pause.is_set():
-            return
-        executor.forget_state()  # first: a light change under way must not undo the safe state
-        devices.lights_safe()
+            return False
+        if self._parts is not None:
+            self._parts.forget_state()  # first: a light change under way must not undo the safe state
+        if self._devices is not None:
+            self._devices.lights_safe()
+        self._announced = None
         self._set_state(RunState.PAUSED)
         while self._pause.is_set() and not self._abort.is_set():
             self._abort.wait(_PAUSE_POLL_S)
         if self._abort.is_set():
             raise AbortRequested
         self._set_state(RunState.RUNNING, "resumed")
+        return True
+
+    def _announce(self, pose: Pose) -> None:
+        """Tell the person to hold ``pose`` (PoseStarted), once the operator has confirmed it if the plan asks."""
+        if pose.operator_confirmed and self.confirm_pose is not None and not self.confirm_pose(pose):
+            raise AbortRequested
+        self._announced = pose.id
+        self._publish(PoseStarted(pose_id=pose.id, description=pose.description))
 
     def run(self) -> RunResult:
         folder = self.folder
@@ -133,11 +154,11 @@ class Runner:
                 self._publish(SessionMessage(level="warning",
                                              text=f"{path}: on disk but not in the journal; hashed and kept"))
             devices.lights_safe()
-            executor = self._executor = TakeExecutor(devices, plan, folder.path, self._publish, pool,
-                                                     self.bus.publish_many)
-            executor.base_settings_applied()  # by preflight, which read them back
+            parts = self._parts = TakeParts.open(devices, plan, folder.path, self._publish, self.bus.publish_many,
+                                                 pool)
+            parts.firing.base_settings_applied()  # by preflight, which read them back
             if homed_at is not None:
-                executor.table_homed(homed_at)
+                parts.table.homed(homed_at)
             self._reserve = DiskReserve(rig, folder.rig.path.parent, folder.path)
             # Everything set up so far (devices, profiles, numpy, the web app...) is moved out of the garbage
             # collector's way: a full collection walks it all and stops every thread for ~0.1 s, a stall the
@@ -145,7 +166,7 @@ class Runner:
             gc.freeze()
             try:
                 for _, pose_takes in groupby(takes, key=lambda t: t.pose.id):
-                    self._shoot_pose(list(pose_takes), len(takes), devices, executor)
+                    self._shoot_pose(list(pose_takes), len(takes), parts)
             finally:
                 gc.unfreeze()
             self._record_sync()
@@ -188,8 +209,8 @@ class Runner:
                                      f"{report.spread_p50_s * 1e3:.2f} ms, p99 {report.spread_p99_s * 1e3:.2f} ms"))
 
     def _finish(self, devices: RigDevices | None, pool: ThreadPoolExecutor) -> None:
-        if self._executor is not None:
-            self._executor.close()  # no light change may land after the safe state below
+        if self._parts is not None:
+            self._parts.close()  # no light change may land after the safe state below
         if devices is not None:
             unsafe = devices.lights_safe()
             if unsafe:
@@ -201,107 +222,65 @@ class Runner:
     def _result(self, takes: tuple[Take, ...], error: str | None) -> RunResult:
         return RunResult(self.state, len(takes), len(self._verified), self._shot_now, error)
 
-    def _shoot_pose(self, pose_takes: list[Take], total: int, devices: RigDevices,
-                    executor: TakeExecutor) -> None:
+    def _shoot_pose(self, pose_takes: list[Take], total: int, parts: TakeParts) -> None:
+        """Shoot a pose's takes not yet done: announce the pose, then rounds of its shooter until every take is
+        verified (a failed round shoots the whole pose again under consistency: pose)."""
+        pending = self._pending(pose_takes, total)
+        if not pending:
+            return
+        self._checkpoint()
+        shooter = self._shooter(pending, parts)
+        retries = self.folder.plan.config.retries
+        try:
+            shooter.ready(pending)  # before the hold, not in it (a burst: settings, arming, light frames)
+            self._announce(pose_takes[0].pose)
+            for round_index in range(retries + 1):
+                control = _Round(self, total, retries)
+                shooter.shoot(pending, control)
+                if not control.failures:
+                    return
+                will_retry = round_index < retries
+                for failure in control.failures:
+                    failed = next(t for t in pending if t.id == failure.take_id)
+                    self._publish(TakeFailed(take_id=failed.id, attempt=self._attempt(failed) - 1,
+                                             error=str(failure), will_retry=will_retry))
+                if not will_retry:
+                    raise control.failures[0]
+                self._supersede(control.verified)
+                pending = list(pose_takes)
+        finally:
+            shooter.close()
+
+    def _pending(self, pose_takes: list[Take], total: int) -> list[Take]:
+        """The pose's takes still to shoot; the others are announced skipped. Under consistency: pose a pose
+        partly done is shot again whole (a person cannot resume a hold exactly), the old files kept."""
         journal = self.folder.journal
         done = [t for t in pose_takes if proven_done(self.folder.path, journal, t.id)]
         pending = [t for t in pose_takes if t not in done]
-        consistency = self.folder.plan.config.consistency
-        if pending and done and consistency == Consistency.POSE:
-            # A person cannot resume a hold exactly: the whole pose is shot again, old files kept.
+        if pending and done and self.folder.plan.config.consistency == Consistency.POSE:
             self._supersede(done)
             self._publish(SessionMessage(level="info", text=f"pose {pose_takes[0].pose.id}: re-shooting all "
                                          f"{len(pose_takes)} takes together (consistency: pose)"))
-            pending, done = list(pose_takes), []
+            return list(pose_takes)
         for take in done:
             self._publish(TakeSkipped(take_id=take.id, ordinal=take.ordinal, total=total))
-        if not pending:
-            return
-        pose = pose_takes[0].pose
-        self._checkpoint(devices, executor)
-        burst = None
-        if consistency == Consistency.POSE and burst_refusal(
-                pending, {c: executor.body(c) for c in pending[0].cameras}, devices.trigger is not None) is None:
-            burst = BurstShooter(executor, self.folder.rig.path)
-            try:
-                burst.ready(pending)  # camera settings and light frames before the hold, not in it
-            except TakeAttemptFailed as exc:  # the first round tries again, and counts it
-                log.warning("getting the burst ready: %s", exc)
-        if pose.operator_confirmed and self.confirm_pose is not None and not self.confirm_pose(pose):
-            raise AbortRequested
-        self._publish(PoseStarted(pose_id=pose.id, description=pose.description))
-        retries = self.folder.plan.config.retries
-        if consistency == Consistency.POSE:
-            try:
-                self._shoot_pose_together(pending, pose_takes, total, retries, devices, executor, burst)
-            finally:
-                if burst is not None:
-                    burst.close()
-        else:
-            self._shoot_takes(pending, total, retries, devices, executor)
+        return pending
 
-    def _pose_take_by_take(self, pending: list[Take], total: int, devices: RigDevices,
-                           executor: TakeExecutor) -> tuple[list[Take], list[TakeAttemptFailed]]:
-        """One round of a pose, take after take (each stored while the next is shot); stops at a failure."""
-        verified: list[Take] = []
-        failures: list[TakeAttemptFailed] = []
-        in_flight: _Flight | None = None
-        try:
-            for index, take in enumerate(pending):
-                self._checkpoint(devices, executor)
-                self._check_reserve(take, in_flight)
-                following = pending[index + 1] if index + 1 < len(pending) else None
-                try:
-                    shot = executor.shoot(take, self._attempt(take), total, following)
-                except TakeAttemptFailed as exc:
-                    failures.append(exc)
-                    break
-                landing, in_flight = in_flight, (take, executor.settle_later(shot))
-                failure = self._collect(landing, verified)
-                if failure is not None:
-                    failures.append(failure)
-                    break
-                if shot.doomed:  # a device failed: no further take of this round is worth shooting
-                    break
-            landing, in_flight = in_flight, None
-            failure = self._collect(landing, verified)
-        except BaseException:
-            self._collect_before_leaving(in_flight)
-            raise
-        return verified, failures + ([failure] if failure is not None else [])
+    def _shooter(self, pending: list[Take], parts: TakeParts) -> Shooter:
+        """A burst on the trigger box when the pose is held for it and the bodies can buffer it, else take by
+        take."""
+        has_box = parts.firing.devices.trigger is not None
+        if self.folder.plan.config.consistency == Consistency.POSE and burst_refusal(
+                pending, {c: parts.firing.body(c) for c in pending[0].cameras}, has_box) is None:
+            return BurstShooter(parts, self.folder.rig.path)
+        return TakeByTakeShooter(parts)
 
-    def _pose_in_one_burst(self, pending: list[Take], total: int, devices: RigDevices,
-                           burst: BurstShooter) -> tuple[list[Take], list[TakeAttemptFailed]]:
-        """One round of a pose as a burst: every state shot in the hold, then every take stored and verified."""
-        executor = burst.executor
-        self._checkpoint(devices, executor)
-        self._check_reserve(pending[0], None, along=pending[1:])
-        verified: list[Take] = []
-        failures: list[TakeAttemptFailed] = []
-        try:
-            shots = burst.shoot(pending, {t.id: self._attempt(t) for t in pending}, total)
-        except TakeAttemptFailed as exc:
-            return verified, [exc]
-        flights = deque((shot.take, executor.settle_later(shot)) for shot in shots)  # every file is kept
-        try:
-            while flights:
-                failure = self._collect(flights[0], verified)
-                flights.popleft()
-                if failure is not None:
-                    failures.append(failure)
-        except BaseException:
-            for flight in list(flights)[1:]:  # the first one raised: its settle is over
-                self._collect_before_leaving(flight)
-            raise
-        return verified, failures
-
-    def _check_reserve(self, take: Take, in_flight: _Flight | None, along: Sequence[Take] = ()) -> None:
+    def _check_reserve(self, take: Take, storing: Take | None, along: Sequence[Take] = ()) -> None:
         """Before ``take``: stop (DiskReserveReached) if its files (and those of the take still being
         stored, and of the takes shot ``along`` with it) would eat into the storage reserve."""
         if self._reserve is None:
             return
         records = self.folder.journal.takes()
-        storing = None if in_flight is None else in_flight[0]
         remaining = [t.id for t in self._takes if t.id == take.id or (
             t != storing and t.id not in self._verified
             and (t.id not in records or records[t.id].status != TakeStatus.VERIFIED))]
@@ -311,95 +290,50 @@ class Runner:
         record = self.folder.journal.takes().get(take.id)
         return 1 if record is None else record.attempts + 1
 
-    # -- shooting: a take's files are stored and verified (settle) while the next take is shot -------------
-    def _collect(self, flight: _Flight | None, verified: list[Take]) -> TakeAttemptFailed | None:
-        """Wait for a take's settle; its failure is returned (other exceptions raise)."""
-        if flight is None:
-            return None
-        take, future = flight
-        try:
-            deletable = future.result()
-        except TakeAttemptFailed as exc:
-            return exc
-        if self._executor is not None:  # between two takes: no camera is busy with the next one
-            self._executor.clear_cards(deletable)
-        self._shot_now += 1
-        verified.append(take)
-        return None
 
-    def _collect_before_leaving(self, flight: _Flight | None) -> None:
-        """On the way out (abort, stop, crash): the take under way still gets stored and journalled."""
-        if flight is None:
-            return
-        failure = self._collect(flight, [])
-        if failure is not None:
-            self._publish(TakeFailed(take_id=failure.take_id, attempt=self._attempt(flight[0]) - 1,
-                                     error=str(failure), will_retry=False))
 
-    def _shoot_takes(self, pending: list[Take], total: int, retries: int, devices: RigDevices,
-                     executor: TakeExecutor) -> None:
-        """consistency: take. A failed take is shot again as soon as its failure is known."""
-        queue = deque(pending)
-        failures: Counter[str] = Counter()
-        in_flight: _Flight | None = None
+class _Round:
+    """One round of a pose, as its shooter sees the runner (RoundControl): checkpoints and the retry policy.
 
-        def failed(take: Take, exc: TakeAttemptFailed) -> None:
-            failures[take.id] += 1
-            will_retry = failures[take.id] <= retries
-            self._publish(TakeFailed(take_id=take.id, attempt=self._attempt(take) - 1, error=str(exc),
-                                     will_retry=will_retry))
-            if not will_retry:
-                raise exc
-            queue.appendleft(take)
+    consistency: take -- a failed take is shot again at once, up to the plan's retries each; past them the
+    session fails. consistency: pose -- a failed take stops the round; the runner then shoots the pose again.
+    """
 
-        def land(flight: _Flight | None) -> None:
-            failure = self._collect(flight, [])
-            if flight is not None and failure is not None:
-                failed(flight[0], failure)
+    def __init__(self, runner: Runner, total: int, retries: int) -> None:
+        self.runner = runner
+        self.total = total
+        self.retries = retries
+        self.again_at_once = runner.folder.plan.config.consistency == Consistency.TAKE
+        self.verified: list[Take] = []
+        self.failures: list[TakeAttemptFailed] = []
+        self._failed_times: Counter[str] = Counter()
 
-        try:
-            while queue or in_flight is not None:
-                if not queue:
-                    landing, in_flight = in_flight, None
-                    land(landing)
-                    continue
-                take = queue.popleft()
-                self._checkpoint(devices, executor)
-                self._check_reserve(take, in_flight)
-                try:
-                    shot = executor.shoot(take, self._attempt(take), total, queue[0] if queue else None)
-                except TakeAttemptFailed as exc:
-                    landing, in_flight = in_flight, None
-                    land(landing)
-                    failed(take, exc)
-                    continue
-                landing, in_flight = in_flight, (take, executor.settle_later(shot))
-                if shot.doomed:  # a device failed: store what came, then shoot it again at once
-                    land(landing)
-                    landing, in_flight = in_flight, None
-                land(landing)
-        except BaseException:
-            self._collect_before_leaving(in_flight)
-            raise
+    def before(self, take: Take, storing: Take | None, along: Sequence[Take] = ()) -> None:
+        runner = self.runner
+        if runner._checkpoint() or runner._announced != take.pose.id:
+            runner._announce(take.pose)  # the person relaxed while paused: confirm and hold again
+        runner._check_reserve(take, storing, along)
 
-    def _shoot_pose_together(self, pending: list[Take], pose_takes: list[Take], total: int, retries: int,
-                             devices: RigDevices, executor: TakeExecutor, burst: BurstShooter | None) -> None:
-        """consistency: pose. Any failed take re-shoots the whole pose (the verified ones superseded).
+    def attempt(self, take: Take) -> int:
+        return self.runner._attempt(take)
 
-        With a ``burst`` (a trigger box and bodies that buffer) the pose is one burst: downloads after the hold."""
-        for round_index in range(retries + 1):
-            if burst is not None:
-                verified, failures = self._pose_in_one_burst(pending, total, devices, burst)
-            else:
-                verified, failures = self._pose_take_by_take(pending, total, devices, executor)
-            if not failures:
-                return
-            will_retry = round_index < retries
-            for problem in failures:
-                failed = next(t for t in pending if t.id == problem.take_id)
-                self._publish(TakeFailed(take_id=failed.id, attempt=self._attempt(failed) - 1, error=str(problem),
-                                         will_retry=will_retry))
-            if not will_retry:
-                raise failures[0]
-            self._supersede(verified)
-            pending = list(pose_takes)
+    def landed(self, take: Take, failure: TakeAttemptFailed | None) -> Next:
+        runner = self.runner
+        if failure is None:
+            runner._shot_now += 1
+            self.verified.append(take)
+            return Next.GO_ON
+        if not self.again_at_once:
+            self.failures.append(failure)
+            return Next.STOP
+        self._failed_times[take.id] += 1
+        will_retry = self._failed_times[take.id] <= self.retries
+        runner._publish(TakeFailed(take_id=take.id, attempt=runner._attempt(take) - 1, error=str(failure),
+                                   will_retry=will_retry))
+        if not will_retry:
+            raise failure
+        return Next.AGAIN
+
+    def lost(self, take: Take, failure: TakeAttemptFailed) -> None:
+        self.runner._publish(TakeFailed(take_id=failure.take_id, attempt=self.runner._attempt(take) - 1,
+                                        error=str(failure), will_retry=False))
