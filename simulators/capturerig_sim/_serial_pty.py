@@ -1,8 +1,14 @@
-"""A serial device simulator on a pseudo-terminal: the driver opens the slave, we speak on the master.
+"""Serial device simulators on a pseudo-terminal: the driver opens the slave, we speak on the master.
 
-Subclasses get every byte the driver writes (``_on_bytes``, in the simulator's thread) and answer with
-``reply``. Received DMX frames are recorded with their receive time and, when a studio is attached, pushed
-into it with ``studio.set_frame`` so the sim cameras render what crossed the wire.
+:class:`PtyTransport` is the transport every serial simulator shares (DMX widgets, serial lights, the trigger
+box, the GRBL turntable): the pty in raw mode, an optional symlink where the rig's ``params.port`` points, one
+serving thread that hands every byte the driver writes to ``_on_bytes`` as it arrives (any chunking, nothing
+line-buffered, so single-byte real-time commands act at once), an optional ``_on_tick`` for devices that
+model time, and ``reply`` to answer. The device's own logic lives apart from it, in a class without I/O.
+
+:class:`PtySimulator` adds what the light outputs share: received DMX frames are recorded with their receive
+time and, when a studio is attached, pushed into it with ``studio.set_frame`` so the sim cameras render what
+crossed the wire.
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Self
+from typing import ClassVar, Protocol, Self
 
 from capturerig.config import LightOutputConfig
 
-__all__ = ["FrameSink", "PtySimulator", "ReceivedFrame", "port_param"]
+__all__ = ["FrameSink", "PtySimulator", "PtyTransport", "ReceivedFrame", "port_param"]
 
 _UNIVERSE_SIZE = 512
 _KEPT_FRAMES = 100_000
@@ -57,31 +63,32 @@ class ReceivedFrame:
         return (self.slots + bytes(_UNIVERSE_SIZE))[:_UNIVERSE_SIZE]
 
 
-class PtySimulator(ABC):
-    """Base of the pty simulators.
+class PtyTransport(ABC):
+    """Base of the pty simulators: the pty, its link, the serving thread and ``reply``.
+
+    Subclasses get every byte the driver writes in ``_on_bytes`` (in the serving thread) and, when
+    :attr:`tick_s` is set, a call to ``_on_tick`` at least that often (device time: motion, watchdogs).
 
     Parameters
     ----------
-    output_id
-        The light output id the frames belong to (for the studio).
-    sink
-        A VirtualStudio (or anything with ``set_frame``) that receives every frame; None records only.
+    name
+        The device's id (names the serving thread).
     link
-        A path to create as a symlink to the pty slave (the port named in the rig), replaced if it exists.
+        A path to create as a symlink to the pty slave (the port named in the rig), replaced if it is a symlink.
     """
 
-    def __init__(self, output_id: str, sink: FrameSink | None = None, link: str | Path | None = None) -> None:
-        self.output_id = output_id
-        self.sink = sink
+    tick_s: ClassVar[float | None] = None  # seconds between _on_tick calls; None: no ticks
+    port_owner: ClassVar[str] = "output"  # what the rig calls the device, for the refused-link message
+
+    def __init__(self, name: str, link: str | Path | None = None) -> None:
+        self.name = name
         self.link = None if link is None else Path(link)
-        self.frames: deque[ReceivedFrame] = deque(maxlen=_KEPT_FRAMES)
-        self.errors: list[str] = []  # protocol violations seen on the wire, for tests to assert on
+        self.errors: list[str] = []  # protocol violations and lost replies, for tests to assert on
         self._master = -1
         self._slave = -1
         self._slave_name = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._frames_changed = threading.Condition()
 
     @property
     def path(self) -> str:
@@ -89,7 +96,7 @@ class PtySimulator(ABC):
         return str(self.link) if self.link is not None else self._slave_name
 
     def start(self) -> Self:
-        """Create the pty (and link) and start listening; returns self."""
+        """Create the pty (and link) and start serving; returns self (a second call does nothing)."""
         if self._thread is not None:
             return self
         self._master, self._slave = os.openpty()
@@ -106,16 +113,18 @@ class PtySimulator(ABC):
                 raise
         atexit.register(self.stop)  # never leave a link to a pty that another process may get next
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"sim-{type(self).__name__}-{self.output_id}",
+        self._thread = threading.Thread(target=self._run, name=f"sim-{type(self).__name__}-{self.name}",
                                         daemon=True)
         self._thread.start()
+        self._on_start()
         return self
 
     def _make_link(self, link: Path) -> None:
         if link.exists() and not link.is_symlink():
             # Never replace a real file or device (a rig that names /dev/ttyUSB0 with simulation.serve).
             raise ValueError(f"refusing to replace {link} with a link to the simulator's pty: it is not a "
-                             "symlink; give the output a port under /tmp/capturerig-sim/ for the simulation")
+                             f"symlink; give the {self.port_owner} a port under /tmp/capturerig-sim/ for the "
+                             "simulation")
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.is_symlink():
             link.unlink()
@@ -133,14 +142,15 @@ class PtySimulator(ABC):
         self.stop()
 
     def stop(self) -> None:
-        """Stop listening, close the pty and remove the link (if it still points at our pty)."""
+        """Stop serving, close the pty and remove the link (if it still points at our pty); never raises."""
         atexit.unregister(self.stop)
         thread, self._thread = self._thread, None
         self._stop.set()
         if thread is not None:
             thread.join(timeout=2.0)
-        if self.link is not None and self.link.is_symlink() and os.readlink(self.link) == self._slave_name:
-            self.link.unlink()
+        with contextlib.suppress(OSError):
+            if self.link is not None and self.link.is_symlink() and os.readlink(self.link) == self._slave_name:
+                self.link.unlink()
         self._close_fds()
 
     def __enter__(self) -> Self:
@@ -153,7 +163,7 @@ class PtySimulator(ABC):
         """Send ``data`` to the driver (given up, and noted in ``errors``, if it reads nothing for 1 s)."""
         view = memoryview(data)
         deadline = time.monotonic() + 1.0
-        while view and not self._stop.is_set():
+        while view and not self._stop.is_set() and self._master >= 0:
             try:
                 written = os.write(self._master, view)
             except BlockingIOError:
@@ -162,20 +172,61 @@ class PtySimulator(ABC):
                     return
                 time.sleep(0.001)
                 continue
+            except OSError as exc:  # the pty closed under us (shutdown)
+                self.errors.append(f"{len(view)} reply bytes dropped: {exc}")
+                return
             view = view[written:]
 
     def _run(self) -> None:
+        interval = self.tick_s
+        next_tick = time.monotonic() + interval if interval is not None else 0.0
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 65536)
-            except OSError:  # EIO while no one holds the slave (we keep it open, so only at shutdown)
-                time.sleep(0.01)
-                continue
-            if data:
-                self._on_bytes(data, time.perf_counter())
+            wait = 0.05 if interval is None else max(0.0, next_tick - time.monotonic())
+            ready, _, _ = select.select([self._master], [], [], wait)
+            if ready:
+                try:
+                    data = os.read(self._master, 65536)
+                except OSError:  # EIO while no one holds the slave (we keep it open, so only at shutdown)
+                    time.sleep(0.01)
+                    continue
+                if data:
+                    self._on_bytes(data, time.perf_counter())
+            if interval is not None and time.monotonic() >= next_tick:
+                self._on_tick()
+                next_tick = max(next_tick + interval, time.monotonic())
+
+    def _on_start(self) -> None:
+        """Called once the pty is served (a device that prints a banner at power-up sends it here)."""
+        return  # most devices say nothing until spoken to
+
+    def _on_tick(self) -> None:
+        """Called every :attr:`tick_s` seconds in the serving thread (when set)."""
+        return  # only devices that model time (motion, watchdogs) set tick_s
+
+    @abstractmethod
+    def _on_bytes(self, data: bytes, received_at: float) -> None:
+        """Handle bytes the driver wrote (any chunking); ``received_at`` is time.perf_counter()."""
+
+
+class PtySimulator(PtyTransport):
+    """Base of the pty light-output simulators: a transport that records the DMX frames it receives.
+
+    Parameters
+    ----------
+    output_id
+        The light output id the frames belong to (for the studio).
+    sink
+        A VirtualStudio (or anything with ``set_frame``) that receives every frame; None records only.
+    link
+        A path to create as a symlink to the pty slave (the port named in the rig), replaced if it exists.
+    """
+
+    def __init__(self, output_id: str, sink: FrameSink | None = None, link: str | Path | None = None) -> None:
+        super().__init__(output_id, link)
+        self.output_id = output_id
+        self.sink = sink
+        self.frames: deque[ReceivedFrame] = deque(maxlen=_KEPT_FRAMES)
+        self._frames_changed = threading.Condition()
 
     @abstractmethod
     def _on_bytes(self, data: bytes, received_at: float) -> None:

@@ -4,13 +4,8 @@ Registered as the ``sim`` driver of every device kind (entry points ``capturerig
 them with ``driver: sim`` and ``params: {studio: NAME}`` (default ``default``). Every modelled latency is
 multiplied by the studio's time scale; timeouts are wall-clock seconds, as the engine gives them.
 
-Driver params (all optional):
-
-- camera: ``studio``; ``serial_reported`` (what ``connect`` reports instead of the rig serial);
-  ``stuck_settings`` (mapping: the camera silently keeps these values whatever is written, so preflight's
-  read-back check has something to catch); ``card_bytes`` (card capacity, default 32 GB);
-  ``battery_percent`` (default 100).
-- light output, trigger, turntable: ``studio``.
+Driver params (all optional): :class:`SimCameraParams` for a camera, :class:`SimParams` (``studio``) for a
+light output, trigger or turntable.
 """
 
 from __future__ import annotations
@@ -19,10 +14,10 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
 from capturerig.config import (
     CameraConfig,
@@ -31,7 +26,7 @@ from capturerig.config import (
     TurntableConfig,
     load_body_profile,
 )
-from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, DriverContext
+from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, DriverContext, DriverParams
 from capturerig_sim._faults import SLOW_USB_FACTOR, SLOW_USB_STALL_S
 from capturerig_sim._latency import trigger_latency_ms
 from capturerig_sim._ledger import record_delivered, record_erased
@@ -51,7 +46,9 @@ __all__ = [
     "DMX_FRAME_PERIOD_S",
     "SIM_CAMERA_MODEL",
     "SimCamera",
+    "SimCameraParams",
     "SimLightOutput",
+    "SimParams",
     "SimTrigger",
     "SimTurntable",
     "garble",
@@ -93,16 +90,35 @@ def _noise_seed(serial: str, seq: int) -> int:
     return int.from_bytes(hashlib.sha256(f"noise:{serial}:{seq}".encode()).digest()[:8], "little")
 
 
+class SimParams(DriverParams):
+    """A sim light output's, trigger's or turntable's rig params (``driver: sim``)."""
+
+    studio: str = Field("default", min_length=1, description="the virtual studio the device lives in, by name")
+
+
+class SimCameraParams(SimParams):
+    """A sim camera's rig params (``driver: sim``)."""
+
+    serial_reported: str | None = Field(None, description="what connect reports instead of the rig's serial "
+                                                          "(for preflight's serial check)")
+    stuck_settings: dict[str, str] = Field(
+        default_factory=dict, description="settings the camera silently keeps whatever is written (for "
+                                          "preflight's read-back check), e.g. {iso: '800'}")
+    card_bytes: int = Field(DEFAULT_CARD_BYTES, ge=0, description="the card's capacity, bytes")
+    battery_percent: float = Field(100.0, ge=0.0, le=100.0, description="the battery level connect reports")
+
+
 class _SimDevice:
     """What every sim driver shares: its config, its studio and the injected ``disconnect`` fault."""
 
     _what = "device"
+    Params = SimParams
 
-    def __init__(self, config: DeviceConfig, context: DriverContext) -> None:
+    def __init__(self, config: DeviceConfig, context: DriverContext, params: SimParams | None = None) -> None:
         self._config = config
         self._context = context
-        self._studio: VirtualStudio = get_studio(str(config.params.get("studio", "default")), context.rig,
-                                                 context.base_dir)
+        studio = (params if params is not None else SimParams.of(config, context.rig)).studio
+        self._studio: VirtualStudio = get_studio(studio, context.rig, context.base_dir)
         self._open = False
 
     @property
@@ -137,20 +153,22 @@ class _SimDevice:
 
 
 class SimCamera(_SimDevice):
-    """A tethered camera that renders the virtual studio (see the module docstring for its params)."""
+    """A tethered camera that renders the virtual studio (params: :class:`SimCameraParams`)."""
 
     _what = "camera"
+    Params = SimCameraParams
 
     def __init__(self, config: CameraConfig, context: DriverContext) -> None:
-        super().__init__(config, context)
+        params = SimCameraParams.of(config, context.rig)
+        super().__init__(config, context, params)
         self._camera = config
+        self._params = params
         self._body = load_body_profile(config.body, context.base_dir)
-        capacity = int(config.params.get("card_bytes", DEFAULT_CARD_BYTES))
+        capacity = params.card_bytes
         self._state: CameraState = self._studio.camera_state(config.id, capacity)
         with self._studio.lock:
             self._state.capacity_bytes = capacity  # the card the rig now describes (files on it stay)
-        stuck: Mapping[str, Any] = config.params.get("stuck_settings", {}) or {}
-        self._stuck = {str(key): str(value) for key, value in stuck.items()}
+        self._stuck = dict(params.stuck_settings)
 
     def connect(self, timeout_s: float) -> CameraStatus:
         """Open the camera; raises DeviceError when it is 'unplugged' or asks for a format it cannot make."""
@@ -163,9 +181,9 @@ class SimCamera(_SimDevice):
         self._open = True
         with self._studio.lock:
             free = self._state.free_bytes
-        return CameraStatus(serial=str(self._camera.params.get("serial_reported", self._camera.serial)),
-                            model=SIM_CAMERA_MODEL,
-                            battery_percent=float(self._camera.params.get("battery_percent", 100.0)),
+        reported = self._params.serial_reported
+        return CameraStatus(serial=self._camera.serial if reported is None else reported,
+                            model=SIM_CAMERA_MODEL, battery_percent=self._params.battery_percent,
                             free_bytes=free)
 
     def apply_settings(self, settings: Mapping[str, str], timeout_s: float) -> dict[str, str]:

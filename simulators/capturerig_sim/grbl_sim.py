@@ -1,13 +1,12 @@
 """A GRBL 1.1 turntable controller on a pty, turning the virtual studio's table.
 
-:class:`GrblSimulator` speaks GRBL 1.1 on the master side of ``os.openpty()`` (the driver opens the slave,
-or a symlink to it such as the rig's ``params.port``): the banner at start and on ctrl-x, ``ok`` /
-``error:N`` for every line, ``$$`` / ``$N=value`` settings (``$22`` homing, ``$110`` max rate, ``$120``
-acceleration, ...), ``$#``, ``$G``, ``$I``, ``$H`` homing, ``$X`` unlock, ``G90``/``G91``/``G0``/``G1``/``G4``/
-``G92``, and the real-time ``?`` (status), ``!`` (feed hold), ``~`` (resume) and ctrl-x (reset). Moves follow
-a trapezoidal speed profile at ``$110`` (G0) or the feed rate (G1) with ``$120`` acceleration, in real time
-multiplied by ``time_scale``; while the table turns it sets ``studio.turntable_deg`` so the sim cameras
-render where the table really is.
+:class:`GrblSimulator` serves a :class:`~capturerig_sim._grbl_machine.GrblMachine` (the controller's parser,
+state, motion timing and alarms, with no I/O) on the master side of ``os.openpty()`` through the shared pty
+transport (:mod:`capturerig_sim._serial_pty`): the driver opens the slave, or a symlink to it such as the rig's
+``params.port``. Every byte goes to the machine as it arrives, so the real-time ``?``, ``!``, ``~`` and ctrl-x
+act at once; a 5 ms tick lets motion run between commands. Moves run in real time multiplied by
+``time_scale``; while the table turns the simulator sets ``studio.turntable_deg`` so the sim cameras render
+where the table really is.
 
 Tests inject faults: :meth:`~GrblSimulator.inject_alarm` (e.g. a hard limit mid-move), :attr:`silent`
 (answers nothing) and :meth:`~GrblSimulator.garble` (answers noise).
@@ -18,92 +17,20 @@ A rig serves it with ``turntable: {driver: grbl, params: {port: /tmp/capturerig-
 
 from __future__ import annotations
 
-import contextlib
-import math
-import os
-import re
-import select
 import threading
 import time
-import tty
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from capturerig.config import TurntableConfig
+from capturerig_sim._grbl_machine import BANNER, DEFAULT_SETTINGS, GrblMachine
+from capturerig_sim._serial_pty import PtyTransport
 from capturerig_sim.studio import VirtualStudio
 
-__all__ = ["BANNER", "DEFAULT_SETTINGS", "GrblSimulator", "start_grbl"]
-
-BANNER = "Grbl 1.1h ['$' for help]"
-DEFAULT_SETTINGS: dict[int, float] = {
-    0: 10, 1: 25, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 10: 1, 11: 0.010, 12: 0.002, 13: 0, 20: 0, 21: 0, 22: 0, 23: 0,
-    24: 25.0, 25: 500.0, 26: 250, 27: 1.0, 30: 1000, 31: 0, 32: 0,
-    100: 250.0, 101: 250.0, 102: 250.0, 110: 500.0, 111: 500.0, 112: 500.0,
-    120: 10.0, 121: 10.0, 122: 10.0, 130: 200.0, 131: 200.0, 132: 200.0,
-}
-_FLOAT_SETTINGS = {11, 12, 24, 25, 27, 100, 101, 102, 110, 111, 112, 120, 121, 122, 130, 131, 132}
-_LINE_MAX = 80  # GRBL's LINE_BUFFER_SIZE
-_PLANNER_BLOCKS = 15
-_CRITICAL_ALARMS = {1, 2}  # hard and soft limit: everything but reset and '?' is ignored until a reset
-_WORD = re.compile(r"([A-Z])([-+]?(?:\d+\.?\d*|\.\d+))")
-_TICK_S = 0.005
+__all__ = ["BANNER", "DEFAULT_SETTINGS", "GrblMachine", "GrblSimulator", "start_grbl"]
 
 
-@dataclass
-class _Move:
-    """One planned block: a trapezoidal move (or a dwell when start == target) in machine units."""
-
-    start: float
-    target: float
-    speed: float  # units/s
-    accel: float  # units/s^2
-    kind: str = "run"  # run | home | dwell
-    dwell_s: float = 0.0
-    began: float | None = None  # time.monotonic() when it started
-    wall_scale: float = 1.0
-
-    def machine_duration(self) -> float:
-        if self.kind == "dwell":
-            return self.dwell_s
-        distance = abs(self.target - self.start)
-        if distance == 0.0:
-            return 0.0
-        if distance >= self.speed * self.speed / self.accel:
-            return distance / self.speed + self.speed / self.accel
-        return 2.0 * math.sqrt(distance / self.accel)
-
-    def elapsed(self, now: float) -> float:
-        """Machine seconds since the move began."""
-        if self.began is None:
-            return 0.0
-        return math.inf if self.wall_scale == 0.0 else (now - self.began) / self.wall_scale
-
-    def done(self, now: float) -> bool:
-        return self.began is not None and self.elapsed(now) >= self.machine_duration()
-
-    def position(self, now: float) -> tuple[float, float]:
-        """(position, speed in units/s) at ``now``."""
-        distance = abs(self.target - self.start)
-        tau = self.elapsed(now)
-        total = self.machine_duration()
-        if self.kind == "dwell" or distance == 0.0 or tau >= total:
-            return (self.target if self.kind != "dwell" else self.start), 0.0
-        peak = min(self.speed, math.sqrt(distance * self.accel))
-        ramp_t = peak / self.accel
-        if tau < ramp_t:
-            travelled, speed = 0.5 * self.accel * tau * tau, self.accel * tau
-        elif tau < total - ramp_t:
-            travelled, speed = 0.5 * peak * ramp_t + peak * (tau - ramp_t), peak
-        else:
-            left = total - tau
-            travelled, speed = distance - 0.5 * self.accel * left * left, self.accel * left
-        sign = 1.0 if self.target >= self.start else -1.0
-        return self.start + sign * travelled, speed
-
-
-class GrblSimulator:
+class GrblSimulator(PtyTransport):
     """A GRBL 1.1 controller with one rotary X axis on a pty (see the module docstring).
 
     Parameters
@@ -112,146 +39,63 @@ class GrblSimulator:
         The virtual studio whose table this controller turns (None: no studio, e.g. protocol tests).
     link
         A path to create as a symlink to the pty slave (the rig's ``params.port``); None: use :attr:`path`.
-    units_per_degree
-        Machine X units per table degree (as the driver's param of the same name).
-    homing
-        The table has a home switch: ``$22=1``, and the controller starts in alarm until ``$H`` or ``$X``.
-    home_deg
-        The table angle where the home switch sits.
-    time_scale
-        Wall seconds per machine second of motion (0: moves finish at once; tests use e.g. 0.05).
-    settings
-        Overrides of :data:`DEFAULT_SETTINGS` (``$N`` -> value).
+    units_per_degree, homing, home_deg, time_scale, settings
+        As for :class:`~capturerig_sim._grbl_machine.GrblMachine`.
     """
+
+    tick_s: ClassVar[float | None] = 0.005
+    port_owner: ClassVar[str] = "turntable"
 
     def __init__(self, studio: VirtualStudio | None = None, link: str | Path | None = None, *,
                  units_per_degree: float = 1.0, homing: bool = False, home_deg: float = 0.0,
                  time_scale: float = 1.0, settings: dict[int, float] | None = None) -> None:
-        if not time_scale >= 0.0 or not math.isfinite(time_scale):
-            raise ValueError(f"GRBL simulator time_scale must be a finite number >= 0, got {time_scale!r}")
+        self.machine = GrblMachine(units_per_degree=units_per_degree, homing=homing, home_deg=home_deg,
+                                   time_scale=time_scale, settings=settings,
+                                   origin_deg=studio.turntable_deg if studio is not None else 0.0)
+        super().__init__("grbl", link)
         self.studio = studio
-        self.link = None if link is None else Path(link)
-        self.units_per_degree = units_per_degree
-        self.home_deg = home_deg
-        self.time_scale = time_scale
-        self.settings = dict(DEFAULT_SETTINGS)
-        self.settings[22] = 1.0 if homing else 0.0
-        self.settings[25] = 1800.0 * units_per_degree  # homing seek: 30 deg/s
-        self.settings[130] = 360.0 * units_per_degree  # one turn of travel for the homing search
-        self.settings.update(settings or {})
-        self.silent = False
-        self.received: list[str] = []  # every line received, in order (tests assert on them)
+        self.silent = False  # reads nothing and answers nothing (a dead controller or an unplugged cable)
         self._garbage: bytes | None = None
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._master = self._slave = -1
-        self._slave_name = ""
-        self._line = bytearray()
-        self._overflow = False
-        self._lines: deque[str] = deque()
-        self._moves: deque[_Move] = deque()
-        self._position = 0.0  # machine X where the table rests (or where the active move began)
-        self._g92 = 0.0
-        self._absolute = True
-        self._motion = 0  # modal G0 / G1
-        self._feed = 0.0
-        self._alarm: int | None = None
-        self._locked = False  # a critical alarm: lines wait for a reset
-        self._hold = False
-        self._reports = 0
-        self._wco_due = True
-        self._pending_alarm: tuple[int, float] | None = None  # (code, after degrees of the next move)
-        self._pending_hold: float | None = None  # feed hold after degrees of the next move
-        self._origin_deg = studio.turntable_deg if studio is not None else 0.0  # table angle at machine X 0
-        if homing:
-            self._alarm = 0  # power-up homing lock: Alarm with no ALARM:N line
 
-    # -- pty -----------------------------------------------------------------------------------------------
+    # -- what tests read and set on the controller ---------------------------------------------------------
 
     @property
-    def path(self) -> str:
-        """What the driver opens: the link when one was asked for, else the pty slave."""
-        return str(self.link) if self.link is not None else self._slave_name
+    def settings(self) -> dict[int, float]:
+        """The controller's ``$N`` settings (a live dict: tests may change one as if stored in EEPROM)."""
+        return self.machine.settings
 
-    def start(self) -> GrblSimulator:
-        """Create the pty (and link), print the banner and start answering; returns self."""
-        if self._threads:
-            return self
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)  # until the driver configures the port, no echo or CR/LF translation
-        self._slave_name = os.ttyname(self._slave)
-        if self.link is not None:
-            if self.link.exists() and not self.link.is_symlink():
-                self._close_fds()
-                raise ValueError(f"refusing to replace {self.link} with a link to the GRBL simulator's pty: it "
-                                 "is not a symlink; give the turntable a port under /tmp/capturerig-sim/")
-            self.link.parent.mkdir(parents=True, exist_ok=True)
-            if self.link.is_symlink():
-                self.link.unlink()
-            self.link.symlink_to(self._slave_name)
-        self._stop.clear()
-        self._threads = [threading.Thread(target=self._read_loop, name="sim-grbl-read", daemon=True),
-                         threading.Thread(target=self._tick_loop, name="sim-grbl-tick", daemon=True)]
-        for thread in self._threads:
-            thread.start()
-        self._send(f"\r\n{BANNER}\r\n" + ("[MSG:'$H'|'$X' to unlock]\r\n" if self._alarm is not None else ""))
-        return self
+    @property
+    def received(self) -> list[str]:
+        """Every line received, in order, as the controller read it (no spaces, comments cut)."""
+        return self.machine.received
 
-    def _close_fds(self) -> None:
-        for fd in (self._master, self._slave):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._master = self._slave = -1
+    @property
+    def time_scale(self) -> float:
+        """Wall seconds per machine second of motion (moves that begin after a change use the new scale)."""
+        return self.machine.time_scale
 
-    def close(self) -> None:
-        """Stop answering, close the pty and remove the link (if it still points at our pty)."""
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=2.0)
-        self._threads = []
-        if self.link is not None and self.link.is_symlink() and os.readlink(self.link) == self._slave_name:
-            self.link.unlink()
-        self._close_fds()
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        self.machine.time_scale = value
 
-    def __enter__(self) -> GrblSimulator:
-        return self.start()
+    def machine_x(self, now: float | None = None) -> float:
+        """Machine X now (units)."""
+        with self._lock:
+            return self.machine.machine_x(time.monotonic() if now is None else now)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def table_deg(self) -> float:
+        """The table's physical angle now (degrees)."""
+        with self._lock:
+            return self.machine.table_deg(time.monotonic())
 
-    def _send(self, text: str) -> None:
-        if self.silent or self._master < 0:
-            return
-        data = self._garbage if self._garbage is not None else text.encode("ascii")
-        view = memoryview(data)
-        deadline = time.monotonic() + 1.0  # a driver that stopped reading loses output, as on a real line
-        while view and not self._stop.is_set() and time.monotonic() < deadline:
-            try:
-                view = view[os.write(self._master, view):]
-            except BlockingIOError:
-                time.sleep(0.001)
-            except OSError:
-                return
-
-    def _read_loop(self) -> None:
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 4096)
-            except OSError:
-                time.sleep(0.01)
-                continue
-            if data and not self.silent:
-                self.feed(data)
-
-    def _tick_loop(self) -> None:
-        while not self._stop.wait(_TICK_S):
-            with self._lock:
-                self._advance(time.monotonic())
+    def state(self) -> str:
+        """GRBL's machine state as the status report names it (``Idle``, ``Run``, ``Hold:0``, ``Alarm``...)."""
+        with self._lock:
+            now = time.monotonic()
+            state = self.machine.state(now)
+            self._flush(now)
+            return state
 
     # -- faults --------------------------------------------------------------------------------------------
 
@@ -262,316 +106,55 @@ class GrblSimulator:
         Code 1 (hard limit) and 2 (soft limit) lock the controller until a reset, as GRBL does.
         """
         with self._lock:
-            if after_deg is None:
-                self._raise_alarm(code, time.monotonic())
-            else:
-                self._pending_alarm = (code, after_deg)
+            now = time.monotonic()
+            self.machine.inject_alarm(code, after_deg, now)
+            self._flush(now)
 
     def inject_feed_hold(self, after_deg: float) -> None:
         """Press feed hold (``!``) once the next G0/G1 move has turned ``after_deg`` degrees."""
         with self._lock:
-            self._pending_hold = after_deg
+            self.machine.inject_feed_hold(after_deg)
 
     def garble(self, data: bytes | None) -> None:
         """Answer every reply with ``data`` instead (wrong baud rate, another device); None: answer normally."""
         with self._lock:
             self._garbage = data
 
-    # -- state ---------------------------------------------------------------------------------------------
-
-    def machine_x(self, now: float | None = None) -> float:
-        """Machine X now (units)."""
-        with self._lock:
-            now = time.monotonic() if now is None else now
-            if self._moves and self._moves[0].began is not None and self._moves[0].kind != "dwell":
-                return self._moves[0].position(now)[0]
-            return self._position
-
-    def table_deg(self) -> float:
-        """The table's physical angle now (degrees)."""
-        return self._origin_deg + self.machine_x() / self.units_per_degree
-
-    def state(self) -> str:
-        """GRBL's machine state as the status report names it (``Idle``, ``Run``, ``Hold:0``, ``Alarm``...)."""
-        with self._lock:
-            self._advance(time.monotonic())
-            if self._alarm is not None:
-                return "Alarm"
-            if self._hold:
-                return "Hold:0"
-            if self._moves:
-                return "Home" if self._moves[0].kind == "home" else "Run"
-            return "Idle"
-
-    def _update_studio(self, now: float) -> None:
-        if self.studio is not None:
-            self.studio.turntable_deg = self._origin_deg + self.machine_x(now) / self.units_per_degree
-
-    def _advance(self, now: float) -> None:
-        """Finish moves that are done, start the next, check an injected alarm, run queued lines."""
-        while self._moves and not self._hold and self._alarm is None:
-            move = self._moves[0]
-            if move.began is None:
-                if move.kind != "dwell":
-                    move.start = self._position
-                move.began, move.wall_scale = now, self.time_scale
-            if self._pending_alarm is not None and move.kind == "run":
-                code, after = self._pending_alarm
-                travelled = abs(move.position(now)[0] - move.start) / self.units_per_degree
-                if travelled >= after or (move.done(now) and abs(move.target - move.start) > 0):
-                    self._pending_alarm = None
-                    self._raise_alarm(code, now)
-                    return
-            if (self._pending_hold is not None and move.kind == "run" and not move.done(now)
-                    and abs(move.position(now)[0] - move.start) / self.units_per_degree >= self._pending_hold):
-                self._pending_hold = None
-                self._feed_hold(now)
-                break
-            if not move.done(now):
-                break
-            self._moves.popleft()
-            if move.kind != "dwell":
-                self._position = move.target
-            if move.kind == "home":
-                self._origin_deg, self._position = self.home_deg, 0.0
-                self._wco_due = True
-                self._send("ok\r\n")
-            elif move.kind == "dwell":
-                self._send("ok\r\n")
-        self._update_studio(now)
-        while self._lines and not self._locked:
-            line = self._lines[0]
-            if self._needs_sync(line) and (self._moves or self._hold):
-                break
-            if not line.startswith("$") and len(self._moves) >= _PLANNER_BLOCKS:
-                break
-            self._lines.popleft()
-            self._execute(line, now)
-
-    def _raise_alarm(self, code: int, now: float) -> None:
-        if self._moves and self._moves[0].began is not None and self._moves[0].kind != "dwell":
-            self._position = self._moves[0].position(now)[0]
-        self._moves.clear()
-        self._lines.clear()
-        self._hold = False
-        self._alarm = code
-        self._locked = code in _CRITICAL_ALARMS
-        self._update_studio(now)
-        self._send(f"ALARM:{code}\r\n" + ("[MSG:Reset to continue]\r\n" if self._locked else ""))
-
-    # -- input ---------------------------------------------------------------------------------------------
+    # -- transport -----------------------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Handle bytes as if the driver wrote them (the read thread calls this)."""
+        """Handle bytes as if the driver wrote them (the serving thread calls this)."""
         with self._lock:
             now = time.monotonic()
-            for byte in data:
-                if byte == 0x18:
-                    self._reset(now)
-                elif byte == ord("?"):
-                    self._send(self._status(now))
-                elif byte == ord("!"):
-                    self._feed_hold(now)
-                elif byte == ord("~"):
-                    self._cycle_start(now)
-                elif byte >= 0x80:
-                    continue  # extended real-time overrides: accepted and ignored
-                elif byte in (0x0A, 0x0D):
-                    self._end_line()
-                elif len(self._line) >= _LINE_MAX - 1:
-                    self._overflow = True
-                else:
-                    self._line.append(byte)
-            self._advance(now)
+            self.machine.feed(data, now)
+            self._flush(now)
 
-    def _end_line(self) -> None:
-        raw, overflow = bytes(self._line), self._overflow
-        self._line.clear()
-        self._overflow = False
-        if overflow:
-            self._send("error:11\r\n")
+    def _on_start(self) -> None:
+        with self._lock:
+            self.machine.power_up()
+            self._flush(time.monotonic())
+
+    def _on_bytes(self, data: bytes, received_at: float) -> None:
+        if not self.silent:
+            self.feed(data)
+
+    def _on_tick(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self.machine.tick(now)
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        """Send what the machine printed (one write each, as GRBL does) and show the studio the table."""
+        for text in self.machine.drain():
+            self._send(text)
+        if self.studio is not None:
+            self.studio.turntable_deg = self.machine.table_deg(now)
+
+    def _send(self, text: str) -> None:
+        if self.silent:
             return
-        text = raw.decode("ascii", "replace")
-        text = re.sub(r"\(.*?\)", "", text).split(";")[0]  # comments
-        line = "".join(text.split())
-        if not line:
-            return
-        self.received.append(line)
-        if line.startswith("$"):
-            self._lines.append(line)
-        else:
-            self._lines.append(line.upper())
-
-    def _reset(self, now: float) -> None:
-        moving = bool(self._moves) and not self._hold and self._alarm is None
-        homing = moving and self._moves[0].kind == "home"
-        if moving:
-            self._position = self.machine_x(now)
-        self._moves.clear()
-        self._lines.clear()
-        self._line.clear()
-        self._hold = False
-        self._locked = False
-        self._g92 = 0.0  # GRBL clears G92 offsets on reset (gc_init)
-        self._absolute, self._motion, self._feed = True, 0, 0.0
-        self._wco_due = True
-        text = ""
-        if moving:
-            self._alarm = 6 if homing else 3
-            text += f"ALARM:{self._alarm}\r\n"
-        self._update_studio(now)
-        text += f"\r\n{BANNER}\r\n"
-        if self._alarm is not None:
-            text += "[MSG:'$H'|'$X' to unlock]\r\n"
-        self._send(text)
-
-    def _feed_hold(self, now: float) -> None:
-        if self._moves and not self._hold and self._alarm is None and self._moves[0].kind == "run":
-            self._position = self.machine_x(now)  # stops on the spot (GRBL decelerates; close enough here)
-            self._moves[0].start, self._moves[0].began = self._position, None
-            self._hold = True
-
-    def _cycle_start(self, now: float) -> None:
-        if self._hold:
-            self._hold = False
-            self._advance(now)
-
-    def _status(self, now: float) -> str:
-        self._advance(now)
-        state = self.state()
-        x = self.machine_x(now)
-        speed = 0.0
-        if self._moves and self._moves[0].began is not None and not self._hold:
-            speed = self._moves[0].position(now)[1]
-        position = (f"MPos:{x:.3f},0.000,0.000" if int(self.settings[10]) & 1
-                    else f"WPos:{x - self._g92:.3f},0.000,0.000")
-        fields = [state, position, f"FS:{speed * 60:.0f},0"]
-        if self._alarm in _CRITICAL_ALARMS:
-            fields.append("Pn:X")
-        self._reports += 1
-        if self._wco_due or self._reports % 10 == 0:
-            fields.append(f"WCO:{self._g92:.3f},0.000,0.000")
-            self._wco_due = False
-        elif self._reports % 10 == 5:
-            fields.append("Ov:100,100,100")
-        return "<" + "|".join(fields) + ">\r\n"
-
-    # -- lines ---------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _needs_sync(line: str) -> bool:
-        return "G92" in line or "G4P" in line
-
-    def _execute(self, line: str, now: float) -> None:
-        if line.startswith("$"):
-            self._send(self._system(line, now))
-            return
-        if self._alarm is not None:
-            self._send("error:9\r\n")
-            return
-        self._send(self._gcode(line, now))
-
-    def _system(self, line: str, now: float) -> str:
-        idle_or_alarm = not self._moves and not self._hold
-        if line == "$":
-            return "[HLP:$$ $# $G $I $N $x=val $Nx=line $J=line $SLP $C $X $H ~ ! ? ctrl-x]\r\nok\r\n"
-        if line in ("$$", "$#", "$G", "$I", "$X", "$H") and not idle_or_alarm:
-            return "error:8\r\n"
-        if line == "$$":
-            return "".join(f"${n}={v:.3f}\r\n" if n in _FLOAT_SETTINGS else f"${n}={int(v)}\r\n"
-                           for n, v in sorted(self.settings.items())) + "ok\r\n"
-        if line == "$#":
-            zero = "0.000,0.000,0.000"
-            return "".join(f"[{name}:{zero}]\r\n" for name in ("G54", "G55", "G56", "G57", "G58", "G59", "G28",
-                                                                 "G30")) + \
-                f"[G92:{self._g92:.3f},0.000,0.000]\r\n[TLO:0.000]\r\n[PRB:{zero}:0]\r\nok\r\n"
-        if line == "$G":
-            mode = "G90" if self._absolute else "G91"
-            return f"[GC:G{self._motion} G54 G17 G21 {mode} G94 M5 M9 T0 F{self._feed:.0f} S0]\r\nok\r\n"
-        if line == "$I":
-            return "[VER:1.1h.20190830:]\r\n[OPT:V,15,128]\r\nok\r\n"
-        if line == "$X":
-            if self._alarm is None:
-                return "ok\r\n"
-            self._alarm = None
-            return "[MSG:Caution: Unlocked]\r\nok\r\n"
-        if line == "$H":
-            return self._start_homing()
-        match = re.fullmatch(r"\$(\d+)=(.*)", line)
-        if match:
-            number, text = int(match.group(1)), match.group(2)
-            if number not in self.settings:
-                return "error:3\r\n"
-            try:
-                value = float(text)
-            except ValueError:
-                return "error:2\r\n"
-            if value < 0:
-                return "error:4\r\n"
-            if not idle_or_alarm:
-                return "error:8\r\n"
-            self.settings[number] = value
-            return "ok\r\n"
-        return "error:3\r\n"
-
-    def _start_homing(self) -> str:
-        if int(self.settings[22]) != 1:
-            return "error:5\r\n"
-        # The cycle seeks in the negative direction until the switch: from the table's angle down to home.
-        here = self._origin_deg + self._position / self.units_per_degree
-        search_deg = (here - self.home_deg) % 360.0
-        self._alarm = None
-        self._origin_deg = here  # machine X 0 = here during the search, then the switch after it
-        self._position = 0.0
-        move = _Move(0.0, -search_deg * self.units_per_degree, self.settings[25] / 60.0, self.settings[120], "home")
-        self._moves.append(move)
-        return ""  # ok comes when the cycle completes
-
-    def _gcode(self, line: str, now: float) -> str:
-        words = _WORD.findall(line)
-        if "".join(letter + number for letter, number in words) != line:
-            rest = _WORD.sub("", line)
-            return "error:2\r\n" if rest[:1].isalpha() else "error:1\r\n"  # letter without value / no letter
-        codes = [float(number) for letter, number in words if letter == "G"]
-        values = {letter: float(number) for letter, number in words if letter not in "GMN"}
-        if len(values) != sum(1 for letter, _ in words if letter not in "GMN"):
-            return "error:25\r\n"
-        motion = [c for c in codes if c in (0.0, 1.0)]
-        if len(motion) > 1:
-            return "error:21\r\n"
-        for code in codes:
-            if code not in (0.0, 1.0, 4.0, 17.0, 21.0, 54.0, 90.0, 91.0, 92.0, 92.1, 94.0):
-                return "error:20\r\n"
-        if "F" in values:
-            self._feed = values["F"]
-        if 90.0 in codes:
-            self._absolute = True
-        if 91.0 in codes:
-            self._absolute = False
-        if 92.1 in codes:
-            self._g92, self._wco_due = 0.0, True
-        if 4.0 in codes:
-            if "P" not in values:
-                return "error:28\r\n"
-            self._moves.append(_Move(self._position, self._position, 1.0, 1.0, "dwell", values["P"]))
-            return ""
-        if 92.0 in codes:
-            if "X" not in values:
-                return "error:26\r\n"
-            self._g92, self._wco_due = self._position - values["X"], True
-            return "ok\r\n"
-        if motion:
-            self._motion = int(motion[0])
-        if "X" in values:
-            planned = self._moves[-1].target if self._moves else self._position
-            target = values["X"] + self._g92 if self._absolute else planned + values["X"]
-            speed = self.settings[110] / 60.0
-            if self._motion == 1:
-                if self._feed <= 0.0:
-                    return "error:22\r\n"
-                speed = min(speed, self._feed / 60.0)
-            self._moves.append(_Move(planned, target, speed, self.settings[120]))
-        return "ok\r\n"
+        self.reply(self._garbage if self._garbage is not None else text.encode("ascii"))
 
 
 def start_grbl(studio: VirtualStudio, config: TurntableConfig) -> GrblSimulator:

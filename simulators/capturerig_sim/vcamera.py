@@ -3,7 +3,11 @@
 The virtual camera "captures" by handing out the JPEG images of its folder, so each ``driver: gphoto2``
 camera with ``params: {vcameradir: ...}`` needs a folder of images. This writes test cards made here
 (the camera's id, a gradient and a checkerboard, different per image), so anyone can drive the real
-gphoto2 camera path without a camera::
+gphoto2 camera path without a camera.
+
+A rig that lists such cameras in ``simulation: {serve: [vc0, ...]}`` has them filled when its session starts,
+as the studio starts its other wire simulators (:func:`serve_vcamera`, see :mod:`capturerig_sim.wire`); by
+hand::
 
     python -m capturerig_sim.vcamera examples/vusb/rig.yaml            # fills ~/.cache/capturerig/vusb/...
 """
@@ -11,14 +15,17 @@ gphoto2 camera path without a camera::
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from capturerig.config import load_rig
+from capturerig.config import CameraConfig, load_rig
+from capturerig_sim.studio import VirtualStudio
 
-__all__ = ["fill_vcameradir", "main", "make_test_card", "populate_rig_vcameradirs", "vcameradirs"]
+__all__ = ["FilledFolder", "camera_vcameradir", "fill_vcameradir", "main", "make_test_card",
+           "populate_rig_vcameradirs", "serve_vcamera", "vcameradirs"]
 
 IMAGE_SIZE = (640, 480)  # what the virtual camera says its image size is
 DEFAULT_COUNT = 4
@@ -61,15 +68,24 @@ def fill_vcameradir(folder: Path, label: str, count: int = DEFAULT_COUNT, *, for
     return written
 
 
+def camera_vcameradir(camera: CameraConfig, base_dir: Path) -> Path | None:
+    """A gphoto2 camera's virtual-camera folder, resolved as the driver resolves it (relative to ``base_dir``,
+    the rig file's folder; ``~`` expands); None for a camera without ``params.vcameradir``."""
+    folder = camera.params.get("vcameradir") if camera.driver == "gphoto2" else None
+    if folder is None:
+        return None
+    path = Path(str(folder)).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
 def vcameradirs(rig_path: Path) -> dict[str, Path]:
-    """Each gphoto2 camera's virtual-camera folder, resolved as the driver resolves it (rig-relative, ``~``)."""
+    """Each gphoto2 camera's virtual-camera folder, by camera id."""
     loaded = load_rig(rig_path)
     result = {}
     for camera in loaded.config.cameras:
-        folder = camera.params.get("vcameradir") if camera.driver == "gphoto2" else None
+        folder = camera_vcameradir(camera, loaded.path.parent)
         if folder is not None:
-            path = Path(str(folder)).expanduser()
-            result[camera.id] = path if path.is_absolute() else loaded.path.parent / path
+            result[camera.id] = folder
     return result
 
 
@@ -79,6 +95,34 @@ def populate_rig_vcameradirs(rig_path: Path, count: int = DEFAULT_COUNT, *, forc
     for camera_id, folder in folders.items():
         fill_vcameradir(folder, camera_id, count, force=force)
     return folders
+
+
+@dataclass(frozen=True)
+class FilledFolder:
+    """What :func:`serve_vcamera` leaves running: nothing; the images stay for the next session."""
+
+    folder: Path
+
+    def close(self) -> None:
+        """Nothing to stop (the wire-simulator registry closes what it started)."""
+
+
+def serve_vcamera(studio: VirtualStudio, camera: CameraConfig) -> FilledFolder:
+    """Wire-simulator starter (:mod:`capturerig_sim.wire`): fill ``camera``'s virtual-camera folder.
+
+    A folder that already holds JPEGs is left as it is.
+
+    Raises
+    ------
+    ValueError
+        When the camera has no ``params.vcameradir`` (a real camera cannot be served).
+    """
+    folder = camera_vcameradir(camera, studio.base_dir)
+    if folder is None:
+        raise ValueError(f"rig '{studio.rig.name}' simulation.serve: camera '{camera.id}' has no params.vcameradir; "
+                         "only libgphoto2's virtual camera can be served (a real camera needs no simulator)")
+    fill_vcameradir(folder, camera.id)
+    return FilledFolder(folder)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,10 +3,11 @@
 A rig whose light output uses a real transport (``driver: artnet``, ``driver: sacn`` ...) can still run on
 the virtual studio: ``simulation: {serve: [artnet0]}`` makes the studio start that driver's protocol-level
 simulator where the output's params point (e.g. an Art-Net node on 127.0.0.1:6454), and the simulator feeds
-what it receives into the studio, so the sim cameras render what crossed the wire.
+what it receives into the studio, so the sim cameras render what crossed the wire. A ``driver: gphoto2`` camera
+running libgphoto2's virtual camera (``params.vcameradir``) is served by filling its image folder.
 
 Each transport registers a starter in :data:`WIRE_SIMULATORS` (driver name -> starter); a starter gets the
-studio and the output's config, binds where the params say and returns something with ``close()``.
+studio and the device's config, binds where the params say and returns something with ``close()``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from capturerig_sim.sacn_receiver import SacnReceiver
 from capturerig_sim.serial_lights_sim import serve_serial_lights
 from capturerig_sim.studio import VirtualStudio
 from capturerig_sim.triggerbox_sim import start_triggerbox
+from capturerig_sim.vcamera import serve_vcamera
 
 __all__ = ["WIRE_SIMULATORS", "WireSimulator", "serve_wire_simulators", "served", "stop_wire_simulators"]
 
@@ -73,6 +75,7 @@ WIRE_SIMULATORS: dict[str, Starter] = {
     "enttec-pro": serve_enttec,
     "opendmx": serve_opendmx,
     "serial-lights": serve_serial_lights,
+    "gphoto2": serve_vcamera,  # libgphoto2's virtual camera: its image folder (params.vcameradir) filled
 }
 
 _running: dict[str, tuple[VirtualStudio, WireSimulator]] = {}  # output id -> (studio, simulator)
@@ -83,14 +86,15 @@ def _outputs_to_serve(studio: VirtualStudio) -> list[DeviceConfig]:
     where = f"rig '{studio.rig.name}' simulation.serve"
     wanted = studio.rig.simulation.get("serve", [])
     if not isinstance(wanted, list) or not all(isinstance(item, str) for item in wanted):
-        raise ValueError(f"{where}: must be a list of light output ids, got {wanted!r}")
+        raise ValueError(f"{where}: must be a list of device ids, got {wanted!r}")
     rig = studio.rig
-    outputs: dict[str, DeviceConfig] = {o.id: o for o in (*rig.light_outputs, rig.trigger, rig.turntable) if o}
+    outputs: dict[str, DeviceConfig] = {
+        o.id: o for o in (*rig.light_outputs, rig.trigger, rig.turntable, *rig.cameras) if o}
     chosen = []
     for output_id in wanted:
         output = outputs.get(output_id)
         if output is None:
-            raise ValueError(f"{where}: no light output, trigger or turntable '{output_id}' "
+            raise ValueError(f"{where}: no light output, trigger, turntable or camera '{output_id}' "
                              f"(devices: {', '.join(outputs) or 'none'})")
         if output.driver not in WIRE_SIMULATORS:
             raise ValueError(f"{where}: '{output_id}' uses driver '{output.driver}', which has no wire simulator "
@@ -111,7 +115,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve_wire_simulators(studio: VirtualStudio) -> list[str]:
-    """Start the wire simulators ``studio.rig.simulation["serve"]`` names; returns the output ids served.
+    """Start the wire simulators ``studio.rig.simulation["serve"]`` names; returns the device ids served.
 
     A simulator already serving an output id (for an earlier studio of the same name, e.g. after
     ``reset_studios``) is closed first, so its address is free for the new one.
@@ -119,7 +123,7 @@ def serve_wire_simulators(studio: VirtualStudio) -> list[str]:
     Raises
     ------
     ValueError
-        When ``serve`` is not a list of the rig's light output ids, an output's driver has no simulator, or it
+        When ``serve`` is not a list of the rig's device ids, a device's driver has no simulator, or it
         points at an address that is not loopback.
     OSError
         When the simulator cannot bind its address (another program listens there).

@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from capturerig import config
-from capturerig.devices import available_drivers
+from capturerig.devices import installed_drivers
 from capturerig.plan import refuse_unsafe_plan
 
 __all__ = ["load_plan", "load_rig"]
 
 
 def load_rig(path: str | Path | None = None) -> config.LoadedRig:
-    """Load and check a rig file (default: the embedded simulated studio); drivers must be installed."""
-    return config.load_rig(path or config.default_rig_path(), known_drivers=available_drivers())
+    """Load and check a rig file (default: the embedded simulated studio).
+
+    Every device's driver must be installed, and its params must fit the params model the driver declares;
+    a bad param is reported at its line like any other problem of the file (ConfigError).
+    """
+    return config.load_rig(path or config.default_rig_path(), drivers=installed_drivers())
 
 
 def load_plan(path: str | Path | None, rig: config.LoadedRig) -> config.LoadedPlan:

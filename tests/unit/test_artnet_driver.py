@@ -197,12 +197,14 @@ def test_wait_sent_before_open_says_so(node: ArtNetNode) -> None:
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"host": "node.local"}, "params.host 'node.local' is not an IPv4 address"),
-    ({"port": 70000}, r"params.port 70000 is outside 1\.\.65535"),
-    ({"rate_hz": 60}, r"params.rate_hz 60 is outside 1\.\.44"),
-    ({"keepalive_s": 5}, r"params.keepalive_s 5 is outside 0\.\.4"),
-    ({"sync": "yes"}, "params.sync must be true or false"),
-    ({"realtime_priority": 100}, r"params.realtime_priority 100 is outside 1\.\.99"),
+    ({"host": "node.local"}, "params.host: 'node.local' is not an IPv4 address"),
+    ({"port": 70000}, r"params.port: input should be less than or equal to 65535 \(got 70000\)"),
+    ({"port": "6454"}, "params.port: should be a whole number, got '6454'"),
+    ({"rate_hz": 60}, r"params.rate_hz: input should be less than or equal to 44 \(got 60\)"),
+    ({"keepalive_s": 5}, r"params.keepalive_s: input should be less than or equal to 4 \(got 5\)"),
+    ({"sync": "yes"}, "params.sync: should be true or false, got 'yes'"),
+    ({"realtime_priority": 100}, r"params.realtime_priority: input should be less than or equal to 99 \(got 100\)"),
+    ({"universe": 1}, "params.universe: is not a known field; allowed here: host, port"),
 ])
 def test_bad_params_name_the_output_and_the_field(params: dict[str, Any], message: str) -> None:
     config = LightOutputConfig(id="artnet0", driver="artnet", universes=(1,), params=params)

@@ -7,26 +7,40 @@ exact ``file:line field: message`` that str(ConfigError) shows, plus the key wor
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from capturerig.config import (
     ConfigError,
     ConfigProblem,
+    DriverCatalog,
     LoadedRig,
     default_rig_path,
     load_plan,
     load_rig,
 )
+from capturerig.devices import installed_drivers
 
 # One-line values for the parts of a camera that most tests do not care about; $REST is everything of a
 # flow-style camera after its serial.
 INTRINSICS = "{width: 480, height: 640, fx: 700.0, fy: 700.0, cx: 239.5, cy: 319.5}"
 POSE = "{position: [2.0, 0.0, 1.0], look_at: [0.0, 0.0, 1.0]}"
 REST = f"body: sim-studio, group: ring, intrinsics: {INTRINSICS}, pose: {POSE}"
-SIM_DRIVERS = {"camera": ["sim"], "light": ["sim"], "trigger": ["sim"], "turntable": ["sim"]}
+
+
+class SimDriversOnly:
+    """The installed sim drivers and no other (so the 'installed:' lists below stay put)."""
+
+    def names(self, kind: str) -> list[str]:
+        return ["sim"]
+
+    def params_model(self, kind: str, name: str) -> type[BaseModel]:
+        return installed_drivers().params_model(kind, name)
+
+
+SIM_DRIVERS = SimDriversOnly()
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -38,10 +52,10 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def rig_error(folder: Path, text: str, known_drivers: Mapping[str, Sequence[str]] | None = None) -> ConfigError:
+def rig_error(folder: Path, text: str, drivers: DriverCatalog | None = None) -> ConfigError:
     path = write(folder, "rig.yaml", text)
     with pytest.raises(ConfigError) as excinfo:
-        load_rig(path, known_drivers=known_drivers)
+        load_rig(path, drivers=drivers)
     return excinfo.value
 
 
@@ -234,9 +248,9 @@ def test_unknown_camera_driver(tmp_path: Path) -> None:
             intrinsics: $INTRINSICS
             pose: $POSE
     """
-    error = rig_error(tmp_path, text, known_drivers=SIM_DRIVERS)
+    error = rig_error(tmp_path, text, drivers=SIM_DRIVERS)
     expect_only(error, "rig.yaml", 5, "cameras[1].driver", "unknown camera driver 'gphot2'", "installed: sim")
-    # Without known_drivers the driver is not checked (the registry reports it when the rig is opened).
+    # Without drivers the driver is not checked (the registry reports it when the rig is opened).
     assert len(load_rig(tmp_path / "rig.yaml").config.cameras) == 2
 
 
@@ -248,7 +262,7 @@ def test_unknown_turntable_driver(tmp_path: Path) -> None:
         turntable:
           id: tt0
           driver: stepper
-    """, known_drivers=SIM_DRIVERS)
+    """, drivers=SIM_DRIVERS)
     expect_only(error, "rig.yaml", 6, "turntable.driver", "unknown turntable driver 'stepper'", "installed: sim")
 
 

@@ -26,9 +26,9 @@ from capturerig.config import (
     load_rig,
     selected_cameras,
 )
+from capturerig.devices import installed_drivers
 
 REPO = Path(__file__).resolve().parents[2]
-SIM_DRIVERS = {"camera": ["sim"], "light": ["sim"], "trigger": ["sim"], "turntable": ["sim"]}
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -39,7 +39,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 @pytest.fixture(scope="module")
 def rig() -> LoadedRig:
-    return load_rig(default_rig_path(), known_drivers=SIM_DRIVERS)
+    return load_rig(default_rig_path(), drivers=installed_drivers())
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_example_is_the_embedded_default(name: str) -> None:
 
 def test_example_rig_and_plan_load(tmp_path: Path) -> None:
     example = REPO / "examples" / "sim-studio"
-    rig = load_rig(example / "rig.yaml", known_drivers=SIM_DRIVERS)
+    rig = load_rig(example / "rig.yaml", drivers=installed_drivers())
     assert len(load_plan(example / "plan.yaml", rig).config.lighting) == 4
 
 

@@ -135,11 +135,13 @@ def test_a_missing_port_names_the_path(context: DriverContext) -> None:
 
 
 def test_bad_params_are_refused_naming_the_param(context: DriverContext) -> None:
-    with pytest.raises(DeviceError, match=r"params\.slots = 600 is outside 24\.\.512"):
+    with pytest.raises(DeviceError, match=r"params\.slots: input should be less than or equal to 512 \(got 600\)"):
         _driver(context, "/dev/null", slots=600)
-    with pytest.raises(DeviceError, match=r"params\.rate_hz = 50 is outside 1\.\.44"):
+    with pytest.raises(DeviceError, match=r"params\.rate_hz: input should be less than or equal to 44 \(got 50\)"):
         _driver(context, "/dev/null", rate_hz=50)
-    with pytest.raises(DeviceError, match=r"needs params\.port"):
+    with pytest.raises(DeviceError, match=r"params\.slots: should be a whole number, got 512\.0"):
+        _driver(context, "/dev/null", slots=512.0)
+    with pytest.raises(DeviceError, match=r"params\.port: is required but missing \(the interface's serial device"):
         create_light_output(LightOutputConfig(id="e", driver="enttec-pro", universes=(1,)), context)
 
 

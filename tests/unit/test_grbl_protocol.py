@@ -199,10 +199,12 @@ def test_raising_the_person_caps_needs_a_written_override() -> None:
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"person_on_platform": "yes"}, "params.person_on_platform: 'yes' must be true or false"),
-    ({"max_accel_deg_per_s2": 0}, "params.max_accel_deg_per_s2: 0 must be > 0"),
-    ({"max_accel_deg_per_s2": "fast"}, "params.max_accel_deg_per_s2: 'fast' is not a number"),
+    ({"person_on_platform": "yes"}, "params.person_on_platform: should be true or false, got 'yes'"),
+    ({"max_accel_deg_per_s2": 0}, "params.max_accel_deg_per_s2: input should be greater than 0 (got 0)"),
+    ({"max_accel_deg_per_s2": "fast"}, "params.max_accel_deg_per_s2: should be a number, got 'fast'"),
+    ({"on_alarm": "home"}, "params.on_alarm: 'home' needs homing: true"),
+    ({"baudrate": 115200.0}, "params.baudrate: should be a whole number, got 115200.0"),
 ])
 def test_bad_params_name_the_param(params: dict[str, object], message: str) -> None:
-    with pytest.raises(DeviceError, match="^tt0: turntable " + re.escape(message)):
+    with pytest.raises(DeviceError, match="^tt0: " + re.escape(message)):
         motion_limits(_table(**params))  # type: ignore[arg-type]

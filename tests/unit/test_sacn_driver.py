@@ -219,11 +219,11 @@ def test_multicast_reaches_a_receiver_joined_on_loopback() -> None:
 
 @pytest.mark.parametrize(("universes", "params", "message"), [
     ((0,), {}, r"sACN universes are 1\.\.63999, got 0"),
-    ((1,), {"priority": 201}, r"params.priority 201 is outside 0\.\.200"),
-    ((1,), {"keepalive_s": 1.5}, r"params.keepalive_s 1.5 is outside 0\.\.1"),
-    ((1,), {"cid": "1234"}, "bad sACN CID"),
-    ((1,), {"source_name": "x" * 64}, "params.source_name .* is over 63 UTF-8 bytes"),
-    ((1,), {"multicast": 1}, "params.multicast must be true or false"),
+    ((1,), {"priority": 201}, r"params.priority: input should be less than or equal to 200 \(got 201\)"),
+    ((1,), {"keepalive_s": 1.5}, r"params.keepalive_s: input should be less than or equal to 1 \(got 1.5\)"),
+    ((1,), {"cid": "1234"}, "params.cid: '1234' is not a UUID"),
+    ((1,), {"source_name": "x" * 64}, "params.source_name: .* is over 63 UTF-8 bytes"),
+    ((1,), {"multicast": 1}, "params.multicast: should be true or false, got 1"),
 ])
 def test_bad_config_names_the_output_and_the_field(universes: tuple[int, ...], params: dict[str, Any],
                                                   message: str) -> None:

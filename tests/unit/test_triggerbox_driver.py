@@ -185,9 +185,9 @@ def test_missing_port_and_bad_params_are_clear(context: DriverContext, tmp_path:
                                            params={"port": str(tmp_path / "ttyACM9")}), context)
     with pytest.raises(DeviceError, match=r"trigger box on .*ttyACM9: cannot open the port"):
         driver.open(TIMEOUT_S)
-    with pytest.raises(DeviceError, match=r"params.port must name the box's serial port"):
+    with pytest.raises(DeviceError, match=r"params.port: is required but missing \(the box's serial device"):
         SerialTriggerBox(DeviceConfig(id="trig0", driver="serial-box"), context)
-    with pytest.raises(DeviceError, match=r"params.outputs names camera 'cam99', which the rig does not have"):
+    with pytest.raises(DeviceError, match=r"params.outputs: names camera 'cam99', which the rig does not have"):
         SerialTriggerBox(DeviceConfig(id="trig0", driver="serial-box",
                                       params={"port": "/dev/null", "outputs": {"cam99": 0}}), context)
 

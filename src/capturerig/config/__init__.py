@@ -2,7 +2,8 @@
 
 from capturerig.config._base import FrozenModel
 from capturerig.config._dmx import DMX_UNIVERSE_SIZE, MAX_DMX_RATE_HZ
-from capturerig.config._errors import ConfigError, ConfigProblem
+from capturerig.config._drivers import DriverCatalog
+from capturerig.config._errors import ConfigError, ConfigProblem, format_field_path
 from capturerig.config._lighting import (
     DEFAULT_MAX_FLASHES_PER_S,
     FixtureCommand,
@@ -62,7 +63,7 @@ from capturerig.config._rig import (
     StorageConfig,
     TurntableConfig,
 )
-from capturerig.config._validation import validate_document
+from capturerig.config._validation import validate_document, validation_messages
 from capturerig.config._yaml import LocatedDocument, load_located_yaml
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "Consistency",
     "Coverage",
     "DeviceConfig",
+    "DriverCatalog",
     "FixtureCommand",
     "FixtureConfig",
     "FixtureMode",
@@ -114,6 +116,7 @@ __all__ = [
     "default_plan_path",
     "default_rig_path",
     "firmware_config_dir",
+    "format_field_path",
     "generated_ids",
     "load_body_profile",
     "load_fixture_profile",
@@ -123,4 +126,5 @@ __all__ = [
     "selected_cameras",
     "selected_fixtures",
     "validate_document",
+    "validation_messages",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 from capturerig.config._dmx import DMX_UNIVERSE_SIZE
+from capturerig.config._drivers import DriverCatalog, check_drivers
 from capturerig.config._errors import ConfigError, ConfigProblem, FieldPath
 from capturerig.config._lighting import FixtureCommand, LightingCondition, generated_ids, selected_fixtures
 from capturerig.config._plan import PlanConfig
@@ -125,24 +126,6 @@ def _check_cameras(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[Con
     return problems
 
 
-def _check_drivers(rig: RigConfig, doc: LocatedDocument,
-                   known_drivers: Mapping[str, Sequence[str]]) -> list[ConfigProblem]:
-    devices: list[tuple[str, FieldPath, str]] = [
-        ("camera", ("cameras", i, "driver"), c.driver) for i, c in enumerate(rig.cameras)]
-    devices += [("light", ("light_outputs", i, "driver"), o.driver) for i, o in enumerate(rig.light_outputs)]
-    if rig.trigger:
-        devices.append(("trigger", ("trigger", "driver"), rig.trigger.driver))
-    if rig.turntable:
-        devices.append(("turntable", ("turntable", "driver"), rig.turntable.driver))
-    problems = []
-    for kind, path, driver in devices:
-        names = known_drivers.get(kind, ())
-        if driver not in names:
-            problems.append(doc.problem(path, f"unknown {kind} driver '{driver}' "
-                                              f"(installed: {', '.join(sorted(names)) or 'none'})"))
-    return problems
-
-
 def _check_fixtures(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     outputs = {o.id: o for o in rig.light_outputs}
@@ -191,14 +174,14 @@ def _check_fixtures(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[Co
 
 
 def _check_rig(rig: RigConfig, doc: LocatedDocument, base: Path,
-               known_drivers: Mapping[str, Sequence[str]] | None) -> list[ConfigProblem]:
+               drivers: DriverCatalog | None) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     problems += _duplicates(doc, "cameras", [c.id for c in rig.cameras], "camera")
     problems += _duplicates(doc, "light_outputs", [o.id for o in rig.light_outputs], "light output")
     problems += _duplicates(doc, "fixtures", [f.id for f in rig.fixtures], "fixture")
     problems += _check_cameras(rig, doc, base)
-    if known_drivers is not None:
-        problems += _check_drivers(rig, doc, known_drivers)
+    if drivers is not None:
+        problems += check_drivers(rig, doc, drivers)
     problems += _check_fixtures(rig, doc, base)
     problems += _check_scenes(rig, doc, base)
     return problems
@@ -296,16 +279,23 @@ def _check_scenes(rig: RigConfig, doc: LocatedDocument, base: Path) -> list[Conf
     return problems
 
 
-def load_rig(path: str | Path, known_drivers: Mapping[str, Sequence[str]] | None = None) -> LoadedRig:
+def load_rig(path: str | Path, drivers: DriverCatalog | None = None) -> LoadedRig:
     """Load and check a rig file; raises ConfigError listing every problem with its line.
 
-    ``known_drivers`` maps a device kind (camera, light, trigger, turntable) to the driver names installed;
-    when given, a rig naming any other driver (or a driver of a kind missing from the mapping) is rejected.
+    Parameters
+    ----------
+    path : str or Path
+        The rig file; relative profile paths in it mean its folder.
+    drivers : DriverCatalog, optional
+        The installed drivers (``capturerig.devices.installed_drivers()``; ``capturerig.load_rig`` passes
+        it). When given, a device naming a driver that is not installed is refused, and every device's
+        ``params`` are validated against its driver's params model, each bad param reported at its line.
+        Without it (tools that only read the rig) drivers and params are checked when a device is made.
     """
     path = Path(path)
     doc = load_located_yaml(path)
     rig = validate_document(RigConfig, doc, "a rig")
-    _raise_if_any(doc, _check_rig(rig, doc, path.parent, known_drivers))
+    _raise_if_any(doc, _check_rig(rig, doc, path.parent, drivers))
     return LoadedRig(rig, path, doc.text)
 
 

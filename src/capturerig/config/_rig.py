@@ -96,8 +96,10 @@ class DeviceConfig(FrozenModel):
     """Any device: an id, the driver that runs it and that driver's own parameters."""
 
     id: str = Field(pattern=_ID_PATTERN)
-    driver: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    driver: str = Field(description="the driver that runs it, by name (sim, gphoto2, artnet, grbl ...)")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the driver's own settings; each driver declares them as a model (its Params), checked at load")
 
 
 class CameraConfig(DeviceConfig):

@@ -19,6 +19,7 @@ __all__ = [
     "describe_value",
     "problems_from_validation_error",
     "validate_document",
+    "validation_messages",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -110,6 +111,19 @@ def _model_fields(annotation: Any) -> list[str]:
     return []
 
 
+def _description(model: type[BaseModel] | None, path: FieldPath) -> str | None:
+    """The ``Field(description=...)`` of the field at ``path``, if it is a model's field and has one."""
+    if not path or not isinstance(path[-1], str):
+        return None
+    parents = _type_at(model, path[:-1])
+    for parent in typing.get_args(parents) or (parents,):
+        if isinstance(parent, type) and issubclass(parent, BaseModel):
+            field = parent.model_fields.get(path[-1])
+            if field is not None and field.description:
+                return field.description
+    return None
+
+
 def _fixed_length(annotation: Any) -> int | None:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -136,7 +150,8 @@ def _problem(error: Mapping[str, Any], path: FieldPath,
         count = f"{expected} values" if expected is not None else "more values"
         return parent, f"needs {count}, got {len(value)}"
     if kind == "missing":
-        return path, "is required but missing"
+        meaning = _description(model, path)
+        return path, "is required but missing" + (f" ({meaning})" if meaning else "")
     if kind == "extra_forbidden":
         allowed = _model_fields(_type_at(model, path[:-1]))
         message = "is not a known field"
@@ -168,23 +183,42 @@ def _problem(error: Mapping[str, Any], path: FieldPath,
     return path, f"{text[:1].lower()}{text[1:]} (got {describe_value(value)})"
 
 
-def problems_from_validation_error(exc: ValidationError, doc: LocatedDocument,
-                                   model: type[BaseModel] | None = None) -> list[ConfigProblem]:
-    """One located problem per pydantic error (``model``, when given, lets messages list allowed fields)."""
+def validation_messages(exc: ValidationError,
+                        model: type[BaseModel] | None = None) -> list[tuple[FieldPath, str]]:
+    """Each pydantic error as (field path, plain-language message), in pydantic's order, without noise.
+
+    The messages are those of the rig and plan files; ``model``, when given, lets them list allowed fields.
+    Paths are relative to the validated data (prefix them to place them in a larger document).
+    """
     located = []
     for error in exc.errors():
         # Drop steps that are not fields in the file: union/function tags, and '[key]' after a bad mapping key.
         path = tuple(p for p in error["loc"]
                      if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]")))
         located.append((error, path))
-    problems: list[ConfigProblem] = []
+    messages: list[tuple[FieldPath, str]] = []
     for error, path in located:
         # pydantic also reports a list as too short when its only items were invalid; that is noise.
         if error["type"] == "too_short" and any(len(other) > len(path) and other[:len(path)] == path
                                                 for _, other in located):
             continue
-        where, message = _problem(dict(error), path, model)
-        problem = doc.problem(where, message)
+        message = _problem(dict(error), path, model)
+        if message not in messages:
+            messages.append(message)
+    return messages
+
+
+def problems_from_validation_error(exc: ValidationError, doc: LocatedDocument,
+                                   model: type[BaseModel] | None = None,
+                                   prefix: FieldPath = ()) -> list[ConfigProblem]:
+    """One located problem per pydantic error (``model``, when given, lets messages list allowed fields).
+
+    ``prefix`` places data validated on its own inside ``doc``: a device's ``params`` are validated against
+    its driver's model and reported at ``("light_outputs", 0, "params", ...)``.
+    """
+    problems: list[ConfigProblem] = []
+    for path, message in validation_messages(exc, model):
+        problem = doc.problem((*prefix, *path), message)
         if problem not in problems:
             problems.append(problem)
     return problems

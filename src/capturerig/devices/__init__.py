@@ -2,14 +2,17 @@
 
 from capturerig.config import MAX_DMX_RATE_HZ  # re-exported: drivers' public ceiling, defined with the DMX facts
 from capturerig.devices._frame_clock import FrameClock, SendRecord
+from capturerig.devices._params import DmxRateHz, DriverParams, IPv4Host, RealtimePriority, SerialPortUrl
 from capturerig.devices._registry import (
     DEVICE_KINDS,
     DriverContext,
+    InstalledDrivers,
     available_drivers,
     create_camera,
     create_light_output,
     create_trigger,
     create_turntable,
+    installed_drivers,
 )
 from capturerig.devices._send_once import send_frames_once
 from capturerig.devices.protocols import (
@@ -41,11 +44,17 @@ __all__ = [
     "CameraStatus",
     "DeviceError",
     "DeviceTimeout",
+    "DmxRateHz",
     "DriverContext",
+    "DriverParams",
     "FrameClock",
+    "IPv4Host",
+    "InstalledDrivers",
     "LightOutput",
     "PreparedTrigger",
+    "RealtimePriority",
     "SendRecord",
+    "SerialPortUrl",
     "SyncReadBack",
     "TriggerBox",
     "TriggerDelays",
@@ -56,5 +65,6 @@ __all__ = [
     "create_light_output",
     "create_trigger",
     "create_turntable",
+    "installed_drivers",
     "send_frames_once",
 ]

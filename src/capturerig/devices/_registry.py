@@ -2,6 +2,11 @@
 
 A rig file says ``driver: sim`` or ``driver: gphoto2``; the registry finds the class registered as
 ``camera.sim`` / ``camera.gphoto2``, so core code never imports a particular driver (or the simulators).
+
+A driver class is made as ``Driver(config, context)`` and declares its params as a ``Params`` class
+attribute, a :class:`~capturerig.devices.DriverParams` subclass. :func:`installed_drivers` hands the rig
+loader (``capturerig.config.load_rig``) what it needs to check a rig's drivers and params at load, found
+the same way, so the config layer never imports the device layer.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from capturerig.config import CameraConfig, DeviceConfig, LightOutputConfig, RigConfig, TurntableConfig
+from capturerig.devices._params import DriverParams
 from capturerig.devices.protocols import Camera, DeviceError, LightOutput, TriggerBox, Turntable
 
-__all__ = ["DEVICE_KINDS", "DriverContext", "available_drivers", "create_camera", "create_light_output",
-           "create_trigger", "create_turntable"]
+__all__ = ["DEVICE_KINDS", "DriverContext", "InstalledDrivers", "available_drivers", "create_camera",
+           "create_light_output", "create_trigger", "create_turntable", "installed_drivers"]
 
 ENTRY_POINT_GROUP = "capturerig.drivers"
 DEVICE_KINDS = ("camera", "light", "trigger", "turntable")
@@ -47,6 +53,47 @@ def available_drivers() -> dict[str, list[str]]:
         kind, _, name = entry_name.partition(".")
         result.setdefault(kind, []).append(name)
     return {kind: sorted(names) for kind, names in result.items()}
+
+
+class InstalledDrivers:
+    """The installed drivers as the rig loader asks for them (a ``capturerig.config.DriverCatalog``).
+
+    Only the drivers a rig names are imported (on :meth:`params_model`), so loading a rig of sim devices
+    does not import libgphoto2's driver, nor a missing plug-in.
+    """
+
+    def names(self, kind: str) -> list[str]:
+        """The installed drivers of ``kind`` (``camera``, ``light``, ``trigger``, ``turntable``), sorted."""
+        return available_drivers().get(kind, [])
+
+    def params_model(self, kind: str, name: str) -> type[DriverParams]:
+        """The ``Params`` model of driver ``name`` of ``kind``.
+
+        Raises
+        ------
+        ValueError
+            When no such driver is installed, it cannot be imported, or it declares no ``Params`` model
+            (a DriverParams subclass); the message says which.
+        """
+        entry = _entry_points().get(f"{kind}.{name}")
+        if entry is None:
+            raise ValueError(f"no {kind} driver '{name}' is installed (installed: "
+                             f"{', '.join(self.names(kind)) or 'none'})")
+        try:
+            driver = entry.load()
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"the {kind} driver '{name}' ({entry.value}) cannot be loaded: {exc}; "
+                             "reinstall the package that provides it") from exc
+        model = getattr(driver, "Params", None)
+        if not (isinstance(model, type) and issubclass(model, DriverParams)):
+            raise ValueError(f"the {kind} driver '{name}' ({entry.value}) declares no params model: a driver "
+                             "class names a capturerig.devices.DriverParams subclass as its Params attribute")
+        return model
+
+
+def installed_drivers() -> InstalledDrivers:
+    """The drivers installed under the ``capturerig.drivers`` entry points, for ``load_rig(path, drivers=...)``."""
+    return InstalledDrivers()
 
 
 def _create(kind: str, config: DeviceConfig, context: DriverContext) -> Any:

@@ -16,14 +16,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import serial
+from pydantic import Field
 
-from capturerig.config import MAX_DMX_RATE_HZ, LightOutputConfig
+from capturerig.config import LightOutputConfig
 from capturerig.devices._frame_clock import FrameClock, SendRecord
+from capturerig.devices._params import DmxRateHz, DriverParams, RealtimePriority, SerialPortUrl
 from capturerig.devices._registry import DriverContext
 from capturerig.devices.protocols import DeviceError
 
-__all__ = ["PTY_ERRNOS", "SerialLightOutput", "describe_bytes", "is_simulated_port", "open_serial_port",
-           "param_float", "param_int"]
+__all__ = ["PTY_ERRNOS", "SerialLightOutput", "SerialLightParams", "describe_bytes", "is_simulated_port",
+           "open_serial_port"]
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +49,14 @@ def is_simulated_port(url: str) -> bool:
     return os.path.realpath(url).startswith("/dev/pts/")
 
 
-def param_float(config: LightOutputConfig, name: str, default: float, low: float, high: float) -> float:
-    """A numeric driver param within ``low..high``; a bad value raises DeviceError naming the param."""
-    raw = config.params.get(name, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise DeviceError(config.id, f"params.{name} must be a number, got {raw!r}", "fix the rig file") from None
-    if not low <= value <= high:
-        raise DeviceError(config.id, f"params.{name} = {value:g} is outside {low:g}..{high:g}", "fix the rig file")
-    return value
+class SerialLightParams(DriverParams):
+    """The params every serial light output has; each driver's model adds its own."""
 
-
-def param_int(config: LightOutputConfig, name: str, default: int, low: int, high: int) -> int:
-    """An integer driver param within ``low..high``; a bad value raises DeviceError naming the param."""
-    value = param_float(config, name, default, low, high)
-    if value != int(value):
-        raise DeviceError(config.id, f"params.{name} must be a whole number, got {value:g}", "fix the rig file")
-    return int(value)
+    port: SerialPortUrl = Field(description="the interface's serial device (/dev/ttyUSB0, /dev/serial/by-id/...) "
+                                            "or a pyserial URL")
+    rate_hz: DmxRateHz = Field(40.0, description="frames per second per universe (at most 44)")
+    realtime_priority: RealtimePriority | None = Field(
+        None, description="run the sender thread under SCHED_FIFO at this priority (needs CAP_SYS_NICE)")
 
 
 def open_serial_port(device_id: str, url: str, settings: Mapping[str, Any]) -> serial.SerialBase:
@@ -84,25 +76,19 @@ def open_serial_port(device_id: str, url: str, settings: Mapping[str, Any]) -> s
 class SerialLightOutput(ABC):
     """Base of the serial light drivers: one port, one sender clock refreshing every tick.
 
-    Subclasses set ``_what`` and implement ``_port_settings``, ``_handshake`` (queries, at open only) and
-    ``_transmit``. Common params: ``port`` (required), ``rate_hz`` (default 40, at most 44),
-    ``realtime_priority`` (1..99: the sender thread runs under SCHED_FIFO; needs CAP_SYS_NICE).
+    Subclasses set ``_what`` and ``Params`` (a :class:`SerialLightParams`), read their params and hand them
+    to this constructor, and implement ``_port_settings``, ``_handshake`` (queries, at open only) and
+    ``_transmit``.
     """
 
     _what = "serial light output"
-    _default_rate_hz = 40.0
 
-    def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
+    def __init__(self, config: LightOutputConfig, context: DriverContext, params: SerialLightParams) -> None:
         self._config = config
         self._context = context
-        port = config.params.get("port")
-        if not isinstance(port, str) or not port:
-            raise DeviceError(config.id, f"the {self._what} needs params.port (a serial device path or URL)",
-                              "add e.g. params: {port: /dev/ttyUSB0} to the light output in the rig file")
-        self.port_url = port
-        self.rate_hz = param_float(config, "rate_hz", self._default_rate_hz, 1.0, MAX_DMX_RATE_HZ)
-        self.realtime_priority = (None if config.params.get("realtime_priority") is None
-                                  else param_int(config, "realtime_priority", 0, 1, 99))
+        self.port_url = params.port
+        self.rate_hz = params.rate_hz
+        self.realtime_priority = params.realtime_priority
         self._port: serial.SerialBase | None = None
         self._clock: FrameClock | None = None
         self._io_lock = threading.Lock()  # one writer at a time: the clock thread, or a query before it runs

@@ -1,11 +1,6 @@
 """Art-Net 4 light output: ArtDmx over UDP from one sender clock, ArtSync, and ArtPoll discovery.
 
-Rig params (all optional): ``host`` (the node's IPv4 address, default 127.0.0.1; a broadcast address works
-with ``broadcast: true``), ``port`` (6454), ``bind_host`` (the local address to send from), ``rate_hz`` (<= 44),
-``keepalive_s`` (resend an unchanged frame after this long, default 2 s; Art-Net wants one at least every
-4 s; 0 refreshes every tick), ``sync`` (send ArtSync after each tick so a node outputs all universes
-together), ``physical`` (the Physical field), ``realtime_priority`` (1..99, default 10: SCHED_FIFO priority of
-the sender process, so a busy machine does not delay ticks; without CAP_SYS_NICE it warns and runs normally).
+Rig params (all optional): :class:`ArtNetParams`.
 
 The ArtDmx packets (with their sequence counters) and ArtSync are built and sent by a sender process
 (:class:`~capturerig.devices._sender_process.ProcessFrameClock`), so the controller's threads never delay
@@ -19,7 +14,9 @@ import socket
 import time
 from dataclasses import dataclass
 
-from capturerig.config import LightOutputConfig
+from pydantic import Field
+
+from capturerig.config import MAX_DMX_RATE_HZ, LightOutputConfig
 from capturerig.devices._artnet_packets import (
     ARTNET_PORT,
     ArtNetPacketError,
@@ -27,23 +24,35 @@ from capturerig.devices._artnet_packets import (
     build_artpoll,
     parse_artnet,
 )
-from capturerig.devices._netdmx_params import (
-    param_bool,
-    param_float,
-    param_host,
-    param_int,
-    rate_hz,
-    realtime_priority,
-)
+from capturerig.devices._params import DmxRateHz, DriverParams, IPv4Host, RealtimePriority
 from capturerig.devices._process_output import ProcessClockOutput
 from capturerig.devices._registry import DriverContext
 from capturerig.devices._sender_process import DEFAULT_REALTIME_PRIORITY, ProcessFrameClock
 
-__all__ = ["ARTNET_KEEPALIVE_S", "ArtNetOutput", "DiscoveredNode", "discover_artnet_nodes"]
+__all__ = ["ARTNET_KEEPALIVE_S", "ArtNetOutput", "ArtNetParams", "DiscoveredNode", "discover_artnet_nodes"]
 
 log = logging.getLogger(__name__)
 ARTNET_KEEPALIVE_S = 2.0  # well inside Art-Net's 4 s, so one late tick on a busy machine does not matter
 _MAX_KEEPALIVE_S = 4.0
+
+
+class ArtNetParams(DriverParams):
+    """An Art-Net output's rig params (``driver: artnet``)."""
+
+    host: IPv4Host = Field("127.0.0.1", description="the node's IPv4 address; a broadcast address with "
+                                                    "broadcast: true")
+    port: int = Field(ARTNET_PORT, ge=1, le=65535, description="the node's UDP port")
+    bind_host: IPv4Host = Field("0.0.0.0", description="the local IPv4 address to send from")
+    broadcast: bool = Field(False, description="host is a broadcast address (the socket may broadcast)")
+    sync: bool = Field(False, description="send ArtSync after each tick, so a node outputs all universes together")
+    physical: int = Field(0, ge=0, le=255, description="the ArtDmx Physical field (the sender's DMX port)")
+    rate_hz: DmxRateHz = Field(MAX_DMX_RATE_HZ, description="frames per second per universe (at most 44)")
+    keepalive_s: float = Field(
+        ARTNET_KEEPALIVE_S, ge=0.0, le=_MAX_KEEPALIVE_S,
+        description="resend an unchanged frame after this long (Art-Net wants one every 4 s; 0: every tick)")
+    realtime_priority: RealtimePriority | None = Field(
+        None, description=f"SCHED_FIFO priority of the sender process (default {DEFAULT_REALTIME_PRIORITY}), so "
+                          "a busy machine does not delay ticks; without CAP_SYS_NICE it warns and runs normally")
 
 
 class ArtNetOutput(ProcessClockOutput):
@@ -52,9 +61,9 @@ class ArtNetOutput(ProcessClockOutput):
     Parameters
     ----------
     config : LightOutputConfig
-        ``universes`` are Art-Net Port-Addresses (0..32767); ``params`` as in the module docstring.
+        ``universes`` are Art-Net Port-Addresses (0..32767); ``params`` as :class:`ArtNetParams`.
     context : DriverContext
-        Unused; part of the driver signature.
+        Its rig is the params' validation context.
 
     Raises
     ------
@@ -62,21 +71,22 @@ class ArtNetOutput(ProcessClockOutput):
         For a malformed param (the message names it).
     """
 
+    Params = ArtNetParams
+
     def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
-        params = config.params
+        params = ArtNetParams.of(config, context.rig)
         self._id = config.id
-        self.host = param_host(config.id, params, "host", "127.0.0.1")
-        self.port = param_int(config.id, params, "port", ARTNET_PORT, 1, 65535)
-        self.bind_host = param_host(config.id, params, "bind_host", "0.0.0.0")
-        self.broadcast = param_bool(config.id, params, "broadcast", False)
-        self.sync = param_bool(config.id, params, "sync", False)
-        self.physical = param_int(config.id, params, "physical", 0, 0, 255)
-        keepalive = param_float(config.id, params, "keepalive_s", ARTNET_KEEPALIVE_S, 0.0, _MAX_KEEPALIVE_S)
-        self.keepalive_s = keepalive  # an unchanged frame is resent after this long (0: every tick)
+        self.host = params.host
+        self.port = params.port
+        self.bind_host = params.bind_host
+        self.broadcast = params.broadcast
+        self.sync = params.sync
+        self.physical = params.physical
+        self.keepalive_s = params.keepalive_s  # an unchanged frame is resent after this long (0: every tick)
         spec = {"kind": "artnet", "host": self.host, "port": self.port, "bind_host": self.bind_host,
                 "broadcast": self.broadcast, "physical": self.physical, "sync": self.sync}
-        priority = realtime_priority(config.id, params)
-        self._clock = ProcessFrameClock(config.id, config.universes, spec, rate_hz(config.id, params),
+        priority = params.realtime_priority
+        self._clock = ProcessFrameClock(config.id, config.universes, spec, params.rate_hz,
                                         repeat_after_s=self.keepalive_s, immediate=not self.sync,
                                         realtime_priority=DEFAULT_REALTIME_PRIORITY if priority is None else priority)
 

@@ -1,15 +1,7 @@
 """ENTTEC DMX USB Pro driver (``driver: enttec-pro``): label 6 DMX packets refreshed on every clock tick.
 
-Rig params:
-
-- ``port`` (required): the widget's serial device (``/dev/ttyUSB0``, ``/dev/serial/by-id/...``) or a
-  pyserial URL.
-- ``rate_hz``: how often the frame is sent (default 40, at most 44).
-- ``slots``: slots per packet, 24..512 (default 512). Fewer slots make a shorter DMX frame on the cable.
-- ``serial``: the widget's 8-digit serial number; when given, open() refuses a different widget.
-- ``break_us``, ``mab_us``, ``output_rate``: when any is given, open() writes the widget's DMX timing
-  (label 4) and reads it back (label 3).
-- ``reply_timeout_s``: how long a query waits for its reply (default 1 s, never longer than open's timeout).
+Rig params: :class:`EnttecProParams` (``port`` is required). When any of ``break_us``, ``mab_us`` and
+``output_rate`` is given, open() writes the widget's DMX timing (label 4) and reads it back (label 3).
 
 The widget is queried (label 3 parameters, label 10 serial number) in :meth:`EnttecProOutput.open` only:
 once frames stream, a query is refused with DeviceError, because its reply would interleave with the DMX
@@ -19,13 +11,14 @@ stream and a widget that stalls on it would stall the light of a running capture
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import serial
+from pydantic import Field
 
 from capturerig.config import LightOutputConfig
 from capturerig.devices._registry import DriverContext
-from capturerig.devices._serial_output import SerialLightOutput, describe_bytes, param_float, param_int
+from capturerig.devices._serial_output import SerialLightOutput, SerialLightParams, describe_bytes
 from capturerig.devices.enttec_protocol import (
     BREAK_UNIT_US,
     LABEL_GET_PARAMETERS,
@@ -42,10 +35,27 @@ from capturerig.devices.enttec_protocol import (
 )
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 
-__all__ = ["EnttecProOutput"]
+__all__ = ["EnttecProOutput", "EnttecProParams"]
 
 _READ_SLICE_S = 0.02  # port read timeout while waiting for a reply: short, so the deadline is kept
 _NAMES = {LABEL_GET_PARAMETERS: "Get Widget Parameters (label 3)", LABEL_GET_SERIAL: "Get Serial Number (label 10)"}
+
+
+class EnttecProParams(SerialLightParams):
+    """An ENTTEC DMX USB Pro's rig params (``driver: enttec-pro``)."""
+
+    slots: int = Field(MAX_DMX_SLOTS, ge=MIN_DMX_SLOTS, le=MAX_DMX_SLOTS,
+                       description="slots per packet; fewer make a shorter DMX frame on the cable")
+    serial: str | None = Field(None, description="the widget's 8-digit serial number, in quotes; open() refuses "
+                                                 "another widget")
+    break_us: Annotated[float, Field(ge=9 * BREAK_UNIT_US, le=127 * BREAK_UNIT_US)] | None = Field(
+        None, description="DMX break the widget makes, microseconds (written to the widget at open)")
+    mab_us: Annotated[float, Field(ge=BREAK_UNIT_US, le=127 * BREAK_UNIT_US)] | None = Field(
+        None, description="mark-after-break the widget makes, microseconds (written to the widget at open)")
+    output_rate: Annotated[int, Field(ge=0, le=40)] | None = Field(
+        None, description="the widget's own packet rate, per second (0: as fast as it can; written at open)")
+    reply_timeout_s: float = Field(1.0, ge=0.01, le=30.0, description="how long a query waits for its reply "
+                                                                      "(never longer than open's timeout)")
 
 
 class EnttecProOutput(SerialLightOutput):
@@ -55,21 +65,19 @@ class EnttecProOutput(SerialLightOutput):
     """
 
     _what = "ENTTEC DMX USB Pro"
+    Params = EnttecProParams
 
     def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
-        super().__init__(config, context)
+        params = EnttecProParams.of(config, context.rig)
+        super().__init__(config, context, params)
         if len(config.universes) != 1:
             raise DeviceError(config.id, f"an ENTTEC DMX USB Pro drives one universe, the rig gives "
                                          f"{len(config.universes)}", "list one universe per widget")
-        self.slots = param_int(config, "slots", MAX_DMX_SLOTS, MIN_DMX_SLOTS, MAX_DMX_SLOTS)
-        self.reply_timeout_s = param_float(config, "reply_timeout_s", 1.0, 0.01, 30.0)
-        expected = config.params.get("serial")
-        self.expected_serial = None if expected is None else str(expected).zfill(8)
-        self._timing: dict[str, float] = {}
-        for name, low, high in (("break_us", 9 * BREAK_UNIT_US, 127 * BREAK_UNIT_US),
-                                ("mab_us", BREAK_UNIT_US, 127 * BREAK_UNIT_US), ("output_rate", 0, 40)):
-            if name in config.params:
-                self._timing[name] = param_float(config, name, 0.0, low, high)
+        self.slots = params.slots
+        self.reply_timeout_s = params.reply_timeout_s
+        self.expected_serial = None if params.serial is None else params.serial.zfill(8)
+        timing = {"break_us": params.break_us, "mab_us": params.mab_us, "output_rate": params.output_rate}
+        self._timing: dict[str, float] = {name: value for name, value in timing.items() if value is not None}
         self.widget_parameters: WidgetParameters | None = None
         self.serial_number: str | None = None
 

@@ -1,16 +1,11 @@
 """Turntable driver for GRBL 1.1 stepper controllers over a serial port (``driver: grbl``).
 
-Rig file parameters (``turntable.params``)::
+Rig file parameters (``turntable.params``): :class:`GrblParams`. For example::
 
     port: /dev/ttyUSB0          # any pyserial URL (required); 115200 baud unless ``baudrate`` says otherwise
-    units_per_degree: 1.0       # GRBL X units per table degree (1.0 when GRBL's X is set up in degrees)
-    homing: false               # true when the table has a home switch and GRBL $22=1: home() runs $H
+    homing: true                # the table has a home switch and GRBL $22=1: home() runs $H
     on_alarm: fail              # fail | unlock | home: what a move does when GRBL is in alarm
-    tolerance_deg: 0.05         # a station counts as reached when idle within this of the target
-    max_accel_deg_per_s2: 45    # acceleration; speed is the turntable's speed_deg_per_s
-    person_on_platform: false   # true caps speed at 30 deg/s and acceleration at 20 deg/s^2
-    person_max_speed_deg_per_s: 30, person_max_accel_deg_per_s2: 20   # lower caps (higher needs the override)
-    person_caps_override: ""    # a written reason; the only way to raise the person caps above 30 / 20
+    person_on_platform: true    # caps speed at 30 deg/s and acceleration at 20 deg/s^2
 
 Speed and acceleration are applied as GRBL settings ``$110`` (X max rate, units/min) and ``$120`` (X
 acceleration, units/s^2), with the homing seek rate ``$25`` lowered to ``$110`` when it is faster, and moves are
@@ -30,11 +25,13 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import serial
+from pydantic import Field, ValidationInfo, field_validator
 
 from capturerig.config import TurntableConfig
+from capturerig.devices._params import DriverParams, SerialPortUrl
 from capturerig.devices._registry import DriverContext
 from capturerig.devices.grbl_protocol import (
     GrblParseError,
@@ -48,7 +45,7 @@ from capturerig.devices.grbl_protocol import (
 )
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 
-__all__ = ["PERSON_MAX_ACCEL_DEG_PER_S2", "PERSON_MAX_SPEED_DEG_PER_S", "GrblTurntable", "MotionLimits",
+__all__ = ["PERSON_MAX_ACCEL_DEG_PER_S2", "PERSON_MAX_SPEED_DEG_PER_S", "GrblParams", "GrblTurntable", "MotionLimits",
            "motion_limits"]
 
 log = logging.getLogger(__name__)
@@ -66,7 +63,6 @@ MAX_LINE = 256  # GRBL lines are short; a longer run without a newline is garbag
 SOFT_RESET = b"\x18"
 FEED_HOLD = b"!"
 STATUS_QUERY = b"?"
-ON_ALARM = ("fail", "unlock", "home")
 
 
 @dataclass(frozen=True)
@@ -77,24 +73,45 @@ class MotionLimits:
     accel_deg_per_s2: float
 
 
-def _param_error(config: TurntableConfig, name: str, problem: str) -> DeviceError:
-    return DeviceError(config.id, f"turntable params.{name}: {problem}", "fix the rig file's turntable params")
+class GrblParams(DriverParams):
+    """A GRBL turntable's rig params (``driver: grbl``); the speed is the turntable's ``speed_deg_per_s``."""
 
+    port: SerialPortUrl = Field(description="the controller's serial device (/dev/ttyUSB0 ...) or a pyserial URL")
+    baudrate: int = Field(BAUDRATE, ge=1_200, le=4_000_000, description="the line's baud rate (GRBL's is 115200)")
+    units_per_degree: float = Field(1.0, gt=0.0, description="GRBL X units per table degree (1 when GRBL's X is "
+                                                             "set up in degrees)")
+    homing: bool = Field(False, description="the table has a home switch and GRBL $22=1: home() runs $H")
+    on_alarm: Literal["fail", "unlock", "home"] = Field(
+        "fail", description="what a move does when GRBL is in alarm: fail, unlock ($X) or home ($H, needs homing)")
+    tolerance_deg: float = Field(0.05, gt=0.0, description="a station counts as reached when idle within this "
+                                                           "many degrees of it")
+    max_accel_deg_per_s2: float = Field(DEFAULT_ACCEL_DEG_PER_S2, gt=0.0, description="acceleration, deg/s^2")
+    person_on_platform: bool = Field(False, description="a person stands on the table: speed and acceleration are "
+                                                        "capped (30 deg/s, 20 deg/s^2 unless lowered)")
+    person_caps_override: str | None = Field(None, description="a written reason; the only way to raise the person "
+                                                               "caps above 30 deg/s and 20 deg/s^2")
+    person_max_speed_deg_per_s: float = Field(PERSON_MAX_SPEED_DEG_PER_S, gt=0.0,
+                                              description="speed cap with a person on the table, deg/s")
+    person_max_accel_deg_per_s2: float = Field(PERSON_MAX_ACCEL_DEG_PER_S2, gt=0.0,
+                                               description="acceleration cap with a person on the table, deg/s^2")
 
-def _float_param(config: TurntableConfig, name: str, default: float, positive: bool = True) -> float:
-    value: Any = config.params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _param_error(config, name, f"{value!r} is not a number")
-    if positive and value <= 0:
-        raise _param_error(config, name, f"{value!r} must be > 0")
-    return float(value)
+    @field_validator("on_alarm")
+    @classmethod
+    def _home_needs_homing(cls, value: str, info: ValidationInfo) -> str:
+        if value == "home" and info.data.get("homing") is False:
+            raise ValueError("'home' needs homing: true (a table with a home switch)")
+        return value
 
-
-def _bool_param(config: TurntableConfig, name: str, default: bool) -> bool:
-    value: Any = config.params.get(name, default)
-    if not isinstance(value, bool):
-        raise _param_error(config, name, f"{value!r} must be true or false")
-    return value
+    @field_validator("person_max_speed_deg_per_s", "person_max_accel_deg_per_s2")
+    @classmethod
+    def _person_caps(cls, cap: float, info: ValidationInfo) -> float:
+        speed = info.field_name == "person_max_speed_deg_per_s"
+        limit, unit = ((PERSON_MAX_SPEED_DEG_PER_S, "deg/s") if speed else (PERSON_MAX_ACCEL_DEG_PER_S2, "deg/s^2"))
+        override = (info.data.get("person_caps_override") or "").strip()
+        if info.data.get("person_on_platform") and cap > limit and not override:
+            raise ValueError(f"{cap:g} {unit} is above the safe limit for a person on the platform ({limit:g} {unit}); "
+                             "lower it, or give person_caps_override: <reason>")
+        return cap
 
 
 def motion_limits(config: TurntableConfig) -> MotionLimits:
@@ -103,43 +120,35 @@ def motion_limits(config: TurntableConfig) -> MotionLimits:
     Raises
     ------
     DeviceError
-        When a person cap is set above 30 deg/s or 20 deg/s^2 without ``person_caps_override`` (a reason).
+        For a bad param, e.g. a person cap set above 30 deg/s or 20 deg/s^2 without ``person_caps_override``
+        (a reason).
     """
-    speed = config.speed_deg_per_s
-    accel = _float_param(config, "max_accel_deg_per_s2", DEFAULT_ACCEL_DEG_PER_S2)
-    if not _bool_param(config, "person_on_platform", False):
-        return MotionLimits(speed, accel)
-    override = str(config.params.get("person_caps_override", "") or "").strip()
-    speed_cap = _float_param(config, "person_max_speed_deg_per_s", PERSON_MAX_SPEED_DEG_PER_S)
-    accel_cap = _float_param(config, "person_max_accel_deg_per_s2", PERSON_MAX_ACCEL_DEG_PER_S2)
-    for name, cap, limit, unit in (("person_max_speed_deg_per_s", speed_cap, PERSON_MAX_SPEED_DEG_PER_S, "deg/s"),
-                                   ("person_max_accel_deg_per_s2", accel_cap, PERSON_MAX_ACCEL_DEG_PER_S2,
-                                    "deg/s^2")):
-        if cap > limit and not override:
-            raise _param_error(config, name, f"{cap:g} {unit} is above the safe limit for a person on the platform "
-                                             f"({limit:g} {unit}); lower it, or give person_caps_override: <reason>")
-    return MotionLimits(min(speed, speed_cap), min(accel, accel_cap))
+    return _motion_limits(config.speed_deg_per_s, GrblParams.of(config))
+
+
+def _motion_limits(speed_deg_per_s: float, params: GrblParams) -> MotionLimits:
+    accel = params.max_accel_deg_per_s2
+    if not params.person_on_platform:
+        return MotionLimits(speed_deg_per_s, accel)
+    return MotionLimits(min(speed_deg_per_s, params.person_max_speed_deg_per_s),
+                        min(accel, params.person_max_accel_deg_per_s2))
 
 
 class GrblTurntable:
-    """A turntable run by a GRBL 1.1 controller; angles in degrees (see the module docstring for params)."""
+    """A turntable run by a GRBL 1.1 controller; angles in degrees (params: :class:`GrblParams`)."""
+
+    Params = GrblParams
 
     def __init__(self, config: TurntableConfig, context: DriverContext) -> None:
         self._config = config
-        port = config.params.get("port")
-        if not isinstance(port, str) or not port:
-            raise _param_error(config, "port", "missing: give the serial port, e.g. /dev/ttyUSB0")
-        self.port = port
-        self._baudrate = int(_float_param(config, "baudrate", BAUDRATE))
-        self._units_per_degree = _float_param(config, "units_per_degree", 1.0)
-        self._homing = _bool_param(config, "homing", False)
-        self._tolerance_deg = _float_param(config, "tolerance_deg", 0.05)
-        self._on_alarm = str(config.params.get("on_alarm", "fail"))
-        if self._on_alarm not in ON_ALARM:
-            raise _param_error(config, "on_alarm", f"{self._on_alarm!r} is not one of {', '.join(ON_ALARM)}")
-        if self._on_alarm == "home" and not self._homing:
-            raise _param_error(config, "on_alarm", "'home' needs homing: true (a table with a home switch)")
-        self.limits = motion_limits(config)
+        params = GrblParams.of(config)  # nothing in them refers to the rest of the rig
+        self.port = params.port
+        self._baudrate = params.baudrate
+        self._units_per_degree = params.units_per_degree
+        self._homing = params.homing
+        self._tolerance_deg = params.tolerance_deg
+        self._on_alarm = params.on_alarm
+        self.limits = _motion_limits(config.speed_deg_per_s, params)
         self._serial: Any = None
         self._buffer = bytearray()
         self._wco: tuple[float, ...] | None = None

@@ -4,16 +4,14 @@ The host makes every part of the DMX512 frame itself: 250000 baud, 8 data bits, 
 a break (line held low) of at least 92 us via ``break_condition``, a mark-after-break of at least 12 us,
 then start code 0 and 512 slots. The frame goes out on every clock tick (a DMX line must be refreshed).
 
-Rig params:
+Rig params: :class:`OpenDmxParams` (``port`` is required; ``rate_hz`` at most 44: 513 slots x 44 us = 22.6 ms
+per frame).
 
-- ``port`` (required): the FTDI serial device or a pyserial URL.
-- ``rate_hz``: frames per second (default 40, at most 44: 513 slots x 44 us = 22.6 ms per frame).
-- ``break_us`` (default 110, 92..1000) and ``mab_us`` (default 16, 12..1000).
-- ``break_marker`` (simulator only, default false): a pty or ``loop://`` port carries no break to the
-  other side, so the Open DMX simulator cannot see where a frame starts. With ``break_marker: true`` the
-  driver still toggles ``break_condition`` (tolerating the errno a pty gives) and then writes
-  :data:`BREAK_MARKER` in-band before the start code. The driver refuses it on any other port, so a real
-  FTDI line never carries the marker (a fixture would read it as slot data).
+``break_marker`` is for the simulator only: a pty or ``loop://`` port carries no break to the other side, so
+the Open DMX simulator cannot see where a frame starts. With ``break_marker: true`` the driver still toggles
+``break_condition`` (tolerating the errno a pty gives) and then writes :data:`BREAK_MARKER` in-band before the
+start code. The driver refuses it on any other port, so a real FTDI line never carries the marker (a fixture
+would read it as slot data).
 """
 
 from __future__ import annotations
@@ -23,13 +21,14 @@ import time
 from typing import Any
 
 import serial
+from pydantic import Field
 
 from capturerig.config import LightOutputConfig
 from capturerig.devices._registry import DriverContext
-from capturerig.devices._serial_output import PTY_ERRNOS, SerialLightOutput, is_simulated_port, param_float
+from capturerig.devices._serial_output import PTY_ERRNOS, SerialLightOutput, SerialLightParams, is_simulated_port
 from capturerig.devices.protocols import DeviceError
 
-__all__ = ["BAUD_RATE", "BREAK_MARKER", "MIN_BREAK_US", "MIN_MAB_US", "OpenDmxOutput", "dmx_frame"]
+__all__ = ["BAUD_RATE", "BREAK_MARKER", "MIN_BREAK_US", "MIN_MAB_US", "OpenDmxOutput", "OpenDmxParams", "dmx_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +45,15 @@ def dmx_frame(levels: bytes) -> bytes:
     if len(levels) > _SLOTS:
         raise ValueError(f"a DMX frame carries at most {_SLOTS} slots, got {len(levels)}")
     return b"\x00" + bytes(levels) + bytes(_SLOTS - len(levels))
+
+
+class OpenDmxParams(SerialLightParams):
+    """An Open DMX interface's rig params (``driver: opendmx``)."""
+
+    break_us: float = Field(110.0, ge=MIN_BREAK_US, le=1000.0, description="the DMX break, microseconds")
+    mab_us: float = Field(16.0, ge=MIN_MAB_US, le=1000.0, description="the mark-after-break, microseconds")
+    break_marker: bool = Field(False, description="simulator only: mark each frame's start in-band on a pty or "
+                                                  "loop:// port (refused on any other port)")
 
 
 def _hold(seconds: float) -> None:
@@ -65,15 +73,17 @@ class OpenDmxOutput(SerialLightOutput):
     """
 
     _what = "Open DMX interface"
+    Params = OpenDmxParams
 
     def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
-        super().__init__(config, context)
+        params = OpenDmxParams.of(config, context.rig)
+        super().__init__(config, context, params)
         if len(config.universes) != 1:
             raise DeviceError(config.id, f"an Open DMX interface drives one universe, the rig gives "
                                          f"{len(config.universes)}", "list one universe per interface")
-        self.break_s = param_float(config, "break_us", 110.0, MIN_BREAK_US, 1000.0) / 1e6
-        self.mab_s = param_float(config, "mab_us", 16.0, MIN_MAB_US, 1000.0) / 1e6
-        self.break_marker = bool(config.params.get("break_marker", False))
+        self.break_s = params.break_us / 1e6
+        self.mab_s = params.mab_us / 1e6
+        self.break_marker = params.break_marker
         if self.break_marker and not is_simulated_port(self.port_url):
             raise DeviceError(config.id, f"params.break_marker is for the Open DMX simulator only, but "
                                          f"{self.port_url} is not a pty or loop:// port; a real line would "

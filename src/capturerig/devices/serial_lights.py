@@ -5,16 +5,7 @@ and reads its counters (``S?``); then every universe's frame goes out as an ``F`
 tick. The controller answers each frame with ``OK`` (or ``ERR``), so ``wait_sent`` returns once the controller
 took the frame, and a refused frame is reported by ``wait_sent`` with the controller's error.
 
-Rig params:
-
-- ``port`` (required): the controller's serial device or a pyserial URL.
-- ``rate_hz``: frames per second per universe (default 40, at most 44).
-- ``baudrate``: default 115200 (what the protocol specifies; change it only with the firmware).
-- ``channels``: send at most this many slots (default: all the controller reports).
-- ``serial``: when given, open() refuses a controller reporting another serial.
-- ``reply_timeout_s``: how long a query waits for its reply (default 1 s).
-- ``ack_timeout_s``: how long a frame waits for its ``OK`` (default 0.25 s; a missed one is retried on the
-  next tick).
+Rig params: :class:`SerialLightsParams` (``port`` is required).
 """
 
 from __future__ import annotations
@@ -24,10 +15,11 @@ import time
 from typing import Any
 
 import serial
+from pydantic import Field
 
 from capturerig.config import LightOutputConfig
 from capturerig.devices._registry import DriverContext
-from capturerig.devices._serial_output import SerialLightOutput, describe_bytes, param_float, param_int
+from capturerig.devices._serial_output import SerialLightOutput, SerialLightParams, describe_bytes
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 from capturerig.devices.serial_lights_protocol import (
     BAUD_RATE,
@@ -41,10 +33,23 @@ from capturerig.devices.serial_lights_protocol import (
     parse_status,
 )
 
-__all__ = ["SerialLightsOutput"]
+__all__ = ["SerialLightsOutput", "SerialLightsParams"]
 
 log = logging.getLogger(__name__)
 _READ_SLICE_S = 0.02
+
+
+class SerialLightsParams(SerialLightParams):
+    """A serial light controller's rig params (``driver: serial-lights``)."""
+
+    baudrate: int = Field(BAUD_RATE, ge=1200, le=4_000_000, description="the line's baud rate (the protocol's is "
+                                                                        "115200; change it only with the firmware)")
+    channels: int = Field(512, ge=1, le=512, description="send at most this many slots (fewer if the controller "
+                                                         "reports fewer)")
+    serial: str | None = Field(None, description="the controller's serial, in quotes; open() refuses another")
+    reply_timeout_s: float = Field(1.0, ge=0.01, le=30.0, description="how long a query waits for its reply")
+    ack_timeout_s: float = Field(0.25, ge=0.005, le=5.0, description="how long a frame waits for its OK (a missed "
+                                                                     "one is retried on the next tick)")
 
 
 class SerialLightsOutput(SerialLightOutput):
@@ -55,15 +60,16 @@ class SerialLightsOutput(SerialLightOutput):
     """
 
     _what = "serial light controller"
+    Params = SerialLightsParams
 
     def __init__(self, config: LightOutputConfig, context: DriverContext) -> None:
-        super().__init__(config, context)
-        self.baudrate = param_int(config, "baudrate", BAUD_RATE, 1200, 4_000_000)
-        self.max_channels = param_int(config, "channels", 512, 1, 512)
-        self.reply_timeout_s = param_float(config, "reply_timeout_s", 1.0, 0.01, 30.0)
-        self.ack_timeout_s = param_float(config, "ack_timeout_s", 0.25, 0.005, 5.0)
-        expected = config.params.get("serial")
-        self.expected_serial = None if expected is None else str(expected)
+        params = SerialLightsParams.of(config, context.rig)
+        super().__init__(config, context, params)
+        self.baudrate = params.baudrate
+        self.max_channels = params.channels
+        self.reply_timeout_s = params.reply_timeout_s
+        self.ack_timeout_s = params.ack_timeout_s
+        self.expected_serial = params.serial
         self.identity: DeviceIdentity | None = None
         self.status_at_open: tuple[int, int] | None = None
         self.slots = 0

@@ -1,13 +1,7 @@
 """The capturerig trigger box over a serial port (driver ``trigger.serial-box``).
 
 Speaks the ASCII protocol of ``firmware-config/triggerbox/PROTOCOL.md``: one command line, one reply line;
-``!`` lines are notices. Rig params:
-
-- ``port`` (required): a device path (``/dev/ttyACM0``) or any pyserial URL;
-- ``outputs``: camera id -> output number (default: the rig's cameras in order on outputs 0, 1, ...);
-- ``delays_us``: camera id -> delay after the common pulse, microseconds (e.g. the ``trigger test``
-  suggestion that equalises the bodies' latencies);
-- ``pulse_us`` (default 100000), ``watchdog_ms`` (default 2000), ``baudrate`` (default 115200).
+``!`` lines are notices. Rig params: :class:`SerialTriggerBoxParams` (``port`` is required).
 
 Garbage, truncated lines, silence and ``ERR`` replies raise :class:`DeviceError` / :class:`DeviceTimeout`
 naming the port and the command.
@@ -22,11 +16,13 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated
 
 import serial
+from pydantic import Field, ValidationInfo, field_validator
 
-from capturerig.config import DeviceConfig
+from capturerig.config import DeviceConfig, RigConfig
+from capturerig.devices._params import DriverParams, SerialPortUrl
 from capturerig.devices._registry import DriverContext
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 
@@ -36,6 +32,7 @@ __all__ = [
     "Reply",
     "ReplyError",
     "SerialTriggerBox",
+    "SerialTriggerBoxParams",
     "parse_reply",
 ]
 
@@ -123,47 +120,53 @@ def parse_reply(line: str) -> Reply:
     raise ReplyError(f"unexpected reply {line!r}")
 
 
-def _param_int(config: DeviceConfig, name: str, default: int, low: int, high: int) -> int:
-    raw = config.params.get(name, default)
-    if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
-        raise DeviceError(config.id, f"params.{name} must be a whole number {low}..{high}, got {raw!r}",
-                          "fix the rig file")
-    return raw
+class SerialTriggerBoxParams(DriverParams):
+    """The capturerig trigger box's rig params (``driver: serial-box``)."""
 
+    port: SerialPortUrl = Field(description="the box's serial device (/dev/ttyACM0, /dev/serial/by-id/...) or a "
+                                            "pyserial URL")
+    outputs: dict[str, Annotated[int, Field(ge=0, le=31)]] | None = Field(
+        None, description="camera id -> output number (default: the rig's cameras in order on outputs 0, 1, ...)")
+    delays_us: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(
+        default_factory=dict, description="camera id -> delay after the common pulse, microseconds (e.g. what "
+                                          "`capturerig trigger test` suggests to equalise the bodies' latencies)")
+    pulse_us: int = Field(100_000, ge=1_000, le=2_000_000, description="how long the shutter line is held, "
+                                                                       "microseconds")
+    watchdog_ms: int = Field(2_000, ge=100, le=60_000, description="the box releases every output after this long "
+                                                                   "without a command, milliseconds")
+    baudrate: int = Field(115_200, ge=1_200, le=4_000_000, description="the line's baud rate (the firmware's is "
+                                                                       "115200)")
 
-def _camera_table(config: DeviceConfig, name: str, known: Sequence[str], low: int, high: int) -> dict[str, int]:
-    raw: Any = config.params.get(name, {})
-    if not isinstance(raw, Mapping):
-        raise DeviceError(config.id, f"params.{name} must map camera ids to numbers, got {raw!r}", "fix the rig file")
-    table = {}
-    for camera_id, value in raw.items():
-        if str(camera_id) not in known:
-            raise DeviceError(config.id, f"params.{name} names camera '{camera_id}', which the rig does not have "
-                                         f"(cameras: {', '.join(known)})", "fix the rig file")
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise DeviceError(config.id, f"params.{name}.{camera_id} must be a whole number {low}..{high}, "
-                                         f"got {value!r}", "fix the rig file")
-        table[str(camera_id)] = value
-    return table
+    @field_validator("outputs", "delays_us")
+    @classmethod
+    def _cameras_of_the_rig(cls, table: dict[str, int] | None, info: ValidationInfo) -> dict[str, int] | None:
+        rig = (info.context or {}).get("rig")
+        if table is None or not isinstance(rig, RigConfig):
+            return table
+        known = [camera.id for camera in rig.cameras]
+        unknown = [camera_id for camera_id in table if camera_id not in known]
+        if unknown:
+            raise ValueError(f"names camera {', '.join(repr(c) for c in unknown)}, which the rig does not have "
+                             f"(cameras: {', '.join(known)})")
+        return table
 
 
 class SerialTriggerBox:
-    """Host driver of the capturerig trigger box (see the module docstring for params)."""
+    """Host driver of the capturerig trigger box (params: :class:`SerialTriggerBoxParams`)."""
+
+    Params = SerialTriggerBoxParams
 
     def __init__(self, config: DeviceConfig, context: DriverContext) -> None:
         self._config = config
-        port = config.params.get("port")
-        if not isinstance(port, str) or not port:
-            raise DeviceError(config.id, f"params.port must name the box's serial port, got {port!r}",
-                              "set e.g. port: /dev/ttyACM0 in the rig file")
-        self.port = port
+        params = SerialTriggerBoxParams.of(config, context.rig)
+        self.port = params.port
         cameras = [c.id for c in context.rig.cameras]
-        self._outputs = (_camera_table(config, "outputs", cameras, 0, 31) if "outputs" in config.params
+        self._outputs = (dict(params.outputs) if params.outputs is not None
                          else {camera_id: i for i, camera_id in enumerate(cameras)})
-        self._delays = _camera_table(config, "delays_us", cameras, 0, 1_000_000)
-        self._pulse_us = _param_int(config, "pulse_us", 100_000, 1_000, 2_000_000)
-        self._watchdog_ms = _param_int(config, "watchdog_ms", 2_000, 100, 60_000)
-        self._baudrate = _param_int(config, "baudrate", 115_200, 1_200, 4_000_000)
+        self._delays = dict(params.delays_us)
+        self._pulse_us = params.pulse_us
+        self._watchdog_ms = params.watchdog_ms
+        self._baudrate = params.baudrate
         self._serial: serial.SerialBase | None = None
         self._lock = threading.Lock()
         # Set when the box announces a reboot after open(): its delays, pulse, watchdog and clock are back at

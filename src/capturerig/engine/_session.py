@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import LoadedPlan, LoadedRig, load_plan, load_rig
-from capturerig.devices import available_drivers
+from capturerig.devices import installed_drivers
 from capturerig.engine._journal import Journal
 from capturerig.files import fsync_dir
 from capturerig.subjects import ConsentDecision
@@ -93,7 +93,7 @@ class SessionFolder:
         if not session_file.is_file():
             raise FileNotFoundError(f"{path} is not a capturerig session (no {SESSION_FILE})")
         info = SessionInfo(**json.loads(session_file.read_text(encoding="utf-8")))
-        rig = load_rig(path / RIG_SNAPSHOT, known_drivers=available_drivers())
+        rig = load_rig(path / RIG_SNAPSHOT, drivers=installed_drivers())
         # Relative profile paths in the snapshot still mean the studio's folder.
         rig = LoadedRig(rig.config, Path(info.rig_base_dir) / RIG_SNAPSHOT, rig.text)
         plan = load_plan(path / PLAN_SNAPSHOT, rig)

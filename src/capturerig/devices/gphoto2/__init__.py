@@ -4,7 +4,7 @@ The controller never imports ``gphoto2``: only the workers do (``_worker``), so 
 libgphoto2 costs one take, not the session.
 """
 
-from capturerig.devices.gphoto2._driver import GPhoto2Camera
+from capturerig.devices.gphoto2._driver import GPhoto2Camera, GPhoto2Params
 from capturerig.devices.gphoto2._errors import explain_gphoto2_error
 from capturerig.devices.gphoto2._fire import FireBatch, FireGroup
 from capturerig.devices.gphoto2._pairing import ExposureFiles
@@ -16,6 +16,7 @@ __all__ = [
     "FireBatch",
     "FireGroup",
     "GPhoto2Camera",
+    "GPhoto2Params",
     "SettingRefused",
     "WidgetInfo",
     "explain_gphoto2_error",

@@ -1,20 +1,12 @@
 """The ``gphoto2`` camera driver (entry point ``camera.gphoto2``): one worker process per camera.
 
-Rig params (all optional):
+Rig params (all optional): :class:`GPhoto2Params`.
 
-- ``port``: a libgphoto2 port (``usb:001,005``) tried first; the serial number decides which camera binds,
-  so a camera that comes back on another port is found again.
-- ``vcameradir``: run libgphoto2's virtual camera (a Nikon D750 through the ptp2 driver) on the JPEG images
-  of this folder (relative to the rig file; ``~`` expands). Every virtual camera reports serial ``0.1``,
-  so the camera's identity is the folder's name: the rig's ``serial`` must equal it, and
-  ``expect_serial`` (if given) is checked against the serial libgphoto2 reads from the device.
-- ``expect_serial``: see ``vcameradir``.
-- ``capture_timeout_s``: how long a worker waits for a shot's files (default 30).
-- ``capturetarget``: where shots are written, in our terms (default ``card``: capture to card, then
-  download; the body profile maps it to the widget's value).
-- ``min_battery_percent`` (default 15) and ``min_free_shots`` (default 20, in shots of the configured
-  formats at the body profile's size estimates): ``connect`` (so preflight) refuses a camera below them,
-  when the camera reports battery level and free card space.
+``vcameradir`` runs libgphoto2's virtual camera (a Nikon D750 through the ptp2 driver) on the JPEG images of
+a folder. Every virtual camera reports serial ``0.1``, so the camera's identity is the folder's name: the
+rig's ``serial`` must equal it, and ``expect_serial`` (if given) is checked against the serial libgphoto2
+reads from the device. ``min_battery_percent`` and ``min_free_shots`` are checked by ``connect`` (so by
+preflight) when the camera reports battery level and free card space.
 """
 
 from __future__ import annotations
@@ -25,19 +17,42 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from capturerig.config import CameraBodyProfile, CameraConfig, load_body_profile
+from capturerig.devices._params import DriverParams
 from capturerig.devices._registry import DriverContext
 from capturerig.devices.gphoto2._fire import FireGroup, fire_group
 from capturerig.devices.gphoto2._process import WorkerFailed, WorkerProcess
 from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError
 
-__all__ = ["GPhoto2Camera"]
+__all__ = ["GPhoto2Camera", "GPhoto2Params"]
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 20.0  # a fresh interpreter plus libgphoto2's camlibs, on a loaded machine
 DEFAULT_CAPTURE_TIMEOUT_S = 30.0
 DEFAULT_MIN_BATTERY_PERCENT = 15.0
 DEFAULT_MIN_FREE_SHOTS = 20
+
+
+class GPhoto2Params(DriverParams):
+    """A gphoto2 camera's rig params (``driver: gphoto2``)."""
+
+    port: str | None = Field(None, description="a libgphoto2 port (usb:001,005) tried first; the serial number "
+                                               "decides which camera binds, so one that moves port is found again")
+    vcameradir: str | None = Field(None, description="run libgphoto2's virtual camera on the JPEG images of this "
+                                                     "folder (relative to the rig file; ~ expands)")
+    expect_serial: str | None = Field(None, description="with vcameradir: the serial libgphoto2 must read from the "
+                                                        "device, in quotes")
+    capture_timeout_s: float = Field(DEFAULT_CAPTURE_TIMEOUT_S, gt=0.0, le=3600.0,
+                                     description="how long a worker waits for a shot's files, seconds")
+    capturetarget: str = Field("card", description="where shots are written, in our terms (card: to the card, then "
+                                                   "downloaded); the body profile maps it to the widget's value")
+    min_battery_percent: float = Field(DEFAULT_MIN_BATTERY_PERCENT, ge=0.0, le=100.0,
+                                       description="connect (so preflight) refuses a camera below this battery level")
+    min_free_shots: int = Field(DEFAULT_MIN_FREE_SHOTS, ge=0,
+                                description="connect refuses a card with room for fewer shots of the configured "
+                                            "formats (at the body profile's size estimates)")
 
 
 def _body(config: CameraConfig, context: DriverContext) -> CameraBodyProfile:
@@ -53,26 +68,25 @@ def _body(config: CameraConfig, context: DriverContext) -> CameraBodyProfile:
 
 
 class GPhoto2Camera:
-    """A tethered camera run by libgphoto2 in its own worker process (see the module docstring)."""
+    """A tethered camera run by libgphoto2 in its own worker process (params: :class:`GPhoto2Params`)."""
+
+    Params = GPhoto2Params
 
     def __init__(self, config: CameraConfig, context: DriverContext) -> None:
         self._config = config
+        params = GPhoto2Params.of(config, context.rig)
         self._body = _body(config, context)
-        params = config.params
-        folder = params.get("vcameradir")
         self._vcameradir: Path | None = None
-        if folder is not None:
-            path = Path(str(folder)).expanduser()
+        if params.vcameradir is not None:
+            path = Path(params.vcameradir).expanduser()
             self._vcameradir = path if path.is_absolute() else context.base_dir / path
-        expect = params.get("expect_serial")
-        self._bind_serial: str | None = (str(expect) if expect is not None else None) if self._vcameradir \
-            else config.serial
-        self._port = str(params["port"]) if params.get("port") else None
-        self._capture_timeout_s = self._number("capture_timeout_s", DEFAULT_CAPTURE_TIMEOUT_S)
-        self._capturetarget = str(params.get("capturetarget", "card"))
-        self._min_battery = self._number("min_battery_percent", DEFAULT_MIN_BATTERY_PERCENT)
+        self._bind_serial: str | None = params.expect_serial if self._vcameradir else config.serial
+        self._port = params.port or None
+        self._capture_timeout_s = params.capture_timeout_s
+        self._capturetarget = params.capturetarget
+        self._min_battery = params.min_battery_percent
         shot_bytes = sum(self._body.formats[fmt].bytes_estimate for fmt in config.formats)
-        self._min_free_bytes = int(self._number("min_free_shots", DEFAULT_MIN_FREE_SHOTS) * shot_bytes)
+        self._min_free_bytes = int(params.min_free_shots * shot_bytes)
         self._widgets = {name: spec.model_dump() for name, spec in self._body.widgets.items()}
         self._extensions = {fmt: self._body.formats[fmt].extension for fmt in config.formats}
         self._lock = threading.RLock()
@@ -83,17 +97,6 @@ class GPhoto2Camera:
         self._group: FireGroup = fire_group(context)
         self.restarts = 0
         self.last_status: CameraStatus | None = None
-
-    def _number(self, name: str, default: float) -> float:
-        value = self._config.params.get(name, default)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = -1.0
-        if not number >= 0.0:
-            raise DeviceError(self.id, f"params.{name} is {value!r}, not a number >= 0",
-                              "fix the camera's params in the rig file")
-        return number
 
     @property
     def id(self) -> str:
