@@ -4,6 +4,7 @@ told how many), and nothing a client or a view does can block or break the engin
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -106,3 +107,21 @@ def test_without_a_running_loop_messages_still_update_the_views() -> None:
     hub.publish_threadsafe({"kind": "PreflightStarted", "session": "panel", "at": 0.0})
     assert seen == ["PreflightStarted"]
     assert hub.lost_before_loop == 1
+
+
+def test_a_views_answer_follows_its_message_and_a_views_only_client_gets_the_answers_alone() -> None:
+    def view(message: dict[str, Any]) -> dict[str, Any] | None:
+        return {"kind": "ViewPatch", "seq": 1, "changes": []} if message["kind"] == "TakeStarted" else None
+
+    async def scenario() -> None:
+        hub = EventHub(queue_size=8, reducers=[view])
+        hub.bind(asyncio.get_running_loop())
+        everything, views_only = hub.connect(), hub.connect(events=False)
+        hub.publish({"kind": "TakeStarted", "session": "s1", "take_id": "t0"})
+        hub.publish({"kind": "TriggerDispatched", "session": "s1", "take_id": "t0"})  # changes no view
+        assert [json.loads(await everything.get())["kind"] for _ in range(3)] == [
+            "TakeStarted", "ViewPatch", "TriggerDispatched"]
+        assert len(views_only) == 1
+        assert json.loads(await views_only.get())["kind"] == "ViewPatch"
+
+    _run(scenario)

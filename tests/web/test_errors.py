@@ -3,15 +3,20 @@ message; a bug inside a handler is a 500 in the server's log, never a "not found
 
 from __future__ import annotations
 
-import importlib
 import logging
+import shutil
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
 import requests
 
-from capturerig.web._app import _BARE_ANSWERS
+from capturerig.lighting import StrobeOutOfRange, UnknownScene
+from capturerig.web._app import _STATUS
+from capturerig.web._calibration_backends import CalibrationRefused
+from capturerig.web._catalog import UnknownChoice
+from tests.conftest import EXAMPLES, UNVERSIONED_SESSION, copy_unversioned_session
 from tests.web.conftest import LivePanel
 
 
@@ -48,8 +53,23 @@ def test_a_bug_in_a_handler_is_a_logged_server_error_not_a_not_found(
     assert response.status_code == 500, response.text
     assert "ValueError" in response.json()["detail"]
 
-    logged = _logged_errors(caplog, 2)
-    assert [type(error) for error in logged] == [KeyError, ValueError]  # each with its traceback
+    # A plain KeyError where the domain says "no such scene" with its own error is a bug too, not a 404.
+    monkeypatch.setattr(live.panel.lights, "scene", _missing_key)
+    response = requests.post(f"{live.url}/api/lights/blackout", headers={"Origin": live.url}, timeout=30)
+    assert response.status_code == 500, response.text
+
+    logged = _logged_errors(caplog, 3)
+    assert [type(error) for error in logged] == [KeyError, ValueError, KeyError]  # each with its traceback
+
+
+def test_only_the_domains_own_errors_map_to_a_4xx() -> None:
+    mapped = {exc_type for exc_type, _ in _STATUS}
+    assert KeyError not in mapped
+    assert ValueError not in mapped
+    assert LookupError not in mapped
+    statuses = dict(_STATUS)
+    assert statuses[UnknownScene] == statuses[UnknownChoice] == 404
+    assert statuses[StrobeOutOfRange] == statuses[CalibrationRefused] == 422
 
 
 def test_what_does_not_exist_is_still_not_found_and_says_what_does(live: LivePanel) -> None:
@@ -67,11 +87,32 @@ def test_what_does_not_exist_is_still_not_found_and_says_what_does(live: LivePan
     assert "has no fixture fx99" in response.json()["detail"]
 
 
-@pytest.mark.parametrize(("module", "qualname"), sorted(_BARE_ANSWERS))
-def test_every_function_whose_bare_error_the_panel_answers_still_exists(module: str, qualname: str) -> None:
-    # The panel recognises these answers by where they were raised: a function that moved or was renamed
-    # would turn its answer into a 500, so the move must fail here first.
-    found: object = importlib.import_module(module)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    assert callable(found)
+def test_a_strobe_the_fixture_cannot_make_is_refused_with_what_it_can_not_do(live: LivePanel) -> None:
+    response = requests.post(f"{live.url}/api/lights/fixtures", headers={"Origin": live.url}, timeout=30,
+                             json={"levels": {"fx0": {"intensity": 1.0, "white": 1.0, "strobe_hz": 30}}})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "fixture 'fx0' cannot strobe at 30 Hz (its profile has no strobe range for it)"
+
+
+def _session_folder(live: LivePanel, name: str) -> Path:
+    """A capture session's folder in the panel's storage root: its record and the demo plan it was shot with."""
+    folder = live.panel.sessions_dir / name
+    folder.mkdir(parents=True)
+    shutil.copy(UNVERSIONED_SESSION / "session.json", folder / "session.json")
+    shutil.copy(EXAMPLES / "plan.yaml", folder / "plan.yaml")
+    return folder
+
+
+def test_a_session_that_cannot_give_a_calibration_is_refused_saying_why(live: LivePanel) -> None:
+    origin = {"Origin": live.url}
+    _session_folder(live, "capture-1")
+    response = requests.post(f"{live.url}/api/calibration/geometry/capture-1", headers=origin, timeout=60)
+    assert response.status_code == 422, response.text
+    assert "shot with plan 'sim-demo' (capture); geometry needs a calibration session" in response.json()["detail"]
+
+    # A real session (written by an earlier release) whose images hold no colour chart.
+    copy_unversioned_session(live.panel.sessions_dir / "object-1")
+    response = requests.post(f"{live.url}/api/calibration/colour/object-1", headers=origin, timeout=120)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("no camera of session object-1 could be colour-calibrated: cam00: no chart found")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import Any
 
+import requests
 from playwright.sync_api import Page, expect
 
 from capturerig_sim import VirtualStudio
@@ -19,6 +21,31 @@ def _thumbnails(page: Page) -> int:
     return int(page.evaluate(
         "Array.from(document.querySelectorAll('#contact-sheet td img')).filter(i => i.complete && i.naturalWidth > 0)"
         ".length"))
+
+
+def _page_views(page: Page) -> dict[str, Any]:
+    views: dict[str, Any] = page.evaluate("() => ({seq: S.seq, run: S.run, board: S.board})")
+    return views
+
+
+def _page_holds_the_servers_views(page: Page, live: LivePanel) -> None:
+    """The page renders the server's views (a snapshot plus patches), so, once quiet, it holds them exactly;
+    it keeps doing so after its socket drops (it reconnects) and after a patch goes missing (it starts over)."""
+    page.wait_for_function("() => S.run && S.run.result !== null")
+    state = requests.get(f"{live.url}/api/state", timeout=30).json()
+    assert _page_views(page) == {"seq": state["seq"], "run": state["run"], "board": state["board"]}
+
+    page.evaluate("() => S.socket.close()")
+    expect(page.locator("#link")).to_have_text("offline")
+    expect(page.locator("#link")).to_have_text("live", timeout=10_000)
+    page.wait_for_function(f"() => S.seq === {state['seq']}")
+    assert _page_views(page)["run"] == state["run"]
+
+    page.evaluate("() => onMessage({kind: 'ViewPatch', seq: S.seq + 2, changes: [[['run', 'state'], 'bogus']]})")
+    expect(page.locator("#link")).to_have_text("live", timeout=10_000)
+    page.wait_for_function(f"() => S.seq === {state['seq']}")
+    expect(page.locator("#run-state")).to_have_text("done")
+    assert _page_views(page)["run"] == state["run"]
 
 
 def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_resumes(
@@ -63,6 +90,8 @@ def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_r
     assert page.locator("#contact-sheet td img").count() == paused_cells, "no exposure before the confirmation"
     page.click("#pose-yes")
     expect(page.locator("#hold-cue")).to_have_class("cue hold", timeout=SESSION_TIMEOUT_MS)
+    state = requests.get(f"{live.url}/api/state", timeout=30).json()
+    assert state["run"]["hold"]["state"] == "hold"
     expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
     expect(page.locator("#progress")).to_have_text(f"{TAKES}/{TAKES}")
     expect(page.locator("#hold-cue")).to_have_class("cue relax")
@@ -73,6 +102,7 @@ def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_r
     assert live.panel.thumbs.made == TAKES * CAMERAS  # made on the server, once each
     expect(page.locator("#contact-sheet th.verified")).to_have_count(TAKES)
     shot(page, "session-1-done-contact-sheet")
+    _page_holds_the_servers_views(page, live)
 
     # Calibration: this is a capture session, so geometry calibration says what it needs instead.
     page.goto(f"{live.url}/#calibration")

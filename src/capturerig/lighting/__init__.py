@@ -2,6 +2,7 @@
 
 from capturerig.lighting._commands import (
     LUMINANCE_WEIGHTS,
+    StrobeOutOfRange,
     cct_to_rgb,
     decode_mode,
     encode_fixture,
@@ -22,6 +23,7 @@ from capturerig.lighting._safety import (
 from capturerig.lighting._scenes import (
     BLACKOUT,
     UniverseKey,
+    UnknownScene,
     blackout_frames,
     decode_fixture,
     find_scene,
@@ -42,7 +44,9 @@ __all__ = [
     "FlashViolation",
     "LightChange",
     "PhotosensitivityRefused",
+    "StrobeOutOfRange",
     "UniverseKey",
+    "UnknownScene",
     "blackout_frames",
     "cct_to_rgb",
     "change_between",

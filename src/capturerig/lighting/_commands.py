@@ -21,6 +21,7 @@ from capturerig.config import (
 
 __all__ = [
     "LUMINANCE_WEIGHTS",
+    "StrobeOutOfRange",
     "cct_to_rgb",
     "decode_mode",
     "encode_fixture",
@@ -32,6 +33,10 @@ LUMINANCE_WEIGHTS: dict[str, float] = {"red": 0.2126, "green": 0.7152, "blue": 0
                                        "amber": 0.6, "uv": 0.0}
 _COLOR_KINDS = {"red": ("Red",), "green": ("Green",), "blue": ("Blue",), "white": ("White", "Warm White", "Cold White"),
                 "amber": ("Amber",), "uv": ("UV",)}
+
+
+class StrobeOutOfRange(ValueError):
+    """A fixture was asked to strobe at a rate its profile has no strobe range for; the message names both."""
 
 
 def cct_to_rgb(kelvin: float) -> tuple[float, float, float]:
@@ -97,13 +102,13 @@ def _strobe_value(channel: ModeChannel, hz: float | None, fixture: str) -> int:
         if min(start, end) <= hz <= max(start, end):
             fraction = 0.0 if start == end else (hz - start) / (end - start)
             return capability.lo + round(fraction * (capability.hi - capability.lo))
-    raise ValueError(f"fixture '{fixture}' cannot strobe at {hz:g} Hz (its profile has no strobe range for it)")
+    raise StrobeOutOfRange(f"fixture '{fixture}' cannot strobe at {hz:g} Hz (its profile has no strobe range for it)")
 
 
 def encode_fixture(mode: FixtureMode, command: FixtureCommand, fixture: str = "fixture") -> bytes:
     """The ``mode.footprint`` DMX bytes that make a fixture do ``command``.
 
-    Raises ValueError when the fixture cannot strobe at the rate asked for.
+    Raises StrobeOutOfRange (a ValueError) when the fixture cannot strobe at the rate asked for.
     """
     roles = {c.role for c in mode.channels}
     colours = command.channel_levels()

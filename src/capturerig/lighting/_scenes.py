@@ -21,6 +21,7 @@ from capturerig.lighting._commands import decode_mode, encode_fixture, fixture_l
 __all__ = [
     "BLACKOUT",
     "UniverseKey",
+    "UnknownScene",
     "blackout_frames",
     "decode_fixture",
     "find_scene",
@@ -35,6 +36,13 @@ __all__ = [
 
 UniverseKey = tuple[str, int]  # (light output id, universe)
 BLACKOUT = "blackout"
+
+
+class UnknownScene(KeyError):
+    """No scene or lighting state of that name; the message lists the ones there are."""
+
+    def __str__(self) -> str:  # the message as written, not KeyError's quoted repr of it
+        return str(self.args[0]) if self.args else ""
 
 
 def fixture_mode(fixture: FixtureConfig, base_dir: Path | None = None) -> FixtureMode:
@@ -113,13 +121,13 @@ def light_shares(rig: RigConfig, frames: Mapping[UniverseKey, bytes],
 
 def find_scene(rig: RigConfig, name: str, plan: PlanConfig | None = None,
                expanded: Sequence[LightingCondition] = ()) -> LightingCondition:
-    """A rig scene or a plan lighting state by id (or name); raises KeyError listing what exists."""
+    """A rig scene or a plan lighting state by id (or name); raises UnknownScene (a KeyError) listing what exists."""
     candidates = [*rig.scenes, *expanded, *(plan.lighting if plan is not None else ())]
     for condition in candidates:
         if condition.generator is None and name in (condition.id, condition.name):
             return condition
     known = [c.id for c in candidates if c.generator is None and c.id]
-    raise KeyError(f"no scene '{name}' (rig scenes{' and plan lighting states' if plan else ''}: "
+    raise UnknownScene(f"no scene '{name}' (rig scenes{' and plan lighting states' if plan else ''}: "
                    f"{', '.join(known) or 'none'}; 'blackout' is always there)")
 
 

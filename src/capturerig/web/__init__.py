@@ -10,6 +10,7 @@ from capturerig.web._app import create_app
 from capturerig.web._calibration import CalibrationBackend, CalibrationUnavailable
 from capturerig.web._calibration_backends import accept_file, current_calibration
 from capturerig.web._hub import ClientQueue, EventHub, event_message
+from capturerig.web._messages import message_kinds
 from capturerig.web._panel import Panel
 from capturerig.web._security import PanelGuard, PathRefused, resolve_inside
 from capturerig.web._server import PanelServer
@@ -31,6 +32,7 @@ __all__ = [
     "current_calibration",
     "event_message",
     "is_loopback",
+    "message_kinds",
     "new_token",
     "resolve_inside",
 ]

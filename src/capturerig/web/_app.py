@@ -1,9 +1,10 @@
 """The panel's FastAPI application: routes, guards, static assets, offline API docs, error mapping.
 
-Errors: the exceptions our code raises on purpose answer with the 4xx (or 502) status they mean and their
-message. Anything else is a bug and answers 500, also a ``KeyError`` or ``ValueError`` from a slip in a
-handler (a missing dictionary key must not read as "not found"); Starlette passes it on to the server, which
-logs it with its traceback.
+Errors: the exceptions our code raises on purpose (the domain's own classes, see ``_STATUS``) answer with the
+4xx (or 502) status they mean and their message. Anything else is a bug and answers 500, also a plain
+``KeyError`` or ``ValueError`` from a slip in a handler (a missing dictionary key must not read as "not
+found"); Starlette passes it on to the server, which logs it with its traceback. A refusal that should be a
+4xx is raised as a class of its own by the code that refuses, and listed here.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from fastapi.staticfiles import StaticFiles
 from capturerig.config import ConfigError
 from capturerig.devices import DeviceError
 from capturerig.engine import IncompleteSession, capturerig_version
-from capturerig.lighting import PhotosensitivityRefused
+from capturerig.lighting import PhotosensitivityRefused, StrobeOutOfRange, UnknownScene
 from capturerig.packaging import PackageIntegrityError
 from capturerig.subjects import ConsentRefused, RegistryError
 from capturerig.web._calibration import CalibrationUnavailable
+from capturerig.web._calibration_backends import CalibrationRefused
 from capturerig.web._catalog import UnknownChoice
 from capturerig.web._packages import PackageNotFound
 from capturerig.web._panel import Panel
@@ -46,42 +48,14 @@ DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI, sh
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (PathRefused, 403), (ConsentRefused, 403), (Busy, 409), (FileExistsError, 409), (IncompleteSession, 409),
     (UnknownChoice, 404), (SessionNotFound, 404), (PackageNotFound, 404), (CalibrationUnavailable, 404),
-    (FileNotFoundError, 404), (ConfigError, 422), (PhotosensitivityRefused, 422), (ThumbnailError, 422),
-    (RegistryError, 422), (PackageIntegrityError, 422), (DeviceError, 502),
+    (UnknownScene, 404), (FileNotFoundError, 404), (ConfigError, 422), (PhotosensitivityRefused, 422),
+    (StrobeOutOfRange, 422), (CalibrationRefused, 422), (ThumbnailError, 422), (RegistryError, 422),
+    (PackageIntegrityError, 422), (DeviceError, 502),
 )
-
-# Functions (module, qualified name) that still answer a request with a bare KeyError or ValueError raised
-# in their own frame, and the status that answer means. Only such a raise is an answer: the same exception
-# from anywhere else is a bug. An entry goes once its function raises an exception type of its own.
-_BARE_ANSWERS: dict[tuple[str, str], int] = {
-    ("capturerig.lighting._scenes", "find_scene"): 404,  # no scene or lighting state of that name
-    ("capturerig.web._devices", "PanelLights.set_fixtures"): 404,  # no fixture of that id in the rig
-    ("capturerig.lighting._commands", "_strobe_value"): 422,  # the fixture cannot strobe at that rate
-    ("capturerig.web._calibration_backends", "geometry_from_session"): 422,  # not a calibration session
-    ("capturerig.web._calibration_backends", "colour_from_session"): 422,  # no camera saw a chart
-}
 
 
 def _detail(exc: BaseException) -> str:
     return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-
-
-def _raised_in(exc: BaseException) -> tuple[str, str]:
-    """The module and qualified name of the function whose frame raised ``exc`` (its traceback's last)."""
-    tb = exc.__traceback__
-    if tb is None:
-        return "", ""
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return str(tb.tb_frame.f_globals.get("__name__", "")), tb.tb_frame.f_code.co_qualname
-
-
-def _bare_answer(request: Request, exc: Exception) -> JSONResponse:
-    """A KeyError or ValueError: the answer of a function in :data:`_BARE_ANSWERS`, else a bug."""
-    status = _BARE_ANSWERS.get(_raised_in(exc))
-    if status is None:
-        raise exc  # on to _internal_error, and to the server's log
-    return JSONResponse({"detail": _detail(exc)}, status_code=status)
 
 
 def _internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -134,8 +108,6 @@ def create_app(settings: WebSettings | None = None, panel: Panel | None = None) 
         return JSONResponse({"detail": text or str(exc)}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(KeyError, _bare_answer)
-    app.add_exception_handler(ValueError, _bare_answer)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.get("/", include_in_schema=False)

@@ -20,9 +20,15 @@ from capturerig.config import ConfigError, LoadedRig, PlanKind, load_plan
 from capturerig.engine import Session, calibration_frames
 from capturerig.files import fsync_dir
 
-__all__ = ["CURRENT_FILES", "accept_file", "colour_from_session", "current_calibration", "geometry_from_session"]
+__all__ = ["CURRENT_FILES", "CalibrationRefused", "accept_file", "colour_from_session", "current_calibration",
+           "geometry_from_session"]
 
 CURRENT_FILES = {"geometry": "geometry.json", "colour": "colour.json"}
+
+
+class CalibrationRefused(ValueError):
+    """This session cannot give that calibration (not a calibration session, no chart seen); the message says
+    why and what to shoot instead."""
 
 
 def _verified_images(session_dir: Path) -> dict[str, list[Path]]:
@@ -40,11 +46,12 @@ def _verified_images(session_dir: Path) -> dict[str, list[Path]]:
 def geometry_from_session(session_dir: Path, rig: LoadedRig, out_dir: Path) -> dict[str, Any]:
     """Calibrate every camera's lens and pose from a calibration session's board frames.
 
-    Raises ValueError (not a calibration session, no board seen) or ConfigError (its board is unknown).
+    Raises CalibrationRefused (not a calibration session), ConfigError (its board is unknown), ValueError from
+    the calibration package (its frames cannot be read).
     """
     plan = load_plan(session_dir / "plan.yaml", rig)
     if plan.config.kind != PlanKind.CALIBRATION or plan.config.calibration is None:
-        raise ValueError(f"session {session_dir.name} was shot with plan '{plan.config.name}' "
+        raise CalibrationRefused(f"session {session_dir.name} was shot with plan '{plan.config.name}' "
                          f"({plan.config.kind.value}); geometry needs a calibration session (a plan of kind "
                          "calibration, e.g. `capturerig calibrate capture`)")
     source = json.loads((session_dir / "session.json").read_text(encoding="utf-8")).get("plan_source", "")
@@ -68,7 +75,8 @@ def geometry_from_session(session_dir: Path, rig: LoadedRig, out_dir: Path) -> d
 def colour_from_session(session_dir: Path, rig: LoadedRig, out_dir: Path) -> dict[str, Any]:
     """Fit each camera's colour correction from a session's ColorChecker shots.
 
-    Raises ValueError or FileNotFoundError when the session's images hold no chart.
+    Raises CalibrationRefused when no camera saw a chart it could fit; ValueError or FileNotFoundError from the
+    colour package when the session's images cannot be read as chart images.
     """
     frames = out_dir / "frames"
     if frames.exists():
@@ -80,7 +88,7 @@ def colour_from_session(session_dir: Path, rig: LoadedRig, out_dir: Path) -> dic
     run = calibrate_colour(frames, debug_dir=out_dir / "debug")
     if not run.calibration.cameras:
         problems = "; ".join(str(p) for p in run.problems[:5])
-        raise ValueError(f"no camera of session {session_dir.name} could be colour-calibrated: {problems}")
+        raise CalibrationRefused(f"no camera of session {session_dir.name} could be colour-calibrated: {problems}")
     colour_file = save_colour(run.calibration, out_dir / "colour.json")
     write_colour_report(run, out_dir)
     return {

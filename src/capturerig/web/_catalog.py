@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class UnknownChoice(KeyError):
-    """A request named a rig or plan the panel does not offer; the message lists what it does."""
+    """A request named a rig, plan or fixture the panel does not offer; the message lists what it does."""
 
     def __str__(self) -> str:
         return str(self.args[0])

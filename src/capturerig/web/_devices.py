@@ -30,7 +30,9 @@ from capturerig.lighting import (
     safe_state_frames,
 )
 from capturerig.plan import estimate_plan
+from capturerig.web._catalog import UnknownChoice
 from capturerig.web._hub import EventHub, event_message
+from capturerig.web._messages import PANEL_SESSION, DeviceStatus, LightsSet, PreflightFinished, PreflightStarted
 from capturerig.web._runs import Hardware
 
 __all__ = ["PanelDevices", "PanelLights"]
@@ -55,24 +57,24 @@ class PanelDevices:
 
     def _camera_status(self, loaded: LoadedRig, config: CameraConfig) -> dict[str, Any]:
         camera = create_camera(config, DriverContext(loaded.config, loaded.path.parent))
-        tile: dict[str, Any] = {"kind": "DeviceStatus", "session": "panel", "at": time.time(), "id": config.id,
-                                "device": "camera", "driver": config.driver, "expected_serial": config.serial,
-                                "group": config.group}
+
+        def tile(**found: Any) -> dict[str, Any]:
+            return DeviceStatus(id=config.id, device="camera", driver=config.driver, expected_serial=config.serial,
+                                group=config.group, **found).message()
+
         try:
             status = camera.connect(CONNECT_TIMEOUT_S)
             read_back = camera.apply_settings(config.settings, CONNECT_TIMEOUT_S)
         except DeviceError as exc:
-            tile.update(connected=False, last_error=str(exc))
-            return tile
+            return tile(connected=False, last_error=str(exc))
         finally:
             camera.close()
         drift = {key: {"wanted": value, "reads": read_back.get(key)} for key, value in config.settings.items()
                  if read_back.get(key) != value}
-        tile.update(connected=True, serial=status.serial, model=status.model, battery_percent=status.battery_percent,
+        return tile(connected=True, serial=status.serial, model=status.model, battery_percent=status.battery_percent,
                     free_bytes=status.free_bytes, drift=drift, serial_ok=status.serial == config.serial,
                     last_error=None if status.serial == config.serial else
                     f"reports serial {status.serial}, the rig says {config.serial}")
-        return tile
 
     def check_cameras(self, loaded: LoadedRig) -> list[dict[str, Any]]:
         """Connect every camera, read back its settings; publish and return one tile per camera."""
@@ -92,12 +94,12 @@ class PanelDevices:
         """The engine's preflight (open, home, connect, settings, storage) without shooting."""
         owner = "preflight"
         self.hardware.claim(owner)
-        self.hub.publish_threadsafe({"kind": "PreflightStarted", "session": "panel", "at": time.time()})
+        self.hub.publish_threadsafe(PreflightStarted().message())
         results: list[PreflightResult] = []
 
         def publish(result: PreflightResult) -> None:
             results.append(result)
-            self.hub.publish_threadsafe(event_message(result, "panel"))
+            self.hub.publish_threadsafe(event_message(result, PANEL_SESSION))
 
         problems: list[str] = []
         try:
@@ -119,8 +121,7 @@ class PanelDevices:
                 pool.shutdown(wait=True)
         finally:
             self.hardware.release(owner)
-        self.hub.publish_threadsafe({"kind": "PreflightFinished", "session": "panel", "at": time.time(),
-                                     "ok": not problems, "problems": problems})
+        self.hub.publish_threadsafe(PreflightFinished(ok=not problems, problems=problems).message())
         return {"ok": not problems, "problems": problems,
                 "results": [{"device_id": r.device_id, "ok": r.ok, "detail": r.detail} for r in results]}
 
@@ -183,13 +184,12 @@ class PanelLights:
                    f"{limit.window_s:g} s ({limit.source})",
                    "text": (f"held back {waited:.2f} s to stay within {limit.max_flashes} flashes per second"
                             if waited > 0 else f"within {limit.max_flashes} flashes per second")}
-        message = {"kind": "LightsSet", "session": "panel", "at": time.time(), "rig": rig.name, "scene": label,
-                   "levels": levels, "verdict": verdict}
+        message = LightsSet(rig=rig.name, scene=label, levels=levels, verdict=verdict).message()
         self.hub.publish_threadsafe(message)
         return message
 
     def scene(self, loaded: LoadedRig, name: str, plan: PlanConfig | None = None) -> dict[str, Any]:
-        """A rig scene, a plan lighting state, or ``blackout``; raises KeyError listing what exists."""
+        """A rig scene, a plan lighting state, or ``blackout``; raises UnknownScene listing what exists."""
         if name == BLACKOUT:
             return self.apply(loaded, blackout_frames(loaded.config), BLACKOUT)
         condition = find_scene(loaded.config, name, plan)
@@ -197,11 +197,14 @@ class PanelLights:
         return self.apply(loaded, frames_for_commands(loaded.config, commands, loaded.path.parent), name)
 
     def set_fixtures(self, loaded: LoadedRig, levels: dict[str, FixtureCommand]) -> dict[str, Any]:
-        """Per-fixture commands; fixtures not named keep what the panel last gave them."""
+        """Per-fixture commands; fixtures not named keep what the panel last gave them.
+
+        Raises UnknownChoice (a fixture the rig does not have), StrobeOutOfRange, and as :meth:`apply`.
+        """
         known = {f.id for f in loaded.config.fixtures}
         unknown = sorted(set(levels) - known)
         if unknown:
-            raise KeyError(f"rig {loaded.config.name} has no fixture {', '.join(unknown)} "
+            raise UnknownChoice(f"rig {loaded.config.name} has no fixture {', '.join(unknown)} "
                            f"(fixtures: {', '.join(sorted(known))})")
         current = self.levels(loaded)
         commands: dict[str, FixtureCommand] = {}

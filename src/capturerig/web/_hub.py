@@ -3,8 +3,9 @@
 An engine thread hands each event to the server's event loop with ``call_soon_threadsafe`` (a non-blocking
 write to the loop's wake-up pipe) after serialising it once. On the loop the event first updates the
 panel's views (so a client that connects later gets a consistent snapshot), then goes into every client's
-bounded queue. A client that reads too slowly loses its oldest events, not the engine's time: the queue
-drops from the front and counts, and the client is told how many it missed so it can fetch a fresh snapshot.
+bounded queue, followed by what the views answered (their ``ViewPatch``). A client that reads too slowly
+loses its oldest messages, not the engine's time: the queue drops from the front and counts, and the
+socket tells the client how many it missed and sends it a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from capturerig.engine import Event
 __all__ = ["ClientQueue", "EventHub", "Reducer", "event_message"]
 
 log = logging.getLogger(__name__)
-Reducer = Callable[[dict[str, Any]], None]
+# A view's update: takes each message, may answer with a message of its own for the clients (sent after it).
+Reducer = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 def event_message(event: Event, session: str) -> dict[str, Any]:
@@ -34,10 +36,15 @@ def event_message(event: Event, session: str) -> dict[str, Any]:
 
 
 class ClientQueue:
-    """One client's pending messages (JSON text); bounded, dropping the oldest when full."""
+    """One client's pending messages (JSON text); bounded, dropping the oldest when full.
 
-    def __init__(self, maxsize: int) -> None:
+    ``events`` False: the client wants the views' patches only, not the messages they were reduced from (the
+    panel's page, which renders the views).
+    """
+
+    def __init__(self, maxsize: int, events: bool = True) -> None:
         self.maxsize = maxsize
+        self.events = events
         self.dropped = 0
         self.reported = 0  # drops the client has been told about
         self._items: deque[str] = deque()
@@ -112,17 +119,23 @@ class EventHub:
 
     def _dispatch(self, message: dict[str, Any], text: str) -> None:
         self.published += 1
+        answers: list[str] = []
         for reducer in self.reducers:
             try:
-                reducer(message)
+                answer = reducer(message)
+                if answer is not None:
+                    answers.append(json.dumps(answer, default=str))
             except Exception:  # a view bug must not stop events reaching the clients
                 log.exception("panel view failed on %s", message.get("kind"))
         for client in list(self.clients):
-            client.put(text)
+            if client.events:
+                client.put(text)
+            for answer_text in answers:
+                client.put(answer_text)
 
-    def connect(self) -> ClientQueue:
-        """A new client's queue (event-loop thread)."""
-        client = ClientQueue(self.queue_size)
+    def connect(self, events: bool = True) -> ClientQueue:
+        """A new client's queue (event-loop thread); ``events`` False: the views' patches only."""
+        client = ClientQueue(self.queue_size, events)
         self.clients.add(client)
         return client
 

@@ -16,7 +16,7 @@ from capturerig.web._packages import PackageShelf
 from capturerig.web._runs import Hardware, RunManager
 from capturerig.web._settings import WebSettings
 from capturerig.web._thumbs import ThumbnailCache
-from capturerig.web._views import DeviceBoard, RunView
+from capturerig.web._views import PanelViews
 
 __all__ = ["Panel"]
 
@@ -30,10 +30,9 @@ class Panel:
         self.sessions_dir = settings.sessions_dir.absolute()
         self.packages_dir = settings.packages_dir.absolute()
         self.catalog = Catalog(settings.rigs, settings.extra_plans)
-        self.run_view = RunView()
-        self.board = DeviceBoard()
-        self.hub = EventHub(settings.client_queue_size, [self.run_view.apply, self.board.apply])
         self.hardware = Hardware()
+        self.views = PanelViews(busy=lambda: self.hardware.owner)
+        self.hub = EventHub(settings.client_queue_size, [self.views.apply])
         registry = settings.registry or default_registry_path(self.catalog.default_rig.loaded.config)
         self.consent = ConsentDesk(registry, settings.purpose)
         self.runs = RunManager(self.catalog, self.sessions_dir, self.hub, self.hardware, settings.registry,
@@ -47,6 +46,6 @@ class Panel:
         self.thumbs = ThumbnailCache(cache)
 
     def state(self) -> dict[str, Any]:
-        """Everything a freshly opened panel needs (call on the event loop: the views live there)."""
-        return {"run": self.run_view.snapshot(), "board": self.board.snapshot(),
-                "busy": self.hardware.owner, "clients": len(self.hub.clients)}
+        """Everything a freshly opened panel needs, as a ``Snapshot`` message (call on the event loop: the views
+        live there)."""
+        return self.views.snapshot(clients=len(self.hub.clients))

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from capturerig.lighting import BLACKOUT, expand_lighting, fixture_commands, frames_for_commands
+from capturerig.web._messages import ClientLagged
 from capturerig.web._models import FixtureLevels, SceneRequest
 from capturerig.web._panel import Panel
 
@@ -51,7 +52,8 @@ def estimate(request: Request, rig: str | None = None, plan: str | None = None) 
     return _panel(request).catalog.estimate(rig, plan)
 
 
-@studio_router.get("/api/state", tags=["live"], summary="Snapshot of the run, the device tiles and the lights")
+@studio_router.get("/api/state", tags=["live"], summary="Snapshot of the run, the device tiles and the lights (with "
+                   "the sequence number of the views' last change)")
 async def state(request: Request) -> dict[str, Any]:
     return _panel(request).state()
 
@@ -114,19 +116,29 @@ def lights_fixtures(request: Request, body: FixtureLevels) -> dict[str, Any]:
 
 @studio_router.websocket("/ws")
 async def events_socket(websocket: WebSocket) -> None:
-    """Live messages: a ``Snapshot`` first, then every engine event and panel message as JSON."""
+    """Live messages: a ``Snapshot`` first, then every engine event and panel message as JSON, each change of
+    the views as a ``ViewPatch``; after the client lost messages, ``ClientLagged`` and a fresh ``Snapshot``.
+
+    ``?events=false``: the views only (``Snapshot``, ``ViewPatch``, ``ClientLagged``), as the panel's page asks.
+    """
     panel: Panel = websocket.app.state.panel
+    events = websocket.query_params.get("events", "true").lower() not in ("false", "0", "no")
     await websocket.accept()
-    client = panel.hub.connect()  # connect and snapshot with no await between: nothing is missed or doubled
-    first = json.dumps({"kind": "Snapshot", **panel.state()}, default=str)
+    client = panel.hub.connect(events)  # connect and snapshot with no await between: nothing is missed or doubled
+    first = json.dumps(panel.state(), default=str)
 
     async def send_all() -> None:
         await websocket.send_text(first)
         while True:
             text = await client.get()
             if client.dropped > client.reported:
+                # Taken now, the snapshot holds every message still queued: the client skips their patches
+                # by their sequence numbers (not newer than the snapshot's).
                 client.reported = client.dropped
-                await websocket.send_text(json.dumps({"kind": "ClientLagged", "dropped": client.dropped}))
+                lagged = json.dumps(ClientLagged(dropped=client.dropped).message())
+                fresh = json.dumps(panel.state(), default=str)
+                await websocket.send_text(lagged)
+                await websocket.send_text(fresh)
             await websocket.send_text(text)
 
     async def receive_all() -> None:

@@ -1,8 +1,9 @@
 """Sessions run from the panel: one at a time, in a thread of the server process.
 
 The engine's events go to the hub from the engine's own threads (never blocking it); the manager adds a
-few messages of its own (``RunStarted``, ``PoseConfirmRequest``, ``RunFinished``) so the panel can draw the
-contact sheet before the first file lands, ask the operator to confirm a pose, and show how a run ended.
+few messages of its own (``RunStarted``, ``PoseConfirmRequest``, ``PoseConfirmAnswered``, ``RunFinished``:
+:mod:`capturerig.web._messages`) so the panel can draw the contact sheet before the first file lands, ask the
+operator to confirm a pose, and show how a run ended.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from capturerig.plan import estimate_plan, expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE
 from capturerig.web._catalog import Catalog
 from capturerig.web._hub import EventHub, event_message
+from capturerig.web._messages import PoseConfirmAnswered, PoseConfirmRequest, RunFinished, RunStarted
 
 __all__ = ["Busy", "Hardware", "RunManager", "SessionNotFound"]
 
@@ -147,8 +149,7 @@ class RunManager:
         take_rows = [{"id": t.id, "ordinal": t.ordinal, "pose": t.pose.id, "station": t.station.id,
                       "lighting": t.lighting.state_id, "lighting_name": t.lighting.name or t.lighting.state_id,
                       "bracket": t.bracket.id, "cameras": list(t.cameras)} for t in takes]
-        self.hub.publish_threadsafe({"kind": "RunStarted", "session": name, "at": time.time(), "info": info,
-                                     "takes": take_rows, "status": status})
+        self.hub.publish_threadsafe(RunStarted(session=name, info=info, takes=take_rows, status=status).message())
         session.subscribe(lambda event: self._forward(name, event))
         with self._lock:
             self.session = session
@@ -172,25 +173,25 @@ class RunManager:
         finally:
             session.close()
             self.hardware.release(owner)
-        message: dict[str, Any] = {"kind": "RunFinished", "session": name, "at": time.time()}
         if result is not None:
-            message.update(state=result.state.value, takes_total=result.takes_total,
-                           takes_verified=result.takes_verified, takes_shot_now=result.takes_shot_now,
-                           error=result.error)
+            finished = RunFinished(session=name, state=result.state.value, takes_total=result.takes_total,
+                                   takes_verified=result.takes_verified, takes_shot_now=result.takes_shot_now,
+                                   error=result.error)
         else:
-            message.update(state="failed", takes_total=0, takes_verified=0, takes_shot_now=0, error=error)
-        self.hub.publish_threadsafe(message)
+            finished = RunFinished(session=name, state="failed", takes_total=0, takes_verified=0, takes_shot_now=0,
+                                   error=error)
+        self.hub.publish_threadsafe(finished.message())
 
     def _pose_confirmer(self, name: str) -> Callable[[Pose], bool]:
         def confirm(pose: Pose) -> bool:
             with self._lock:
                 self._confirm.clear()
                 self._confirm_answer = False
-            self.hub.publish_threadsafe({"kind": "PoseConfirmRequest", "session": name, "at": time.time(),
-                                         "pose_id": pose.id, "description": pose.description})
+            self.hub.publish_threadsafe(PoseConfirmRequest(session=name, pose_id=pose.id,
+                                                           description=pose.description).message())
             answered = self._confirm.wait(POSE_CONFIRM_TIMEOUT_S)
-            self.hub.publish_threadsafe({"kind": "PoseConfirmAnswered", "session": name, "at": time.time(),
-                                         "pose_id": pose.id, "confirmed": answered and self._confirm_answer})
+            self.hub.publish_threadsafe(PoseConfirmAnswered(session=name, pose_id=pose.id,
+                                                            confirmed=answered and self._confirm_answer).message())
             return answered and self._confirm_answer
         return confirm
 

@@ -1,7 +1,12 @@
-"""What the panel shows, kept current from the message stream (engine events plus the panel's own).
+"""What the panel shows, reduced once on the server from the message stream (engine events plus the panel's own).
 
-Both views are updated only on the server's event loop (as the hub's reducers), so a snapshot taken there
-and the messages queued after it never disagree.
+:class:`PanelViews` is the hub's reducer. It keeps :class:`RunView` and :class:`DeviceBoard` current and
+answers each message that changed them with a ``ViewPatch`` (see :mod:`capturerig.web._messages`), so the
+browser renders the server's views and never reduces the stream itself. The views are updated only on the
+server's event loop, so a snapshot taken there and the patches queued after it never disagree.
+
+Each view records the paths an update touched; the patch carries the value now at each of them (read from
+the view's snapshot), so a path may be touched without checking whether its value really changed.
 """
 
 from __future__ import annotations
@@ -9,9 +14,14 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["DeviceBoard", "RunView"]
+from capturerig.web._messages import PANEL_SESSION, Snapshot, ViewPatch
+
+__all__ = ["DeviceBoard", "PanelViews", "RunView", "ViewPath", "apply_changes"]
+
+ViewPath = tuple[str, ...]  # keys from a view's snapshot root; () is the whole view
 
 _RELAXED = frozenset({"paused", "aborting", "aborted", "done", "failed", "idle", "preflight"})
 _MESSAGES_KEPT = 40
@@ -23,6 +33,7 @@ class RunView:
     def __init__(self) -> None:
         self.session: dict[str, Any] | None = None
         self.takes: list[dict[str, Any]] = []
+        self.pose_of: dict[str, str] = {}  # take id -> pose id
         self.status: dict[str, dict[str, Any]] = {}
         self.state = "idle"
         self.reason = ""
@@ -37,78 +48,132 @@ class RunView:
         self.lights: dict[str, Any] | None = None
         self.messages: deque[dict[str, Any]] = deque(maxlen=_MESSAGES_KEPT)
         self.result: dict[str, Any] | None = None
+        self._touched: list[ViewPath] = []
+
+    def _touch(self, *paths: ViewPath) -> None:
+        self._touched.extend(paths)
 
     def _relax(self, at: float) -> None:
         if self.hold["state"] == "hold":
             self.hold = {**self.hold, "state": "relax", "since": at}
+            self._touch(("hold",))
+
+    def _hold(self, pose_id: str, at: float, description: str) -> None:
+        expected = (self.session or {}).get("hold_expected_s", {}).get(pose_id)
+        self.hold = {"state": "hold", "pose_id": pose_id, "since": at, "expected_s": expected,
+                     "description": description}
+        self._touch(("hold",))
 
     def _pose_finished(self, pose_id: str) -> bool:
         return all(self.status.get(t["id"], {}).get("status") in ("verified", "skipped")
                    for t in self.takes if t["pose"] == pose_id)
 
-    def apply(self, message: dict[str, Any]) -> None:
+    def _entry(self, take_id: str) -> tuple[dict[str, Any], bool]:
+        """The status entry of ``take_id`` and whether this call created it."""
+        entry = self.status.get(take_id)
+        if entry is None:
+            entry = self.status[take_id] = {"files": {}}
+            return entry, True
+        entry.setdefault("files", {})
+        return entry, False
+
+    def apply(self, message: dict[str, Any]) -> list[ViewPath]:
+        """Update from ``message``; returns the paths it touched (none: the view did not change)."""
+        self._touched = []
+        self._apply(message)
+        return self._touched
+
+    def _apply(self, message: dict[str, Any]) -> None:
         kind = message.get("kind")
         at = float(message.get("at", time.time()))
         if kind == "RunStarted":
             self.session = dict(message["info"])
             self.takes = list(message["takes"])
+            self.pose_of = {t["id"]: t["pose"] for t in self.takes}
             self.status = {take_id: dict(entry) for take_id, entry in message.get("status", {}).items()}
             self.state, self.reason, self.current_take, self.result = "idle", "", None, None
             self.arrivals, self.arrivals_take, self.preflight, self.awaiting_pose = {}, None, [], None
             self.hold = {"state": "relax", "pose_id": None, "since": at, "expected_s": None}
+            self.lights = None
             self.messages.clear()
+            self._touch(())
             return
         if self.session is None or message.get("session") != self.session.get("name"):
             return
         if kind == "StateChanged":
             self.state, self.reason = message["state"], message.get("reason", "")
+            self._touch(("state",), ("reason",))
             if self.state in _RELAXED:
                 self._relax(at)
                 self.awaiting_pose = None
+                self._touch(("awaiting_pose",))
         elif kind == "PreflightResult":
             self.preflight.append({k: message[k] for k in ("device_id", "ok", "detail")})
-        elif kind == "PoseStarted":
-            expected = self.session.get("hold_expected_s", {}).get(message["pose_id"])
-            self.hold = {"state": "hold", "pose_id": message["pose_id"], "since": at, "expected_s": expected,
-                         "description": message.get("description", "")}
+            self._touch(("preflight",))
+        elif kind == "PoseStarted":  # also when the engine announces the same pose again (after a pause)
+            self._hold(message["pose_id"], at, message.get("description", ""))
             self.awaiting_pose = None
+            self._touch(("awaiting_pose",))
         elif kind == "PoseConfirmRequest":
             self.awaiting_pose = {"pose_id": message["pose_id"], "description": message.get("description", "")}
+            self._touch(("awaiting_pose",))
         elif kind == "PoseConfirmAnswered":
             self.awaiting_pose = None
+            self._touch(("awaiting_pose",))
         elif kind == "TakeStarted":
-            self.current_take = message["take_id"]
-            if message["take_id"] == self.arrivals_take:  # shot again: its arrivals start afresh
-                self.arrivals = {}
-            entry = self.status.setdefault(message["take_id"], {})
-            entry.update(status="running", attempt=message["attempt"], ordinal=message["ordinal"])
-            entry.setdefault("files", {})
+            self._take_started(message, at)
         elif kind == "FileStored":
-            entry = self.status.setdefault(message["take_id"], {"files": {}})
-            entry.setdefault("files", {})[message["camera_id"]] = message["path"]
-            if message["take_id"] != self.arrivals_take:
-                self.arrivals, self.arrivals_take = {}, message["take_id"]
-            self.arrivals[message["camera_id"]] = message["path"]
+            take_id, camera_id = message["take_id"], message["camera_id"]
+            entry, created = self._entry(take_id)
+            entry["files"][camera_id] = message["path"]
+            self._touch(("status", take_id) if created else ("status", take_id, "files", camera_id))
+            if take_id != self.arrivals_take:
+                self.arrivals, self.arrivals_take = {}, take_id
+                self._touch(("arrivals",), ("arrivals_take",))
+            self.arrivals[camera_id] = message["path"]
+            self._touch(("arrivals", camera_id))
         elif kind in ("TakeVerified", "TakeSkipped"):
-            entry = self.status.setdefault(message["take_id"], {"files": {}})
+            entry, _ = self._entry(message["take_id"])
             entry.update(status="verified" if kind == "TakeVerified" else "skipped", error=None)
-            pose = next((t["pose"] for t in self.takes if t["id"] == message["take_id"]), None)
+            self._touch(("status", message["take_id"]))
+            pose = self.pose_of.get(message["take_id"])
             if pose is not None and pose == self.hold.get("pose_id") and self._pose_finished(pose):
                 self._relax(at)
         elif kind == "TakeFailed":
-            entry = self.status.setdefault(message["take_id"], {"files": {}})
+            entry, _ = self._entry(message["take_id"])
             entry.update(status="retrying" if message["will_retry"] else "failed", error=message["error"],
                          attempt=message["attempt"])
+            self._touch(("status", message["take_id"]))
         elif kind == "LightsApplied":
             self.lights = {k: message[k] for k in ("take_id", "lighting_id", "governor_wait_s")}
+            self._touch(("lights",))
         elif kind == "SessionMessage":
             self.messages.append({"level": message["level"], "text": message["text"], "at": at})
+            self._touch(("messages",))
         elif kind == "RunFinished":
             self.result = {k: v for k, v in message.items() if k not in ("kind", "session")}
             self.state = message["state"]
             self._relax(at)
             self.current_take = None
             self.awaiting_pose = None
+            self._touch(("result",), ("state",), ("current_take",), ("awaiting_pose",), ("running",))
+
+    def _take_started(self, message: dict[str, Any], at: float) -> None:
+        take_id = message["take_id"]
+        self.current_take = take_id
+        self._touch(("current_take",))
+        if take_id == self.arrivals_take:  # shot again: its arrivals start afresh
+            self.arrivals = {}
+            self._touch(("arrivals",))
+        entry, _ = self._entry(take_id)
+        entry.update(status="running", attempt=message["attempt"], ordinal=message["ordinal"])
+        self._touch(("status", take_id))
+        # An exposure never shows RELAX: the engine announces each pose (PoseStarted) before its takes, and
+        # again after a pause; should a take of the pose start without that, the cue is HOLD all the same.
+        pose = self.pose_of.get(take_id)
+        if pose is not None and self.hold["state"] != "hold" and self.state not in _RELAXED:
+            same = self.hold.get("pose_id") == pose
+            self._hold(pose, at, self.hold.get("description", "") if same else "")
 
     def snapshot(self) -> dict[str, Any]:
         return {"session": self.session, "takes": self.takes, "status": self.status, "state": self.state,
@@ -130,7 +195,8 @@ class DeviceBoard:
     def _tile(self, device_id: str) -> dict[str, Any]:
         return self.tiles.setdefault(device_id, {"id": device_id, "last_error": None})
 
-    def apply(self, message: dict[str, Any]) -> None:
+    def apply(self, message: dict[str, Any]) -> list[ViewPath]:
+        """Update from ``message``; returns the paths it touched (none: the board did not change)."""
         kind = message.get("kind")
         # ``state`` is what the latest word on the device says (ok/bad); ``last_error`` stays as history.
         if kind == "DeviceStatus":
@@ -138,29 +204,103 @@ class DeviceBoard:
             tile.update({k: v for k, v in message.items() if k not in ("kind", "session")})
             tile["state"] = "ok" if message.get("connected") and not message.get("last_error") and not message.get(
                 "drift") else "bad"
-        elif kind == "PreflightResult":
+            return [("tiles", message["id"])]
+        if kind == "PreflightResult":
             tile = self._tile(message["device_id"])
             tile["preflight"] = {"ok": message["ok"], "detail": message["detail"]}
             tile["state"] = "ok" if message["ok"] else "bad"
             if not message["ok"]:
                 tile["last_error"] = message["detail"]
-            if message.get("session") == "panel":
-                self.preflight["results"].append({k: message[k] for k in ("device_id", "ok", "detail")})
-        elif kind == "PreflightStarted":
+            if message.get("session") != PANEL_SESSION:
+                return [("tiles", message["device_id"])]
+            self.preflight["results"].append({k: message[k] for k in ("device_id", "ok", "detail")})
+            return [("tiles", message["device_id"]), ("preflight", "results")]
+        if kind == "PreflightStarted":
             self.preflight = {"at": message["at"], "results": [], "ok": None, "running": True}
-        elif kind == "PreflightFinished":
+            return [("preflight",)]
+        if kind == "PreflightFinished":
             self.preflight.update(ok=message["ok"], running=False, problems=message.get("problems", []))
-        elif kind == "FileStored":
+            return [("preflight",)]
+        if kind == "FileStored":
             tile = self._tile(message["camera_id"])
             tile.update(connected=True, last_file=message["path"], last_file_at=message["at"], state="ok")
-        elif kind == "TakeFailed":
+            return [("tiles", message["camera_id"])]
+        if kind == "TakeFailed":
+            touched: list[ViewPath] = []
             for device_id in list(self.tiles):
                 found = re.search(rf"(?:^|[:;] ){re.escape(device_id)}: ([^;]+)", message["error"])
                 if found:
                     self.tiles[device_id]["last_error"] = f"{message['take_id']}: {found.group(1).strip()}"
                     self.tiles[device_id]["state"] = "bad"
-        elif kind == "LightsSet":
+                    touched.append(("tiles", device_id))
+            return touched
+        if kind == "LightsSet":
             self.lights = {k: v for k, v in message.items() if k not in ("kind", "session")}
+            return [("lights",)]
+        return []
 
     def snapshot(self) -> dict[str, Any]:
         return {"tiles": self.tiles, "lights": self.lights, "preflight": self.preflight}
+
+
+def _value_at(root: Any, path: Iterable[str]) -> Any:
+    for key in path:
+        root = root[key]
+    return root
+
+
+def _outermost(paths: list[ViewPath]) -> list[ViewPath]:
+    """``paths`` without repeats and without those inside another one, in first-touched order."""
+    kept: list[ViewPath] = []
+    for path in dict.fromkeys(paths):
+        if any(path[:len(outer)] == outer for outer in kept):
+            continue
+        kept = [p for p in kept if p[:len(path)] != path]
+        kept.append(path)
+    return kept
+
+
+def apply_changes(state: dict[str, Any], changes: Iterable[tuple[list[str], Any] | list[Any]]) -> None:
+    """Apply a ``ViewPatch``'s changes to a snapshot, as the browser does (``static/panel.js:applyChanges``)."""
+    for path, value in changes:
+        node = state
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node[path[-1]] = value
+
+
+class PanelViews:
+    """The run view, the device board and who holds the rig, with a sequence number over their changes.
+
+    ``busy`` says who holds the rig now (:class:`capturerig.web._runs.Hardware`); it is read after each
+    message, so the page learns of a claim or release with the message that came with it.
+    """
+
+    def __init__(self, busy: Callable[[], str | None] = lambda: None) -> None:
+        self.run = RunView()
+        self.board = DeviceBoard()
+        self.seq = 0
+        self._busy = busy
+        self._busy_shown = busy()
+
+    def apply(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Reduce ``message``; returns the ``ViewPatch`` message of what it changed, or None."""
+        touched = [("run", *p) for p in self.run.apply(message)] + [("board", *p) for p in self.board.apply(message)]
+        busy = self._busy()
+        if busy != self._busy_shown:
+            self._busy_shown = busy
+            touched.append(("busy",))
+        if not touched:
+            return None
+        views = {"run": self.run.snapshot(), "board": self.board.snapshot(), "busy": busy}
+        self.seq += 1
+        changes = [(list(path), _value_at(views, path)) for path in _outermost(touched)]
+        return ViewPatch(seq=self.seq, changes=changes, at=float(message.get("at", time.time()))).message()
+
+    def snapshot(self, clients: int = 0) -> dict[str, Any]:
+        """The ``Snapshot`` message of everything the page shows now."""
+        return Snapshot(seq=self.seq, run=self.run.snapshot(), board=self.board.snapshot(), busy=self._busy(),
+                        clients=clients).message()

@@ -1,7 +1,13 @@
 // capturerig panel: vanilla JS, no build step, no CDN. Every value from the server goes in as textContent.
 "use strict";
 
-const S = { rigs: [], run: null, board: null, socket: null, lagged: 0 };
+// The views are the server's (web/_views.py): a Snapshot, then ViewPatch deltas. The page renders them and never
+// reduces the message stream itself.
+const S = {
+  rigs: [], views: null, seq: null, socket: null, lagged: 0,
+  get run() { return this.views && this.views.run; },
+  get board() { return this.views && this.views.board; },
+};
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
@@ -68,28 +74,77 @@ function showTab() {
   if (tab === "lights") loadLights();
 }
 
-// ---- live connection ---------------------------------------------------------------------------------------
+// ---- live connection: the server's views, a snapshot and then patches (web/_messages.py) ---------------------
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  const socket = new WebSocket(`${scheme}://${location.host}/ws?events=false`);  // the views, not the events
   S.socket = socket;
+  S.seq = null;  // nothing applies until this connection's snapshot
   socket.onopen = () => { $("#link").textContent = "live"; $("#link").className = "badge on"; };
   socket.onclose = () => {
+    if (S.socket !== socket) return;
     $("#link").textContent = "offline"; $("#link").className = "badge off";
     setTimeout(connect, 1000);
   };
-  socket.onmessage = (message) => onMessage(JSON.parse(message.data));
+  socket.onmessage = (message) => { if (S.socket === socket) onMessage(JSON.parse(message.data)); };
 }
 
 function onMessage(m) {
-  if (m.kind === "Snapshot") { S.run = m.run; S.board = m.board; setBusy(m.busy); renderAll(); return; }
-  if (m.kind === "ClientLagged") {  // we missed events: start again from a fresh snapshot
-    S.lagged = m.dropped;
-    api("GET", "/api/state").then((s) => { S.run = s.run; S.board = s.board; renderAll(); });
+  if (m.kind === "Snapshot") { S.views = m; S.seq = m.seq; setBusy(m.busy); renderAll(); return; }
+  if (m.kind === "ClientLagged") { S.lagged = m.dropped; return; }  // a fresh Snapshot follows
+  if (m.kind !== "ViewPatch" || S.seq === null || m.seq <= S.seq) return;
+  if (m.seq !== S.seq + 1) {  // a patch went missing: start again from a fresh snapshot
+    S.seq = null;
+    S.socket.close();
     return;
   }
-  reduceBoard(m);
-  reduceRun(m);
+  applyChanges(S.views, m.changes);
+  S.seq = m.seq;
+  renderChanges(m.changes);
+}
+
+// Set each [path, value]: the path's keys from the snapshot's root, missing objects made on the way.
+function applyChanges(root, changes) {
+  for (const [path, value] of changes) {
+    let node = root;
+    for (const key of path.slice(0, -1)) {
+      if (node[key] === null || typeof node[key] !== "object") node[key] = {};
+      node = node[key];
+    }
+    node[path[path.length - 1]] = value;
+  }
+}
+
+// Draw what a patch changed. Files landing (a cell and the arrival chips) redraw only themselves.
+function renderChanges(changes) {
+  let run = false, sheet = false, board = false, finished = false;
+  const cells = [];
+  for (const [path, value] of changes) {
+    const [root, key, take, field, camera] = path;
+    if (root === "busy") setBusy(value);
+    else if (root === "board") {
+      board = true;
+      if (key === "lights") { noteLightChange(value); renderLightsVerdict(); }
+    } else if (root === "run") {
+      if (key === undefined || key === "session" || key === "takes") { sheet = true; run = true; }
+      else if (key === "status" && field === "files" && camera !== undefined) cells.push([take, camera]);
+      else if (key === "status") { run = true; cells.push(...Object.keys((value || {}).files || {}).map((c) => [take, c])); }
+      else if (key === "arrivals" || key === "arrivals_take") renderArrivals();
+      else {
+        run = true;
+        if (key === "lights") renderGovernorRun();
+        if (key === "result" && value) finished = true;
+      }
+    }
+  }
+  if (board) renderBoard();
+  if (sheet) buildSheet(); else for (const [take, camera] of cells) renderCell(take, camera);
+  if (run) renderRun();
+  if (finished) {
+    loadSessions();
+    const result = S.run.result;
+    if (result.error) toast(`session ${result.state}: ${result.error}`, result.state === "done" ? "info" : "error");
+  }
 }
 
 function setBusy(owner) {
@@ -97,113 +152,15 @@ function setBusy(owner) {
   $("#busy").className = owner ? "badge off" : "badge on";
 }
 
-// ---- run view (mirrors the server's RunView) -----------------------------------------------------------------
-const RELAXED = new Set(["paused", "aborting", "aborted", "done", "failed", "idle", "preflight"]);
-
-function relax(at) { if (S.run.hold.state === "hold") S.run.hold = { ...S.run.hold, state: "relax", since: at }; }
-
-function reduceRun(m) {
-  const r = S.run;
-  if (m.kind === "RunStarted") {
-    S.run = { session: m.info, takes: m.takes, status: m.status || {}, state: "idle", reason: "", current_take: null,
-              arrivals: {}, arrivals_take: null, hold: { state: "relax", pose_id: null, since: m.at, expected_s: null }, awaiting_pose: null,
-              preflight: [], lights: null, messages: [], result: null, running: true };
-    setBusy(`session for ${m.info.subject}`);
-    renderAll();
-    return;
-  }
-  if (!r || !r.session || m.session !== r.session.name) return;
-  switch (m.kind) {
-    case "StateChanged":
-      r.state = m.state; r.reason = m.reason || "";
-      if (RELAXED.has(m.state)) { relax(m.at); r.awaiting_pose = null; }
-      break;
-    case "PreflightResult": r.preflight.push(m); break;
-    case "PoseStarted":
-      r.hold = { state: "hold", pose_id: m.pose_id, since: m.at, expected_s: (r.session.hold_expected_s || {})[m.pose_id],
-                 description: m.description };
-      r.awaiting_pose = null;
-      break;
-    case "PoseConfirmRequest": r.awaiting_pose = { pose_id: m.pose_id, description: m.description }; break;
-    case "PoseConfirmAnswered": r.awaiting_pose = null; break;
-    case "TakeStarted": {
-      r.current_take = m.take_id;
-      if (m.take_id === r.arrivals_take) r.arrivals = {};  // shot again: its arrivals start afresh
-      const entry = r.status[m.take_id] || (r.status[m.take_id] = { files: {} });
-      Object.assign(entry, { status: "running", attempt: m.attempt, ordinal: m.ordinal });
-      entry.files = entry.files || {};
-      break;
-    }
-    case "FileStored": {
-      const entry = r.status[m.take_id] || (r.status[m.take_id] = { files: {} });
-      (entry.files = entry.files || {})[m.camera_id] = m.path;
-      // The engine stores one take while it shoots the next: show the take whose files are landing.
-      if (m.take_id !== r.arrivals_take) { r.arrivals = {}; r.arrivals_take = m.take_id; }
-      r.arrivals[m.camera_id] = m.path;
-      renderCell(m.take_id, m.camera_id);
-      renderArrivals();
-      return;
-    }
-    case "TakeVerified": case "TakeSkipped": {
-      const entry = r.status[m.take_id] || (r.status[m.take_id] = { files: {} });
-      entry.status = m.kind === "TakeVerified" ? "verified" : "skipped"; entry.error = null;
-      const take = r.takes.find((t) => t.id === m.take_id);
-      if (take && take.pose === r.hold.pose_id &&
-          r.takes.filter((t) => t.pose === take.pose).every((t) => ["verified", "skipped"].includes((r.status[t.id] || {}).status)))
-        relax(m.at);
-      break;
-    }
-    case "TakeFailed": {
-      const entry = r.status[m.take_id] || (r.status[m.take_id] = { files: {} });
-      Object.assign(entry, { status: m.will_retry ? "retrying" : "failed", error: m.error, attempt: m.attempt });
-      break;
-    }
-    case "LightsApplied": r.lights = m; renderGovernorRun(); break;
-    case "SessionMessage": r.messages.push({ level: m.level, text: m.text, at: m.at }); break;
-    case "RunFinished":
-      r.result = m; r.state = m.state; r.running = false; r.current_take = null; r.awaiting_pose = null; relax(m.at);
-      setBusy(null);
-      loadSessions();
-      if (m.error) toast(`session ${m.state}: ${m.error}`, m.state === "done" ? "info" : "error");
-      break;
-    default: return;
-  }
-  renderRun();
+// The lights page keeps a short history of the panel's own light changes (and the governor's verdicts).
+function noteLightChange(lights) {
+  if (!lights || !lights.verdict) return;
+  const history = $("#governor-history");
+  history.prepend(el("li", { class: lights.verdict.waited_s > 0 ? "held" : "", text: `${lights.scene}: ${lights.verdict.text}` }));
+  while (history.children.length > 12) history.lastChild.remove();
 }
 
 // ---- device board ------------------------------------------------------------------------------------------
-function reduceBoard(m) {
-  const b = S.board;
-  if (!b) return;
-  const tile = (id) => b.tiles[id] || (b.tiles[id] = { id, last_error: null });
-  if (m.kind === "DeviceStatus") {
-    Object.assign(tile(m.id), m);
-    tile(m.id).state = m.connected && !m.last_error && !(m.drift && Object.keys(m.drift).length) ? "ok" : "bad";
-  }
-  else if (m.kind === "PreflightStarted") b.preflight = { at: m.at, results: [], ok: null, running: true };
-  else if (m.kind === "PreflightResult") {
-    const t = tile(m.device_id); t.preflight = { ok: m.ok, detail: m.detail }; t.state = m.ok ? "ok" : "bad";
-    if (!m.ok) t.last_error = m.detail;
-    if (m.session === "panel") b.preflight.results.push(m);
-  } else if (m.kind === "PreflightFinished") Object.assign(b.preflight, { ok: m.ok, running: false, problems: m.problems });
-  else if (m.kind === "FileStored") Object.assign(tile(m.camera_id), { connected: true, last_file: m.path, state: "ok" });
-  else if (m.kind === "TakeFailed") {
-    for (const id of Object.keys(b.tiles)) {
-      const found = new RegExp(`(?:^|[:;] )${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ([^;]+)`).exec(m.error);
-      if (found) Object.assign(b.tiles[id], { last_error: `${m.take_id}: ${found[1].trim()}`, state: "bad" });
-    }
-  }
-  else if (m.kind === "LightsSet") {
-    b.lights = m;
-    const history = $("#governor-history");
-    history.prepend(el("li", { class: m.verdict.waited_s > 0 ? "held" : "", text: `${m.scene}: ${m.verdict.text}` }));
-    while (history.children.length > 12) history.lastChild.remove();
-    renderLightsVerdict();
-  }
-  else return;
-  renderBoard();
-}
-
 function dl(pairs) {
   const list = el("dl");
   for (const [key, value] of pairs) list.append(el("dt", { text: key }), el("dd", { text: value == null ? "–" : String(value) }));
