@@ -6,8 +6,9 @@ that fails is reported as failed with the tail of its output; the others still r
 Run: .venv/bin/python bench/all.py [--out bench-report.md] [--quick] [--only NAME ...]
 
 Before and after a change: ``--baseline DIR`` (a checkout of the commit before, e.g. ``git worktree add``)
-runs each bench there and here in turn (``--rounds N`` times, the order swapped each round so a drift in
-the machine's load falls on both) and reports every figure's median before and after, and the change.
+runs each bench against that checkout's code and against this one in turn (the same bench scripts, this
+checkout's, so both sides are measured alike; ``--rounds N`` times, the order swapped each round so a drift
+in the machine's load falls on both) and reports every figure's median before and after, and the change.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ BENCHES = (
 
 
 def _run(bench: Bench, quick: bool, figures_file: Path, tree: Path = BENCH_DIR.parent) -> tuple[bool, float, str]:
-    """Run one bench script of the checkout at ``tree`` against that checkout's code."""
-    script = tree / "bench" / f"{bench.name}.py"
+    """Run one bench script against the code of the checkout at ``tree``."""
+    script = BENCH_DIR / f"{bench.name}.py"
     code_path = os.pathsep.join(str(tree / part) for part in ("src", "simulators", "."))
     env = {**os.environ, FIGURES_ENV: str(figures_file), "PYTHONPATH": code_path}
     command = [sys.executable, str(script), *(bench.quick_args if quick else bench.args)]
@@ -138,8 +139,8 @@ def comparison_markdown(before: list[Figure], after: list[Figure], baseline: Pat
 
 
 def _compare(benches: list[Bench], baseline: Path, rounds: int, quick: bool, out: Path) -> int:
-    if not (baseline / "bench").is_dir():
-        print(f"--baseline {baseline}: no bench/ folder there (give a checkout of the commit before)")
+    if not (baseline / "src" / "capturerig").is_dir():
+        print(f"--baseline {baseline}: no src/capturerig there (give a checkout of the commit before)")
         return 2
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,6 +32,7 @@ from unittest import mock
 
 import cv2
 import numpy as np
+from _figures import record  # bench/ is on sys.path when a script runs
 
 from capturerig.config import RigConfig, default_rig_path, load_rig
 from capturerig.packaging import PackageFrame, write_package
@@ -130,11 +131,15 @@ def main() -> None:
         for label, values in timings.items():
             median = statistics.median(values)
             print(f"{label:<24}{median:>10.2f}{total / 1e6 / median:>10.0f}{base / median:>17.2f}x")
+            if label != "cp + sha256sum":
+                record("package", f"{label} throughput", total / 1e6 / median, "MB/s", better="higher",
+                       bound=total / 1e6 / base, note="bound: cp + sha256sum of the same files")
         small = make_frames(rig, work / "rig-sized", _jpeg(480, 640, 2), 4 * len(rig.cameras))
         small_total = sum(f.source.stat().st_size for f in small)
         seconds = package(rig, small, work / "undistorted", copy=False, undistort=True)
         print(f"with undistorted/ (decode, remap, JPEG encode) on {len(small)} rig-sized images: "
               f"{small_total / 1e6 / seconds:.0f} MB/s, {len(small) / seconds:.0f} images/s")
+        record("package", "with undistorted/ images", small_total / 1e6 / seconds, "MB/s", better="higher")
 
 
 if __name__ == "__main__":
