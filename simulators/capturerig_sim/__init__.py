@@ -12,6 +12,9 @@ package). Tests and benchmarks use the studio directly::
     studio.subject_present = False                  # an empty stage (calibration)
     camera_truth(camera, rig)                       # the camera as it really is (rig simulation.truth)
 
+Multihost rigs (a controller and ``capturerig agent`` processes): :mod:`capturerig_sim.studio_bus` makes their
+studios one physical studio.
+
 Calibration captures: :mod:`capturerig_sim.calib_operator` (a simulated technician moving a ChArUco board)
 and :mod:`capturerig_sim.calib_capture` (a whole capture rendered to a folder with its ground truth).
 """

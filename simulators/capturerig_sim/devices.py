@@ -37,6 +37,7 @@ from capturerig_sim.studio import (
     CameraState,
     ExposureRecord,
     ExposureTiming,
+    StudioRole,
     VirtualStudio,
     get_studio,
 )
@@ -108,6 +109,14 @@ class SimCameraParams(SimParams):
     battery_percent: float = Field(100.0, ge=0.0, le=100.0, description="the battery level connect reports")
 
 
+def _studio_role(context: DriverContext) -> StudioRole:
+    """An agent's device mirrors the studio bus; the controller's publishes it when the rig has hosts (the
+    rules: :mod:`capturerig_sim.studio_bus`)."""
+    if context.host is not None:
+        return "mirror"
+    return "publisher" if context.rig.hosts else "local"  # a rig without hosts: one host, one studio
+
+
 class _SimDevice:
     """What every sim driver shares: its config, its studio and the injected ``disconnect`` fault."""
 
@@ -118,7 +127,7 @@ class _SimDevice:
         self._config = config
         self._context = context
         studio = (params if params is not None else SimParams.of(config, context.rig)).studio
-        self._studio: VirtualStudio = get_studio(studio, context.rig, context.base_dir)
+        self._studio: VirtualStudio = get_studio(studio, context.rig, context.base_dir, _studio_role(context))
         self._open = False
 
     @property
@@ -462,7 +471,7 @@ class SimTrigger(_SimDevice):
         if self._studio.take_fault(self.id, "trigger_reset"):
             raise DeviceError(self.id, "the trigger box reset instead of firing (it rebooted)",
                               "check its power supply; the cameras are still armed")
-        fired_at, _ = self._studio.fire(camera_ids)
+        fired_at, _ = self._studio.pulse(camera_ids)  # on a multihost rig, other hosts' cameras too
         return fired_at
 
     def close(self) -> None:

@@ -70,8 +70,9 @@ class SacnReceiver(UdpListener):
         self.output_id = output_id
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            if multicast_universes:
+            if multicast_universes:  # every process of the machine (controller, agents) receives the group
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self._sock.bind((host, port))
             for universe in multicast_universes:
                 group = socket.inet_aton(multicast_address(universe)) + socket.inet_aton(multicast_interface)

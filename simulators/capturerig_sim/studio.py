@@ -11,22 +11,30 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Protocol
 
 from capturerig.config import DMX_UNIVERSE_SIZE, ChannelRole, RigConfig
-from capturerig.devices import CameraFile
 from capturerig.lighting import UniverseKey, decode_fixture
 from capturerig_sim._faults import FAULT_KINDS, FaultInjector, FaultKind
 from capturerig_sim._props import PlanarProp
-from capturerig_sim._response import DEFAULT_SETTINGS
+from capturerig_sim._studio_records import (
+    DEFAULT_CARD_BYTES,
+    TIME_SCALE_ENV,
+    BusLink,
+    CameraState,
+    ExposureRecord,
+    ExposureTiming,
+    StudioOperator,
+    StudioPublisher,
+    StudioRole,
+    time_scale_from_env,
+)
 
 __all__ = [
     "DEFAULT_CARD_BYTES",
@@ -37,99 +45,18 @@ __all__ = [
     "ExposureTiming",
     "FaultKind",
     "StudioOperator",
+    "StudioPublisher",
+    "StudioRole",
     "VirtualStudio",
     "get_studio",
     "reset_studios",
     "time_scale_from_env",
 ]
 
-TIME_SCALE_ENV = "CAPTURERIG_SIM_TIME_SCALE"
-DEFAULT_CARD_BYTES = 32_000_000_000
 _EXPOSURE_LOG_SIZE = 10_000  # enough for a long session; bounded so a long-running server does not grow
 _FRAME_HISTORY = 256  # frames kept per universe, so an exposure delivered later still sees its own light
 
 
-def time_scale_from_env(default: float = 1.0) -> float:
-    """The time scale named by ``CAPTURERIG_SIM_TIME_SCALE`` (0 = never sleep), else ``default``.
-
-    Raises
-    ------
-    ValueError
-        When the variable is set but is not a number >= 0.
-    """
-    text = os.environ.get(TIME_SCALE_ENV, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{TIME_SCALE_ENV}={text!r} is not a number (use e.g. 1, 0.1 or 0)") from None
-    if not value >= 0.0 or math.isinf(value):
-        raise ValueError(f"{TIME_SCALE_ENV}={text!r} must be a finite number >= 0")
-    return value
-
-
-@dataclass(frozen=True)
-class ExposureRecord:
-    """One camera exposed by one trigger: everything its image depends on, frozen at that instant."""
-
-    seq: int  # unique per studio, in firing order
-    camera_id: str
-    fired_at: float  # time.time() of the trigger pulse
-    fired_monotonic: float  # time.monotonic() of the same pulse, for modelled latencies
-    frames: Mapping[UniverseKey, bytes]  # the DMX frames held on the wire when it fired
-    turntable_deg: float
-    settings: Mapping[str, str]  # the camera's settings when armed
-    error: str | None = None  # set when the exposure failed (card full)
-    props: tuple[PlanarProp, ...] = ()  # what stood on the stage, where, at that instant
-    subject_present: bool = True
-    room_light: float = 0.0  # the house lights' irradiance then
-    # time.monotonic() when the shutter opened and closed (the pulse + the body's latency, + the shutter):
-    # the light that counts is the light in this window (see VirtualStudio.exposure_light).
-    exposure_start: float = 0.0
-    exposure_end: float = 0.0
-
-
-class StudioOperator(Protocol):
-    """Someone on the simulated stage who acts between exposures (e.g. moves a calibration board)."""
-
-    def before_fire(self, studio: VirtualStudio, camera_ids: Sequence[str]) -> None:
-        """Called under the studio lock just before ``camera_ids`` expose; may change the props."""
-
-
-@dataclass
-class CameraState:
-    """What lives in a camera body across reconnects: its settings and its card. Guarded by the studio lock."""
-
-    capacity_bytes: int
-    settings: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
-    files: dict[str, bytes] = field(default_factory=dict)  # the card, in write order
-    counter: int = 0  # last file number used
-    written_seq: int = -1  # the exposure whose files were last written to the card
-    written: tuple[CameraFile, ...] = ()  # and those files (so a retried download does not re-render)
-    card_busy_until: float = 0.0  # time.monotonic() when the card finishes writing what it was given
-    usb_busy_until: float = 0.0  # and when the USB link finishes the downloads under way
-    ready: tuple[int, float] = (-1, 0.0)  # (exposure seq, when its download completes): a retry waits no more
-
-    @property
-    def used_bytes(self) -> int:
-        """Bytes the files on the card take."""
-        return sum(len(data) for data in self.files.values())
-
-    @property
-    def free_bytes(self) -> int:
-        """Bytes left on the card."""
-        return max(0, self.capacity_bytes - self.used_bytes)
-
-
-@dataclass(frozen=True)
-class ExposureTiming:
-    """How a body answers a trigger pulse (modelled seconds): what the studio needs to place its exposures."""
-
-    latency_s: float = 0.0  # pulse to shutter open
-    shutter_s: float = 0.0
-    min_interval_s: float = 0.0  # 1 / the body's burst rate: a pulse sooner than this after the last is missed
-    buffer: int = 1  # exposures it holds undelivered; one more fails (buffer full)
 
 
 @dataclass
@@ -199,6 +126,13 @@ class VirtualStudio:
         self._subject_present = True
         self._room_light = 0.0
         self._operator: StudioOperator | None = None
+        self.publisher: StudioPublisher | None = None  # set on the controller of a multihost rig (studio_bus)
+        self.mirror: BusLink | None = None  # set in an agent process: what follows the publisher's bus
+
+    @property
+    def bus_role(self) -> StudioRole:
+        """``publisher`` (the controller's studio of a multihost rig), ``mirror`` (an agent's) or ``local``."""
+        return "publisher" if self.publisher is not None else "mirror" if self.mirror is not None else "local"
 
     # -- time --------------------------------------------------------------------------------------------
 
@@ -340,13 +274,36 @@ class VirtualStudio:
     def turntable_deg(self, angle_deg: float) -> None:
         """Put the table at ``angle_deg`` at once (tests; drivers use :meth:`start_turntable_motion`)."""
         with self._lock:
+            unchanged = self._motion == _Motion(angle_deg, angle_deg, 0.0, 0.0)
             self._motion = _Motion(angle_deg, angle_deg, 0.0, 0.0)
+        if not unchanged:  # the GRBL simulator sets the angle on every tick, moving or not
+            self._publish_motion()
 
     def start_turntable_motion(self, target_deg: float, wall_duration_s: float) -> None:
         """Start turning from the current angle to ``target_deg``, arriving ``wall_duration_s`` from now."""
         now = time.monotonic()
         with self._lock:
             self._motion = _Motion(self._motion.angle_at(now), target_deg, now, now + max(0.0, wall_duration_s))
+        self._publish_motion()
+
+    def turntable_motion(self) -> tuple[float, float, float, float]:
+        """The table's motion: (start angle, target angle, start, end), times in time.monotonic()."""
+        with self._lock:
+            motion = self._motion
+        return motion.start_deg, motion.target_deg, motion.start, motion.end
+
+    def follow_turntable_motion(self, start_deg: float, target_deg: float, start: float, end: float) -> None:
+        """Turn as another host's studio says (times in this process's time.monotonic()); a mirror's call."""
+        with self._lock:
+            self._motion = _Motion(start_deg, target_deg, start, max(start, end))
+
+    def _publish_motion(self) -> None:
+        publisher = self.publisher
+        if publisher is None:
+            return
+        start_deg, target_deg, start, end = self.turntable_motion()
+        wall_now, now = time.time(), time.monotonic()
+        publisher.motion(start_deg, target_deg, wall_now - (now - start), end - start)
 
     def turntable_moving(self) -> bool:
         """True while a move is under way (a move outlives the driver call that timed out on it)."""
@@ -380,6 +337,7 @@ class VirtualStudio:
     def subject_present(self, present: bool) -> None:
         with self._lock:
             self._subject_present = bool(present)
+        self._publish_scene()
 
     @property
     def room_light(self) -> float:
@@ -393,6 +351,14 @@ class VirtualStudio:
             raise ValueError(f"studio '{self.name}': room_light must be a finite number >= 0, got {irradiance!r}")
         with self._lock:
             self._room_light = float(irradiance)
+        self._publish_scene()
+
+    def _publish_scene(self) -> None:
+        publisher = self.publisher
+        if publisher is not None:
+            with self._lock:
+                subject, room = self._subject_present, self._room_light
+            publisher.scene(subject, room)
 
     @property
     def operator(self) -> StudioOperator | None:
@@ -434,23 +400,40 @@ class VirtualStudio:
                 self._pending.pop(camera_id, None)
 
     def disarm(self, camera_id: str) -> None:
-        """``camera_id`` no longer exposes on a trigger (closing a camera does this)."""
+        """``camera_id`` no longer exposes on a trigger (closing a camera does this); a download waiting for its
+        exposure stops waiting."""
         with self._lock:
             self._armed.pop(camera_id, None)
+            self._fired.notify_all()
 
     def armed(self) -> frozenset[str]:
         """Cameras that will expose on the next trigger naming them."""
         with self._lock:
             return frozenset(self._armed)
 
-    def fire(self, camera_ids: Iterable[str], at: float | None = None) -> tuple[float, list[str]]:
+    def pulse(self, camera_ids: Iterable[str], at: float | None = None) -> tuple[float, list[str]]:
+        """A trigger box's pulse on the cables of ``camera_ids``: :meth:`fire` here, and on a publisher studio
+        the same pulse for the cameras other hosts hold (``at`` as for :meth:`fire`)."""
+        wanted = list(dict.fromkeys(camera_ids))
+        with self._lock:
+            at = time.monotonic() if at is None else at  # read first: fire places the pulse exactly there
+            fired_at, exposed = self.fire(wanted, at)
+            angle, subject, room = self._motion.angle_at(at), self._subject_present, self._room_light
+        publisher = self.publisher
+        if publisher is not None:
+            publisher.pulse(wanted, fired_at, angle, subject, room)
+        return fired_at, exposed
+
+    def fire(self, camera_ids: Iterable[str], at: float | None = None,
+             angle_deg: float | None = None) -> tuple[float, list[str]]:
         """Trigger pulse: every armed camera among ``camera_ids`` exposes now, under the light on the wire now.
 
         Returns ``(time.time() of the pulse, ids that exposed)``. Unarmed cameras ignore the pulse, as a real
         body does. An armed camera exposes once per pulse it was armed for, then is disarmed. An exposure
         fails (its record says why) on a full card, a full buffer, or a pulse sooner than the body's burst
         rate allows after its last one. ``at`` is the pulse's time.monotonic() when a simulated box timed it
-        (its own clock is exact; the thread that calls this may wake late), default now.
+        (its own clock is exact; the thread that calls this may wake late), default now. ``angle_deg``: the
+        table angle the exposures show, when another host's studio saw the pulse (default: this table's).
         """
         wanted = list(dict.fromkeys(camera_ids))
         with self._lock:
@@ -460,7 +443,7 @@ class VirtualStudio:
             if at is not None and at < fired_monotonic:
                 fired_at, fired_monotonic = fired_at - (fired_monotonic - at), at
             frames = MappingProxyType(self.held_frames())  # one snapshot for the whole set: they fire together
-            angle = self._motion.angle_at(fired_monotonic)
+            angle = self._motion.angle_at(fired_monotonic) if angle_deg is None else angle_deg
             exposed = []
             for camera_id in wanted:
                 armed = self._armed.get(camera_id)
@@ -541,36 +524,58 @@ _studios: dict[str, VirtualStudio] = {}
 _studios_lock = threading.Lock()
 
 
-def get_studio(name: str, rig: RigConfig, base_dir: Path) -> VirtualStudio:
+def get_studio(name: str, rig: RigConfig, base_dir: Path, role: StudioRole | None = None) -> VirtualStudio:
     """The process-wide studio called ``name``, created from ``rig`` on first use.
 
     A later call with a different rig (an edited rig file) makes the studio describe that rig from then on;
     what the hardware holds (light frames, table angle, cards) stays, and the stage changes when the rig's
     ``simulation.stage`` or ``simulation.operator`` does.
+
+    ``role`` (the rules: :mod:`capturerig_sim.studio_bus`): ``publisher`` makes the studio tell the studio bus
+    what its trigger, table and stage do; ``mirror`` makes a new studio follow the bus instead of serving
+    wire simulators, and keeps an existing studio as it is (same process, same physical studio); None or
+    ``local`` keeps an existing studio's role and makes a new studio as a single-host rig has it.
     """
     with _studios_lock:
         studio = _studios.get(name)
         if studio is None:
             # Imported here: these modules import this one.
             from capturerig_sim.calib_operator import configure_stage
+            from capturerig_sim.studio_bus import make_mirror, make_publisher
             from capturerig_sim.wire import serve_wire_simulators
 
             studio = VirtualStudio(name, rig, base_dir)
             configure_stage(studio)  # rig.simulation.stage / CAPTURERIG_SIM_STAGE: the mannequin or a board
-            serve_wire_simulators(studio)  # rig.simulation.serve: wire-level simulators feeding this studio
+            if role == "mirror":
+                make_mirror(studio)
+            else:
+                serve_wire_simulators(studio)  # rig.simulation.serve: wire-level simulators feeding this studio
+                if role == "publisher":
+                    make_publisher(studio)
             _studios[name] = studio
-        elif studio.rig != rig or studio.base_dir != base_dir:
-            from capturerig_sim.calib_operator import configure_stage, stage_settings
+        else:
+            if studio.rig != rig or studio.base_dir != base_dir:
+                from capturerig_sim.calib_operator import configure_stage, stage_settings
 
-            restage = stage_settings(studio.rig) != stage_settings(rig)
-            with studio.lock:
-                studio.rig, studio.base_dir = rig, base_dir
-            if restage:  # a studio day: the calibration rig, then the chart, then the subject
-                configure_stage(studio)
+                restage = stage_settings(studio.rig) != stage_settings(rig)
+                with studio.lock:
+                    studio.rig, studio.base_dir = rig, base_dir
+                if restage:  # a studio day: the calibration rig, then the chart, then the subject
+                    configure_stage(studio)
+            if role == "publisher" and studio.publisher is None:
+                from capturerig_sim.studio_bus import make_publisher
+
+                make_publisher(studio)  # the controller's devices, made after its in-process agents' cameras
         return studio
 
 
 def reset_studios() -> None:
-    """Forget every studio (tests): the next :func:`get_studio` starts a fresh world."""
+    """Forget every studio (tests): the next :func:`get_studio` starts a fresh world; their buses close."""
     with _studios_lock:
+        studios = list(_studios.values())
         _studios.clear()
+    for studio in studios:
+        for link in (studio.publisher, studio.mirror):
+            if link is not None:
+                link.close()
+        studio.publisher = studio.mirror = None

@@ -179,7 +179,7 @@ class TriggerBoxSimulator(PtyTransport):
         """Pulse ``outputs`` as the box did at ``at`` (time.monotonic(): its timer is exact, this thread may
         be late)."""
         cameras = [camera_id for output in outputs for camera_id in self._cameras_by_output[output]]
-        _, exposed = self.studio.fire(cameras, at)
+        _, exposed = self.studio.pulse(cameras, at)  # on a multihost rig, other hosts' cameras too
         exposed_set = set(exposed)
         for output in outputs:
             latencies = []

@@ -30,7 +30,8 @@ from capturerig_sim.studio import VirtualStudio
 from capturerig_sim.triggerbox_sim import start_triggerbox
 from capturerig_sim.vcamera import serve_vcamera
 
-__all__ = ["WIRE_SIMULATORS", "WireSimulator", "serve_wire_simulators", "served", "stop_wire_simulators"]
+__all__ = ["WIRE_SIMULATORS", "WireSimulator", "serve_shared_lights", "serve_wire_simulators", "served",
+           "stop_wire_simulators"]
 
 
 class WireSimulator(Protocol):
@@ -141,6 +142,38 @@ def serve_wire_simulators(studio: VirtualStudio) -> list[str]:
                                          f"{output.driver} simulator for '{output.id}' (params {output.params}): "
                                          f"{exc.strerror or exc}") from exc
     return [output.id for output in outputs]
+
+
+def serve_shared_lights(studio: VirtualStudio) -> tuple[list[WireSimulator], list[str]]:
+    """In an agent's process (a mirror studio): receivers for the light outputs in ``simulation.serve`` whose
+    traffic every process on the machine can receive (sACN multicast), feeding ``studio``. The controller's
+    process serves the same outputs too; nothing else is served here (a unicast receiver, a trigger box or a
+    turntable belongs to the controller). The caller closes what it gets.
+
+    Returns
+    -------
+    (receivers, unheard)
+        The running receivers, and the ids of the rig's light outputs this studio does not hear.
+
+    Raises
+    ------
+    ValueError
+        As :func:`serve_wire_simulators` for a malformed ``serve``.
+    OSError
+        When a receiver cannot bind.
+    """
+    shared = [output for output in _outputs_to_serve(studio)
+              if isinstance(output, LightOutputConfig) and output.driver == "sacn" and output.params.get("multicast")]
+    receivers: list[WireSimulator] = []
+    try:
+        for output in shared:
+            receivers.append(_start_sacn(studio, output))
+    except BaseException:
+        for receiver in receivers:
+            receiver.close()
+        raise
+    heard = {output.id for output in shared}
+    return receivers, [output.id for output in studio.rig.light_outputs if output.id not in heard]
 
 
 def served(output_id: str) -> WireSimulator | None:

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 import capturerig
+from capturerig.cli._agent import agent as agent_command
 from capturerig.cli._calibrate import calibrate_app
 from capturerig.cli._calibrate_capture import calibrate_capture  # noqa: F401 (adds `calibrate capture`)
 from capturerig.cli._calibrate_colour import colour_app
@@ -41,7 +42,8 @@ from capturerig.cli._trigger import trigger_app
 from capturerig.cli._turntable import turntable_app
 from capturerig.config import LoadedPlan, LoadedRig, PlanConfig, Pose, RigConfig, default_plan_path, default_rig_path
 from capturerig.devices import DeviceError, DriverContext, available_drivers, create_camera
-from capturerig.engine import JournalError, RunResult, RunState, Session
+from capturerig.devices.remote import check_hosts
+from capturerig.engine import JournalError, RunResult, RunState, Session, capturerig_version
 from capturerig.plan import estimate_plan, expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE, DEMO_PURPOSE, RegistryError
 
@@ -63,6 +65,7 @@ app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(colour_app, name="colour")
 devices_app.command("check")(devices_check)
 app.command("serve")(serve_command)
+app.command("agent")(agent_command)
 app.command("package")(package)
 app.command("verify")(verify)
 # Plug-ins add command groups (the simulator's `capturerig sim`) through an entry point: core never
@@ -247,6 +250,14 @@ def devices_list(rig: RigOption = None) -> None:
     with _user_errors():
         loaded = load_rig_or_studio(rig)
     config = loaded.config
+    if config.hosts:
+        hosts = Table(title=f"capture hosts of rig {config.name}")
+        for column in ("host", "cameras", "status"):
+            hosts.add_column(column)
+        for report in check_hosts(config, loaded.path.parent, capturerig_version(), 5.0):
+            state = "ok: " + report.detail if report.problem is None else f"[red]{report.problem}"
+            hosts.add_row(report.host, str(len(config.host(report.host).cameras)), state)
+        console.print(hosts)
     table = Table(title=f"rig {config.name}")
     for column in ("id", "kind", "driver", "group / universes", "serial", "status"):
         table.add_column(column)

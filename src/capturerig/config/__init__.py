@@ -4,6 +4,7 @@ from capturerig.config._base import FrozenModel
 from capturerig.config._dmx import DMX_UNIVERSE_SIZE, MAX_DMX_RATE_HZ
 from capturerig.config._drivers import DriverCatalog
 from capturerig.config._errors import ConfigError, ConfigProblem, format_field_path
+from capturerig.config._hosts import DEFAULT_AGENT_PORT, AgentLinkSettings, HostConfig
 from capturerig.config._lighting import (
     DEFAULT_MAX_FLASHES_PER_S,
     FixtureCommand,
@@ -68,9 +69,11 @@ from capturerig.config._yaml import LocatedDocument, load_located_yaml
 
 __all__ = [
     "COLOR_ROLES",
+    "DEFAULT_AGENT_PORT",
     "DEFAULT_MAX_FLASHES_PER_S",
     "DMX_UNIVERSE_SIZE",
     "MAX_DMX_RATE_HZ",
+    "AgentLinkSettings",
     "Bracket",
     "CalibrationCapture",
     "CameraBodyProfile",
@@ -89,6 +92,7 @@ __all__ = [
     "FixtureProfile",
     "FrozenModel",
     "GradientAxis",
+    "HostConfig",
     "Intrinsics",
     "LightOutputConfig",
     "LightSafety",

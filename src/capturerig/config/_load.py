@@ -10,6 +10,7 @@ from pathlib import Path
 from capturerig.config._dmx import DMX_UNIVERSE_SIZE
 from capturerig.config._drivers import DriverCatalog, check_drivers
 from capturerig.config._errors import ConfigError, ConfigProblem, FieldPath
+from capturerig.config._hosts import check_hosts
 from capturerig.config._lighting import FixtureCommand, LightingCondition, generated_ids, selected_fixtures
 from capturerig.config._plan import PlanConfig
 from capturerig.config._profiles import FixtureMode, load_body_profile, load_fixture_profile
@@ -184,6 +185,7 @@ def _check_rig(rig: RigConfig, doc: LocatedDocument, base: Path,
         problems += check_drivers(rig, doc, drivers)
     problems += _check_fixtures(rig, doc, base)
     problems += _check_scenes(rig, doc, base)
+    problems += check_hosts(rig, doc)
     return problems
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from capturerig.config._base import FrozenModel
+from capturerig.config._hosts import AgentLinkSettings, HostConfig
 from capturerig.config._lighting import LightingCondition, LightSafety
 from capturerig.config._validation import RIG_ID_PATTERN
 
@@ -173,6 +174,11 @@ class RigConfig(FrozenModel):
                             description="what the lights do on abort, error, SIGTERM and exit: blackout or a scene id")
     light_safety: LightSafety = Field(default=LightSafety(),
                                       description="the studio's flash limit for people in the rig")
+    hosts: tuple[HostConfig, ...] = Field(
+        default=(), description="capture hosts, each running an agent for the cameras attached to it (none: every "
+                                "camera on this controller)")
+    agent_link: AgentLinkSettings = Field(default=AgentLinkSettings(),
+                                          description="heartbeats, clock bound and spool reserve of the agent link")
     simulation: dict[str, Any] = Field(
         default_factory=dict, description="read only by the simulators (e.g. which wire-level simulators to serve)")
 
@@ -181,6 +187,21 @@ class RigConfig(FrozenModel):
             if camera.id == camera_id:
                 return camera
         raise KeyError(f"rig '{self.name}' has no camera '{camera_id}'")
+
+    def host_of(self, camera_id: str) -> HostConfig | None:
+        """The host whose agent runs ``camera_id``, or None when the controller runs it (no ``hosts:``)."""
+        for host in self.hosts:
+            if camera_id in host.cameras:
+                return host
+        return None
+
+    def host(self, name: str) -> HostConfig:
+        """The host called ``name``; KeyError naming the rig and its hosts when there is none."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        known = ", ".join(h.name for h in self.hosts) or "none: the rig file has no hosts: section"
+        raise KeyError(f"rig '{self.name}' has no host '{name}' (hosts: {known})")
 
     def groups(self) -> dict[str, tuple[str, ...]]:
         """Camera ids by group, in rig order."""

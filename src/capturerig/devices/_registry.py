@@ -17,9 +17,10 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, cast
 
-from capturerig.config import CameraConfig, DeviceConfig, LightOutputConfig, RigConfig, TurntableConfig
+from capturerig.config import CameraConfig, ConfigError, DeviceConfig, LightOutputConfig, RigConfig, TurntableConfig
 from capturerig.devices._params import DriverParams
 from capturerig.devices.protocols import Camera, DeviceError, LightOutput, TriggerBox, Turntable
+from capturerig.devices.remote import RemoteCamera, agent_link
 
 __all__ = ["DEVICE_KINDS", "DriverContext", "InstalledDrivers", "available_drivers", "create_camera",
            "create_light_output", "create_trigger", "create_turntable", "installed_drivers"]
@@ -30,10 +31,12 @@ DEVICE_KINDS = ("camera", "light", "trigger", "turntable")
 
 @dataclass(frozen=True)
 class DriverContext:
-    """What every driver may read besides its own config: the whole rig and where its file lives."""
+    """What every driver may read besides its own config: the whole rig, where its file lives, and which capture
+    host this process serves as an agent (None: the controller)."""
 
     rig: RigConfig
     base_dir: Path
+    host: str | None = None
 
 
 @cache
@@ -107,6 +110,16 @@ def _create(kind: str, config: DeviceConfig, context: DriverContext) -> Any:
 
 
 def create_camera(config: CameraConfig, context: DriverContext) -> Camera:
+    """The camera's driver; a camera the rig puts on another capture host is reached through its agent."""
+    host = context.rig.host_of(config.id)
+    if host is not None and host.name != context.host:
+        try:
+            token = host.read_token(context.base_dir)
+        except ConfigError as exc:
+            raise DeviceError(config.id, f"host {host.name}: {exc}", "fix the host's token_file") from exc
+        link = agent_link(host.name, host.url, token, context.rig.agent_link.dead_after_s)
+        return RemoteCamera(config, link, context.base_dir, software_trigger=context.rig.trigger is None,
+                            max_clock_offset_s=context.rig.agent_link.max_clock_offset_ms / 1000)
     return cast(Camera, _create("camera", config, context))
 
 

@@ -34,6 +34,7 @@ class DeviceError(RuntimeError):
 
     def __init__(self, device_id: str, message: str, hint: str = "") -> None:
         self.device_id = device_id
+        self.message = message
         self.hint = hint
         text = f"{device_id}: {message}"
         super().__init__(f"{text} ({hint})" if hint else text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +9,10 @@ from capturerig.config import LoadedPlan, LoadedRig
 from capturerig.engine._events import EventBus, RunState, Subscriber, Subscription
 from capturerig.engine._runner import PoseConfirmer, Runner, RunResult
 from capturerig.engine._session import SessionFolder, new_session_id
+from capturerig.engine._version import capturerig_version
 from capturerig.subjects import CAPTURE_PURPOSE, ConsentGate, RegistryConsentGate, default_registry_path
 
 __all__ = ["Session", "capturerig_version"]
-
-
-def capturerig_version() -> str:
-    try:
-        return version("capturerig")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _consent_request(plan: LoadedPlan, session_id: str) -> dict[str, Any]:

@@ -17,10 +17,10 @@ import numpy.typing as npt
 
 from capturerig.calibration.colour import load_colour
 from capturerig.config import ConfigError, RigConfig, load_body_profile
-from capturerig.engine._control import capturerig_version
 from capturerig.engine._firing import bracket_shutter
 from capturerig.engine._journal import TakeStatus
 from capturerig.engine._session import SessionFolder
+from capturerig.engine._version import capturerig_version
 from capturerig.lighting import frames_for_condition
 from capturerig.packaging import (
     ColourCorrection,

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from capturerig.config import CameraConfig, PlanConfig, selected_cameras
 from capturerig.devices import CameraStatus, DeviceError
+from capturerig.devices.remote import check_hosts
 from capturerig.engine._events import PreflightResult
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._sync_store import describe_rig_sync
+from capturerig.engine._version import capturerig_version
 from capturerig.plan import PlanEstimate
 
 __all__ = ["PreflightFailed", "run_preflight"]
@@ -73,6 +75,9 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
         if problem:
             problems.append(problem)
 
+    # Capture hosts first: a host refused here names itself, not each of its cameras.
+    for host in check_hosts(devices.rig, devices.context.base_dir, capturerig_version(), CONNECT_TIMEOUT_S):
+        report(host.host, host.problem, host.detail)
     for output_id, output in devices.lights.items():
         try:
             output.open(CONNECT_TIMEOUT_S)

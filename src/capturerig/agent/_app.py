@@ -1,0 +1,98 @@
+"""The agent link's HTTP + WebSocket endpoints (version 1; the wire is described in devices/remote/_wire.py).
+
+Every request must carry the host's token when the agent has one; a request naming another boot of this
+agent is refused, so nothing meant for the agent before a restart acts on the new one. There is no shell,
+exec or file-system endpoint: files are served by their spool id only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse
+
+from capturerig.agent._agent import Agent
+from capturerig.devices.remote import API, BOOT_HEADER, Ack, AgentEvent, AgentSnapshot, Command, CommandReply, Hello
+
+__all__ = ["agent_app"]
+
+log = logging.getLogger(__name__)
+WS_REFUSED = 4401  # close code: no or wrong token
+WS_OLD_BOOT = 4409  # close code: the request named another boot of this agent
+
+
+def _refusal(agent: Agent, token: str | None, authorization: str | None, boot: str | None) -> tuple[int, str] | None:
+    if token is not None:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            return 401, f"agent {agent.settings.host}: missing or wrong token"
+    if boot is not None and boot != agent.boot_id:
+        return 409, (f"agent {agent.settings.host} restarted: boot {boot} is gone, this is boot {agent.boot_id}; "
+                     f"reconcile from {API}/snapshot")
+    return None
+
+
+def agent_app(agent: Agent, token: str | None) -> FastAPI:
+    """The endpoints of one agent; ``token`` None only on a loopback address (the CLI enforces it)."""
+    app = FastAPI(title=f"capturerig agent {agent.settings.host}", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def authorise(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        refused = _refusal(agent, token, request.headers.get("authorization"), request.headers.get(BOOT_HEADER))
+        if refused is not None:
+            return JSONResponse({"detail": refused[1]}, status_code=refused[0])
+        return await call_next(request)
+
+    @app.get(f"{API}/hello")
+    def hello() -> Hello:
+        return agent.hello()
+
+    @app.get(f"{API}/snapshot")
+    def snapshot() -> AgentSnapshot:
+        return agent.snapshot()
+
+    @app.post(f"{API}/commands")
+    def command(command: Command) -> CommandReply:
+        return agent.command(command)
+
+    @app.get(f"{API}/files/{{file_id}}")
+    def file(file_id: str) -> FileResponse:
+        spooled = agent.spool.get(file_id)
+        if spooled is None:
+            raise HTTPException(404, f"agent {agent.settings.host}: no spooled file {file_id} (acknowledged, or "
+                                     "never here)")
+        return FileResponse(agent.spool.path(file_id), media_type="application/octet-stream",
+                            headers={"X-Capturerig-Sha256": spooled.sha256})
+
+    @app.post(f"{API}/files/ack")
+    def acknowledge(ack: Ack) -> dict[str, int]:
+        return {"acknowledged": agent.acknowledge(ack.file_ids)}
+
+    @app.websocket(f"{API}/events")
+    async def events(socket: WebSocket, since: int = 0) -> None:
+        refused = _refusal(agent, token, socket.headers.get("authorization"), socket.headers.get(BOOT_HEADER))
+        if refused is not None:
+            await socket.close(code=WS_REFUSED if refused[0] == 401 else WS_OLD_BOOT, reason=refused[1])
+            return
+        await socket.accept()
+        backlog, queue = agent.events.subscribe(since)
+        try:
+            for kept in backlog:
+                await socket.send_text(kept.model_dump_json())
+            while True:
+                try:
+                    event: AgentEvent = await asyncio.wait_for(queue.get(), agent.settings.heartbeat_s)
+                except TimeoutError:
+                    event = agent.events.heartbeat()
+                await socket.send_text(event.model_dump_json())
+        except WebSocketDisconnect:
+            log.info("agent %s: the controller's event socket closed (it replays from its last event)",
+                     agent.settings.host)
+        finally:
+            agent.events.unsubscribe(queue)
+
+    return app

@@ -1,0 +1,58 @@
+"""The agent's events: numbered from 1 per boot, kept for the boot's life, replayed to any reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+from capturerig.devices.remote import AgentEvent
+
+__all__ = ["EventLog"]
+
+
+class EventLog:
+    """Every event of this boot, in order; live subscribers get each as it is published."""
+
+    def __init__(self, boot_id: str) -> None:
+        self.boot_id = boot_id
+        self._events: list[AgentEvent] = []
+        self._lock = threading.Lock()
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[AgentEvent]]] = []
+
+    @property
+    def last_seq(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+    def publish(self, **fields: Any) -> AgentEvent:
+        """Number and keep an event, and hand it to every live subscriber (from any thread)."""
+        with self._lock:
+            event = AgentEvent(boot_id=self.boot_id, seq=len(self._events) + 1, at=time.time(), **fields)
+            self._events.append(event)
+            subscribers = list(self._subscribers)
+        for loop, queue in subscribers:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+        return event
+
+    def kept(self) -> list[AgentEvent]:
+        """Every event of this boot so far."""
+        with self._lock:
+            return list(self._events)
+
+    def heartbeat(self) -> AgentEvent:
+        """Not kept: it carries the last event's number, so a quiet link still shows it is up to date."""
+        return AgentEvent(boot_id=self.boot_id, seq=self.last_seq, at=time.time(), kind="heartbeat")
+
+    def subscribe(self, since: int) -> tuple[list[AgentEvent], asyncio.Queue[AgentEvent]]:
+        """The events after ``since`` and a queue of the ones to come (no gap, no repeat between the two)."""
+        queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
+        with self._lock:
+            backlog = self._events[max(0, since):]
+            self._subscribers.append((asyncio.get_running_loop(), queue))
+        return backlog, queue
+
+    def unsubscribe(self, queue: asyncio.Queue[AgentEvent]) -> None:
+        with self._lock:
+            self._subscribers = [(loop, q) for loop, q in self._subscribers if q is not queue]

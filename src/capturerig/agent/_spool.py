@@ -1,0 +1,163 @@
+"""The agent's spool: every downloaded file on the agent's own disk until the controller holds it.
+
+A file is written under a temporary name, fsynced, renamed and its folder fsynced; its SHA-256 is taken from
+the bytes as they are written. Then one line goes into the append-only ledger (``ledger.jsonl``, fsynced):
+``stored``. The controller pulls it, verifies the hash and journals it, and acknowledges: a ledger line
+``acked``, and only then is the file deleted, here and from the camera's card. After a restart the ledger
+says what is still to offer; a file the ledger calls stored but which is missing or altered on disk is
+reported, never offered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from capturerig.devices import CameraFile
+from capturerig.devices.remote import SpooledFile, SpoolSummary
+from capturerig.files import fsync_dir
+
+__all__ = ["Spool", "SpoolError"]
+
+log = logging.getLogger(__name__)
+LEDGER = "ledger.jsonl"
+FILES = "files"
+_CHUNK = 1 << 20
+
+
+class SpoolError(RuntimeError):
+    """The spool could not keep a file (disk full, I/O error); the message names the file."""
+
+
+class Spool:
+    """A folder of files not yet acknowledged, and the ledger that says so."""
+
+    def __init__(self, folder: Path, reserve_bytes: int) -> None:
+        self.folder = folder
+        self.reserve_bytes = reserve_bytes
+        (folder / FILES).mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._files: dict[str, SpooledFile] = {}  # unacknowledged, oldest first
+        self.problems: list[str] = []  # ledger entries whose file is gone or altered (said at start)
+        self._replay()
+        self._ledger = (folder / LEDGER).open("a", encoding="utf-8")
+
+    def _replay(self) -> None:
+        path = self.folder / LEDGER
+        if not path.exists():
+            return
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                if entry["op"] == "stored":
+                    spooled = SpooledFile.model_validate(entry["file"])
+                    self._files[spooled.file_id] = spooled
+                elif entry["op"] == "acked":
+                    for file_id in entry["file_ids"]:
+                        self._files.pop(file_id, None)
+            except (ValueError, KeyError, TypeError) as exc:  # a torn last line after a crash: the file stays
+                log.warning("%s:%d unreadable (%s); skipped", path, number, exc)
+        for file_id, spooled in list(self._files.items()):
+            problem = self._check(spooled)
+            if problem is not None:
+                self.problems.append(problem)
+                del self._files[file_id]
+
+    def _check(self, spooled: SpooledFile) -> str | None:
+        path = self.path(spooled.file_id)
+        if not path.is_file():
+            return f"{spooled.file_id} ({spooled.camera_id} {spooled.card_name}): in the ledger, missing on disk"
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != spooled.sha256:
+            return f"{spooled.file_id} ({spooled.camera_id} {spooled.card_name}): altered on disk (hash differs)"
+        return None
+
+    def path(self, file_id: str) -> Path:
+        return self.folder / FILES / file_id
+
+    def store(self, camera_file: CameraFile, camera_id: str, arm_id: str, exposure: int,
+              take_id: str | None = None, attempt: int | None = None) -> SpooledFile:
+        """Keep one downloaded file durably; returns its ledger entry. Raises SpoolError."""
+        if self._ledger.closed:  # before writing: a file the ledger cannot name would be an orphan
+            raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)")
+        file_id = uuid.uuid4().hex
+        final = self.path(file_id)
+        partial = final.with_suffix(".part")
+        digest = hashlib.sha256()
+        view = memoryview(camera_file.data)
+        try:
+            with partial.open("wb") as out:
+                for start in range(0, len(view), _CHUNK):
+                    chunk = view[start:start + _CHUNK]
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            partial.rename(final)
+            fsync_dir(final.parent)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise SpoolError(f"could not spool {camera_id}'s {camera_file.name} as {final}: {exc}") from exc
+        spooled = SpooledFile(file_id=file_id, camera_id=camera_id, card_name=camera_file.name,
+                              format=camera_file.format, size=len(view), sha256=digest.hexdigest(),
+                              exposed_at=camera_file.exposed_at, arm_id=arm_id, exposure=exposure,
+                              take_id=take_id, attempt=attempt)
+        with self._lock:
+            self._append({"op": "stored", "file": spooled.model_dump()})
+            self._files[file_id] = spooled
+        return spooled
+
+    def acknowledge(self, file_ids: Iterable[str]) -> list[SpooledFile]:
+        """The controller holds these: ledger them acknowledged, delete them. Returns the ones that were
+        here (an unknown or already acknowledged id is not an error: an ack may be retried)."""
+        with self._lock:
+            known = [self._files[f] for f in file_ids if f in self._files]
+            if not known:
+                return []
+            self._append({"op": "acked", "file_ids": [f.file_id for f in known]})
+            for spooled in known:
+                del self._files[spooled.file_id]
+        for spooled in known:
+            self.path(spooled.file_id).unlink(missing_ok=True)
+        return known
+
+    def get(self, file_id: str) -> SpooledFile | None:
+        with self._lock:
+            return self._files.get(file_id)
+
+    def unacknowledged(self) -> list[SpooledFile]:
+        with self._lock:
+            return list(self._files.values())
+
+    def summary(self) -> SpoolSummary:
+        with self._lock:
+            files = list(self._files.values())
+        return SpoolSummary(files=len(files), bytes=sum(f.size for f in files),
+                            free_bytes=shutil.disk_usage(self.folder).free, reserve_bytes=self.reserve_bytes)
+
+    def room_for(self, size: int) -> bool:
+        """Whether ``size`` more bytes leave the reserve free."""
+        return shutil.disk_usage(self.folder).free - size >= self.reserve_bytes
+
+    def _append(self, entry: dict[str, object]) -> None:
+        if self._ledger.closed:
+            raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)")
+        self._ledger.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self._ledger.flush()
+        os.fsync(self._ledger.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            self._ledger.close()

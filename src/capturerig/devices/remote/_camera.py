@@ -1,0 +1,115 @@
+"""A camera on another capture host, seen through the agent link as any other Camera.
+
+The engine does not know which cameras are remote. Arming names the exposures to come; the agent downloads
+each into its spool and says so; ``wait_for_files`` pulls that exposure's files (checked against the
+agent's hashes) and hands them to the engine, which stores and journals them; ``delete_files`` (called only
+then) acknowledges them, and only then does the agent delete them, from its spool and from the card. A
+software trigger is scheduled on the agent's clock (``fire_at``), never "fire now" over the network.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from capturerig.config import CameraConfig, load_body_profile
+from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError
+from capturerig.devices.remote._link import AgentLink
+from capturerig.devices.remote._links import release_link
+
+__all__ = ["FIRE_LEAD_MIN_S", "RemoteCamera"]
+
+FIRE_LEAD_MIN_S = 0.05  # a scheduled fire goes this far ahead at least (and 3 round trips)
+ARM_TO_FIRE_S = 10.0  # how long after arming the agent waits for an exposure beyond its download time
+DELETE_TIMEOUT_S = 10.0
+
+
+class RemoteCamera:
+    """One camera of another host, driven through that host's ``AgentLink``."""
+
+    def __init__(self, config: CameraConfig, link: AgentLink, base_dir: Path, software_trigger: bool,
+                 max_clock_offset_s: float) -> None:
+        self._config = config
+        self.link = link
+        self._software = software_trigger
+        self._max_clock_offset_s = max_clock_offset_s
+        body = load_body_profile(config.body, base_dir)
+        size = sum(body.formats[f].bytes_estimate for f in config.formats if f in body.formats)
+        expected = (body.trigger_latency_ms + body.card_write_ms) / 1000 + size / (body.download_mbytes_per_s * 1e6)
+        self._bytes_needed = size
+        self._wait_s = 3.0 * expected + 5.0 + ARM_TO_FIRE_S
+        self._lock = threading.Lock()
+        self._arm_id: str | None = None
+        self._next_exposure = 0
+        self._generation = -1  # the link generation this camera was set up on
+        self._settings: dict[str, str] = {}  # everything applied, replayed on a restarted agent
+
+    @property
+    def id(self) -> str:
+        return self._config.id
+
+    def connect(self, timeout_s: float) -> CameraStatus:
+        self.link.open(timeout_s)
+        offset = self.link.clock_offset_s
+        # Off by more than the bound whatever the wire's delay (the offset is known to half a round trip): a
+        # scheduled fire would land off by as much.
+        if abs(offset) - self.link.round_trip_s / 2 > self._max_clock_offset_s:
+            raise DeviceError(self.id, f"host {self.link.host}'s clock is {offset * 1e3:+.1f} ms off the "
+                                       f"controller's (bound {self._max_clock_offset_s * 1e3:g} ms)",
+                              "sync the capture hosts' clocks to the controller (chrony)")
+        result = self.link.command(self.id, "connect", {}, timeout_s)
+        self._generation = self.link.generation
+        return CameraStatus(serial=str(result["serial"]), model=str(result["model"]),
+                            battery_percent=result.get("battery_percent"), free_bytes=result.get("free_bytes"))
+
+    def _set_up_again(self, timeout_s: float) -> None:
+        """The agent restarted since this camera was set up: connect it there again, with its settings."""
+        self.link.open(timeout_s)  # takes up a link that went silent or saw a restart (a no-op otherwise)
+        if self._generation == self.link.generation:
+            return
+        self.link.command(self.id, "connect", {}, timeout_s)
+        if self._settings:
+            self.link.command(self.id, "apply_settings", {"settings": dict(self._settings)}, timeout_s)
+        self._generation = self.link.generation
+
+    def apply_settings(self, settings: Mapping[str, str], timeout_s: float) -> dict[str, str]:
+        self._set_up_again(timeout_s)
+        result = self.link.command(self.id, "apply_settings", {"settings": dict(settings)}, timeout_s)
+        self._settings.update(settings)
+        return {str(k): str(v) for k, v in dict(result["settings"]).items()}
+
+    def arm(self, timeout_s: float, exposures: int = 1) -> None:
+        self._set_up_again(timeout_s)
+        result = self.link.command(self.id, "arm", {
+            "exposures": exposures, "software": self._software, "wait_s": self._wait_s,
+            "bytes_needed": exposures * self._bytes_needed}, timeout_s)
+        with self._lock:
+            self._arm_id, self._next_exposure = str(result["arm_id"]), 0
+
+    def trigger_capture(self, timeout_s: float) -> None:
+        lead = max(FIRE_LEAD_MIN_S, 3.0 * self.link.round_trip_s)
+        fire_at = time.time() + lead + self.link.clock_offset_s  # on the agent's clock
+        self.link.command(self.id, "fire", {"fire_at": fire_at}, timeout_s + lead)
+
+    def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
+        with self._lock:
+            arm_id, exposure = self._arm_id, self._next_exposure
+            self._next_exposure += 1
+        if arm_id is None:
+            raise DeviceError(self.id, "wait_for_files before arm")
+        event = self.link.wait_exposure(self.id, arm_id, exposure, timeout_s)
+        if event.kind == "exposure_failed":
+            raise DeviceError(self.id, f"{event.error} (on host {self.link.host})")
+        return [CameraFile(name=f.file_id, format=f.format, data=self.link.pull(f, timeout_s),
+                           exposed_at=f.exposed_at) for f in event.files]
+
+    def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
+        """The files are journalled: acknowledge them (the agent then deletes them, and clears the card)."""
+        if names:
+            self.link.acknowledge(names, timeout_s)
+
+    def close(self) -> None:
+        """Let go of the link (closed with the last camera of its host); the agent keeps the camera."""
+        release_link(self.link)

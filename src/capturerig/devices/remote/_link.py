@@ -1,0 +1,320 @@
+"""The controller's end of the agent link: commands, the event stream, file pulls and acknowledgements.
+
+One ``AgentLink`` per host, shared by that host's cameras. Commands go over HTTP with a ``cmd_id`` that a
+retry repeats (the agent answers it once). Events come over one WebSocket kept open by a reader thread,
+which reconnects with ``since=`` the last event it holds, so nothing is missed or seen twice. An agent that
+says nothing (not even its heartbeat) for ``dead_after_s`` is dead: every wait on it fails at once, naming
+the host. An agent that restarted (a new boot id) fences the old connection: the waits for the old boot's
+exposures are answered from its snapshot where its spool still holds them, else they fail saying so.
+Files are pulled with HTTP Range, so a pull cut in the middle resumes where it stopped, and each is checked
+against the SHA-256 the agent took while writing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from capturerig.devices.protocols import DeviceError, DeviceTimeout
+from capturerig.devices.remote._wire import (
+    API,
+    BOOT_HEADER,
+    PROTOCOL_VERSION,
+    AgentEvent,
+    AgentSnapshot,
+    CommandReply,
+    Hello,
+    SpooledFile,
+)
+
+__all__ = ["AgentLink"]
+
+log = logging.getLogger(__name__)
+RETRY_PAUSE_S = 0.1
+HELLO_SAMPLES = 8
+REFUSED_GRACE_S = 2.0
+_Key = tuple[str, str, int]  # camera id, arm id, exposure
+
+
+class AgentLink:
+    """The controller's connection to the agent of one host."""
+
+    def __init__(self, host: str, url: str, token: str | None, dead_after_s: float = 3.0) -> None:
+        self.host = host
+        self.url = url.rstrip("/")
+        self.dead_after_s = dead_after_s
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        self._headers = headers
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
+        self._state = threading.Condition()
+        self.generation = 0  # goes up each time a (re)started agent is adopted: its cameras need setting up
+        self.hello: Hello | None = None
+        self.clock_offset_s = 0.0  # the agent's clock minus ours, measured at open
+        self.round_trip_s = 0.0
+        self._last_seq = 0
+        self._last_heard = 0.0
+        self._exposures: dict[_Key, AgentEvent] = {}
+        self._problem: str | None = None  # why the link cannot serve (dead, restarted ...)
+        self._open_failed: tuple[float, DeviceError] | None = None  # when and why the last open failed
+        self._closed = False
+        self._reader: threading.Thread | None = None
+        self._socket: ClientConnection | None = None
+
+    # -- opening ------------------------------------------------------------------------------------------------
+    def open(self, timeout_s: float) -> Hello:
+        """Say hello (protocol, boot, clock) and follow the agent's events. After a silence or a restart this
+        takes the link up again: the same boot carries on where it was; a new boot (the agent restarted) is
+        adopted, ``generation`` goes up, and what its spool still holds answers the old boot's exposures.
+        Raises DeviceError."""
+        with self._state:
+            if self.hello is not None and self._problem is None:  # open and heard from: nothing to take up
+                return self.hello
+            failed = self._open_failed
+        if failed is not None and time.monotonic() - failed[0] < self.dead_after_s:
+            raise DeviceError(self.host, failed[1].message, failed[1].hint)  # the host's cameras ask at once
+        try:
+            hello, offset, round_trip = self._hello(timeout_s)
+        except DeviceError as exc:
+            with self._state:
+                self._open_failed = (time.monotonic(), exc)
+            raise
+        with self._state:
+            self._open_failed = None
+        if hello.protocol != PROTOCOL_VERSION:
+            raise DeviceError(self.host, f"agent speaks link protocol {hello.protocol}, this controller "
+                                         f"{PROTOCOL_VERSION}", "run the same capturerig release on every host")
+        with self._state:
+            restarted = self.hello is not None and self.hello.boot_id != hello.boot_id
+            if self.hello is None or restarted:
+                self._last_seq = 0
+                self.generation += 1
+            self.hello, self.clock_offset_s, self.round_trip_s = hello, offset, round_trip
+            self._last_heard, self._problem = time.monotonic(), None
+            self._state.notify_all()
+        if restarted:
+            self._reconcile(timeout_s)
+        socket = self._socket
+        if restarted and socket is not None:
+            socket.close()  # the reader reconnects to the new boot
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._follow, name=f"capturerig-link-{self.host}", daemon=True)
+            self._reader.start()
+        return hello
+
+    def _reconcile(self, timeout_s: float) -> None:
+        """After a restart: every exposure still in the agent's spool answers its wait (files are kept across
+        boots; their ids never repeat)."""
+        snapshot = self.snapshot(timeout_s)
+        grouped: dict[_Key, list[SpooledFile]] = {}
+        for spooled in snapshot.files:
+            grouped.setdefault((spooled.camera_id, spooled.arm_id, spooled.exposure), []).append(spooled)
+        with self._state:
+            for (camera_id, arm_id, exposure), files in grouped.items():
+                self._exposures.setdefault((camera_id, arm_id, exposure), AgentEvent(
+                    boot_id=snapshot.boot_id, seq=0, at=time.time(), kind="exposure", camera_id=camera_id,
+                    arm_id=arm_id, exposure=exposure, files=files))
+            self._state.notify_all()
+
+    def _hello(self, timeout_s: float) -> tuple[Hello, float, float]:
+        """The agent's hello, and its clock offset from the fastest of a few round trips (NTP's rule: the
+        fastest has the least room for an uneven delay)."""
+        best: tuple[float, float, Hello] | None = None
+        for _ in range(HELLO_SAMPLES):
+            sent = time.time()
+            answer = self._get(f"{API}/hello", timeout_s)
+            received = time.time()
+            hello = Hello.model_validate(answer)
+            round_trip = received - sent
+            if best is None or round_trip < best[0]:
+                best = (round_trip, hello.clock - (sent + received) / 2, hello)
+        if best is None:  # range(5) always runs; this only satisfies the type checker
+            raise DeviceError(self.host, "no hello")
+        return best[2], best[1], best[0]
+
+    # -- commands -----------------------------------------------------------------------------------------------
+    def command(self, camera_id: str, name: str, args: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """Run a command on one of the host's cameras; retried with the same id until ``timeout_s`` while the
+        link fails (the agent acts on it once). Raises DeviceError (the camera's own error, or the link's)."""
+        boot = self._boot(camera_id)
+        body = {"cmd_id": uuid.uuid4().hex, "camera_id": camera_id, "name": name, "args": args,
+                "timeout_s": timeout_s}
+        deadline = time.monotonic() + timeout_s + self.dead_after_s
+        while True:
+            try:
+                response = self._http.post(f"{API}/commands", json=body, headers={BOOT_HEADER: boot},
+                                           timeout=timeout_s + self.dead_after_s)
+            except httpx.TransportError as exc:
+                if time.monotonic() >= deadline:
+                    raise DeviceTimeout(camera_id, f"host {self.host} did not answer {name}: {exc}") from exc
+                time.sleep(RETRY_PAUSE_S)
+                continue
+            self._refused(response, camera_id)
+            reply = CommandReply.model_validate(response.json())
+            if not reply.ok:
+                raise DeviceError(camera_id, f"{reply.error} (on host {self.host})", reply.hint)
+            return reply.result
+
+    def _boot(self, camera_id: str) -> str:
+        """The boot the link follows; a link that went silent or saw a restart is taken up again first."""
+        with self._state:
+            problem = self._problem if self.hello is not None else f"host {self.host}: the agent link is not open"
+        if problem is not None:
+            try:
+                self.open(self.dead_after_s)
+            except DeviceError as exc:
+                raise DeviceError(camera_id, f"{problem}; still unreachable: {exc}") from exc
+        with self._state:
+            if self.hello is None:
+                raise DeviceError(camera_id, f"host {self.host}: the agent link is not open")
+            return self.hello.boot_id
+
+    def _refused(self, response: httpx.Response, device_id: str) -> None:
+        if response.status_code == 409:  # the agent restarted under us
+            self._fence(f"host {self.host}: the agent restarted ({response.json().get('detail', '')})")
+            raise DeviceError(device_id, f"host {self.host}: the agent restarted; this take's state there is gone")
+        if response.status_code == 401:
+            raise DeviceError(device_id, f"host {self.host} refused the link's token",
+                              "give the controller the token file the agent was started with")
+        if response.status_code >= 400:
+            raise DeviceError(device_id, f"host {self.host} answered {response.status_code}: {response.text[:200]}")
+
+    def _get(self, path: str, timeout_s: float, headers: dict[str, str] | None = None) -> Any:
+        started = time.monotonic()
+        deadline = started + timeout_s
+        while True:
+            try:
+                response = self._http.get(path, headers=headers, timeout=max(0.5, timeout_s))
+                break
+            except httpx.TransportError as exc:
+                # Refused: nothing listens there. Give an agent that is starting a moment, not the whole timeout.
+                refused = isinstance(exc, httpx.ConnectError) and time.monotonic() - started >= REFUSED_GRACE_S
+                if refused or time.monotonic() >= deadline:
+                    raise DeviceTimeout(self.host, f"agent at {self.url} does not answer: {exc}",
+                                        "start `capturerig agent` on that host, check its address") from exc
+                time.sleep(RETRY_PAUSE_S)
+        self._refused(response, self.host)
+        return response.json()
+
+    def snapshot(self, timeout_s: float) -> AgentSnapshot:
+        return AgentSnapshot.model_validate(self._get(f"{API}/snapshot", timeout_s))
+
+    # -- events ---------------------------------------------------------------------------------------------------
+    def wait_exposure(self, camera_id: str, arm_id: str, exposure: int, timeout_s: float) -> AgentEvent:
+        """The ``exposure``-th exposure after arm ``arm_id`` (its files spooled, or why not). Raises
+        DeviceTimeout when it does not come in time and DeviceError at once when the agent is gone."""
+        key = (camera_id, arm_id, exposure)
+        deadline = time.monotonic() + timeout_s
+        with self._state:
+            while key not in self._exposures:
+                if self._problem is not None:
+                    raise DeviceError(camera_id, self._problem)
+                now = time.monotonic()
+                if now - self._last_heard > self.dead_after_s:
+                    self._problem = (f"host {self.host}: agent silent for {now - self._last_heard:.1f} s (dead, or "
+                                     "the network is cut)")
+                    self._state.notify_all()
+                    raise DeviceError(camera_id, self._problem, "check the capture host; its spool keeps every file")
+                if now >= deadline:
+                    raise DeviceTimeout(camera_id, f"no exposure from host {self.host} within {timeout_s:g} s")
+                self._state.wait(min(0.1, deadline - now))
+            return self._exposures.pop(key)
+
+    def _follow(self) -> None:
+        """The reader thread: keep one event socket open, reconnecting from the last event held."""
+        while not self._closed:
+            with self._state:
+                boot, since = (self.hello.boot_id if self.hello else ""), self._last_seq
+            try:
+                with connect(f"{self.url.replace('http', 'ws', 1)}{API}/events?since={since}",
+                             additional_headers={**self._headers, BOOT_HEADER: boot}, open_timeout=2.0,
+                             close_timeout=0.5) as socket:
+                    self._socket = socket
+                    for message in socket:
+                        self._receive(AgentEvent.model_validate(json.loads(message)))
+            except InvalidStatus as exc:
+                log.warning("host %s refused the event socket: %s", self.host, exc)
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None and exc.rcvd.code == 4409:
+                    self._fence(f"host {self.host}: the agent restarted")
+            except (OSError, WebSocketException, TimeoutError) as exc:
+                log.debug("host %s event socket: %s", self.host, exc)
+            finally:
+                self._socket = None
+            if not self._closed:
+                time.sleep(RETRY_PAUSE_S)
+
+    def _receive(self, event: AgentEvent) -> None:
+        with self._state:
+            if self.hello is None or event.boot_id != self.hello.boot_id:
+                return
+            self._last_heard = time.monotonic()
+            if event.kind != "heartbeat" and event.seq == self._last_seq + 1:
+                self._last_seq = event.seq
+                if event.camera_id is not None and event.arm_id is not None and event.exposure is not None:
+                    self._exposures[(event.camera_id, event.arm_id, event.exposure)] = event
+            self._state.notify_all()
+
+    def _fence(self, problem: str) -> None:
+        with self._state:
+            self._problem = problem
+            self._state.notify_all()
+
+    # -- files ----------------------------------------------------------------------------------------------------
+    def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes:
+        """The file's bytes, resumed with Range after a cut, checked against its SHA-256. Raises DeviceError."""
+        data = bytearray()
+        deadline = time.monotonic() + timeout_s
+        while len(data) < spooled.size:
+            headers = {"Range": f"bytes={len(data)}-"} if data else {}  # files outlive boots: no boot header
+            try:
+                with self._http.stream("GET", f"{API}/files/{spooled.file_id}", headers=headers,
+                                       timeout=max(1.0, deadline - time.monotonic())) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        self._refused(response, spooled.camera_id)
+                    if data and response.status_code != 206:
+                        data.clear()  # the agent sent the whole file again
+                    for chunk in response.iter_bytes():
+                        data.extend(chunk)
+            except httpx.TransportError as exc:
+                if time.monotonic() >= deadline:
+                    raise DeviceTimeout(spooled.camera_id, f"pulling {spooled.card_name} from host {self.host}: "
+                                                           f"{len(data)} of {spooled.size} bytes: {exc}") from exc
+                time.sleep(RETRY_PAUSE_S)
+        if len(data) != spooled.size or hashlib.sha256(data).hexdigest() != spooled.sha256:
+            raise DeviceError(spooled.camera_id, f"{spooled.card_name} from host {self.host} arrived altered "
+                                                 f"({len(data)} bytes, hash differs from the agent's)")
+        return bytes(data)
+
+    def acknowledge(self, file_ids: Sequence[str], timeout_s: float) -> None:
+        """The controller holds these files (journalled): the agent may delete them. Raises DeviceError."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                response = self._http.post(f"{API}/files/ack", json={"file_ids": list(file_ids)},
+                                           timeout=max(0.5, timeout_s))
+                break
+            except httpx.TransportError as exc:
+                if time.monotonic() >= deadline:
+                    raise DeviceTimeout(self.host, f"could not acknowledge {len(file_ids)} files: {exc}") from exc
+                time.sleep(RETRY_PAUSE_S)
+        self._refused(response, self.host)
+
+    def close(self) -> None:
+        self._closed = True
+        socket = self._socket
+        if socket is not None:
+            socket.close()
+        if self._reader is not None:
+            self._reader.join(timeout=2.0)
+        self._http.close()

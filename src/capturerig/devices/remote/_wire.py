@@ -1,0 +1,128 @@
+"""The agent link's wire, version 1: what the controller and a capture agent say to each other.
+
+One port per agent, HTTP + WebSocket, every request carrying the host's token (``Authorization: Bearer``):
+
+- ``GET /v1/hello``: the agent's protocol version, host, boot id, cameras, clock and spool (``Hello``);
+- ``POST /v1/commands``: a ``Command`` for one camera; the agent answers each ``cmd_id`` once and repeats
+  that answer to a retry, so a retried arm or fire never acts twice (``CommandReply``);
+- ``WS /v1/events?since=N``: ``AgentEvent``s numbered from 1 per boot, the ones after ``N`` replayed
+  first, then live, with a heartbeat every ``heartbeat_s``;
+- ``GET /v1/files/{file_id}``: a spooled file (HTTP Range: a pull resumes where it stopped);
+- ``POST /v1/files/ack``: the controller holds these files (fsynced, hashed, journalled): the agent may now
+  delete them from its spool and the camera's card;
+- ``GET /v1/snapshot``: everything the agent holds (``AgentSnapshot``), to reconcile after any restart.
+
+A request naming a boot id (``BOOT_HEADER``) other than the agent's current one is refused (409): a
+command meant for the agent before its restart never reaches the new one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "API",
+    "BOOT_HEADER",
+    "PROTOCOL_VERSION",
+    "Ack",
+    "AgentEvent",
+    "AgentSnapshot",
+    "CameraView",
+    "Command",
+    "CommandName",
+    "CommandReply",
+    "Hello",
+    "SpoolSummary",
+    "SpooledFile",
+]
+
+PROTOCOL_VERSION = 1
+API = "/v1"
+BOOT_HEADER = "X-Capturerig-Agent-Boot"
+
+CommandName = Literal["connect", "apply_settings", "arm", "fire", "close"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SpoolSummary(_Wire):
+    files: int = Field(description="files in the spool not yet acknowledged by the controller")
+    bytes: int = Field(description="their size")
+    free_bytes: int = Field(description="free space on the spool's disk")
+    reserve_bytes: int = Field(description="the agent refuses to arm a camera when free space is below this")
+
+
+class Hello(_Wire):
+    protocol: int
+    capturerig_version: str
+    host: str
+    boot_id: str = Field(description="new at every start of the agent")
+    cameras: list[str]
+    clock: float = Field(description="the agent's time.time() as it answered")
+    heartbeat_s: float
+    spool: SpoolSummary
+
+
+class Command(_Wire):
+    cmd_id: str = Field(min_length=1, max_length=100, description="unique per command; a retry repeats it")
+    camera_id: str
+    name: CommandName
+    args: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float = Field(gt=0, le=600)
+
+
+class CommandReply(_Wire):
+    cmd_id: str
+    ok: bool
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    hint: str = ""
+
+
+class SpooledFile(_Wire):
+    file_id: str = Field(description="the agent's name for it; unique for ever on that host")
+    camera_id: str
+    card_name: str
+    format: str
+    size: int
+    sha256: str
+    exposed_at: float
+    arm_id: str = Field(description="the arm command this exposure answers")
+    exposure: int = Field(description="0 for the first exposure after that arm, 1 for the next ...")
+    take_id: str | None = None
+    attempt: int | None = None
+
+
+class AgentEvent(_Wire):
+    boot_id: str
+    seq: int
+    at: float
+    kind: Literal["exposure", "exposure_failed", "heartbeat"]
+    camera_id: str | None = None
+    arm_id: str | None = None
+    exposure: int | None = None
+    files: list[SpooledFile] = Field(default_factory=list)
+    error: str | None = None
+
+
+class CameraView(_Wire):
+    connected: bool
+    armed_for: int = Field(description="exposures still expected from the last arm")
+    last_error: str | None = None
+
+
+class AgentSnapshot(_Wire):
+    host: str
+    boot_id: str
+    seq: int = Field(description="the last event's number")
+    cameras: dict[str, CameraView]
+    files: list[SpooledFile] = Field(description="every spooled file not yet acknowledged, oldest first")
+    spool: SpoolSummary
+
+
+class Ack(_Wire):
+    file_ids: list[str] = Field(min_length=1, max_length=10_000)

@@ -1,0 +1,161 @@
+"""The agent link end to end for one camera: arm, expose, spool, pull (checked), acknowledge, delete.
+
+An agent serving the example studio's cam00 on a loopback port, and a RemoteCamera reaching it; the
+simulated trigger box of the same (in-process) studio fires it, as the box's cable would.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+import capturerig
+from capturerig.agent import Agent, AgentSettings, agent_app
+from capturerig.config import LoadedRig
+from capturerig.devices import CameraFile, DeviceError, DeviceTimeout
+from capturerig.devices.remote import AgentLink, RemoteCamera
+from capturerig_sim import VirtualStudio, get_studio
+from capturerig_sim.faultproxy import FaultProxy
+from tests.conftest import with_test_card_images
+
+pytestmark = pytest.mark.usefixtures("fast_sim")
+TOKEN = "link-test-token-0123456789"
+
+
+@dataclass
+class Served:
+    rig: LoadedRig
+    agent: Agent
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    studio: VirtualStudio
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.agent.close()
+
+
+def _serve(rig: LoadedRig, spool: Path, port: int = 0) -> Served:
+    agent = Agent(rig, AgentSettings(host="h1", cameras=("cam00", "cam01"), spool_dir=spool, reserve_bytes=0,
+                                     heartbeat_s=0.2), "test")
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(agent_app(agent, TOKEN), host="127.0.0.1", port=port,
+                                           log_level="warning", ws_ping_interval=None,
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    return Served(rig, agent, f"http://127.0.0.1:{port}", server, thread,
+                  get_studio("default", rig.config, rig.path.parent))
+
+
+@pytest.fixture
+def served(studio_files: Path, tmp_path: Path) -> Iterator[Served]:
+    rig = capturerig.load_rig(with_test_card_images(studio_files / "rig.yaml"))
+    running = _serve(rig, tmp_path / "spool")
+    yield running
+    running.stop()
+
+
+def _camera(served: Served, link: AgentLink) -> RemoteCamera:
+    return RemoteCamera(served.rig.config.camera("cam00"), link, served.rig.path.parent, software_trigger=False,
+                        max_clock_offset_s=0.005)
+
+
+def test_an_exposure_travels_spool_to_controller_checked_and_is_deleted_only_once_acknowledged(
+        served: Served) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=1.0)
+    camera = _camera(served, link)
+    try:
+        status = camera.connect(5)
+        assert status.serial == "SIM00000"
+        assert abs(link.clock_offset_s) < 0.005  # one machine, one clock
+        camera.arm(5)
+        served.studio.fire(["cam00"])  # the trigger box's cable
+        files = camera.wait_for_files(10)
+        assert [f.format for f in files] == ["jpeg"]
+        assert files[0].data[:2] == b"\xff\xd8"
+        spooled = served.agent.spool.unacknowledged()
+        assert [s.file_id for s in spooled] == [files[0].name]  # kept on the agent until acknowledged
+        assert served.agent.spool.path(files[0].name).is_file()
+        camera.delete_files([f.name for f in files], 5)
+        assert served.agent.spool.unacknowledged() == []
+        assert not served.agent.spool.path(files[0].name).exists()
+    finally:
+        camera.close()
+        link.close()
+
+
+def test_a_wrong_token_is_refused_naming_the_host(served: Served) -> None:
+    link = AgentLink("h1", served.url, "not-the-token-0123456789")
+    try:
+        with pytest.raises(DeviceError, match="host h1 refused the link's token"):
+            link.open(2)
+    finally:
+        link.close()
+
+
+def test_a_dead_agent_fails_the_wait_within_its_dead_time_and_its_restart_is_adopted(
+        served: Served, tmp_path: Path) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=1.0)
+    camera = _camera(served, link)
+    try:
+        camera.connect(5)
+        camera.arm(5)
+        port = int(served.url.rsplit(":", 1)[1])
+        first_boot = served.agent.boot_id
+        served.stop()  # the host dies before the exposure
+        started = time.monotonic()
+        with pytest.raises(DeviceError, match="host h1: agent silent") as raised:
+            camera.wait_for_files(30)
+        assert not isinstance(raised.value, DeviceTimeout)
+        assert time.monotonic() - started < 3.0
+        restarted = _serve(served.rig, tmp_path / "spool", port)  # same spool, new boot
+        try:
+            camera.arm(5)  # the link takes up the new boot and sets the camera up there again
+            assert link.hello is not None
+            assert link.hello.boot_id == restarted.agent.boot_id != first_boot
+            restarted.studio.fire(["cam00"])
+            assert len(camera.wait_for_files(10)) == 1
+        finally:
+            restarted.stop()
+    finally:
+        camera.close()
+        link.close()
+
+
+def test_a_pull_cut_again_and_again_resumes_with_range_and_arrives_whole(served: Served) -> None:
+    data = random.Random(7).randbytes(3_000_000)  # a full-size RAW's worth of bytes
+    spooled = served.agent.spool.store(CameraFile("IMG_0001.CR3", "jpeg", data, time.time()), "cam00", "arm-x", 0)
+    port = int(served.url.rsplit(":", 1)[1])
+    with FaultProxy(("127.0.0.1", 0), ("127.0.0.1", port), seed=3) as proxy:
+        host, proxy_port = proxy.address
+        link = AgentLink("h1", f"http://{host}:{proxy_port}", TOKEN)
+        try:
+            link.open(5)
+            proxy.reset_after(400_000, direction="downstream")  # every connection cut after 400 kB
+            pulled = link.pull(spooled, 30)
+            resets = proxy.counters.connections_reset
+            sent = proxy.counters.bytes_downstream
+        finally:
+            link.close()
+    assert pulled == data
+    assert resets >= 6  # it really was cut mid-file, again and again
+    # Each cut costs only what was in flight, never the whole file again.
+    assert sent - len(data) < 0.5 * len(data), f"{sent - len(data)} bytes sent again over {resets} cuts"

@@ -1,0 +1,67 @@
+"""The agent's spool keeps every file until the controller acknowledges it, across restarts and crashes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from capturerig.agent import Spool, SpoolError
+from capturerig.devices import CameraFile
+
+
+def _file(name: str, data: bytes = b"\xff\xd8 jpeg bytes") -> CameraFile:
+    return CameraFile(name, "jpeg", data, 1_800_000_000.0)
+
+
+def test_a_stored_file_is_on_disk_with_its_hash_and_offered_after_a_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, reserve_bytes=0)
+    kept = spool.store(_file("DSC_0001.JPG"), "cam03", "arm-1", 0, take_id="p00/s00/l00/b0", attempt=1)
+    assert spool.path(kept.file_id).read_bytes() == b"\xff\xd8 jpeg bytes"
+    assert kept.sha256 == hashlib.sha256(b"\xff\xd8 jpeg bytes").hexdigest()
+    spool.close()
+    again = Spool(tmp_path, reserve_bytes=0)  # the agent restarted: the ledger says what is still to offer
+    assert again.unacknowledged() == [kept]
+    assert again.problems == []
+
+
+def test_an_acknowledged_file_is_deleted_and_not_offered_again_and_a_repeated_ack_is_harmless(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, reserve_bytes=0)
+    first = spool.store(_file("A.JPG"), "cam00", "arm-1", 0)
+    second = spool.store(_file("B.JPG"), "cam01", "arm-2", 0)
+    assert spool.acknowledge([first.file_id]) == [first]
+    assert spool.acknowledge([first.file_id]) == []  # a retried ack
+    assert not spool.path(first.file_id).exists()
+    spool.close()
+    assert Spool(tmp_path, reserve_bytes=0).unacknowledged() == [second]
+
+
+def test_a_torn_last_ledger_line_loses_nothing_before_it(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, reserve_bytes=0)
+    kept = spool.store(_file("A.JPG"), "cam00", "arm-1", 0)
+    spool.close()
+    with (tmp_path / "ledger.jsonl").open("a") as ledger:
+        ledger.write('{"op":"stored","file":{"file_id":')  # the crash cut the next line short
+    assert Spool(tmp_path, reserve_bytes=0).unacknowledged() == [kept]
+
+
+def test_a_file_altered_or_gone_on_disk_is_reported_not_offered(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, reserve_bytes=0)
+    altered = spool.store(_file("A.JPG"), "cam00", "arm-1", 0)
+    gone = spool.store(_file("B.JPG"), "cam01", "arm-1", 0)
+    spool.close()
+    spool.path(altered.file_id).write_bytes(b"something else")
+    spool.path(gone.file_id).unlink()
+    reopened = Spool(tmp_path, reserve_bytes=0)
+    assert reopened.unacknowledged() == []
+    assert any("cam00 A.JPG): altered on disk" in p for p in reopened.problems)
+    assert any("cam01 B.JPG): in the ledger, missing on disk" in p for p in reopened.problems)
+
+
+def test_the_reserve_is_kept_and_a_closed_spool_says_so(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, reserve_bytes=10**18)  # more than any disk
+    assert not spool.room_for(1)
+    spool.close()
+    with pytest.raises(SpoolError, match="is closed"):
+        spool.store(_file("A.JPG"), "cam00", "arm-1", 0)
