@@ -52,6 +52,7 @@ BENCHES = (
     Bench("package", ("--gigabytes", "2"), ("--gigabytes", "0.5", "--runs", "1")),
     Bench("web", (), ()),
     Bench("faultproxy", (), ("--pings", "1000", "--megabytes", "64")),
+    Bench("agents", (), ("--quick",)),
 )
 
 

@@ -11,9 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from capturerig_sim._chaos_multihost import (
+    FAULT_KINDS,
+    MultihostOutcome,
+    MultihostSettings,
+    MultihostSummary,
+    run_multihost_chaos,
+)
 from capturerig_sim.chaos import ChaosSettings, ChaosSummary, SessionOutcome, run_chaos
 
-__all__ = ["print_summary", "sim_app"]
+__all__ = ["print_multihost_summary", "print_summary", "sim_app"]
 
 sim_app = typer.Typer(no_args_is_help=True, help="The simulated studio: chaos sessions and other sim tools.")
 console = Console(soft_wrap=True)
@@ -55,6 +62,58 @@ def print_summary(summary: ChaosSummary) -> None:
             console.print(f"{title}: {line}", highlight=False)
 
 
+def _print_multihost_outcome(outcome: MultihostOutcome) -> None:
+    check = outcome.check
+    bad = check.lost or check.duplicates or check.reshot or check.unreported
+    faults = ", ".join(f"{kind} {n}" for kind, n in sorted(outcome.faults.items())) or "no faults"
+    console.print(f"session {outcome.index:3d}: {check.verified}/{check.takes} verified, {outcome.runs} run(s), "
+                  f"{faults}, {outcome.seconds:.1f} s: {'[red]FAILED' if bad else '[green]ok'}[/] ({outcome.end})",
+                  highlight=False)
+    for problem in outcome.problems:
+        console.print(f"  harness: {problem}", highlight=False)
+
+
+def print_multihost_summary(summary: MultihostSummary) -> None:
+    """The multihost totals: faults of each kind, files, and every lost, duplicate, re-shot or incomplete take."""
+    settings, outcomes = summary.settings, summary.outcomes
+    table = Table(title=f"multihost chaos: seed {settings.seed}, {len(outcomes)} sessions, {settings.agents} agents x "
+                        f"{settings.cameras_per_agent} cameras, in {summary.seconds:.0f} s")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("sessions", str(len(outcomes)))
+    table.add_row("sessions complete", str(sum(1 for o in outcomes if not o.check.incomplete)))
+    table.add_row("controller runs", str(sum(o.runs for o in outcomes)))
+    faults = summary.faults
+    for kind in FAULT_KINDS:
+        table.add_row(f"fault: {kind}", str(faults.get(kind, 0)))
+    table.add_row("files delivered whole by the cameras", str(sum(o.check.delivered for o in outcomes)))
+    table.add_row("files in sessions", str(sum(o.check.files for o in outcomes)))
+    table.add_row("left in agent spools (stored, not acked)", str(sum(o.check.left_in_spools for o in outcomes)))
+    table.add_row("in flight at an agent kill (on the card)",
+                  str(sum(o.check.in_flight_at_agent_kill for o in outcomes)))
+    table.add_row("[bold]lost files", str(len(summary.lost)))
+    table.add_row("[bold]duplicate files", str(len(summary.duplicates)))
+    table.add_row("[bold]re-shot verified takes", str(len(summary.reshot)))
+    table.add_row("[bold]incomplete takes without a reason", str(len(summary.unreported)))
+    table.add_row("incomplete takes (reported)", str(len(summary.incomplete)))
+    console.print(table)
+    for title, lines in (("lost", summary.lost), ("duplicate", summary.duplicates), ("re-shot", summary.reshot),
+                         ("unreported", summary.unreported), ("incomplete", summary.incomplete)):
+        for line in lines:
+            console.print(f"{title}: {line}", highlight=False)
+
+
+def _chaos_multihost(folder: Path, settings: MultihostSettings) -> None:
+    try:
+        summary = run_multihost_chaos(settings, folder, progress=_print_multihost_outcome)
+    except FileExistsError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    print_multihost_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
 @sim_app.command("chaos")
 def chaos(seed: Annotated[int, typer.Option("--seed", help="seed of the fault and kill schedule")] = 0,
           sessions: Annotated[int, typer.Option("--sessions", min=1, help="how many sessions to run")] = 3,
@@ -64,10 +123,23 @@ def chaos(seed: Annotated[int, typer.Option("--seed", help="seed of the fault an
                                                     help="multiplies the studio's modelled latencies")] = 0.02,
           kill_probability: Annotated[float, typer.Option("--kill-probability", min=0.0, max=1.0,
                                                           help="chance a session's first run is killed")] = 0.6,
+          multihost: Annotated[bool, typer.Option("--multihost", help="capture agents behind fault proxies: agent "
+                                                  "SIGKILL / SIGSTOP, partition, agent disk full, controller "
+                                                  "SIGKILL")] = False,
+          agents: Annotated[int, typer.Option("--agents", min=1, max=8, help="with --multihost: capture hosts")] = 4,
+          cameras_per_agent: Annotated[int, typer.Option("--cameras-per-agent", min=1, max=16,
+                                                         help="with --multihost: cameras on each host")] = 4,
           ) -> None:
     """Run sessions under random faults and SIGKILLs, resume each, and check nothing was lost or re-shot."""
     folder = work or Path(tempfile.mkdtemp(prefix="capturerig-chaos-"))
     console.print(f"chaos in {folder}", highlight=False)
+    if multihost:
+        # The single-host default time scale is too fast for agent faults to land inside a session.
+        scale = time_scale if time_scale != 0.02 else MultihostSettings.time_scale
+        _chaos_multihost(folder, MultihostSettings(seed=seed, sessions=sessions, agents=agents,
+                                                   cameras_per_agent=cameras_per_agent, time_scale=scale,
+                                                   controller_kill_probability=kill_probability))
+        return
     settings = ChaosSettings(seed=seed, sessions=sessions, time_scale=time_scale, kill_probability=kill_probability)
     try:
         summary = run_chaos(settings, folder, progress=_print_outcome)

@@ -7,7 +7,6 @@ the trigger box, lights and turntable stay with the controller, and only cameras
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import capturerig
 from capturerig.agent import AgentRefused, AgentServer, serve_agent
 from capturerig.devices.remote import API, BOOT_HEADER, Command
 from capturerig.engine import Event, RunState, Session, TakeFailed, TakeVerified, capturerig_version
-from tests.conftest import with_test_card_images
+from tests._multihost import multihost_rig
 
 pytestmark = pytest.mark.usefixtures("fast_sim")
 
@@ -29,26 +28,8 @@ HOSTS = {"agent1": "127.0.0.11", "agent2": "127.0.0.12"}
 TOKEN = "agent-test-token-0123456789"
 
 
-def _free_port(address: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        return int(probe.getsockname()[1])
-
-
 def _multihost(studio_files: Path, trigger_box: bool = True) -> Path:
-    """The example studio's rig with its 16 cameras on two hosts (8 each), tokens in files beside it."""
-    rig_path = studio_files / "rig.yaml"
-    text = rig_path.read_text()
-    if not trigger_box:
-        text = text.replace("trigger:\n  id: trig0\n  driver: sim\n  params: {studio: default}\n", "")
-    lines = ["hosts:"]
-    for index, (name, address) in enumerate(HOSTS.items()):
-        (studio_files / f"{name}.token").write_text(TOKEN + "\n")
-        cameras = ", ".join(f"cam{c:02d}" for c in range(8 * index, 8 * index + 8))
-        lines.append(f"  - {{name: {name}, address: {address}, port: {_free_port(address)}, cameras: [{cameras}], "
-                     f"token_file: {name}.token}}")
-    rig_path.write_text(text + "\n".join(lines) + "\n")
-    return with_test_card_images(rig_path)
+    return multihost_rig(studio_files, HOSTS, TOKEN, trigger_box)
 
 
 @pytest.fixture

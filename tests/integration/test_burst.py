@@ -109,4 +109,4 @@ def test_a_burst_on_a_rig_without_a_trigger_box_is_refused_saying_why() -> None:
     parts = SimpleNamespace(firing=SimpleNamespace(devices=devices))
     with pytest.raises(ValueError, match="rig studio-b has no trigger box: a pose can be shot as one burst only "
                                          "through a trigger box"):
-        BurstShooter(parts, Path("rig.yaml"))  # type: ignore[arg-type]
+        BurstShooter(parts, Path("rig.yaml"), lambda take: 1)  # type: ignore[arg-type]

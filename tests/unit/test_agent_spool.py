@@ -17,7 +17,7 @@ def _file(name: str, data: bytes = b"\xff\xd8 jpeg bytes") -> CameraFile:
 
 def test_a_stored_file_is_on_disk_with_its_hash_and_offered_after_a_restart(tmp_path: Path) -> None:
     spool = Spool(tmp_path, reserve_bytes=0)
-    kept = spool.store(_file("DSC_0001.JPG"), "cam03", "arm-1", 0, take_id="p00/s00/l00/b0", attempt=1)
+    kept = spool.store(_file("DSC_0001.JPG"), "cam03", "arm-1", 0, ("S-20261206", "p00/s00/l00/b0", 1))
     assert spool.path(kept.file_id).read_bytes() == b"\xff\xd8 jpeg bytes"
     assert kept.sha256 == hashlib.sha256(b"\xff\xd8 jpeg bytes").hexdigest()
     spool.close()

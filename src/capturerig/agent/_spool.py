@@ -88,8 +88,9 @@ class Spool:
         return self.folder / FILES / file_id
 
     def store(self, camera_file: CameraFile, camera_id: str, arm_id: str, exposure: int,
-              take_id: str | None = None, attempt: int | None = None) -> SpooledFile:
-        """Keep one downloaded file durably; returns its ledger entry. Raises SpoolError."""
+              label: tuple[str, str, int] | None = None) -> SpooledFile:
+        """Keep one downloaded file durably (``label``: the session, take and attempt it is for); returns its
+        ledger entry. Raises SpoolError."""
         if self._ledger.closed:  # before writing: a file the ledger cannot name would be an orphan
             raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)")
         file_id = uuid.uuid4().hex
@@ -113,7 +114,8 @@ class Spool:
         spooled = SpooledFile(file_id=file_id, camera_id=camera_id, card_name=camera_file.name,
                               format=camera_file.format, size=len(view), sha256=digest.hexdigest(),
                               exposed_at=camera_file.exposed_at, arm_id=arm_id, exposure=exposure,
-                              take_id=take_id, attempt=attempt)
+                              session_id=label[0] if label else None, take_id=label[1] if label else None,
+                              attempt=label[2] if label else None)
         with self._lock:
             self._append({"op": "stored", "file": spooled.model_dump()})
             self._files[file_id] = spooled

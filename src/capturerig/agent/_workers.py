@@ -3,16 +3,20 @@
 Commands run one at a time on the camera's command thread; after an arm the exposures are downloaded on its
 download thread (after the fire, for a software trigger, so a driver never serves both at once) and each is
 spooled and announced as an ``exposure`` event, or an ``exposure_failed`` one saying why.
+
+An exposure belongs to the newest arm made before it was taken: when the controller arms again while an older
+arm's exposure never came (it gave up, or it died and resumed), that older expectation is superseded, so a
+late exposure is never filed under a take it was not shot for.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from capturerig.agent._events import EventLog
@@ -23,7 +27,18 @@ from capturerig.devices.remote import CameraView, Command, CommandReply
 __all__ = ["CameraWorker"]
 
 log = logging.getLogger(__name__)
-_Download = tuple[str, int, float, str | None, int | None]  # arm id, exposures, wait per exposure, take, attempt
+CLOCK_SLACK_S = 0.05  # an exposure stamped this much before its arm still belongs to it (clock granularity)
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """One exposure an arm asked for, not yet delivered."""
+
+    arm_id: str
+    exposure: int
+    label: tuple[str, str, int] | None  # (session, take, attempt) it is for
+    armed_at: float  # time.time()
+    wait_s: float
 
 
 class CameraWorker:
@@ -34,19 +49,19 @@ class CameraWorker:
         self.spool = spool
         self.events = events
         self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"agent-{camera.id}")
-        # A daemon thread, not a pool: a download blocked on a camera that never fired must not hold up the
-        # agent's exit (what it waits for is on the card, and the controller re-shoots the take).
-        self._downloads: queue.Queue[_Download | None] = queue.Queue()
-        threading.Thread(target=self._download_loop, name=f"agent-{camera.id}-dl", daemon=True).start()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._connected = False
-        self._armed_for = 0
         self._last_error: str | None = None
-        self._pending: _Download | None = None  # a software arm's download, started by the fire
+        self._expected: list[_Expected] = []  # oldest first
+        self._held_arm: str | None = None  # a software arm: its downloads start once it is fired
+        self._closed = False
+        # A daemon thread, not a pool: a download blocked on a camera that never fired must not hold up the
+        # agent's exit (what it waits for is on the card, and the controller shoots the take again).
+        threading.Thread(target=self._download_loop, name=f"agent-{camera.id}-dl", daemon=True).start()
 
     def view(self) -> CameraView:
         with self._lock:
-            return CameraView(connected=self._connected, armed_for=self._armed_for, last_error=self._last_error)
+            return CameraView(connected=self._connected, armed_for=len(self._expected), last_error=self._last_error)
 
     def run(self, command: Command) -> CommandReply:
         """Run ``command`` on the camera's command thread; its answer (a failure is an answer, not a raise)."""
@@ -86,14 +101,13 @@ class CameraWorker:
                               "free disk space on the capture host (the controller has not yet pulled "
                               f"{summary.files} files)")
         self.camera.arm(command.timeout_s, exposures)
-        download = (command.cmd_id, exposures, float(args.get("wait_s", 30.0)), args.get("take_id"),
-                    args.get("attempt"))
+        labels = [(str(session), str(take), int(attempt)) for session, take, attempt in args.get("labels", [])]
+        armed_at, wait_s = time.time(), float(args.get("wait_s", 30.0))
         with self._lock:
-            self._armed_for = exposures
-        if args.get("software"):
-            self._pending = download  # downloaded once fired
-        else:
-            self._downloads.put(download)
+            self._expected += [_Expected(command.cmd_id, k, labels[k] if k < len(labels) else None, armed_at, wait_s)
+                               for k in range(exposures)]
+            self._held_arm = command.cmd_id if args.get("software") else None
+            self._lock.notify_all()
         return {"arm_id": command.cmd_id}
 
     def _fire(self, command: Command) -> dict[str, Any]:
@@ -107,9 +121,9 @@ class CameraWorker:
         try:
             self.camera.trigger_capture(command.timeout_s)
         finally:
-            pending, self._pending = self._pending, None
-            if pending is not None:
-                self._downloads.put(pending)
+            with self._lock:
+                self._held_arm = None
+                self._lock.notify_all()
         return {"fired_at": fired_at, "late_s": max(0.0, fired_at - fire_at) if fire_at else 0.0}
 
     def _close(self, command: Command) -> dict[str, Any]:
@@ -119,26 +133,60 @@ class CameraWorker:
         return {}
 
     def _download_loop(self) -> None:
-        while (job := self._downloads.get()) is not None:
-            self._download(*job)
-
-    def _download(self, arm_id: str, exposures: int, wait_s: float, take_id: str | None,
-                  attempt: int | None) -> None:
-        for exposure in range(exposures):
+        while True:
+            with self._lock:
+                while not self._closed and (not self._expected or self._expected[0].arm_id == self._held_arm):
+                    self._lock.wait()
+                if self._closed:
+                    return
+                head = self._expected[0]
             try:
-                files = self.camera.wait_for_files(wait_s)
-                spooled = [self.spool.store(f, self.camera.id, arm_id, exposure, take_id, attempt) for f in files]
-            except (DeviceError, SpoolError) as exc:
+                files = self.camera.wait_for_files(head.wait_s)
+            except DeviceError as exc:
                 with self._lock:
                     self._last_error = str(exc)
-                    self._armed_for = max(0, self._armed_for - 1)
-                self.events.publish(kind="exposure_failed", camera_id=self.camera.id, arm_id=arm_id,
-                                    exposure=exposure, error=str(exc))
+                    failed = head in self._expected
+                    self._expected = [e for e in self._expected if e is not head]
+                if failed:
+                    self._failed(head, exc.message)
                 continue
-            with self._lock:
-                self._armed_for = max(0, self._armed_for - 1)
-            self.events.publish(kind="exposure", camera_id=self.camera.id, arm_id=arm_id, exposure=exposure,
-                                files=spooled)
+            owner, superseded = self._owner(min((f.exposed_at for f in files), default=time.time()))
+            for expected in superseded:
+                self._failed(expected, "superseded: the camera was armed again before this exposure came")
+            try:
+                if owner is None:  # older than every arm waiting: kept on the spool, filed under no take
+                    log.warning("%s delivered an exposure no arm waits for; spooled unclaimed", self.camera.id)
+                    for camera_file in files:
+                        self.spool.store(camera_file, self.camera.id, "unclaimed", 0, None)
+                    continue
+                spooled = [self.spool.store(f, self.camera.id, owner.arm_id, owner.exposure, owner.label)
+                           for f in files]
+            except SpoolError as exc:  # the files stay on the card, which is not cleared
+                with self._lock:
+                    self._last_error = str(exc)
+                if owner is not None:
+                    self._failed(owner, str(exc))
+                continue
+            self.events.publish(kind="exposure", camera_id=self.camera.id, arm_id=owner.arm_id,
+                                exposure=owner.exposure, files=spooled)
+
+    def _owner(self, exposed_at: float) -> tuple[_Expected | None, list[_Expected]]:
+        """The expectation an exposure taken at ``exposed_at`` answers (the newest arm made before it), and the
+        older arms' expectations it supersedes; both leave the list."""
+        with self._lock:
+            arms = [e for e in self._expected if e.armed_at <= exposed_at + CLOCK_SLACK_S]
+            if not arms:
+                return None, []
+            newest = arms[-1].arm_id
+            owner = next(e for e in self._expected if e.arm_id == newest)
+            first_of_newest = self._expected.index(owner)
+            superseded = [e for e in self._expected[:first_of_newest] if e.arm_id != newest]
+            self._expected = [e for e in self._expected if e is not owner and e not in superseded]
+            return owner, superseded
+
+    def _failed(self, expected: _Expected, error: str) -> None:
+        self.events.publish(kind="exposure_failed", camera_id=self.camera.id, arm_id=expected.arm_id,
+                            exposure=expected.exposure, error=error)
 
     def clear_card(self, card_names: list[str], timeout_s: float) -> None:
         """Delete acknowledged files from the camera's card (queued behind its commands)."""
@@ -151,7 +199,9 @@ class CameraWorker:
 
     def close(self) -> None:
         self._commands.shutdown(wait=True)
-        self._downloads.put(None)
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
         try:
             self.camera.close()
         except Exception:  # close never raises by protocol; a driver that does must not stop the others

@@ -19,6 +19,9 @@ __all__ = [
     "CameraStatus",
     "DeviceError",
     "DeviceTimeout",
+    "ExposureLabels",
+    "HeldFile",
+    "HeldFiles",
     "LightOutput",
     "PreparedTrigger",
     "SyncReadBack",
@@ -208,12 +211,38 @@ class AlarmUnlock(Protocol):
         """Clear the alarm; raises DeviceError when the controller refuses."""
 
 
+@dataclass(frozen=True)
+class HeldFile:
+    """A file a camera's host still holds for a session (not yet acknowledged), and the take it belongs to."""
+
+    file: CameraFile
+    take_id: str
+    attempt: int
+
+
+@runtime_checkable
+class ExposureLabels(Protocol):
+    """A camera whose host keeps, with each exposure's files, the session and take they belong to (a camera on
+    a capture agent: should the controller die, ``capturerig resume`` asks for them by session)."""
+
+    def label_exposures(self, session_id: str, takes: Sequence[tuple[str, int]]) -> None:
+        """The next arm's exposures, in order, are for these (take id, attempt)."""
+
+
+@runtime_checkable
+class HeldFiles(Protocol):
+    """A camera whose host holds files until the controller acknowledges them (``delete_files``)."""
+
+    def held_files(self, session_id: str, timeout_s: float) -> list[HeldFile]:
+        """Every file of ``session_id`` the host still holds for this camera, pulled and checked."""
+
+
 # The protocol every driver of a kind (the ``kind`` in a ``capturerig.drivers`` entry point name) satisfies,
 # and the optional capabilities a driver of that kind may add.
 KIND_PROTOCOLS: Mapping[str, type] = {"camera": Camera, "light": LightOutput, "trigger": TriggerBox,
                                       "turntable": Turntable}
 CAPABILITIES: Mapping[str, tuple[type, ...]] = {
-    "camera": (PreparedTrigger,),
+    "camera": (PreparedTrigger, ExposureLabels, HeldFiles),
     "light": (),
     "trigger": (TriggerDelays, SyncReadBack, TriggerOutputs),
     "turntable": (AlarmUnlock,),

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +68,9 @@ class BurstShooter:
         The rig has no trigger box: a burst times every exposure by the box's pulse.
     """
 
-    def __init__(self, parts: TakeParts, rig_path: Path) -> None:
+    def __init__(self, parts: TakeParts, rig_path: Path, attempt: Callable[[Take], int]) -> None:
         self.parts = parts
+        self._attempt = attempt  # the attempt a take is shot as (arming labels each exposure with it)
         self.devices = parts.firing.devices
         if self.devices.trigger is None:
             raise ValueError(f"rig {self.devices.rig.name} has no trigger box: a pose can be shot as one burst "
@@ -107,7 +108,7 @@ class BurstShooter:
             raise TakeAttemptFailed(takes[0].id, {exc.device_id: str(exc)}) from exc
         for take in takes:
             parts.lights.prepared(take)
-        self._arm_errors = parts.firing.arm(list(takes[0].cameras), len(takes))
+        self._arm_errors = parts.firing.arm(list(takes[0].cameras), [(t.id, self._attempt(t)) for t in takes])
         self._armed_for = tuple(t.id for t in takes)
 
     def _latencies(self, rig_path: Path) -> dict[str, _Latency]:

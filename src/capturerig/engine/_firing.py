@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from capturerig.config import CameraBodyProfile, CameraConfig, PlanConfig, load_body_profile
-from capturerig.devices import CameraFile, DeviceError, SyncReadBack, TriggerDelays
+from capturerig.devices import CameraFile, DeviceError, ExposureLabels, SyncReadBack, TriggerDelays
 from capturerig.engine._events import Event, SessionMessage, TriggerDispatched
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._shot import CameraResult, sleep_until
@@ -46,8 +46,9 @@ class Firing:
     """The rig's cameras and trigger as a take uses them; remembers the bracket the cameras are set to."""
 
     def __init__(self, devices: RigDevices, plan: PlanConfig, pool: ThreadPoolExecutor,
-                 publish: Callable[[Event], None]) -> None:
+                 publish: Callable[[Event], None], session_id: str = "") -> None:
         self.devices = devices
+        self.session_id = session_id
         self.plan = plan
         self.pool = pool  # one thread per camera: arming, software triggers and downloads run side by side
         self.publish = publish
@@ -94,11 +95,15 @@ class Firing:
         """After a pause or failure the cameras' bracket is unknown."""
         self.bracket_id = None
 
-    def arm(self, cameras: Sequence[str], exposures: int = 1) -> dict[str, str | None]:
-        """Arm every camera for ``exposures`` pulses; per camera, why it could not be armed (None: armed)."""
+    def arm(self, cameras: Sequence[str], takes: Sequence[tuple[str, int]]) -> dict[str, str | None]:
+        """Arm every camera for one pulse per (take id, attempt) of ``takes``; per camera, why it could not be
+        armed (None: armed). A camera whose host keeps files for the controller learns which take each is for."""
         def arm_one(camera_id: str) -> str | None:
+            camera = self.devices.cameras[camera_id]
             try:
-                self.devices.cameras[camera_id].arm(ARM_TIMEOUT_S, exposures)
+                if isinstance(camera, ExposureLabels):
+                    camera.label_exposures(self.session_id, takes)
+                camera.arm(ARM_TIMEOUT_S, len(takes))
             except DeviceError as exc:
                 return str(exc)
             return None

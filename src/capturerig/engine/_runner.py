@@ -33,6 +33,7 @@ from capturerig.engine._events import (
     TakeSkipped,
     TakeVerified,
 )
+from capturerig.engine._held_files import recover_held_files
 from capturerig.engine._journal import TakeStatus
 from capturerig.engine._preflight import run_preflight
 from capturerig.engine._recovery import proven_done, recover_unjournalled_files
@@ -155,7 +156,8 @@ class Runner:
                                              text=f"{path}: on disk but not in the journal; hashed and kept"))
             devices.lights_safe()
             parts = self._parts = TakeParts.open(devices, plan, folder.path, self._publish, self.bus.publish_many,
-                                                 pool)
+                                                 pool, folder.info.session_id)
+            recover_held_files(folder.info.session_id, takes, parts, self._publish)
             parts.firing.base_settings_applied()  # by preflight, which read them back
             if homed_at is not None:
                 parts.table.homed(homed_at)
@@ -169,6 +171,9 @@ class Runner:
                     self._shoot_pose(list(pose_takes), len(takes), parts)
             finally:
                 gc.unfreeze()
+            # Exposures a capture host delivered after their take stopped waiting (it was shot again): kept, and
+            # brought home, so no host keeps a file of this session.
+            recover_held_files(folder.info.session_id, takes, parts, self._publish)
             self._record_sync()
             self._set_state(RunState.DONE)
         except AbortRequested:
@@ -272,7 +277,7 @@ class Runner:
         has_box = parts.firing.devices.trigger is not None
         if self.folder.plan.config.consistency == Consistency.POSE and burst_refusal(
                 pending, {c: parts.firing.body(c) for c in pending[0].cameras}, has_box) is None:
-            return BurstShooter(parts, self.folder.rig.path)
+            return BurstShooter(parts, self.folder.rig.path, self._attempt)
         return TakeByTakeShooter(parts)
 
     def _check_reserve(self, take: Take, storing: Take | None, along: Sequence[Take] = ()) -> None:

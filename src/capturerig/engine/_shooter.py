@@ -86,7 +86,8 @@ class TakeParts:
 
     @classmethod
     def open(cls, devices: RigDevices, plan: PlanConfig, session_dir: Path, publish: Callable[[Event], None],
-             publish_many: Callable[[Sequence[Event]], None], pool: ThreadPoolExecutor) -> TakeParts:
+             publish_many: Callable[[Sequence[Event]], None], pool: ThreadPoolExecutor,
+             session_id: str = "") -> TakeParts:
         limit = flash_limit(devices.rig, plan)  # a person gets the photosensitivity governor
         devices.governor = None if limit is None else FlashGovernor(limit)
         override = plan.subject.photosensitivity_override
@@ -94,7 +95,7 @@ class TakeParts:
             publish(PhotosensitivityOverrideUsed(screened_by=override.screened_by,
                                                  screened_on=override.screened_on.isoformat(),
                                                  max_flashes_per_s=override.max_flashes_per_s, note=override.note))
-        firing = Firing(devices, plan, pool, publish)
+        firing = Firing(devices, plan, pool, publish, session_id)
         return cls(lights=LightsAhead(devices, plan.settle.lights_s, publish_many),
                    table=TableAhead(devices.turntable, plan.settle.turntable_s, publish),
                    firing=firing,
@@ -118,6 +119,7 @@ class TakeParts:
         try:
             deletable = verifying.result()
         except TakeAttemptFailed as failure:
+            self.verifier.clear_cards(failure.journalled)  # its good files are journalled: they count
             return control.landed(take, failure)
         self.verifier.clear_cards(deletable)  # between two takes: no camera is busy with the next one
         return control.landed(take, None)
@@ -130,6 +132,7 @@ class TakeParts:
         try:
             deletable = verifying.result()
         except TakeAttemptFailed as failure:
+            self.verifier.clear_cards(failure.journalled)
             control.lost(take, failure)
             return
         self.verifier.clear_cards(deletable)

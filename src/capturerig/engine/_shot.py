@@ -18,9 +18,12 @@ Stored = tuple[list[FileStored], str | None]  # the files stored (to journal) an
 class TakeAttemptFailed(RuntimeError):
     """An attempt at a take did not yield every expected file; ``errors`` maps device id -> reason."""
 
-    def __init__(self, take_id: str, errors: dict[str, str]) -> None:
+    def __init__(self, take_id: str, errors: dict[str, str], journalled: dict[str, list[str]] | None = None) -> None:
         self.take_id = take_id
         self.errors = errors
+        # Per camera, the card names of the files this attempt did store and journal: they count, so they may be
+        # cleared from the cards (and a capture host's spool) like a verified take's.
+        self.journalled = journalled or {}
         detail = "; ".join(f"{device}: {reason}" for device, reason in sorted(errors.items()))
         super().__init__(f"take {take_id}: {detail}")
 

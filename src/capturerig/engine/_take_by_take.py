@@ -99,7 +99,7 @@ class TakeByTakeShooter:
             ahead = parts.lights.begin(take)  # while the table turns
             table_steady_by = parts.table.reach(take)
             parts.firing.set_bracket(take)
-            errors = parts.firing.arm(take.cameras)  # while the light and the table settle
+            errors = parts.firing.arm(take.cameras, [(take.id, attempt)])  # while light and table settle
             armed = [c for c in take.cameras if errors[c] is None]
             fired = parts.firing.fire(armed, not_before=max(table_steady_by, parts.lights.steady(take, ahead)))
         except DeviceError as exc:

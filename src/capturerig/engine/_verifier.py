@@ -100,10 +100,11 @@ class FileVerifier:
         errors.update({camera_id: error for camera_id, (_, error) in stores.items() if error})
         deletable = {camera_id: [event.card_name for event in events] for camera_id, (events, _) in stores.items()}
         if shot.lights_dropped:  # the light changed under the exposure: keep the files, not the take
-            raise TakeAttemptFailed(take.id, {"lights": "went to the safe state during the take (abort or shutdown)"})
+            raise TakeAttemptFailed(take.id, {"lights": "went to the safe state during the take (abort or shutdown)"},
+                                    deletable)
         delivered = len(take.cameras) - len(errors)
         if delivered < shot.needed:
-            raise TakeAttemptFailed(take.id, errors)
+            raise TakeAttemptFailed(take.id, errors, deletable)
         if errors:
             self.publish(SessionMessage(level="warning", text=f"take {take.id}: {delivered}/{len(take.cameras)} "
                                         f"cameras delivered (coverage needs {shot.needed}): {errors}"))

@@ -13,7 +13,8 @@ from typing import Any
 
 from capturerig.config import CameraConfig, FixtureCommand, LightingCondition, LoadedRig, PlanConfig, Pose, Station
 from capturerig.devices import DeviceError, DriverContext, create_camera, send_frames_once
-from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, run_preflight
+from capturerig.devices.remote import HostReport, check_hosts
+from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, capturerig_version, run_preflight
 from capturerig.lighting import (
     BLACKOUT,
     FlashGovernor,
@@ -32,13 +33,35 @@ from capturerig.lighting import (
 from capturerig.plan import estimate_plan
 from capturerig.web._catalog import UnknownChoice
 from capturerig.web._hub import EventHub, event_message
-from capturerig.web._messages import PANEL_SESSION, DeviceStatus, LightsSet, PreflightFinished, PreflightStarted
+from capturerig.web._messages import (
+    PANEL_SESSION,
+    DeviceStatus,
+    HostStatus,
+    LightsSet,
+    PreflightFinished,
+    PreflightStarted,
+)
 from capturerig.web._runs import Hardware
 
 __all__ = ["PanelDevices", "PanelLights"]
 
 CONNECT_TIMEOUT_S = 10.0
+HOST_TIMEOUT_S = 5.0
 LIGHT_TIMEOUT_S = 5.0
+
+
+def host_status(loaded: LoadedRig, report: HostReport) -> dict[str, Any]:
+    """A ``HostStatus`` message from what ``check_hosts`` found of one host."""
+    host = loaded.config.host(report.host)
+    hello = report.hello
+    if hello is None:
+        return HostStatus(host=report.host, url=report.url, cameras=list(host.cameras), problem=report.problem,
+                          ).message()
+    return HostStatus(host=report.host, url=report.url, cameras=list(host.cameras), problem=report.problem,
+                      capturerig_version=hello.capturerig_version, agent_cameras=list(hello.cameras),
+                      clock_offset_ms=report.clock_offset_ms, round_trip_ms=report.round_trip_ms,
+                      spool_files=hello.spool.files, spool_bytes=hello.spool.bytes,
+                      free_bytes=hello.spool.free_bytes, reserve_bytes=hello.spool.reserve_bytes).message()
 
 
 def _check_plan(loaded: LoadedRig) -> PlanConfig:
@@ -76,11 +99,30 @@ class PanelDevices:
                     last_error=None if status.serial == config.serial else
                     f"reports serial {status.serial}, the rig says {config.serial}")
 
+    def _check_hosts(self, loaded: LoadedRig) -> list[dict[str, Any]]:
+        reports = check_hosts(loaded.config, loaded.path.parent, capturerig_version(), HOST_TIMEOUT_S)
+        statuses = [host_status(loaded, report) for report in reports]
+        for status in statuses:
+            self.hub.publish_threadsafe(status)
+        return statuses
+
+    def check_hosts(self, loaded: LoadedRig) -> list[dict[str, Any]]:
+        """Ask every capture host's agent how it is (reachable, release, clock, spool); publish and return one
+        ``HostStatus`` per host (none for a rig without ``hosts:``)."""
+        owner = "host check"
+        self.hardware.claim(owner)
+        try:
+            return self._check_hosts(loaded)
+        finally:
+            self.hardware.release(owner)
+
     def check_cameras(self, loaded: LoadedRig) -> list[dict[str, Any]]:
-        """Connect every camera, read back its settings; publish and return one tile per camera."""
+        """Check the capture hosts (``HostStatus``), then connect every camera and read back its settings;
+        publish and return one tile per camera."""
         owner = "camera check"
         self.hardware.claim(owner)
         try:
+            self._check_hosts(loaded)
             with ThreadPoolExecutor(max_workers=max(4, len(loaded.config.cameras)),
                                     thread_name_prefix="capturerig-panel-check") as pool:
                 tiles = list(pool.map(lambda c: self._camera_status(loaded, c), loaded.config.cameras))

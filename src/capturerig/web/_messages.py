@@ -3,9 +3,9 @@
 Two families travel on the socket. The engine's events (:class:`capturerig.engine.Event` and its subclasses,
 sent as :func:`capturerig.web.event_message` makes them) say what the rig did. The messages below are the
 panel's own: what the web layer adds around a run (``RunStarted``, the pose confirmation, ``RunFinished``),
-what its device work finds (``DeviceStatus``, the preflight button, ``LightsSet``), and the three that carry
-the views to the browser (``Snapshot``, ``ViewPatch``, ``ClientLagged``). :func:`message_kinds` names them
-all; a test holds the server and ``static/panel.js`` to it.
+what its device work finds (``DeviceStatus``, ``HostStatus``, the preflight button, ``LightsSet``), and the
+three that carry the views to the browser (``Snapshot``, ``ViewPatch``, ``ClientLagged``).
+:func:`message_kinds` names them all; a test holds the server and ``static/panel.js`` to it.
 
 The views are reduced once, on the server (:class:`capturerig.web._views.PanelViews`). A client gets a
 ``Snapshot`` of them when it connects (and again after it lost messages), then one ``ViewPatch`` after each
@@ -31,6 +31,7 @@ __all__ = [
     "PANEL_SESSION",
     "ClientLagged",
     "DeviceStatus",
+    "HostStatus",
     "LightsSet",
     "PanelMessage",
     "PoseConfirmAnswered",
@@ -128,6 +129,29 @@ class DeviceStatus(PanelMessage):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HostStatus(PanelMessage):
+    """What a check of one capture host's agent found (``devices.remote.check_hosts``).
+
+    ``problem`` None: the host is good to go. The fields after ``problem`` are None when the agent did not
+    answer. ``cameras`` are the rig's cameras on that host; ``agent_cameras`` those its agent serves.
+    """
+
+    session: str = PANEL_SESSION
+    host: str
+    url: str
+    cameras: list[str]
+    problem: str | None
+    capturerig_version: str | None = None
+    agent_cameras: list[str] | None = None
+    clock_offset_ms: float | None = None
+    round_trip_ms: float | None = None
+    spool_files: int | None = None
+    spool_bytes: int | None = None
+    free_bytes: int | None = None
+    reserve_bytes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class PreflightStarted(PanelMessage):
     """The preflight button: the engine's checks begin (each device's ``PreflightResult`` follows)."""
 
@@ -180,7 +204,7 @@ class ClientLagged(PanelMessage):
 
 
 PANEL_MESSAGES: tuple[type[PanelMessage], ...] = (
-    RunStarted, PoseConfirmRequest, PoseConfirmAnswered, RunFinished, DeviceStatus, PreflightStarted,
+    RunStarted, PoseConfirmRequest, PoseConfirmAnswered, RunFinished, DeviceStatus, HostStatus, PreflightStarted,
     PreflightFinished, LightsSet, Snapshot, ViewPatch, ClientLagged)
 
 ENGINE_EVENTS: tuple[type[Event], ...] = tuple(

@@ -31,7 +31,11 @@ class Panel:
         self.packages_dir = settings.packages_dir.absolute()
         self.catalog = Catalog(settings.rigs, settings.extra_plans)
         self.hardware = Hardware()
-        self.views = PanelViews(busy=lambda: self.hardware.owner)
+        hosts: dict[str, list[str]] = {}
+        for entry in self.catalog.rigs.values():
+            for host in entry.loaded.config.hosts:
+                hosts.setdefault(host.name, []).extend(c for c in host.cameras if c not in hosts.get(host.name, ()))
+        self.views = PanelViews(busy=lambda: self.hardware.owner, hosts=hosts)
         self.hub = EventHub(settings.client_queue_size, [self.views.apply])
         registry = settings.registry or default_registry_path(self.catalog.default_rig.loaded.config)
         self.consent = ConsentDesk(registry, settings.purpose)

@@ -33,7 +33,9 @@ def list_rigs(request: Request) -> list[dict[str, Any]]:
         rigs.append({
             "id": entry.id, "name": config.name, "safe_state": config.safe_state,
             "cameras": [{"id": c.id, "driver": c.driver, "serial": c.serial, "group": c.group,
-                         "settings": dict(c.settings)} for c in config.cameras],
+                         "settings": dict(c.settings), "host": (h.name if (h := config.host_of(c.id)) else None)}
+                        for c in config.cameras],
+            "hosts": [{"name": h.name, "url": h.url, "cameras": list(h.cameras)} for h in config.hosts],
             "light_outputs": [{"id": o.id, "driver": o.driver, "universes": list(o.universes)}
                               for o in config.light_outputs],
             "fixtures": [{"id": f.id, "output": f.output, "universe": f.universe, "address": f.address,
@@ -62,6 +64,12 @@ async def state(request: Request) -> dict[str, Any]:
 def check_devices(request: Request, rig: str | None = None) -> list[dict[str, Any]]:
     panel = _panel(request)
     return panel.devices.check_cameras(panel.catalog.rig(rig).loaded)
+
+
+@studio_router.post("/api/hosts/check", tags=["rig"], summary="Ask every capture host's agent how it is")
+def check_hosts(request: Request, rig: str | None = None) -> list[dict[str, Any]]:
+    panel = _panel(request)
+    return panel.devices.check_hosts(panel.catalog.rig(rig).loaded)
 
 
 @studio_router.post("/api/preflight", tags=["rig"], summary="The engine's preflight without shooting")

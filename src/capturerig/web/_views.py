@@ -14,23 +14,44 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from capturerig.web._messages import PANEL_SESSION, Snapshot, ViewPatch
 
-__all__ = ["DeviceBoard", "PanelViews", "RunView", "ViewPath", "apply_changes"]
+__all__ = ["DeviceBoard", "HostCameras", "PanelViews", "RunView", "ViewPath", "apply_changes", "hosts_named"]
 
 ViewPath = tuple[str, ...]  # keys from a view's snapshot root; () is the whole view
+HostCameras = Mapping[str, Iterable[str]]  # capture host name -> the ids of the cameras on it (a rig's ``hosts:``)
 
 _RELAXED = frozenset({"paused", "aborting", "aborted", "done", "failed", "idle", "preflight"})
 _MESSAGES_KEPT = 40
 
 
-class RunView:
-    """The session being shot (or last shot): its takes, their files, the hold cue and the messages."""
+def _camera_named(error: str, camera_id: str) -> re.Match[str] | None:
+    """Where a take's error speaks of ``camera_id`` (``take X: cam01: what; cam02: what``): group 1 is what."""
+    return re.search(rf"(?:^|[:;] ){re.escape(camera_id)}: ([^;]+)", error)
 
-    def __init__(self) -> None:
+
+def _host_pattern(host: str) -> str:
+    # how the agent link names a host in a DeviceError: "host agent2: ...", "(on host agent2)", "host agent2's"
+    return rf"\bhost {re.escape(host)}(?![\w-])"
+
+
+def hosts_named(error: str, hosts: HostCameras) -> list[str]:
+    """The capture hosts a failure concerns: those it names, and those of the cameras it names (rig order)."""
+    return [name for name, cameras in hosts.items()
+            if re.search(_host_pattern(name), error) or any(_camera_named(error, c) for c in cameras)]
+
+
+class RunView:
+    """The session being shot (or last shot): its takes, their files, the hold cue and the messages.
+
+    ``hosts`` (capture host -> its cameras) lets a failed take's entry name the hosts it concerns (``hosts``).
+    """
+
+    def __init__(self, hosts: HostCameras | None = None) -> None:
+        self.hosts = {name: tuple(cameras) for name, cameras in (hosts or {}).items()}
         self.session: dict[str, Any] | None = None
         self.takes: list[dict[str, Any]] = []
         self.pose_of: dict[str, str] = {}  # take id -> pose id
@@ -135,6 +156,7 @@ class RunView:
         elif kind in ("TakeVerified", "TakeSkipped"):
             entry, _ = self._entry(message["take_id"])
             entry.update(status="verified" if kind == "TakeVerified" else "skipped", error=None)
+            entry.pop("hosts", None)
             self._touch(("status", message["take_id"]))
             pose = self.pose_of.get(message["take_id"])
             if pose is not None and pose == self.hold.get("pose_id") and self._pose_finished(pose):
@@ -143,6 +165,11 @@ class RunView:
             entry, _ = self._entry(message["take_id"])
             entry.update(status="retrying" if message["will_retry"] else "failed", error=message["error"],
                          attempt=message["attempt"])
+            named = hosts_named(message["error"], self.hosts)
+            if named:
+                entry["hosts"] = named
+            else:
+                entry.pop("hosts", None)
             self._touch(("status", message["take_id"]))
         elif kind == "LightsApplied":
             self.lights = {k: message[k] for k in ("take_id", "lighting_id", "governor_wait_s")}
@@ -185,15 +212,54 @@ class RunView:
 
 
 class DeviceBoard:
-    """A tile per camera and per light output: what the last check, preflight or take said about it."""
+    """A tile per camera, per light output and per capture host: what the last check, preflight or take said.
 
-    def __init__(self) -> None:
+    ``hosts`` (capture host -> its cameras, from the rigs' ``hosts:``) gives each host a tile from the start
+    (state ``unknown`` until a ``HostStatus`` or the host's ``PreflightResult``); a ``HostStatus`` of a host not
+    named there adds one. A host tile counts its cameras whose tiles say ok, and a camera tile names its host.
+    """
+
+    def __init__(self, hosts: HostCameras | None = None) -> None:
         self.tiles: dict[str, dict[str, Any]] = {}
+        self.hosts: dict[str, dict[str, Any]] = {}
+        self.host_of: dict[str, str] = {}  # camera id -> host name
         self.lights: dict[str, Any] = {"levels": {}, "verdict": None, "scene": None}
         self.preflight: dict[str, Any] = {"at": None, "results": [], "ok": None, "running": False}
+        for name, cameras in (hosts or {}).items():
+            self._host(name, cameras)
 
     def _tile(self, device_id: str) -> dict[str, Any]:
-        return self.tiles.setdefault(device_id, {"id": device_id, "last_error": None})
+        tile = self.tiles.setdefault(device_id, {"id": device_id, "last_error": None})
+        if device_id in self.host_of:
+            tile["host"] = self.host_of[device_id]
+        return tile
+
+    def _host(self, name: str, cameras: Iterable[str] = ()) -> dict[str, Any]:
+        tile = self.hosts.setdefault(name, {
+            "id": name, "state": "unknown", "url": None, "cameras": [], "cameras_ok": 0, "problem": None,
+            "last_error": None, "failed_take": None, "preflight": None, "checked_at": None, "capturerig_version": None,
+            "clock_offset_ms": None, "round_trip_ms": None, "spool_files": None, "spool_bytes": None,
+            "free_bytes": None, "reserve_bytes": None})
+        for camera_id in cameras:
+            if camera_id not in tile["cameras"]:
+                tile["cameras"].append(camera_id)
+            self.host_of[camera_id] = name
+            if camera_id in self.tiles:
+                self.tiles[camera_id]["host"] = name
+        self._count(name)
+        return tile
+
+    def _count(self, name: str) -> None:
+        tile = self.hosts[name]
+        tile["cameras_ok"] = sum(self.tiles.get(c, {}).get("state") == "ok" for c in tile["cameras"])
+
+    def _camera_paths(self, camera_id: str) -> list[ViewPath]:
+        """A camera tile changed: its path, and its host's (whose count of ok cameras may have changed)."""
+        host = self.host_of.get(camera_id)
+        if host is None:
+            return [("tiles", camera_id)]
+        self._count(host)
+        return [("tiles", camera_id), ("hosts", host)]
 
     def apply(self, message: dict[str, Any]) -> list[ViewPath]:
         """Update from ``message``; returns the paths it touched (none: the board did not change)."""
@@ -204,17 +270,37 @@ class DeviceBoard:
             tile.update({k: v for k, v in message.items() if k not in ("kind", "session")})
             tile["state"] = "ok" if message.get("connected") and not message.get("last_error") and not message.get(
                 "drift") else "bad"
-            return [("tiles", message["id"])]
+            return self._camera_paths(message["id"])
+        if kind == "HostStatus":
+            host = self._host(message["host"], message.get("cameras", ()))
+            host.update({k: v for k, v in message.items() if k not in ("kind", "session", "host", "cameras", "at")})
+            host["checked_at"] = message.get("at")
+            host["state"] = "bad" if message.get("problem") else "ok"
+            if message.get("problem"):
+                host["last_error"] = message["problem"]
+            return [("hosts", message["host"])]
+        if kind == "PreflightResult" and message["device_id"] in self.hosts:
+            host = self.hosts[message["device_id"]]
+            host["preflight"] = {"ok": message["ok"], "detail": message["detail"]}
+            host["state"] = "ok" if message["ok"] else "bad"
+            host["problem"] = None if message["ok"] else message["detail"]
+            if not message["ok"]:
+                host["last_error"] = message["detail"]
+            if message.get("session") != PANEL_SESSION:
+                return [("hosts", message["device_id"])]
+            self.preflight["results"].append({k: message[k] for k in ("device_id", "ok", "detail")})
+            return [("hosts", message["device_id"]), ("preflight", "results")]
         if kind == "PreflightResult":
             tile = self._tile(message["device_id"])
             tile["preflight"] = {"ok": message["ok"], "detail": message["detail"]}
             tile["state"] = "ok" if message["ok"] else "bad"
             if not message["ok"]:
                 tile["last_error"] = message["detail"]
+            paths = self._camera_paths(message["device_id"])
             if message.get("session") != PANEL_SESSION:
-                return [("tiles", message["device_id"])]
+                return paths
             self.preflight["results"].append({k: message[k] for k in ("device_id", "ok", "detail")})
-            return [("tiles", message["device_id"]), ("preflight", "results")]
+            return [*paths, ("preflight", "results")]
         if kind == "PreflightStarted":
             self.preflight = {"at": message["at"], "results": [], "ok": None, "running": True}
             return [("preflight",)]
@@ -224,23 +310,32 @@ class DeviceBoard:
         if kind == "FileStored":
             tile = self._tile(message["camera_id"])
             tile.update(connected=True, last_file=message["path"], last_file_at=message["at"], state="ok")
-            return [("tiles", message["camera_id"])]
+            return self._camera_paths(message["camera_id"])
         if kind == "TakeFailed":
-            touched: list[ViewPath] = []
-            for device_id in list(self.tiles):
-                found = re.search(rf"(?:^|[:;] ){re.escape(device_id)}: ([^;]+)", message["error"])
-                if found:
-                    self.tiles[device_id]["last_error"] = f"{message['take_id']}: {found.group(1).strip()}"
-                    self.tiles[device_id]["state"] = "bad"
-                    touched.append(("tiles", device_id))
-            return touched
+            return self._take_failed(message["take_id"], message["error"])
         if kind == "LightsSet":
             self.lights = {k: v for k, v in message.items() if k not in ("kind", "session")}
             return [("lights",)]
         return []
 
+    def _take_failed(self, take_id: str, error: str) -> list[ViewPath]:
+        touched: list[ViewPath] = []
+        for device_id in list(self.tiles):
+            found = _camera_named(error, device_id)
+            if found:
+                self.tiles[device_id]["last_error"] = f"{take_id}: {found.group(1).strip()}"
+                self.tiles[device_id]["state"] = "bad"
+                touched += self._camera_paths(device_id)
+        for name, host in self.hosts.items():
+            parts = [p for p in error.split("; ") if re.search(_host_pattern(name), p)]
+            if parts:  # the host itself failed (link down, agent restarted, clock ...), not just one camera
+                what = re.sub(rf"^take {re.escape(take_id)}: ", "", parts[0]).strip()
+                host.update(state="bad", last_error=f"{take_id}: {what}", failed_take=take_id)
+                touched.append(("hosts", name))
+        return touched
+
     def snapshot(self) -> dict[str, Any]:
-        return {"tiles": self.tiles, "lights": self.lights, "preflight": self.preflight}
+        return {"tiles": self.tiles, "hosts": self.hosts, "lights": self.lights, "preflight": self.preflight}
 
 
 def _value_at(root: Any, path: Iterable[str]) -> Any:
@@ -275,13 +370,16 @@ def apply_changes(state: dict[str, Any], changes: Iterable[tuple[list[str], Any]
 class PanelViews:
     """The run view, the device board and who holds the rig, with a sequence number over their changes.
 
+    ``hosts`` are the capture hosts of the rigs the panel offers (host -> its cameras).
+
     ``busy`` says who holds the rig now (:class:`capturerig.web._runs.Hardware`); it is read after each
     message, so the page learns of a claim or release with the message that came with it.
     """
 
-    def __init__(self, busy: Callable[[], str | None] = lambda: None) -> None:
-        self.run = RunView()
-        self.board = DeviceBoard()
+    def __init__(self, busy: Callable[[], str | None] = lambda: None, hosts: HostCameras | None = None) -> None:
+        hosts = {name: tuple(cameras) for name, cameras in (hosts or {}).items()}
+        self.run = RunView(hosts)
+        self.board = DeviceBoard(hosts)
         self.seq = 0
         self._busy = busy
         self._busy_shown = busy()

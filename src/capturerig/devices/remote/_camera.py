@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from capturerig.config import CameraConfig, load_body_profile
-from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError
+from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError, HeldFile
 from capturerig.devices.remote._link import AgentLink
 from capturerig.devices.remote._links import release_link
 
@@ -45,6 +45,7 @@ class RemoteCamera:
         self._next_exposure = 0
         self._generation = -1  # the link generation this camera was set up on
         self._settings: dict[str, str] = {}  # everything applied, replayed on a restarted agent
+        self._labels: list[tuple[str, str, int]] = []  # (session, take, attempt) of the next arm's exposures
 
     @property
     def id(self) -> str:
@@ -80,11 +81,16 @@ class RemoteCamera:
         self._settings.update(settings)
         return {str(k): str(v) for k, v in dict(result["settings"]).items()}
 
+    def label_exposures(self, session_id: str, takes: Sequence[tuple[str, int]]) -> None:
+        """The agent keeps these with the next arm's files, so ``capturerig resume`` can ask for them."""
+        self._labels = [(session_id, take_id, attempt) for take_id, attempt in takes]
+
     def arm(self, timeout_s: float, exposures: int = 1) -> None:
         self._set_up_again(timeout_s)
+        labels, self._labels = self._labels, []
         result = self.link.command(self.id, "arm", {
             "exposures": exposures, "software": self._software, "wait_s": self._wait_s,
-            "bytes_needed": exposures * self._bytes_needed}, timeout_s)
+            "bytes_needed": exposures * self._bytes_needed, "labels": labels}, timeout_s)
         with self._lock:
             self._arm_id, self._next_exposure = str(result["arm_id"]), 0
 
@@ -104,6 +110,19 @@ class RemoteCamera:
             raise DeviceError(self.id, f"{event.error} (on host {self.link.host})")
         return [CameraFile(name=f.file_id, format=f.format, data=self.link.pull(f, timeout_s),
                            exposed_at=f.exposed_at) for f in event.files]
+
+    def held_files(self, session_id: str, timeout_s: float) -> list[HeldFile]:
+        """Every file of ``session_id`` this camera's agent still holds (the controller died before it
+        acknowledged them), pulled and checked."""
+        self.link.open(timeout_s)
+        held = []
+        for spooled in self.link.snapshot(timeout_s).files:
+            if spooled.camera_id != self.id or spooled.session_id != session_id or spooled.take_id is None:
+                continue
+            data = self.link.pull(spooled, timeout_s)
+            held.append(HeldFile(CameraFile(spooled.file_id, spooled.format, data, spooled.exposed_at),
+                                 spooled.take_id, spooled.attempt or 1))
+        return held
 
     def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
         """The files are journalled: acknowledge them (the agent then deletes them, and clears the card)."""

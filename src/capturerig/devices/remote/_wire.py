@@ -93,6 +93,7 @@ class SpooledFile(_Wire):
     exposed_at: float
     arm_id: str = Field(description="the arm command this exposure answers")
     exposure: int = Field(description="0 for the first exposure after that arm, 1 for the next ...")
+    session_id: str | None = Field(None, description="the session the controller armed this exposure for")
     take_id: str | None = None
     attempt: int | None = None
 

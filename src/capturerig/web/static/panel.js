@@ -167,23 +167,51 @@ function dl(pairs) {
   return list;
 }
 
+const fmtMs = (n) => n == null ? null : `${n >= 0 ? "+" : ""}${n.toFixed(1)} ms`;
+
+// A tile per capture host of the rig (web/_views.py DeviceBoard.hosts), above the cameras.
+function renderHosts(rig) {
+  const hosts = rig.hosts || [];
+  $("#hosts-block").hidden = hosts.length === 0;
+  const box = $("#host-tiles");
+  box.replaceChildren();
+  for (const host of hosts) {
+    const t = (S.board.hosts || {})[host.name] || {};
+    const state = t.state || "unknown";
+    const cameras = t.cameras || host.cameras;
+    const spool = t.spool_files == null ? null : `${t.spool_files} files / ${fmtBytes(t.spool_bytes)}`;
+    const disk = t.free_bytes == null ? null :
+      `${fmtBytes(t.free_bytes)} free (reserve ${fmtBytes(t.reserve_bytes)})${t.free_bytes < t.reserve_bytes ? " LOW" : ""}`;
+    const clock = t.clock_offset_ms == null ? null : `${fmtMs(t.clock_offset_ms)} (rtt ${t.round_trip_ms.toFixed(1)} ms)`;
+    const problem = state === "bad" ? (t.problem || t.last_error) : null;
+    box.append(el("div", { class: `tile host ${state}`, "data-host": host.name, title: t.url || host.url },
+      el("h3", { text: `${host.name} ` }, el("span", { class: "state", text: state })),
+      dl([["cameras", `${t.cameras_ok || 0}/${cameras.length} ok: ${cameras.join(" ")}`],
+          ["spool", spool], ["disk", disk], ["clock", clock],
+          ["version", t.capturerig_version],
+          ["last problem", problem || t.last_error || "none"]])));
+  }
+}
+
 function renderBoard() {
   const rig = currentRig("#dash-rig");
   if (!rig || !S.board) return;
+  renderHosts(rig);
   const tiles = $("#camera-tiles");
   tiles.replaceChildren();
   for (const camera of rig.cameras) {
     const t = S.board.tiles[camera.id] || {};
     const drift = t.drift ? Object.entries(t.drift).map(([k, v]) => `${k}: wants ${v.wanted}, reads ${v.reads}`).join("; ") || "none" : null;
+    const host = t.host || camera.host;
     tiles.append(el("div", { class: `tile camera ${t.state || ""}`, "data-device": camera.id },
-      el("h3", { text: camera.id }),
+      el("h3", { text: camera.id }, ...(host ? [el("span", { class: "on-host", text: ` @ ${host}` })] : [])),
       dl([["connected", t.connected == null ? "not checked" : t.connected ? "yes" : "no"],
           ["serial", t.serial ? `${t.serial}${t.serial_ok === false ? " (rig: " + camera.serial + ")" : ""}` : camera.serial],
           ["battery", t.battery_percent == null ? null : `${Math.round(t.battery_percent)} %`],
           ["card free", fmtBytes(t.free_bytes)],
           ["settings drift", drift],
           ["preflight", t.preflight ? (t.preflight.ok ? "ok" : "FAILED") : null],
-          ["last error", t.last_error || "none"]])));
+          ["last error", t.last_error ? (host && !t.last_error.includes(host) ? `${t.last_error} (host ${host})` : t.last_error) : "none"]])));
   }
   const lights = $("#light-tiles");
   lights.replaceChildren();
@@ -318,7 +346,8 @@ function renderFailed() {
     if (entry.status !== "failed" && entry.status !== "retrying") continue;
     const row = el("div", { class: "failed-take", "data-take": take.id },
       el("b", { text: `${take.id} ${entry.status === "retrying" ? "failed, retrying" : "FAILED"}` }),
-      el("span", { text: ` (attempt ${entry.attempt || "?"}): ${entry.error || ""} ` }));
+      el("span", { text: ` (attempt ${entry.attempt || "?"}): ${entry.error || ""} ` }),
+      ...(entry.hosts && entry.hosts.length ? [el("span", { class: "hosts", text: `[host ${entry.hosts.join(", ")}] ` })] : []));
     if (entry.status === "failed" && !r.running)
       row.append(el("button", { class: "reshoot go", text: "Re-shoot", onclick: (e) => reshoot(r.session.name, e.target) }));
     box.append(row);
