@@ -35,7 +35,7 @@ from capturerig.subjects import REGISTRY_ENV
 from capturerig_sim._chaos_multihost_agent import SPOOL_DISK_ENV
 from capturerig_sim._chaos_multihost_checks import MultihostCheck, check_multihost_session
 from capturerig_sim._ledger import LEDGER_ENV, read_ledger
-from capturerig_sim.chaos import SUBJECT, _registry, _session_state, _verified
+from capturerig_sim.chaos import SUBJECT, _registry, _session_state, _verified, write_rig_and_plan
 from capturerig_sim.faultproxy import FaultProxy
 from capturerig_sim.studio import TIME_SCALE_ENV
 
@@ -216,19 +216,7 @@ def write_multihost_studio(work_dir: Path, settings: MultihostSettings,
                          "spool_reserve_bytes": SPOOL_RESERVE_BYTES}
     # Our own bus: another test's controller on this machine must not fire our agents' cameras.
     rig.setdefault("simulation", {})["studio_bus"] = {"key": f"chaos-multihost-{os.getpid()}-{time.time_ns()}"}
-    stations = [{"id": f"s{i:02d}", "angle_deg": round(360.0 * i / settings.stations, 3)}
-                for i in range(settings.stations)]
-    lights = [{"id": f"l{i:02d}", "name": f"white at {1.0 - 0.3 * i:.1f}",
-               "levels": {"*": {"intensity": round(1.0 - 0.3 * i, 2), "red": 1.0, "green": 1.0, "blue": 1.0,
-                                "white": 1.0}}} for i in range(settings.lights)]
-    plan = {"name": "chaos-multihost", "consistency": "take", "retries": 2,
-            "poses": [{"id": "p00", "description": "mannequin", "operator_confirmed": False}],
-            "stations": stations, "lighting": lights, "brackets": [{"id": "b0", "ev": 0}],
-            "camera_groups": ["chaos"], "settle": {"lights_s": 0.01, "turntable_s": 0.01}}
-    rig_path, plan_path = work_dir / "rig.yaml", work_dir / "plan.yaml"
-    rig_path.write_text(yaml.safe_dump(rig, sort_keys=False), encoding="utf-8")
-    plan_path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
-    return rig_path, plan_path, [f"p00/{s['id']}/{light['id']}/b0" for s in stations for light in lights]
+    return write_rig_and_plan(rig, "chaos-multihost", settings.stations, settings.lights, work_dir)
 
 
 # -- the agents --------------------------------------------------------------------------------------------------

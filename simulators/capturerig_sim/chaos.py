@@ -150,20 +150,25 @@ def write_studio(work_dir: Path, settings: ChaosSettings) -> tuple[Path, Path, l
         camera["group"] = "chaos" if rig["cameras"].index(camera) < settings.cameras else "idle"
     rig["storage"] = {"root": str(work_dir / "sessions"), "min_free_bytes": 50_000_000,
                       "reserve_bytes": RESERVE_BYTES}
-    stations = [{"id": f"s{i:02d}", "angle_deg": round(360.0 * i / settings.stations, 3)}
-                for i in range(settings.stations)]
-    lights = [{"id": f"l{i:02d}", "name": f"white at {1.0 - 0.3 * i:.1f}",
-               "levels": {"*": {"intensity": round(1.0 - 0.3 * i, 2), "red": 1.0, "green": 1.0, "blue": 1.0,
-                                "white": 1.0}}} for i in range(settings.lights)]
-    plan = {"name": "chaos", "consistency": "take", "retries": 2,
+    return write_rig_and_plan(rig, "chaos", settings.stations, settings.lights, work_dir)
+
+
+def write_rig_and_plan(rig: dict[str, Any], name: str, stations: int, lights: int,
+                       work_dir: Path) -> tuple[Path, Path, list[str]]:
+    """``rig`` and the chaos plan (a mannequin's one pose, ``stations`` x ``lights`` takes, group ``chaos``)
+    written to ``work_dir``; returns their paths and the plan's take ids."""
+    station_list = [{"id": f"s{i:02d}", "angle_deg": round(360.0 * i / stations, 3)} for i in range(stations)]
+    light_list = [{"id": f"l{i:02d}", "name": f"white at {1.0 - 0.3 * i:.1f}",
+                   "levels": {"*": {"intensity": round(1.0 - 0.3 * i, 2), "red": 1.0, "green": 1.0, "blue": 1.0,
+                                    "white": 1.0}}} for i in range(lights)]
+    plan = {"name": name, "consistency": "take", "retries": 2,
             "poses": [{"id": "p00", "description": "mannequin", "operator_confirmed": False}],
-            "stations": stations, "lighting": lights, "brackets": [{"id": "b0", "ev": 0}],
+            "stations": station_list, "lighting": light_list, "brackets": [{"id": "b0", "ev": 0}],
             "camera_groups": ["chaos"], "settle": {"lights_s": 0.01, "turntable_s": 0.01}}
     rig_path, plan_path = work_dir / "rig.yaml", work_dir / "plan.yaml"
     rig_path.write_text(yaml.safe_dump(rig, sort_keys=False), encoding="utf-8")
     plan_path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
-    take_ids = [f"p00/{s['id']}/{light['id']}/b0" for s in stations for light in lights]
-    return rig_path, plan_path, take_ids
+    return rig_path, plan_path, [f"p00/{s['id']}/{light['id']}/b0" for s in station_list for light in light_list]
 
 
 def _registry(work_dir: Path) -> Path:
