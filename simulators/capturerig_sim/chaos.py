@@ -51,6 +51,7 @@ __all__ = [
     "host_disk_usage",
     "run_chaos",
     "run_session",
+    "write_rig_and_plan",
     "write_studio",
 ]
 
