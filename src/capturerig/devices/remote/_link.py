@@ -271,8 +271,10 @@ class AgentLink:
 
     # -- files ----------------------------------------------------------------------------------------------------
     def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes:
-        """The file's bytes, resumed with Range after a cut, checked against its SHA-256. Raises DeviceError."""
+        """The file's bytes, resumed with Range after a cut, checked against its SHA-256 (taken as the bytes
+        arrive: one pass). Raises DeviceError."""
         data = bytearray()
+        digest = hashlib.sha256()
         deadline = time.monotonic() + timeout_s
         while len(data) < spooled.size:
             headers = {"Range": f"bytes={len(data)}-"} if data else {}  # files outlive boots: no boot header
@@ -282,16 +284,18 @@ class AgentLink:
                     if response.status_code >= 400:
                         response.read()
                         self._refused(response, spooled.camera_id)
-                    if data and response.status_code != 206:
-                        data.clear()  # the agent sent the whole file again
-                    for chunk in response.iter_bytes():
-                        data.extend(chunk)
+                    if data and response.status_code != 206:  # the agent sent the whole file again
+                        data.clear()
+                        digest = hashlib.sha256()
+                    for chunk in response.iter_raw():  # as received: a cut keeps what arrived
+                        data += chunk
+                        digest.update(chunk)
             except httpx.TransportError as exc:
                 if time.monotonic() >= deadline:
                     raise DeviceTimeout(spooled.camera_id, f"pulling {spooled.card_name} from host {self.host}: "
                                                            f"{len(data)} of {spooled.size} bytes: {exc}") from exc
                 time.sleep(RETRY_PAUSE_S)
-        if len(data) != spooled.size or hashlib.sha256(data).hexdigest() != spooled.sha256:
+        if len(data) != spooled.size or digest.hexdigest() != spooled.sha256:
             raise DeviceError(spooled.camera_id, f"{spooled.card_name} from host {self.host} arrived altered "
                                                  f"({len(data)} bytes, hash differs from the agent's)")
         return bytes(data)
