@@ -160,3 +160,30 @@ def test_a_pull_cut_again_and_again_resumes_with_range_and_arrives_whole(served:
     # Each cut costs only what was in flight, never the whole file again (a pull that restarted from zero would
     # never get past the first 400 kB); how much was in flight depends on the machine's load.
     assert sent - len(data) < len(data), f"{sent - len(data)} bytes sent again over {resets} cuts"
+
+
+def test_an_event_the_socket_skipped_is_replayed_so_the_exposure_still_arrives(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = served.agent.events
+    for exposure in range(3):
+        events.publish(kind="exposure_failed", camera_id="cam00", arm_id="arm-gap", exposure=exposure,
+                       error=f"test event {exposure}")
+    subscribe = events.subscribe
+    skipped: list[int] = []
+
+    def skip_the_second_once(since: int):  # type: ignore[no-untyped-def]
+        backlog, queue = subscribe(since)
+        if not skipped:  # the first socket loses event 2, as a reordered or dropped send would
+            skipped.append(backlog[1].seq)
+            backlog = backlog[:1] + backlog[2:]
+        return backlog, queue
+
+    monkeypatch.setattr(events, "subscribe", skip_the_second_once)
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=2.0)
+    try:
+        link.open(5)
+        got = [link.wait_exposure("cam00", "arm-gap", exposure, 5) for exposure in range(3)]
+    finally:
+        link.close()
+    assert skipped == [2]
+    assert [e.error for e in got] == ["test event 0", "test event 1", "test event 2"]

@@ -80,19 +80,28 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
             return
         await socket.accept()
         backlog, queue = agent.events.subscribe(since)
+        # One pending get kept across heartbeats: wait_for(queue.get(), ...) on Python 3.11 can time out after
+        # the get took an event off the queue, and that event would never be sent (a gap in the sequence).
+        pending: asyncio.Task[AgentEvent] = asyncio.ensure_future(queue.get())
         try:
+            sent = since  # the last event this socket carried: what its heartbeats say the controller holds
             for kept in backlog:
                 await socket.send_text(kept.model_dump_json())
+                sent = kept.seq
             while True:
-                try:
-                    event: AgentEvent = await asyncio.wait_for(queue.get(), agent.settings.heartbeat_s)
-                except TimeoutError:
-                    event = agent.events.heartbeat()
+                done, _ = await asyncio.wait({pending}, timeout=agent.settings.heartbeat_s)
+                if done:
+                    event: AgentEvent = pending.result()
+                    pending = asyncio.ensure_future(queue.get())
+                    sent = event.seq
+                else:
+                    event = agent.events.heartbeat(sent)
                 await socket.send_text(event.model_dump_json())
         except WebSocketDisconnect:
             log.info("agent %s: the controller's event socket closed (it replays from its last event)",
                      agent.settings.host)
         finally:
+            pending.cancel()
             agent.events.unsubscribe(queue)
 
     return app

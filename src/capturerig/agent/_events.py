@@ -28,12 +28,11 @@ class EventLog:
 
     def publish(self, **fields: Any) -> AgentEvent:
         """Number and keep an event, and hand it to every live subscriber (from any thread)."""
-        with self._lock:
+        with self._lock:  # handed on inside the lock: two threads publishing at once keep their order
             event = AgentEvent(boot_id=self.boot_id, seq=len(self._events) + 1, at=time.time(), **fields)
             self._events.append(event)
-            subscribers = list(self._subscribers)
-        for loop, queue in subscribers:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            for loop, queue in self._subscribers:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
         return event
 
     def kept(self) -> list[AgentEvent]:
@@ -41,9 +40,10 @@ class EventLog:
         with self._lock:
             return list(self._events)
 
-    def heartbeat(self) -> AgentEvent:
-        """Not kept: it carries the last event's number, so a quiet link still shows it is up to date."""
-        return AgentEvent(boot_id=self.boot_id, seq=self.last_seq, at=time.time(), kind="heartbeat")
+    def heartbeat(self, sent_seq: int) -> AgentEvent:
+        """Not kept: it carries the number of the last event sent on its socket, so the controller can tell
+        that it holds every event so far (or that it missed one, and replays)."""
+        return AgentEvent(boot_id=self.boot_id, seq=sent_seq, at=time.time(), kind="heartbeat")
 
     def subscribe(self, since: int) -> tuple[list[AgentEvent], asyncio.Queue[AgentEvent]]:
         """The events after ``since`` and a queue of the ones to come (no gap, no repeat between the two)."""

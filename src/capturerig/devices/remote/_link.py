@@ -240,7 +240,10 @@ class AgentLink:
                              close_timeout=0.5) as socket:
                     self._socket = socket
                     for message in socket:
-                        self._receive(AgentEvent.model_validate(json.loads(message)))
+                        if not self._receive(AgentEvent.model_validate(json.loads(message))):
+                            log.warning("host %s: an event went missing on the socket; replaying from %d",
+                                        self.host, self._last_seq)
+                            break
             except InvalidStatus as exc:
                 log.warning("host %s refused the event socket: %s", self.host, exc)
             except ConnectionClosed as exc:
@@ -253,16 +256,23 @@ class AgentLink:
             if not self._closed:
                 time.sleep(RETRY_PAUSE_S)
 
-    def _receive(self, event: AgentEvent) -> None:
+    def _receive(self, event: AgentEvent) -> bool:
+        """Take one event in; False when it shows that one before it never came (the reader then replays)."""
         with self._state:
             if self.hello is None or event.boot_id != self.hello.boot_id:
-                return
+                return True
             self._last_heard = time.monotonic()
-            if event.kind != "heartbeat" and event.seq == self._last_seq + 1:
-                self._last_seq = event.seq
-                if event.camera_id is not None and event.arm_id is not None and event.exposure is not None:
-                    self._exposures[(event.camera_id, event.arm_id, event.exposure)] = event
             self._state.notify_all()
+            if event.kind == "heartbeat":  # it carries the last event its socket sent
+                return event.seq <= self._last_seq
+            if event.seq <= self._last_seq:  # a replay of one already held
+                return True
+            if event.seq > self._last_seq + 1:
+                return False
+            self._last_seq = event.seq
+            if event.camera_id is not None and event.arm_id is not None and event.exposure is not None:
+                self._exposures[(event.camera_id, event.arm_id, event.exposure)] = event
+            return True
 
     def _fence(self, problem: str) -> None:
         with self._state:
