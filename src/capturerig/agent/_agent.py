@@ -81,23 +81,26 @@ class Agent:
 
     def command(self, command: Command) -> CommandReply:
         """Run ``command`` once; a repeat of its ``cmd_id`` waits for and gets the same answer."""
+        return self.submit(command).result()
+
+    def commands(self, commands: Sequence[Command]) -> list[CommandReply]:
+        """Run a batch: each on its own camera's thread, side by side (two for one camera in order)."""
+        return [answer.result() for answer in [self.submit(c) for c in commands]]
+
+    def submit(self, command: Command) -> Future[CommandReply]:
+        """Queue ``command`` on its camera (once: a repeat of its ``cmd_id`` gets the first one's answer)."""
         worker = self.workers.get(command.camera_id)
         if worker is None:
-            return CommandReply(cmd_id=command.cmd_id, ok=False,
-                                error=f"{command.camera_id}: not a camera of host {self.settings.host}",
-                                hint="check the rig's hosts: section")
+            unknown: Future[CommandReply] = Future()
+            unknown.set_result(CommandReply(cmd_id=command.cmd_id, ok=False,
+                                            error=f"{command.camera_id}: not a camera of host {self.settings.host}",
+                                            hint="check the rig's hosts: section"))
+            return unknown
         with self._lock:
             answer = self._answers.get(command.cmd_id)
-            first = answer is None
-            if answer is None:
-                answer = self._answers[command.cmd_id] = Future()
-        if first:
-            try:
-                answer.set_result(worker.run(command))
-            except Exception as exc:  # a handler's bug: a retry waiting on this id must see it too, not hang
-                answer.set_exception(exc)
-                raise
-        return answer.result()
+            if answer is None:  # a handler's bug raises from the future: a retry of this id sees it too
+                answer = self._answers[command.cmd_id] = worker.submit(command)
+        return answer
 
     def acknowledge(self, file_ids: Sequence[str]) -> int:
         """The controller holds these files: drop them from the spool, then from the cards."""

@@ -63,6 +63,7 @@ def serve_agent(rig: LoadedRig, host: str, token: str | None, spool_dir: Path, v
     server = uvicorn.Server(uvicorn.Config(agent_app(agent, token), host=host_config.address,
                                            port=host_config.port if port is None else port, log_level="warning",
                                            ws_ping_interval=None,  # the link's own heartbeat says who is alive
+                                           ws_per_message_deflate=False,  # small events: deflate only costs CPU
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, name=f"capturerig-agent-{host}", daemon=True)
     thread.start()

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +63,9 @@ class CameraWorker:
         with self._lock:
             return CameraView(connected=self._connected, armed_for=len(self._expected), last_error=self._last_error)
 
-    def run(self, command: Command) -> CommandReply:
-        """Run ``command`` on the camera's command thread; its answer (a failure is an answer, not a raise)."""
-        return self._commands.submit(self._run, command).result()
+    def submit(self, command: Command) -> Future[CommandReply]:
+        """Queue ``command`` on the camera's command thread; its answer (a failure is an answer, not a raise)."""
+        return self._commands.submit(self._run, command)
 
     def _run(self, command: Command) -> CommandReply:
         handlers: dict[str, Callable[[Command], dict[str, Any]]] = {

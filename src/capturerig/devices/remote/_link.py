@@ -19,20 +19,25 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
+from capturerig.devices.remote._coalesce import Coalescer
 from capturerig.devices.remote._wire import (
     API,
     BOOT_HEADER,
     PROTOCOL_VERSION,
     AgentEvent,
     AgentSnapshot,
+    Command,
+    CommandName,
+    CommandReplies,
     CommandReply,
+    Commands,
     Hello,
     SpooledFile,
 )
@@ -69,6 +74,8 @@ class AgentLink:
         self._closed = False
         self._reader: threading.Thread | None = None
         self._socket: ClientConnection | None = None
+        self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
+        self._acks: Coalescer[tuple[list[str], float], None] = Coalescer(self._send_acks, (DeviceError,))
 
     # -- opening ------------------------------------------------------------------------------------------------
     def open(self, timeout_s: float) -> Hello:
@@ -144,25 +151,46 @@ class AgentLink:
     # -- commands -----------------------------------------------------------------------------------------------
     def command(self, camera_id: str, name: str, args: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """Run a command on one of the host's cameras; retried with the same id until ``timeout_s`` while the
-        link fails (the agent acts on it once). Raises DeviceError (the camera's own error, or the link's)."""
+        link fails (the agent acts on it once). Commands asked for while another is in flight go together in
+        the next request. Raises DeviceError (the camera's own error, or the link's)."""
         boot = self._boot(camera_id)
-        body = {"cmd_id": uuid.uuid4().hex, "camera_id": camera_id, "name": name, "args": args,
-                "timeout_s": timeout_s}
-        deadline = time.monotonic() + timeout_s + self.dead_after_s
+        command = Command(cmd_id=uuid.uuid4().hex, camera_id=camera_id, name=cast(CommandName, name), args=args,
+                          timeout_s=timeout_s)
+        try:
+            reply = self._commands.submit((boot, command))
+        except DeviceError as exc:  # the link's failure, said of this camera
+            raise type(exc)(camera_id, exc.message, exc.hint) from exc
+        if not reply.ok:
+            raise DeviceError(camera_id, f"{reply.error} (on host {self.host})", reply.hint)
+        return reply.result
+
+    def _send_commands(self, batch: Sequence[tuple[str, Command]]) -> list[CommandReply]:
+        """One request per boot named in ``batch`` (one, but for a restart between two callers)."""
+        replies: dict[str, CommandReply] = {}
+        for boot in dict.fromkeys(b for b, _ in batch):
+            commands = [c for b, c in batch if b == boot]
+            replies.update((r.cmd_id, r) for r in self._post_commands(boot, commands))
+        return [replies[c.cmd_id] for _, c in batch]
+
+    def _post_commands(self, boot: str, commands: list[Command]) -> list[CommandReply]:
+        wait_s = max(c.timeout_s for c in commands) + self.dead_after_s
+        body = Commands(commands=commands).model_dump(mode="json")
+        deadline = time.monotonic() + wait_s
         while True:
             try:
-                response = self._http.post(f"{API}/commands", json=body, headers={BOOT_HEADER: boot},
-                                           timeout=timeout_s + self.dead_after_s)
+                response = self._http.post(f"{API}/commands/batch", json=body, headers={BOOT_HEADER: boot},
+                                           timeout=wait_s)
             except httpx.TransportError as exc:
                 if time.monotonic() >= deadline:
-                    raise DeviceTimeout(camera_id, f"host {self.host} did not answer {name}: {exc}") from exc
+                    names = ", ".join(sorted({c.name for c in commands}))
+                    raise DeviceTimeout(self.host, f"host {self.host} did not answer {names}: {exc}") from exc
                 time.sleep(RETRY_PAUSE_S)
                 continue
-            self._refused(response, camera_id)
-            reply = CommandReply.model_validate(response.json())
-            if not reply.ok:
-                raise DeviceError(camera_id, f"{reply.error} (on host {self.host})", reply.hint)
-            return reply.result
+            self._refused(response, self.host)
+            replies = CommandReplies.model_validate(response.json()).replies
+            if [r.cmd_id for r in replies] != [c.cmd_id for c in commands]:
+                raise DeviceError(self.host, f"host {self.host} answered other commands than it was sent")
+            return replies
 
     def _boot(self, camera_id: str) -> str:
         """The boot the link follows; a link that went silent or saw a restart is taken up again first."""
@@ -237,7 +265,7 @@ class AgentLink:
             try:
                 with connect(f"{self.url.replace('http', 'ws', 1)}{API}/events?since={since}",
                              additional_headers={**self._headers, BOOT_HEADER: boot}, open_timeout=2.0,
-                             close_timeout=0.5) as socket:
+                             close_timeout=0.5, compression=None) as socket:  # small events: deflate is CPU
                     self._socket = socket
                     for message in socket:
                         if not self._receive(AgentEvent.model_validate(json.loads(message))):
@@ -311,11 +339,18 @@ class AgentLink:
         return bytes(data)
 
     def acknowledge(self, file_ids: Sequence[str], timeout_s: float) -> None:
-        """The controller holds these files (journalled): the agent may delete them. Raises DeviceError."""
+        """The controller holds these files (journalled): the agent may delete them. Acknowledgements asked for
+        while one is in flight go together in the next request. Raises DeviceError."""
+        if file_ids:
+            self._acks.submit((list(file_ids), timeout_s))
+
+    def _send_acks(self, batch: Sequence[tuple[list[str], float]]) -> list[None]:
+        file_ids = [f for ids, _ in batch for f in ids]
+        timeout_s = max(t for _, t in batch)
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                response = self._http.post(f"{API}/files/ack", json={"file_ids": list(file_ids)},
+                response = self._http.post(f"{API}/files/ack", json={"file_ids": file_ids},
                                            timeout=max(0.5, timeout_s))
                 break
             except httpx.TransportError as exc:
@@ -323,6 +358,7 @@ class AgentLink:
                     raise DeviceTimeout(self.host, f"could not acknowledge {len(file_ids)} files: {exc}") from exc
                 time.sleep(RETRY_PAUSE_S)
         self._refused(response, self.host)
+        return [None] * len(batch)
 
     def close(self) -> None:
         self._closed = True

@@ -5,6 +5,8 @@ One port per agent, HTTP + WebSocket, every request carrying the host's token (`
 - ``GET /v1/hello``: the agent's protocol version, host, boot id, cameras, clock and spool (``Hello``);
 - ``POST /v1/commands``: a ``Command`` for one camera; the agent answers each ``cmd_id`` once and repeats
   that answer to a retry, so a retried arm or fire never acts twice (``CommandReply``);
+- ``POST /v1/commands/batch``: ``Commands`` for several cameras, run side by side, answered in order
+  (``CommandReplies``); each ``cmd_id`` is still answered once;
 - ``WS /v1/events?since=N``: ``AgentEvent``s numbered from 1 per boot, the ones after ``N`` replayed
   first, then live, with a heartbeat every ``heartbeat_s``;
 - ``GET /v1/files/{file_id}``: a spooled file (HTTP Range: a pull resumes where it stopped);
@@ -32,7 +34,9 @@ __all__ = [
     "CameraView",
     "Command",
     "CommandName",
+    "CommandReplies",
     "CommandReply",
+    "Commands",
     "Hello",
     "SpoolSummary",
     "SpooledFile",
@@ -81,6 +85,14 @@ class CommandReply(_Wire):
     result: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     hint: str = ""
+
+
+class Commands(_Wire):
+    commands: list[Command] = Field(min_length=1, max_length=1000)
+
+
+class CommandReplies(_Wire):
+    replies: list[CommandReply]
 
 
 class SpooledFile(_Wire):
