@@ -95,6 +95,7 @@ def test_an_exposure_travels_spool_to_controller_checked_and_is_deleted_only_onc
         assert [s.file_id for s in spooled] == [files[0].name]  # kept on the agent until acknowledged
         assert served.agent.spool.path(files[0].name).is_file()
         camera.delete_files([f.name for f in files], 5)
+        assert link.flush_acknowledgements(5)
         assert served.agent.spool.unacknowledged() == []
         assert not served.agent.spool.path(files[0].name).exists()
     finally:

@@ -116,7 +116,7 @@ class RemoteCamera:
         acknowledged them), pulled and checked."""
         self.link.open(timeout_s)
         held = []
-        for spooled in self.link.snapshot(timeout_s).files:
+        for spooled in self.link.spooled(timeout_s):
             if spooled.camera_id != self.id or spooled.session_id != session_id or spooled.take_id is None:
                 continue
             data = self.link.pull(spooled, timeout_s)
@@ -125,9 +125,9 @@ class RemoteCamera:
         return held
 
     def delete_files(self, names: Sequence[str], timeout_s: float) -> None:
-        """The files are journalled: acknowledge them (the agent then deletes them, and clears the card)."""
-        if names:
-            self.link.acknowledge(names, timeout_s)
+        """The files are journalled: acknowledge them (the agent then deletes them, and clears the card). The
+        acknowledgement leaves on the link's own thread: the next take does not wait for it."""
+        self.link.acknowledge(names)
 
     def close(self) -> None:
         """Let go of the link (closed with the last camera of its host); the agent keeps the camera."""

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import ClientConnection, connect
 
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
+from capturerig.devices.remote._acks import Acknowledger
 from capturerig.devices.remote._coalesce import Coalescer
 from capturerig.devices.remote._wire import (
     API,
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 0.1
 HELLO_SAMPLES = 8
 REFUSED_GRACE_S = 2.0
+SPOOLED_FRESH_S = 2.0
+ACK_TIMEOUT_S = 10.0
+ACK_FLUSH_S = 5.0  # at close: how long pending acknowledgements may take (the agent offers the rest again)
 _Key = tuple[str, str, int]  # camera id, arm id, exposure
 
 
@@ -75,7 +79,9 @@ class AgentLink:
         self._reader: threading.Thread | None = None
         self._socket: ClientConnection | None = None
         self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
-        self._acks: Coalescer[tuple[list[str], float], None] = Coalescer(self._send_acks, (DeviceError,))
+        self._acks = Acknowledger(host, self._send_acks)
+        self._acks_sent = 0
+        self._spooled: tuple[float, tuple[int, int, int], list[SpooledFile]] | None = None
 
     # -- opening ------------------------------------------------------------------------------------------------
     def open(self, timeout_s: float) -> Hello:
@@ -236,6 +242,21 @@ class AgentLink:
     def snapshot(self, timeout_s: float) -> AgentSnapshot:
         return AgentSnapshot.model_validate(self._get(f"{API}/snapshot", timeout_s))
 
+    def spooled(self, timeout_s: float) -> list[SpooledFile]:
+        """Every file the agent holds unacknowledged. One snapshot answers all the host's cameras asking in a
+        row (a run's start and end ask each camera): it is asked again once an event or an acknowledgement may
+        have changed the spool, or after ``SPOOLED_FRESH_S``."""
+        self._acks.flush(timeout_s)  # a file acknowledged is not the agent's to offer
+        with self._state:
+            mark = (self.generation, self._last_seq, self._acks_sent)
+            cached = self._spooled
+            if cached is not None and cached[1] == mark and time.monotonic() - cached[0] < SPOOLED_FRESH_S:
+                return cached[2]
+        files = self.snapshot(timeout_s).files
+        with self._state:
+            self._spooled = (time.monotonic(), mark, files)
+        return files
+
     # -- events ---------------------------------------------------------------------------------------------------
     def wait_exposure(self, camera_id: str, arm_id: str, exposure: int, timeout_s: float) -> AgentEvent:
         """The ``exposure``-th exposure after arm ``arm_id`` (its files spooled, or why not). Raises
@@ -338,29 +359,29 @@ class AgentLink:
                                                  f"({len(data)} bytes, hash differs from the agent's)")
         return bytes(data)
 
-    def acknowledge(self, file_ids: Sequence[str], timeout_s: float) -> None:
-        """The controller holds these files (journalled): the agent may delete them. Acknowledgements asked for
-        while one is in flight go together in the next request. Raises DeviceError."""
+    def acknowledge(self, file_ids: Sequence[str]) -> None:
+        """The controller holds these files (journalled): the agent may delete them. Sent on the link's own
+        thread, with whatever else is pending (``flush_acknowledgements`` waits for them)."""
         if file_ids:
-            self._acks.submit((list(file_ids), timeout_s))
+            self._acks.soon(file_ids)
 
-    def _send_acks(self, batch: Sequence[tuple[list[str], float]]) -> list[None]:
-        file_ids = [f for ids, _ in batch for f in ids]
-        timeout_s = max(t for _, t in batch)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                response = self._http.post(f"{API}/files/ack", json={"file_ids": file_ids},
-                                           timeout=max(0.5, timeout_s))
-                break
-            except httpx.TransportError as exc:
-                if time.monotonic() >= deadline:
-                    raise DeviceTimeout(self.host, f"could not acknowledge {len(file_ids)} files: {exc}") from exc
-                time.sleep(RETRY_PAUSE_S)
+    def flush_acknowledgements(self, timeout_s: float) -> bool:
+        """Every acknowledgement so far has reached the agent (False: not within ``timeout_s``)."""
+        return self._acks.flush(timeout_s)
+
+    def _send_acks(self, file_ids: list[str]) -> None:
+        with self._state:
+            self._acks_sent += 1
+        try:
+            response = self._http.post(f"{API}/files/ack", json={"file_ids": file_ids}, timeout=ACK_TIMEOUT_S)
+        except httpx.TransportError as exc:
+            raise DeviceTimeout(self.host, f"could not acknowledge {len(file_ids)} files: {exc}") from exc
         self._refused(response, self.host)
-        return [None] * len(batch)
 
     def close(self) -> None:
+        with self._state:
+            away = self._problem is not None
+        self._acks.close(0.5 if away else ACK_FLUSH_S)  # an agent that is away offers those files again
         self._closed = True
         socket = self._socket
         if socket is not None:
