@@ -6,11 +6,13 @@ simulated trigger box of the same (in-process) studio fires it, as the box's cab
 
 from __future__ import annotations
 
+import hashlib
 import random
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,3 +190,27 @@ def test_an_event_the_socket_skipped_is_replayed_so_the_exposure_still_arrives(
         link.close()
     assert skipped == [2]
     assert [e.error for e in got] == ["test event 0", "test event 1", "test event 2"]
+
+
+def test_sixteen_files_pulled_at_once_through_cuts_arrive_whole_without_fetching_again_what_arrived(
+        served: Served) -> None:
+    rng = random.Random(11)
+    stored = [served.agent.spool.store(CameraFile(f"IMG_{k:04d}.JPG", "jpeg", rng.randbytes(300_000), time.time()),
+                                       "cam00", "arm-many", k) for k in range(16)]
+    port = int(served.url.rsplit(":", 1)[1])
+    with FaultProxy(("127.0.0.1", 0), ("127.0.0.1", port), seed=5) as proxy:
+        host, proxy_port = proxy.address
+        link = AgentLink("h1", f"http://{host}:{proxy_port}", TOKEN)
+        try:
+            link.open(5)
+            proxy.reset_after(1_000_000, direction="downstream")  # every connection cut after 1 MB
+            with ThreadPoolExecutor(16) as pool:  # as a take's sixteen cameras of one host deliver
+                pulled = list(pool.map(lambda s: link.pull(s, 30), stored))
+            resets = proxy.counters.connections_reset
+            sent = proxy.counters.bytes_downstream
+        finally:
+            link.close()
+    total = sum(s.size for s in stored)
+    assert [hashlib.sha256(p).hexdigest() for p in pulled] == [s.sha256 for s in stored]
+    assert resets >= 3  # the batch was cut, and the rest came file by file
+    assert sent - total < total // 2, f"{sent - total} bytes sent again over {resets} cuts"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from capturerig.agent._agent import Agent
 from capturerig.devices.remote import (
@@ -25,6 +27,7 @@ from capturerig.devices.remote import (
     CommandReplies,
     CommandReply,
     Commands,
+    FileBatch,
     Hello,
 )
 
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 WS_REFUSED = 4401  # close code: no or wrong token
 WS_OLD_BOOT = 4409  # close code: the request named another boot of this agent
 WHOLE_READ_BYTES = 8 << 20  # a file up to this size is served in one read (a JPEG, most RAWs)
+STREAM_CHUNK_BYTES = 1 << 20
 
 
 def _refusal(agent: Agent, token: str | None, authorization: str | None, boot: str | None) -> tuple[int, str] | None:
@@ -45,6 +49,13 @@ def _refusal(agent: Agent, token: str | None, authorization: str | None, boot: s
         return 409, (f"agent {agent.settings.host} restarted: boot {boot} is gone, this is boot {agent.boot_id}; "
                      f"reconcile from {API}/snapshot")
     return None
+
+
+def _concatenated(paths: list[Path]) -> Iterator[bytes]:
+    for path in paths:
+        with path.open("rb") as source:
+            while chunk := source.read(STREAM_CHUNK_BYTES):
+                yield chunk
 
 
 def agent_app(agent: Agent, token: str | None) -> FastAPI:
@@ -90,6 +101,21 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
                 raise HTTPException(404, f"agent {agent.settings.host}: spooled file {file_id} was "
                                          "acknowledged") from None
         return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+    @api.post("/files/batch")
+    def files(batch: FileBatch) -> Response:
+        found = {f: agent.spool.get(f) for f in batch.file_ids}
+        missing = [f for f, spooled in found.items() if spooled is None]
+        if missing:
+            raise HTTPException(404, f"agent {agent.settings.host}: no spooled file {', '.join(missing)} "
+                                     "(acknowledged, or never here)")
+        paths = [agent.spool.path(f) for f in batch.file_ids]
+        if sum(s.size for s in found.values() if s is not None) <= WHOLE_READ_BYTES:
+            try:
+                return Response(b"".join(p.read_bytes() for p in paths), media_type="application/octet-stream")
+            except FileNotFoundError:  # acknowledged meanwhile: the controller asks for each alone
+                raise HTTPException(404, f"agent {agent.settings.host}: a file was acknowledged meanwhile") from None
+        return StreamingResponse(_concatenated(paths), media_type="application/octet-stream")
 
     @api.post("/files/ack")
     def acknowledge(ack: Ack) -> dict[str, int]:

@@ -6,13 +6,13 @@ which reconnects with ``since=`` the last event it holds, so nothing is missed o
 says nothing (not even its heartbeat) for ``dead_after_s`` is dead: every wait on it fails at once, naming
 the host. An agent that restarted (a new boot id) fences the old connection: the waits for the old boot's
 exposures are answered from its snapshot where its spool still holds them, else they fail saying so.
-Files are pulled with HTTP Range, so a pull cut in the middle resumes where it stopped, and each is checked
-against the SHA-256 the agent took while writing it.
+Files are pulled together while a host's cameras deliver at once, and by HTTP Range after a cut, so a pull
+cut in the middle resumes where it stopped; each is checked against the SHA-256 the agent took while writing
+it (``_pulls``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -28,6 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 from capturerig.devices.remote._acks import Acknowledger
 from capturerig.devices.remote._coalesce import Coalescer
+from capturerig.devices.remote._pulls import Puller
 from capturerig.devices.remote._wire import (
     API,
     BOOT_HEADER,
@@ -80,6 +81,7 @@ class AgentLink:
         self._socket: ClientConnection | None = None
         self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
         self._acks = Acknowledger(host, self._send_acks)
+        self._puller = Puller(host, self._http, self._refused)
         self._acks_sent = 0
         self._spooled: tuple[float, tuple[int, int, int], list[SpooledFile]] | None = None
 
@@ -330,34 +332,8 @@ class AgentLink:
 
     # -- files ----------------------------------------------------------------------------------------------------
     def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes:
-        """The file's bytes, resumed with Range after a cut, checked against its SHA-256 (taken as the bytes
-        arrive: one pass). Raises DeviceError."""
-        data = bytearray()
-        digest = hashlib.sha256()
-        deadline = time.monotonic() + timeout_s
-        while len(data) < spooled.size:
-            headers = {"Range": f"bytes={len(data)}-"} if data else {}  # files outlive boots: no boot header
-            try:
-                with self._http.stream("GET", f"{API}/files/{spooled.file_id}", headers=headers,
-                                       timeout=max(1.0, deadline - time.monotonic())) as response:
-                    if response.status_code >= 400:
-                        response.read()
-                        self._refused(response, spooled.camera_id)
-                    if data and response.status_code != 206:  # the agent sent the whole file again
-                        data.clear()
-                        digest = hashlib.sha256()
-                    for chunk in response.iter_raw():  # as received: a cut keeps what arrived
-                        data += chunk
-                        digest.update(chunk)
-            except httpx.TransportError as exc:
-                if time.monotonic() >= deadline:
-                    raise DeviceTimeout(spooled.camera_id, f"pulling {spooled.card_name} from host {self.host}: "
-                                                           f"{len(data)} of {spooled.size} bytes: {exc}") from exc
-                time.sleep(RETRY_PAUSE_S)
-        if len(data) != spooled.size or digest.hexdigest() != spooled.sha256:
-            raise DeviceError(spooled.camera_id, f"{spooled.card_name} from host {self.host} arrived altered "
-                                                 f"({len(data)} bytes, hash differs from the agent's)")
-        return bytes(data)
+        """The file's bytes, checked against the agent's SHA-256 (see ``_pulls``). Raises DeviceError."""
+        return self._puller.pull(spooled, timeout_s)
 
     def acknowledge(self, file_ids: Sequence[str]) -> None:
         """The controller holds these files (journalled): the agent may delete them. Sent on the link's own

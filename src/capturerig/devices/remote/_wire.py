@@ -10,6 +10,7 @@ One port per agent, HTTP + WebSocket, every request carrying the host's token (`
 - ``WS /v1/events?since=N``: ``AgentEvent``s numbered from 1 per boot, the ones after ``N`` replayed
   first, then live, with a heartbeat every ``heartbeat_s``;
 - ``GET /v1/files/{file_id}``: a spooled file (HTTP Range: a pull resumes where it stopped);
+- ``POST /v1/files/batch``: several spooled files (``FileBatch``), their bytes one after the other;
 - ``POST /v1/files/ack``: the controller holds these files (fsynced, hashed, journalled): the agent may now
   delete them from its spool and the camera's card;
 - ``GET /v1/snapshot``: everything the agent holds (``AgentSnapshot``), to reconcile after any restart.
@@ -37,6 +38,7 @@ __all__ = [
     "CommandReplies",
     "CommandReply",
     "Commands",
+    "FileBatch",
     "Hello",
     "SpoolSummary",
     "SpooledFile",
@@ -135,6 +137,10 @@ class AgentSnapshot(_Wire):
     cameras: dict[str, CameraView]
     files: list[SpooledFile] = Field(description="every spooled file not yet acknowledged, oldest first")
     spool: SpoolSummary
+
+
+class FileBatch(_Wire):
+    file_ids: list[str] = Field(min_length=1, max_length=1000)
 
 
 class Ack(_Wire):
