@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,18 @@ def test_the_reserve_is_kept_and_a_closed_spool_says_so(tmp_path: Path) -> None:
     spool.close()
     with pytest.raises(SpoolError, match="is closed"):
         spool.store(_file("A.JPG"), "cam00", "arm-1", 0)
+
+
+def test_files_sixteen_cameras_store_at_once_share_ledger_writes_and_are_all_offered_after_a_restart(
+        tmp_path: Path) -> None:
+    spool = Spool(tmp_path, reserve_bytes=0)
+    with ThreadPoolExecutor(16) as pool:
+        kept = list(pool.map(lambda k: spool.store(_file(f"IMG_{k:04d}.JPG", bytes([k]) * 1000), f"cam{k:02d}",
+                                                   f"arm-{k}", 0), range(16)))
+    spool.acknowledge([kept[0].file_id, kept[1].file_id])
+    spool.close()
+    lines = (tmp_path / "ledger.jsonl").read_text().splitlines()
+    assert len(lines) == 17  # one line per file and one for the acknowledgement, none lost or torn
+    again = Spool(tmp_path, reserve_bytes=0)
+    assert sorted(s.file_id for s in again.unacknowledged()) == sorted(s.file_id for s in kept[2:])
+    assert again.problems == []

@@ -1,11 +1,11 @@
 """The agent's spool: every downloaded file on the agent's own disk until the controller holds it.
 
-A file is written under a temporary name, fsynced, renamed and its folder fsynced; its SHA-256 is taken from
-the bytes as they are written. Then one line goes into the append-only ledger (``ledger.jsonl``, fsynced):
-``stored``. The controller pulls it, verifies the hash and journals it, and acknowledges: a ledger line
-``acked``, and only then is the file deleted, here and from the camera's card. After a restart the ledger
-says what is still to offer; a file the ledger calls stored but which is missing or altered on disk is
-reported, never offered.
+A file is written under a temporary name, fsynced and renamed; its SHA-256 is taken from the bytes as they
+are written. Then its folder is fsynced and one line goes into the append-only ledger (``ledger.jsonl``,
+fsynced): ``stored`` (the lines of files stored at once share the fsyncs). The controller pulls it, verifies
+the hash and journals it, and acknowledges: a ledger line ``acked``, and only then is the file deleted, here
+and from the camera's card. After a restart the ledger says what is still to offer; a file the ledger calls
+stored but which is missing or altered on disk is reported, never offered.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from capturerig.devices import CameraFile
-from capturerig.devices.remote import SpooledFile, SpoolSummary
+from capturerig.devices.remote import Coalescer, SpooledFile, SpoolSummary
 from capturerig.files import fsync_dir
 
 __all__ = ["Spool", "SpoolError"]
@@ -48,6 +48,8 @@ class Spool:
         self.problems: list[str] = []  # ledger entries whose file is gone or altered (said at start)
         self._replay()
         self._ledger = (folder / LEDGER).open("a", encoding="utf-8")
+        self._ledger_lock = threading.Lock()
+        self._ledger_lines: Coalescer[dict[str, object], None] = Coalescer(self._append, (SpoolError,))
 
     def _replay(self) -> None:
         path = self.folder / LEDGER
@@ -106,8 +108,7 @@ class Spool:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            partial.rename(final)
-            fsync_dir(final.parent)
+            partial.rename(final)  # its folder is fsynced with the ledger line that makes it count
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise SpoolError(f"could not spool {camera_id}'s {camera_file.name} as {final}: {exc}") from exc
@@ -116,8 +117,8 @@ class Spool:
                               exposed_at=camera_file.exposed_at, arm_id=arm_id, exposure=exposure,
                               session_id=label[0] if label else None, take_id=label[1] if label else None,
                               attempt=label[2] if label else None)
+        self._ledger_lines.submit({"op": "stored", "file": spooled.model_dump()})
         with self._lock:
-            self._append({"op": "stored", "file": spooled.model_dump()})
             self._files[file_id] = spooled
         return spooled
 
@@ -126,11 +127,11 @@ class Spool:
         here (an unknown or already acknowledged id is not an error: an ack may be retried)."""
         with self._lock:
             known = [self._files[f] for f in file_ids if f in self._files]
-            if not known:
-                return []
-            self._append({"op": "acked", "file_ids": [f.file_id for f in known]})
-            for spooled in known:
-                del self._files[spooled.file_id]
+        if not known:
+            return []
+        self._ledger_lines.submit({"op": "acked", "file_ids": [f.file_id for f in known]})
+        with self._lock:
+            known = [spooled for spooled in known if self._files.pop(spooled.file_id, None) is not None]
         for spooled in known:
             self.path(spooled.file_id).unlink(missing_ok=True)
         return known
@@ -153,13 +154,22 @@ class Spool:
         """Whether ``size`` more bytes leave the reserve free."""
         return shutil.disk_usage(self.folder).free - size >= self.reserve_bytes
 
-    def _append(self, entry: dict[str, object]) -> None:
-        if self._ledger.closed:
-            raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)")
-        self._ledger.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        self._ledger.flush()
-        os.fsync(self._ledger.fileno())
+    def _append(self, entries: Sequence[dict[str, object]]) -> list[None]:
+        """Write ledger lines durably: the files folder (their renames), then the lines, one fsync each for all
+        the lines asked for while the last write was in flight (sixteen cameras storing at once)."""
+        with self._ledger_lock:
+            if self._ledger.closed:
+                raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)")
+            try:
+                if any(entry["op"] == "stored" for entry in entries):
+                    fsync_dir(self.folder / FILES)
+                self._ledger.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries))
+                self._ledger.flush()
+                os.fsync(self._ledger.fileno())
+            except OSError as exc:
+                raise SpoolError(f"could not write the spool's ledger {self.folder / LEDGER}: {exc}") from exc
+        return [None] * len(entries)
 
     def close(self) -> None:
-        with self._lock:
+        with self._ledger_lock:
             self._ledger.close()

@@ -6,6 +6,7 @@ the agent itself (``capturerig.agent``).
 
 from capturerig.devices.remote._camera import RemoteCamera
 from capturerig.devices.remote._check import HostReport, check_hosts
+from capturerig.devices.remote._coalesce import Coalescer
 from capturerig.devices.remote._link import AgentLink
 from capturerig.devices.remote._links import agent_link, release_link
 from capturerig.devices.remote._wire import (
@@ -36,6 +37,7 @@ __all__ = [
     "AgentLink",
     "AgentSnapshot",
     "CameraView",
+    "Coalescer",
     "Command",
     "CommandName",
     "CommandReplies",
