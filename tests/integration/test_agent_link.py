@@ -125,7 +125,7 @@ def test_a_dead_agent_fails_the_wait_within_its_dead_time_and_its_restart_is_ado
         first_boot = served.agent.boot_id
         served.stop()  # the host dies before the exposure
         started = time.monotonic()
-        with pytest.raises(DeviceError, match="host h1: agent silent") as raised:
+        with pytest.raises(DeviceError, match="host h1: (the agent stopped|agent silent)") as raised:
             camera.wait_for_files(30)
         assert not isinstance(raised.value, DeviceTimeout)
         assert time.monotonic() - started < 3.0

@@ -151,7 +151,7 @@ def test_an_agent_that_dies_mid_session_fails_its_take_at_once_naming_the_host_a
 
     def _kill_and_restart() -> None:
         agents["agent2"].close()  # as if the host lost power: its spool stays on disk
-        time.sleep(4.0)
+        time.sleep(1.0)  # back while the take is shot again (a host away longer fails the session: resume)
         agents["agent2"] = _serve(rig_path, spool, "agent2")
 
     session.subscribe(on_event)
@@ -160,7 +160,7 @@ def test_an_agent_that_dies_mid_session_fails_its_take_at_once_naming_the_host_a
     assert failures, "the take in flight when the agent died must fail"
     at, error = failures[0]
     assert "agent2" in error
-    assert at - killed[0] < 6.0  # heartbeats: silent for 3 s is dead
+    assert at - killed[0] < 3.0  # its port refuses at once; a silent one (cut, frozen) is dead after 3 s
     assert len({f.path for f in session.folder.journal.verified_files()}) == 8 * 16
 
 

@@ -13,7 +13,6 @@ it (``_pulls``).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -50,6 +49,7 @@ log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 0.1
 HELLO_SAMPLES = 8
 REFUSED_GRACE_S = 2.0
+SILENCE_CHECK_S = 0.1  # how often a waiter checks that its agent is still heard from
 SPOOLED_FRESH_S = 2.0
 ACK_TIMEOUT_S = 10.0
 ACK_FLUSH_S = 5.0  # at close: how long pending acknowledgements may take (the agent offers the rest again)
@@ -74,6 +74,7 @@ class AgentLink:
         self._last_seq = 0
         self._last_heard = 0.0
         self._exposures: dict[_Key, AgentEvent] = {}
+        self._waiting: dict[_Key, threading.Event] = {}  # set when that exposure arrives (or the link fails)
         self._problem: str | None = None  # why the link cannot serve (dead, restarted ...)
         self._open_failed: tuple[float, DeviceError] | None = None  # when and why the last open failed
         self._closed = False
@@ -115,7 +116,7 @@ class AgentLink:
                 self.generation += 1
             self.hello, self.clock_offset_s, self.round_trip_s = hello, offset, round_trip
             self._last_heard, self._problem = time.monotonic(), None
-            self._state.notify_all()
+            self._wake_all()
         if restarted:
             self._reconcile(timeout_s)
         socket = self._socket
@@ -138,7 +139,7 @@ class AgentLink:
                 self._exposures.setdefault((camera_id, arm_id, exposure), AgentEvent(
                     boot_id=snapshot.boot_id, seq=0, at=time.time(), kind="exposure", camera_id=camera_id,
                     arm_id=arm_id, exposure=exposure, files=files))
-            self._state.notify_all()
+            self._wake_all()
 
     def _hello(self, timeout_s: float) -> tuple[Hello, float, float]:
         """The agent's hello, and its clock offset from the fastest of a few round trips (NTP's rule: the
@@ -265,20 +266,35 @@ class AgentLink:
         DeviceTimeout when it does not come in time and DeviceError at once when the agent is gone."""
         key = (camera_id, arm_id, exposure)
         deadline = time.monotonic() + timeout_s
+        # One wake-up per waiter: a notify_all per event woke every camera's thread for each of a take's events.
         with self._state:
-            while key not in self._exposures:
-                if self._problem is not None:
-                    raise DeviceError(camera_id, self._problem)
-                now = time.monotonic()
-                if now - self._last_heard > self.dead_after_s:
-                    self._problem = (f"host {self.host}: agent silent for {now - self._last_heard:.1f} s (dead, or "
-                                     "the network is cut)")
-                    self._state.notify_all()
-                    raise DeviceError(camera_id, self._problem, "check the capture host; its spool keeps every file")
-                if now >= deadline:
-                    raise DeviceTimeout(camera_id, f"no exposure from host {self.host} within {timeout_s:g} s")
-                self._state.wait(min(0.1, deadline - now))
-            return self._exposures.pop(key)
+            arrived = self._waiting.setdefault(key, threading.Event())
+        try:
+            while True:
+                with self._state:
+                    if key in self._exposures:
+                        return self._exposures.pop(key)
+                    if self._problem is not None:
+                        raise DeviceError(camera_id, self._problem)
+                    now = time.monotonic()
+                    if now - self._last_heard > self.dead_after_s:
+                        self._problem = (f"host {self.host}: agent silent for {now - self._last_heard:.1f} s (dead, "
+                                         "or the network is cut)")
+                        self._wake_all()
+                        raise DeviceError(camera_id, self._problem,
+                                          "check the capture host; its spool keeps every file")
+                    if now >= deadline:
+                        raise DeviceTimeout(camera_id, f"no exposure from host {self.host} within {timeout_s:g} s")
+                arrived.wait(min(SILENCE_CHECK_S, deadline - now))
+                arrived.clear()
+        finally:
+            with self._state:
+                self._waiting.pop(key, None)
+
+    def _wake_all(self) -> None:
+        """Every waiter looks again (called holding ``_state``): the link failed or was taken up again."""
+        for arrived in self._waiting.values():
+            arrived.set()
 
     def _follow(self) -> None:
         """The reader thread: keep one event socket open, reconnecting from the last event held."""
@@ -291,7 +307,7 @@ class AgentLink:
                              close_timeout=0.5, compression=None) as socket:  # small events: deflate is CPU
                     self._socket = socket
                     for message in socket:
-                        if not self._receive(AgentEvent.model_validate(json.loads(message))):
+                        if not self._receive(AgentEvent.model_validate_json(message)):
                             log.warning("host %s: an event went missing on the socket; replaying from %d",
                                         self.host, self._last_seq)
                             break
@@ -300,6 +316,11 @@ class AgentLink:
             except ConnectionClosed as exc:
                 if exc.rcvd is not None and exc.rcvd.code == 4409:
                     self._fence(f"host {self.host}: the agent restarted")
+            except ConnectionRefusedError:
+                # Its port refuses: the agent process is gone (a live one under load drops, never refuses), so
+                # its waits fail now, not after the heartbeat's silence.
+                if self.hello is not None:
+                    self._fence(f"host {self.host}: the agent stopped (its port refuses connections)")
             except (OSError, WebSocketException, TimeoutError) as exc:
                 log.debug("host %s event socket: %s", self.host, exc)
             finally:
@@ -313,7 +334,6 @@ class AgentLink:
             if self.hello is None or event.boot_id != self.hello.boot_id:
                 return True
             self._last_heard = time.monotonic()
-            self._state.notify_all()
             if event.kind == "heartbeat":  # it carries the last event its socket sent
                 return event.seq <= self._last_seq
             if event.seq <= self._last_seq:  # a replay of one already held
@@ -322,13 +342,17 @@ class AgentLink:
                 return False
             self._last_seq = event.seq
             if event.camera_id is not None and event.arm_id is not None and event.exposure is not None:
-                self._exposures[(event.camera_id, event.arm_id, event.exposure)] = event
+                key = (event.camera_id, event.arm_id, event.exposure)
+                self._exposures[key] = event
+                arrived = self._waiting.get(key)
+                if arrived is not None:
+                    arrived.set()
             return True
 
     def _fence(self, problem: str) -> None:
         with self._state:
             self._problem = problem
-            self._state.notify_all()
+            self._wake_all()
 
     # -- files ----------------------------------------------------------------------------------------------------
     def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes:
