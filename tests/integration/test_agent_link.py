@@ -214,3 +214,22 @@ def test_sixteen_files_pulled_at_once_through_cuts_arrive_whole_without_fetching
     assert [hashlib.sha256(p).hexdigest() for p in pulled] == [s.sha256 for s in stored]
     assert resets >= 3  # the batch was cut, and the rest came file by file
     assert sent - total < total // 2, f"{sent - total} bytes sent again over {resets} cuts"
+
+
+def test_an_exposure_a_live_host_delivers_after_the_engines_wait_still_arrives(served: Served) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=1.0)
+    camera = _camera(served, link)
+    try:
+        camera.connect(5)
+        camera.arm(5)
+        late = threading.Timer(1.0, served.studio.fire, args=(["cam00"],))  # after the 0.5 s the engine gave
+        late.start()
+        started = time.monotonic()
+        files = camera.wait_for_files(0.5)
+        waited = time.monotonic() - started
+        late.join()
+    finally:
+        camera.close()
+        link.close()
+    assert [f.format for f in files] == ["jpeg"]
+    assert 0.9 < waited < 5.0

@@ -26,8 +26,9 @@ HELD_TIMEOUT_S = 60.0
 
 
 def recover_held_files(session_id: str, takes: Sequence[Take], parts: TakeParts,
-                       publish: Callable[[Event], None]) -> int:
-    """Bring this session's held files home; returns how many were stored now."""
+                       publish: Callable[[Event], None], why: str) -> int:
+    """Bring this session's held files home; returns how many were stored now. ``why`` the hosts held them,
+    for the message (the controller stopped before it acknowledged them; they came after their take gave up)."""
     by_id = {take.id: take for take in takes}
     stored = 0
     for camera in parts.firing.devices.cameras.values():
@@ -71,8 +72,8 @@ def recover_held_files(session_id: str, takes: Sequence[Take], parts: TakeParts,
                 publish(SessionMessage(level="warning", text=f"{camera.id}: could not acknowledge {len(done)} "
                                                              f"files to its host: {exc}"))
     if stored:
-        publish(SessionMessage(level="info", text=f"{stored} files the capture hosts held since the controller "
-                                                  "stopped were brought into the session"))
+        publish(SessionMessage(level="info", text=f"{stored} files the capture hosts held ({why}) were brought "
+                                                  "into the session"))
     return stored
 
 

@@ -157,7 +157,8 @@ class Runner:
             devices.lights_safe()
             parts = self._parts = TakeParts.open(devices, plan, folder.path, self._publish, self.bus.publish_many,
                                                  pool, folder.info.session_id)
-            recover_held_files(folder.info.session_id, takes, parts, self._publish)
+            recover_held_files(folder.info.session_id, takes, parts, self._publish,
+                               "since the controller stopped before it acknowledged them")
             parts.firing.base_settings_applied()  # by preflight, which read them back
             if homed_at is not None:
                 parts.table.homed(homed_at)
@@ -173,7 +174,8 @@ class Runner:
                 gc.unfreeze()
             # Exposures a capture host delivered after their take stopped waiting (it was shot again): kept, and
             # brought home, so no host keeps a file of this session.
-            recover_held_files(folder.info.session_id, takes, parts, self._publish)
+            recover_held_files(folder.info.session_id, takes, parts, self._publish,
+                               "exposures that came after their take stopped waiting and was shot again")
             self._record_sync()
             self._set_state(RunState.DONE)
         except AbortRequested:

@@ -24,7 +24,9 @@ class TakeAttemptFailed(RuntimeError):
         # Per camera, the card names of the files this attempt did store and journal: they count, so they may be
         # cleared from the cards (and a capture host's spool) like a verified take's.
         self.journalled = journalled or {}
-        detail = "; ".join(f"{device}: {reason}" for device, reason in sorted(errors.items()))
+        # A device's own error already starts with its id: said once.
+        detail = "; ".join(f"{device}: {reason.removeprefix(f'{device}: ')}"
+                           for device, reason in sorted(errors.items()))
         super().__init__(f"take {take_id}: {detail}")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from capturerig.config import CameraConfig, load_body_profile
-from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError, HeldFile
+from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError, DeviceTimeout, HeldFile
 from capturerig.devices.remote._link import AgentLink
 from capturerig.devices.remote._links import release_link
 
@@ -24,6 +24,7 @@ __all__ = ["FIRE_LEAD_MIN_S", "RemoteCamera"]
 FIRE_LEAD_MIN_S = 0.05  # a scheduled fire goes this far ahead at least (and 3 round trips)
 ARM_TO_FIRE_S = 10.0  # how long after arming the agent waits for an exposure beyond its download time
 DELETE_TIMEOUT_S = 10.0
+LATE_GRACE_S = 5.0  # a live host's exposure may come this much after the engine's download time
 
 
 class RemoteCamera:
@@ -105,7 +106,16 @@ class RemoteCamera:
             self._next_exposure += 1
         if arm_id is None:
             raise DeviceError(self.id, "wait_for_files before arm")
-        event = self.link.wait_exposure(self.id, arm_id, exposure, timeout_s)
+        try:
+            event = self.link.wait_exposure(self.id, arm_id, exposure, timeout_s)
+        except DeviceTimeout:
+            # Late, but its host is alive (a dead or cut-off one raises DeviceError at once): its spool, a healed
+            # link's stalled connection or a first render may be what holds it up, not the camera.
+            try:
+                event = self.link.wait_exposure(self.id, arm_id, exposure, LATE_GRACE_S)
+            except DeviceTimeout:
+                raise DeviceTimeout(self.id, f"no exposure from host {self.link.host} within {timeout_s:.1f} s "
+                                             f"(and {LATE_GRACE_S:g} s more while the host was alive)") from None
         if event.kind == "exposure_failed":
             raise DeviceError(self.id, f"{event.error} (on host {self.link.host})")
         return [CameraFile(name=f.file_id, format=f.format, data=self.link.pull(f, timeout_s),

@@ -284,7 +284,7 @@ class AgentLink:
                         raise DeviceError(camera_id, self._problem,
                                           "check the capture host; its spool keeps every file")
                     if now >= deadline:
-                        raise DeviceTimeout(camera_id, f"no exposure from host {self.host} within {timeout_s:g} s")
+                        raise DeviceTimeout(camera_id, f"no exposure from host {self.host} within {timeout_s:.1f} s")
                 arrived.wait(min(SILENCE_CHECK_S, deadline - now))
                 arrived.clear()
         finally:
