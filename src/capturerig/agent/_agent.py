@@ -83,10 +83,6 @@ class Agent:
         """Run ``command`` once; a repeat of its ``cmd_id`` waits for and gets the same answer."""
         return self.submit(command).result()
 
-    def commands(self, commands: Sequence[Command]) -> list[CommandReply]:
-        """Run a batch: each on its own camera's thread, side by side (two for one camera in order)."""
-        return [answer.result() for answer in [self.submit(c) for c in commands]]
-
     def submit(self, command: Command) -> Future[CommandReply]:
         """Queue ``command`` on its camera (once: a repeat of its ``cmd_id`` gets the first one's answer)."""
         worker = self.workers.get(command.camera_id)

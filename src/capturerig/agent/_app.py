@@ -62,7 +62,9 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
     """The endpoints of one agent; ``token`` None only on a loopback address (the CLI enforces it)."""
     app = FastAPI(title=f"capturerig agent {agent.settings.host}", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def authorise(request: Request) -> None:  # a dependency, not an HTTP middleware: a fraction of the cost
+    # Cheap endpoints are async: a sync one (or dependency) costs a hop to a worker thread per request, which
+    # under load is most of a command's round trip (and of a hello's clock reading).
+    async def authorise(request: Request) -> None:  # a dependency, not an HTTP middleware: a fraction of the cost
         refused = _refusal(agent, token, request.headers.get("authorization"), request.headers.get(BOOT_HEADER))
         if refused is not None:
             raise HTTPException(refused[0], refused[1])
@@ -70,7 +72,7 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
     api = APIRouter(prefix=API, dependencies=[Depends(authorise)])
 
     @api.get("/hello")
-    def hello() -> Hello:
+    async def hello() -> Hello:
         return agent.hello()
 
     @api.get("/snapshot")
@@ -78,12 +80,13 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
         return agent.snapshot()
 
     @api.post("/commands")
-    def command(command: Command) -> CommandReply:
-        return agent.command(command)
+    async def command(command: Command) -> CommandReply:  # run on the camera's own thread, awaited here
+        return await asyncio.wrap_future(agent.submit(command))
 
     @api.post("/commands/batch")
-    def commands(batch: Commands) -> CommandReplies:
-        return CommandReplies(replies=agent.commands(batch.commands))
+    async def commands(batch: Commands) -> CommandReplies:
+        answers = [agent.submit(c) for c in batch.commands]
+        return CommandReplies(replies=[await asyncio.wrap_future(a) for a in answers])
 
     @api.get("/files/{file_id}")
     def file(file_id: str, request: Request) -> Response:

@@ -82,7 +82,7 @@ class AgentLink:
         self._socket: ClientConnection | None = None
         self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
         self._acks = Acknowledger(host, self._send_acks)
-        self._puller = Puller(host, self._http, self._refused)
+        self._puller = Puller(host, self.url, headers, self._refused)
         self._acks_sent = 0
         self._spooled: tuple[float, tuple[int, int, int], list[SpooledFile]] | None = None
 
@@ -389,3 +389,4 @@ class AgentLink:
         if self._reader is not None:
             self._reader.join(timeout=2.0)
         self._http.close()
+        self._puller.close()
