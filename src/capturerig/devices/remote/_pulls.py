@@ -26,7 +26,7 @@ from capturerig.devices.remote._wire import API, SpooledFile
 __all__ = ["Puller"]
 
 RETRY_PAUSE_S = 0.1
-READ_BYTES = 1 << 20  # at most per read
+READ_BYTES = 64 << 10  # per read: what a cut may cost
 
 
 class _Received:
@@ -44,13 +44,14 @@ class _Received:
 
     def read_from(self, response: http.client.HTTPResponse) -> bool:
         """Read what ``response`` has of this file; False when it ended first (cut)."""
+        view = memoryview(self.buffer)
         while self.missing:
-            chunk = response.read1(min(self.missing, READ_BYTES))  # what has come: a cut keeps all that arrived
-            if not chunk:
+            # Straight into the file's buffer; a cut loses at most the read under way.
+            got = response.readinto(view[self.have:self.have + min(self.missing, READ_BYTES)])
+            if not got:
                 return False
-            self.buffer[self.have:self.have + len(chunk)] = chunk
-            self.digest.update(chunk)
-            self.have += len(chunk)
+            self.digest.update(view[self.have:self.have + got])
+            self.have += got
         return True
 
     def restart(self) -> None:
