@@ -93,6 +93,7 @@ def test_an_exposure_travels_spool_to_controller_checked_and_is_deleted_only_onc
         files = camera.wait_for_files(10)
         assert [f.format for f in files] == ["jpeg"]
         assert files[0].data[:2] == b"\xff\xd8"
+        assert files[0].sha256 == hashlib.sha256(files[0].data).hexdigest()  # the agent's, for the engine to check
         spooled = served.agent.spool.unacknowledged()
         assert [s.file_id for s in spooled] == [files[0].name]  # kept on the agent until acknowledged
         assert served.agent.spool.path(files[0].name).is_file()
@@ -125,7 +126,7 @@ def test_a_dead_agent_fails_the_wait_within_its_dead_time_and_its_restart_is_ado
         first_boot = served.agent.boot_id
         served.stop()  # the host dies before the exposure
         started = time.monotonic()
-        with pytest.raises(DeviceError, match="host h1: (the agent stopped|agent silent)") as raised:
+        with pytest.raises(DeviceError, match=r"host h1: (the agent stopped|agent silent)") as raised:
             camera.wait_for_files(30)
         assert not isinstance(raised.value, DeviceTimeout)
         assert time.monotonic() - started < 3.0

@@ -65,6 +65,7 @@ class CameraFile:
     format: str
     data: bytes
     exposed_at: float  # time.time() of the exposure
+    sha256: str | None = None  # taken where the bytes were first kept (a capture host's spool): checked on storing
 
 
 @runtime_checkable

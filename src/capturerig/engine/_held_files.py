@@ -51,7 +51,7 @@ def recover_held_files(session_id: str, takes: Sequence[Take], parts: TakeParts,
             body = parts.firing.body(camera.id)
             name = take.file_name(camera.id, body.formats[item.file.format].extension, item.attempt)
             path = parts.verifier.session_dir / IMAGES_DIR / name
-            if path.is_file() and sha256_file(path) == _sha256(item.file.data):
+            if path.is_file() and sha256_file(path) == (item.file.sha256 or _sha256(item.file.data)):
                 done.append(item.file.name)  # stored before the crash (recovery hashed it): acknowledge only
                 continue
             files, error = parts.verifier.store(take, item.attempt, camera.id, [item.file])

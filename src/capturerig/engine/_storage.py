@@ -40,8 +40,13 @@ def _check_decodes(path: Path, data: bytes, file_format: str) -> None:
         raise StorageError(f"{path.name}: the camera sent an empty {file_format} file")
 
 
-def store_bytes(data: bytes, path: Path, file_format: str, *, sync_folder: bool = True) -> StoredFile:
+def store_bytes(data: bytes, path: Path, file_format: str, *, sync_folder: bool = True,
+                expected_sha256: str | None = None) -> StoredFile:
     """Write ``data`` to ``path`` durably and prove it: decodable, fsynced, re-read and hashed.
+
+    ``expected_sha256`` is the hash the source took of the bytes (a capture host's spool, as it wrote them):
+    the file on disk must match it, which proves the bytes came through the network and onto this disk
+    unaltered in one hash instead of two.
 
     The file appears under its final name only after fsync (write to ``.part``, fsync, rename, fsync the
     folder), so a crash never leaves a truncated file under a real name. An existing file is never
@@ -62,8 +67,9 @@ def store_bytes(data: bytes, path: Path, file_format: str, *, sync_folder: bool 
     os.replace(partial, path)
     if sync_folder:
         fsync_dir(path.parent)
-    expected = hashlib.sha256(data).hexdigest()
+    expected = expected_sha256 or hashlib.sha256(data).hexdigest()
     on_disk = sha256_file(path)
     if on_disk != expected:
-        raise StorageError(f"{path}: bytes on disk differ from what the camera sent (disk or filesystem fault)")
+        where = "on the way from its capture host or on disk" if expected_sha256 else "disk or filesystem fault"
+        raise StorageError(f"{path}: bytes on disk differ from what the camera sent ({where})")
     return StoredFile(path, len(data), on_disk)

@@ -63,7 +63,8 @@ class FileVerifier:
                 return stored, f"sent a {camera_file.format} file this body profile does not know"
             path = self.session_dir / IMAGES_DIR / take.file_name(camera_id, fmt.extension, attempt)
             try:
-                kept = store_bytes(camera_file.data, path, camera_file.format, sync_folder=False)
+                kept = store_bytes(camera_file.data, path, camera_file.format, sync_folder=False,
+                                   expected_sha256=camera_file.sha256)
             except StorageError as exc:
                 return stored, str(exc)
             stored.append(FileStored(take_id=take.id, attempt=attempt, camera_id=camera_id,

@@ -1,8 +1,8 @@
 """A camera on another capture host, seen through the agent link as any other Camera.
 
 The engine does not know which cameras are remote. Arming names the exposures to come; the agent downloads
-each into its spool and says so; ``wait_for_files`` pulls that exposure's files (checked against the
-agent's hashes) and hands them to the engine, which stores and journals them; ``delete_files`` (called only
+each into its spool and says so; ``wait_for_files`` pulls that exposure's files and hands them to the
+engine with the agent's hashes, which it checks as it stores and journals them; ``delete_files`` (called only
 then) acknowledges them, and only then does the agent delete them, from its spool and from the card. A
 software trigger is scheduled on the agent's clock (``fire_at``), never "fire now" over the network.
 """
@@ -118,8 +118,9 @@ class RemoteCamera:
                                              f"(and {LATE_GRACE_S:g} s more while the host was alive)") from None
         if event.kind == "exposure_failed":
             raise DeviceError(self.id, f"{event.error} (on host {self.link.host})")
-        return [CameraFile(name=f.file_id, format=f.format, data=self.link.pull(f, timeout_s),
-                           exposed_at=f.exposed_at) for f in event.files]
+        # Checked against the agent's hash as the engine stores them (one hash of the bytes, not two).
+        return [CameraFile(name=f.file_id, format=f.format, data=self.link.fetch(f, timeout_s),
+                           exposed_at=f.exposed_at, sha256=f.sha256) for f in event.files]
 
     def held_files(self, session_id: str, timeout_s: float) -> list[HeldFile]:
         """Every file of ``session_id`` this camera's agent still holds (the controller died before it
@@ -129,9 +130,9 @@ class RemoteCamera:
         for spooled in self.link.spooled(timeout_s):
             if spooled.camera_id != self.id or spooled.session_id != session_id or spooled.take_id is None:
                 continue
-            data = self.link.pull(spooled, timeout_s)
-            held.append(HeldFile(CameraFile(spooled.file_id, spooled.format, data, spooled.exposed_at),
-                                 spooled.take_id, spooled.attempt or 1))
+            data = self.link.fetch(spooled, timeout_s)
+            held.append(HeldFile(CameraFile(spooled.file_id, spooled.format, data, spooled.exposed_at,
+                                            spooled.sha256), spooled.take_id, spooled.attempt or 1))
         return held
 
     def delete_files(self, names: Sequence[str], timeout_s: float) -> None:

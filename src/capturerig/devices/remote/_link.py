@@ -357,7 +357,12 @@ class AgentLink:
     # -- files ----------------------------------------------------------------------------------------------------
     def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes:
         """The file's bytes, checked against the agent's SHA-256 (see ``_pulls``). Raises DeviceError."""
-        return self._puller.pull(spooled, timeout_s)
+        return self._puller.pull(spooled, timeout_s, check=True)
+
+    def fetch(self, spooled: SpooledFile, timeout_s: float) -> bytes:
+        """The file's bytes, not yet checked: the caller checks them against ``spooled.sha256`` (the engine does,
+        as it stores them: the one hash of the bytes it takes anyway). Raises DeviceError."""
+        return self._puller.pull(spooled, timeout_s, check=False)
 
     def acknowledge(self, file_ids: Sequence[str]) -> None:
         """The controller holds these files (journalled): the agent may delete them. Sent on the link's own

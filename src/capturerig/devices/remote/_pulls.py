@@ -1,10 +1,11 @@
 """Pulling spooled files from an agent: together while the host's cameras deliver at once, by Range after a cut.
 
-Each file is checked against the SHA-256 the agent took while writing it, hashed as its bytes arrive (one
-pass). A file asked for alone is fetched with ``GET /v1/files/{id}``; the files of a host's cameras asked for
-while a pull is in flight go together in one ``POST /v1/files/batch`` (their bytes one after the other, each
-file's size known from its event). Whatever a cut leaves missing is fetched file by file with HTTP Range
-from the byte it stopped at, so nothing that arrived is fetched again.
+A file asked for alone is fetched with ``GET /v1/files/{id}``; the files of a host's cameras asked for while a
+pull is in flight go together in one ``POST /v1/files/batch`` (their bytes one after the other, each file's
+size known from its event). Whatever a cut leaves missing is fetched file by file with HTTP Range from the byte
+it stopped at, so nothing that arrived is fetched again. A file is checked against the SHA-256 the agent took
+while writing it: here, hashed as its bytes arrive (``pull``), or by the caller (``fetch``: the engine checks
+it as it stores the file, so a session's files are hashed once in the controller, not twice).
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ READ_BYTES = 64 << 10  # per read: what a cut may cost
 class _Received:
     """One file's bytes as they arrive, straight into a buffer of its size, hashed in the same pass."""
 
-    def __init__(self, spooled: SpooledFile) -> None:
+    def __init__(self, spooled: SpooledFile, check: bool) -> None:
         self.spooled = spooled
         self.buffer = bytearray(spooled.size)
         self.have = 0
-        self.digest = hashlib.sha256()
+        self.digest = hashlib.sha256() if check else None
 
     @property
     def missing(self) -> int:
@@ -50,16 +51,19 @@ class _Received:
             got = response.readinto(view[self.have:self.have + min(self.missing, READ_BYTES)])
             if not got:
                 return False
-            self.digest.update(view[self.have:self.have + got])
+            if self.digest is not None:
+                self.digest.update(view[self.have:self.have + got])
             self.have += got
         return True
 
     def restart(self) -> None:
         self.have = 0
-        self.digest = hashlib.sha256()
+        if self.digest is not None:
+            self.digest = hashlib.sha256()
 
     def checked(self, host: str) -> bytes:
-        if self.missing or self.digest.hexdigest() != self.spooled.sha256:
+        """The whole file (checked against the agent's hash when asked to). Raises DeviceError."""
+        if self.missing or (self.digest is not None and self.digest.hexdigest() != self.spooled.sha256):
             raise DeviceError(self.spooled.camera_id, f"{self.spooled.card_name} from host {host} arrived altered "
                                                       f"({self.have} bytes, hash differs from the agent's)")
         return bytes(self.buffer)
@@ -121,12 +125,12 @@ class Puller:
         self._host = host
         self._connections = _Connections(url, headers)
         self._refused = refused
-        self._batches: Coalescer[tuple[SpooledFile, float], bytes | DeviceError] = Coalescer(
+        self._batches: Coalescer[tuple[SpooledFile, float, bool], bytes | DeviceError] = Coalescer(
             self._pull_batch, (DeviceError,))
 
-    def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes:
-        """The file's bytes, checked. Raises DeviceError."""
-        answer = self._batches.submit((spooled, time.monotonic() + timeout_s))
+    def pull(self, spooled: SpooledFile, timeout_s: float, check: bool) -> bytes:
+        """The file's bytes, checked against its hash if ``check``. Raises DeviceError."""
+        answer = self._batches.submit((spooled, time.monotonic() + timeout_s, check))
         if isinstance(answer, DeviceError):
             raise answer
         return answer
@@ -134,13 +138,13 @@ class Puller:
     def close(self) -> None:
         self._connections.close()
 
-    def _pull_batch(self, batch: Sequence[tuple[SpooledFile, float]]) -> list[bytes | DeviceError]:
-        files = [_Received(spooled) for spooled, _ in batch]
+    def _pull_batch(self, batch: Sequence[tuple[SpooledFile, float, bool]]) -> list[bytes | DeviceError]:
+        files = [_Received(spooled, check) for spooled, _, check in batch]
         if len(files) > 1:
-            self._together(files, max(deadline for _, deadline in batch))
+            self._together(files, max(deadline for _, deadline, _ in batch))
         answers: list[bytes | DeviceError] = []
         gone: DeviceError | None = None  # the host stopped answering: the rest fail at once, not in turn
-        for received, (_, deadline) in zip(files, batch, strict=True):
+        for received, (_, deadline, _) in zip(files, batch, strict=True):
             try:
                 if gone is not None:
                     raise DeviceError(received.spooled.camera_id, gone.message, gone.hint)
