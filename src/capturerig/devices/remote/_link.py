@@ -14,6 +14,7 @@ it (``_pulls``).
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 import uuid
@@ -54,6 +55,9 @@ SPOOLED_FRESH_S = 2.0
 ACK_TIMEOUT_S = 10.0
 ACK_FLUSH_S = 5.0  # at close: how long pending acknowledgements may take (the agent offers the rest again)
 _Key = tuple[str, str, int]  # camera id, arm id, exposure
+# The link is plain HTTP on the studio's LAN (a token, no TLS), so the CA bundle httpx loads for every client
+# (20 ms each) is never used: this context has none, and would refuse any https it were ever given.
+_PLAIN_HTTP = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class AgentLink:
@@ -65,7 +69,7 @@ class AgentLink:
         self.dead_after_s = dead_after_s
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._headers = headers
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=10.0, verify=_PLAIN_HTTP)
         self._state = threading.Condition()
         self.generation = 0  # goes up each time a (re)started agent is adopted: its cameras need setting up
         self.hello: Hello | None = None
