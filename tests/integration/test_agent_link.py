@@ -23,7 +23,8 @@ import capturerig
 from capturerig.agent import Agent, AgentSettings, agent_app
 from capturerig.config import LoadedRig
 from capturerig.devices import CameraFile, DeviceError, DeviceTimeout
-from capturerig.devices.remote import AgentLink, RemoteCamera
+from capturerig.devices.remote import AgentLink, RemoteCamera, SpooledFile
+from capturerig.devices.remote._pulls import Puller
 from capturerig_sim import VirtualStudio, get_studio
 from capturerig_sim.faultproxy import FaultProxy
 from tests.conftest import with_test_card_images
@@ -236,3 +237,30 @@ def test_an_exposure_a_live_host_delivers_after_the_engines_wait_still_arrives(s
         link.close()
     assert [f.format for f in files] == ["jpeg"]
     assert 0.9 < waited < 5.0
+
+
+def test_a_small_file_comes_on_the_event_socket_ahead_of_its_event_and_is_not_asked_for_again(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=2.0)
+    camera = _camera(served, link)
+    asked: list[str] = []
+    pull = Puller.pull
+
+    def counted(self: Puller, spooled: SpooledFile, timeout_s: float, check: bool) -> bytes:
+        asked.append(spooled.file_id)
+        return pull(self, spooled, timeout_s, check)
+
+    monkeypatch.setattr(Puller, "pull", counted)
+    try:
+        camera.connect(5)
+        camera.arm(5)
+        served.studio.fire(["cam00"])
+        files = camera.wait_for_files(10)
+        spooled = served.agent.spool.unacknowledged()
+        replayed = link.pull(spooled[0], 5)  # pushed bytes are taken once: a second ask is a pull
+    finally:
+        camera.close()
+        link.close()
+    assert files[0].sha256 == hashlib.sha256(files[0].data).hexdigest() == spooled[0].sha256
+    assert asked == [spooled[0].file_id]  # only the second ask went over HTTP
+    assert replayed == files[0].data

@@ -23,7 +23,7 @@ def test_events_published_from_many_camera_threads_at_once_reach_the_socket_in_s
         for thread in publishers:
             thread.start()
         while len(seen) < PUBLISHERS * EACH:
-            seen.append((await asyncio.wait_for(queue.get(), 10)).seq)
+            seen.append((await asyncio.wait_for(queue.get(), 10)).event.seq)
         for thread in publishers:
             thread.join()
         return seen
@@ -46,7 +46,7 @@ def test_a_subscriber_from_since_gets_the_rest_with_no_gap_and_no_repeat() -> No
     async def follow() -> list[int]:
         backlog, queue = log.subscribe(3)
         log.publish(kind="exposure")
-        return [e.seq for e in backlog] + [(await asyncio.wait_for(queue.get(), 5)).seq]
+        return [e.seq for e in backlog] + [(await asyncio.wait_for(queue.get(), 5)).event.seq]
 
     assert asyncio.run(follow()) == [4, 5, 6]
     assert log.heartbeat(6).seq == 6

@@ -17,11 +17,11 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import FileResponse, StreamingResponse
 
 from capturerig.agent._agent import Agent
+from capturerig.agent._events import Live
 from capturerig.devices.remote import (
     API,
     BOOT_HEADER,
     Ack,
-    AgentEvent,
     AgentSnapshot,
     Command,
     CommandReplies,
@@ -29,6 +29,7 @@ from capturerig.devices.remote import (
     Commands,
     FileBatch,
     Hello,
+    push_frame,
 )
 
 __all__ = ["agent_app"]
@@ -140,7 +141,7 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
         backlog, queue = agent.events.subscribe(since)
         # One pending get kept across heartbeats: wait_for(queue.get(), ...) on Python 3.11 can time out after
         # the get took an event off the queue, and that event would never be sent (a gap in the sequence).
-        pending: asyncio.Task[AgentEvent] = asyncio.ensure_future(queue.get())
+        pending: asyncio.Task[Live] = asyncio.ensure_future(queue.get())
         try:
             sent = since  # the last event this socket carried: what its heartbeats say the controller holds
             for kept in backlog:
@@ -149,8 +150,11 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
             while True:
                 done, _ = await asyncio.wait({pending}, timeout=agent.settings.heartbeat_s)
                 if done:
-                    event: AgentEvent = pending.result()
+                    live = pending.result()
                     pending = asyncio.ensure_future(queue.get())
+                    for file_id, data in live.payloads.items():  # first, so the event finds them there
+                        await socket.send_bytes(push_frame(file_id, data))
+                    event = live.event
                     sent = event.seq
                 else:
                     event = agent.events.heartbeat(sent)

@@ -28,6 +28,7 @@ __all__ = ["CameraWorker"]
 
 log = logging.getLogger(__name__)
 CLOCK_SLACK_S = 0.05  # an exposure stamped this much before its arm still belongs to it (clock granularity)
+PUSH_MAX_BYTES = 1 << 20  # a file up to this size goes to the controller on the event socket, ahead of its event
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ class CameraWorker:
                 if owner is not None:
                     self._failed(owner, str(exc))
                 continue
-            self.events.publish(kind="exposure", camera_id=self.camera.id, arm_id=owner.arm_id,
+            payloads = {s.file_id: f.data for s, f in zip(spooled, files, strict=True) if s.size <= PUSH_MAX_BYTES}
+            self.events.publish(payloads, kind="exposure", camera_id=self.camera.id, arm_id=owner.arm_id,
                                 exposure=owner.exposure, files=spooled)
 
     def _owner(self, exposed_at: float) -> tuple[_Expected | None, list[_Expected]]:

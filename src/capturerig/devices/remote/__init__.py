@@ -26,6 +26,8 @@ from capturerig.devices.remote._wire import (
     Hello,
     SpooledFile,
     SpoolSummary,
+    push_frame,
+    read_push_frame,
 )
 
 __all__ = [
@@ -51,5 +53,7 @@ __all__ = [
     "SpooledFile",
     "agent_link",
     "check_hosts",
+    "push_frame",
+    "read_push_frame",
     "release_link",
 ]

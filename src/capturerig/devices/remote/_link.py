@@ -6,18 +6,21 @@ which reconnects with ``since=`` the last event it holds, so nothing is missed o
 says nothing (not even its heartbeat) for ``dead_after_s`` is dead: every wait on it fails at once, naming
 the host. An agent that restarted (a new boot id) fences the old connection: the waits for the old boot's
 exposures are answered from its snapshot where its spool still holds them, else they fail saying so.
-Files are pulled together while a host's cameras deliver at once, and by HTTP Range after a cut, so a pull
-cut in the middle resumes where it stopped; each is checked against the SHA-256 the agent took while writing
-it (``_pulls``).
+A file of up to 1 MiB comes on the event socket just ahead of its event (nothing to ask for); others, and
+any whose bytes did not come (a replay), are pulled: together while a host's cameras deliver at once, and by
+HTTP Range after a cut, so a pull cut in the middle resumes where it stopped (``_pulls``). Every file is
+checked against the SHA-256 the agent took while writing it (by the engine as it stores a session's files).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import ssl
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -42,6 +45,7 @@ from capturerig.devices.remote._wire import (
     Commands,
     Hello,
     SpooledFile,
+    read_push_frame,
 )
 
 __all__ = ["AgentLink"]
@@ -50,6 +54,7 @@ log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 0.1
 HELLO_SAMPLES = 8
 REFUSED_GRACE_S = 2.0
+PUSHED_KEPT_BYTES = 256 << 20  # pushed bytes kept for their waits at most (oldest dropped: pulled instead)
 SILENCE_CHECK_S = 0.1  # how often a waiter checks that its agent is still heard from
 SPOOLED_FRESH_S = 2.0
 ACK_TIMEOUT_S = 10.0
@@ -79,6 +84,8 @@ class AgentLink:
         self._last_heard = 0.0
         self._exposures: dict[_Key, AgentEvent] = {}
         self._waiting: dict[_Key, threading.Event] = {}  # set when that exposure arrives (or the link fails)
+        self._pushed: OrderedDict[str, bytes] = OrderedDict()  # small files' bytes the agent sent ahead
+        self._pushed_bytes = 0
         self._problem: str | None = None  # why the link cannot serve (dead, restarted ...)
         self._open_failed: tuple[float, DeviceError] | None = None  # when and why the last open failed
         self._closed = False
@@ -311,6 +318,9 @@ class AgentLink:
                              close_timeout=0.5, compression=None) as socket:  # small events: deflate is CPU
                     self._socket = socket
                     for message in socket:
+                        if isinstance(message, bytes):  # a small file's bytes, just ahead of its event
+                            self._keep_pushed(*read_push_frame(message))
+                            continue
                         if not self._receive(AgentEvent.model_validate_json(message)):
                             log.warning("host %s: an event went missing on the socket; replaying from %d",
                                         self.host, self._last_seq)
@@ -353,6 +363,21 @@ class AgentLink:
                     arrived.set()
             return True
 
+    def _keep_pushed(self, file_id: str, data: bytes) -> None:
+        with self._state:
+            self._pushed[file_id] = data
+            self._pushed_bytes += len(data)
+            while self._pushed_bytes > PUSHED_KEPT_BYTES:  # never asked for (its wait gave up): pulled if it is
+                _, dropped = self._pushed.popitem(last=False)
+                self._pushed_bytes -= len(dropped)
+
+    def _take_pushed(self, spooled: SpooledFile) -> bytes | None:
+        with self._state:
+            data = self._pushed.pop(spooled.file_id, None)
+            if data is not None:
+                self._pushed_bytes -= len(data)
+        return data if data is not None and len(data) == spooled.size else None
+
     def _fence(self, problem: str) -> None:
         with self._state:
             self._problem = problem
@@ -361,18 +386,27 @@ class AgentLink:
     # -- files ----------------------------------------------------------------------------------------------------
     def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes:
         """The file's bytes, checked against the agent's SHA-256 (see ``_pulls``). Raises DeviceError."""
+        pushed = self._take_pushed(spooled)
+        if pushed is not None and hashlib.sha256(pushed).hexdigest() == spooled.sha256:
+            return pushed
         return self._puller.pull(spooled, timeout_s, check=True)
 
     def fetch(self, spooled: SpooledFile, timeout_s: float) -> bytes:
-        """The file's bytes, not yet checked: the caller checks them against ``spooled.sha256`` (the engine does,
-        as it stores them: the one hash of the bytes it takes anyway). Raises DeviceError."""
-        return self._puller.pull(spooled, timeout_s, check=False)
+        """The file's bytes (as pushed on the event socket, else pulled), not yet checked: the caller checks them
+        against ``spooled.sha256`` (the engine does, as it stores them: the one hash of the bytes it takes
+        anyway). Raises DeviceError."""
+        pushed = self._take_pushed(spooled)
+        return pushed if pushed is not None else self._puller.pull(spooled, timeout_s, check=False)
 
     def acknowledge(self, file_ids: Sequence[str]) -> None:
         """The controller holds these files (journalled): the agent may delete them. Sent on the link's own
         thread, with whatever else is pending (``flush_acknowledgements`` waits for them)."""
         if file_ids:
             self._acks.soon(file_ids)
+            with self._state:
+                for file_id in file_ids:
+                    data = self._pushed.pop(file_id, None)
+                    self._pushed_bytes -= len(data) if data is not None else 0
 
     def flush_acknowledgements(self, timeout_s: float) -> bool:
         """Every acknowledgement so far has reached the agent (False: not within ``timeout_s``)."""

@@ -7,8 +7,10 @@ One port per agent, HTTP + WebSocket, every request carrying the host's token (`
   that answer to a retry, so a retried arm or fire never acts twice (``CommandReply``);
 - ``POST /v1/commands/batch``: ``Commands`` for several cameras, run side by side, answered in order
   (``CommandReplies``); each ``cmd_id`` is still answered once;
-- ``WS /v1/events?since=N``: ``AgentEvent``s numbered from 1 per boot, the ones after ``N`` replayed
-  first, then live, with a heartbeat every ``heartbeat_s``;
+- ``WS /v1/events?since=N``: ``AgentEvent``s numbered from 1 per boot (text frames, JSON), the ones after
+  ``N`` replayed first, then live, with a heartbeat every ``heartbeat_s``. A live exposure's small files
+  come just before it as binary frames (``push_frame``: the file id's 32 ASCII characters, then its bytes),
+  so the controller need not ask for them; a replay carries no bytes (those files are pulled);
 - ``GET /v1/files/{file_id}``: a spooled file (HTTP Range: a pull resumes where it stopped);
 - ``POST /v1/files/batch``: several spooled files (``FileBatch``), their bytes one after the other;
 - ``POST /v1/files/ack``: the controller holds these files (fsynced, hashed, journalled): the agent may now
@@ -42,6 +44,8 @@ __all__ = [
     "Hello",
     "SpoolSummary",
     "SpooledFile",
+    "push_frame",
+    "read_push_frame",
 ]
 
 PROTOCOL_VERSION = 1
@@ -141,6 +145,22 @@ class AgentSnapshot(_Wire):
 
 class FileBatch(_Wire):
     file_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+PUSHED_ID_BYTES = 32  # a file id: uuid4().hex
+
+
+def push_frame(file_id: str, data: bytes) -> bytes:
+    """A binary event-socket frame carrying one spooled file's bytes."""
+    encoded = file_id.encode("ascii")
+    if len(encoded) != PUSHED_ID_BYTES:
+        raise ValueError(f"a pushed file's id must be {PUSHED_ID_BYTES} characters, not {file_id!r}")
+    return encoded + data
+
+
+def read_push_frame(frame: bytes) -> tuple[str, bytes]:
+    """The file id and bytes of a ``push_frame``."""
+    return frame[:PUSHED_ID_BYTES].decode("ascii"), frame[PUSHED_ID_BYTES:]
 
 
 class Ack(_Wire):
