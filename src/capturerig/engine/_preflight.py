@@ -69,15 +69,21 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
     """
     problems: list[str] = []
     homed_at: float | None = None
+    held: list[PreflightResult] = []  # reported once the hosts are
+    hosts_reported = False
 
     def report(device_id: str, problem: str | None, detail: str) -> None:
-        publish(PreflightResult(device_id=device_id, ok=problem is None, detail=problem or detail))
+        result = PreflightResult(device_id=device_id, ok=problem is None, detail=problem or detail)
+        if hosts_reported:
+            publish(result)
+        else:
+            held.append(result)
         if problem:
             problems.append(problem)
 
-    # Capture hosts first: a host refused here names itself, not each of its cameras.
-    for host in check_hosts(devices.rig, devices.context.base_dir, capturerig_version(), CONNECT_TIMEOUT_S):
-        report(host.host, host.problem, host.detail)
+    # Capture hosts first (a host refused here names itself, not each of its cameras), asked while the lights,
+    # trigger and table open: their round trips overlap.
+    hosts = pool.submit(check_hosts, devices.rig, devices.context.base_dir, capturerig_version(), CONNECT_TIMEOUT_S)
     for output_id, output in devices.lights.items():
         try:
             output.open(CONNECT_TIMEOUT_S)
@@ -98,6 +104,13 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
             report(devices.turntable.id, None, "homed")
         except DeviceError as exc:
             report(devices.turntable.id, str(exc), "")
+    for host in hosts.result():
+        publish(PreflightResult(device_id=host.host, ok=host.problem is None, detail=host.problem or host.detail))
+        if host.problem:
+            problems.append(host.problem)
+    for result in held:
+        publish(result)
+    hosts_reported = True
     wanted = [devices.rig.camera(camera_id) for camera_id in selected_cameras(devices.rig, plan)]
     for check in pool.map(lambda c: _check_camera(devices, c), wanted):
         report(check.camera_id, check.problem, check.detail)

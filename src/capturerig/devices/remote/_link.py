@@ -52,7 +52,7 @@ __all__ = ["AgentLink"]
 
 log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 0.1
-HELLO_SAMPLES = 8
+HELLO_SAMPLES = 5
 REFUSED_GRACE_S = 2.0
 PUSHED_KEPT_BYTES = 256 << 20  # pushed bytes kept for their waits at most (oldest dropped: pulled instead)
 SILENCE_CHECK_S = 0.1  # how often a waiter checks that its agent is still heard from
