@@ -11,11 +11,11 @@ and ``RemoteCamera``, as a session does. Figures:
 2. Agent-death detection: a RemoteCamera armed and waiting for its exposure; the agent is SIGKILLed (at a
    random phase of its 1 s heartbeat); the time until the wait raises (target <= 3 s).
 3. File pulls: 25 MB files stored straight into each agent's spool (``Spool.store``, before the agent starts:
-   it offers what its ledger holds), pulled with ``AgentLink.pull`` (Range-resumable, SHA-256 checked) and
-   (``fetch``, as a session does: the engine checks the agent's SHA-256 as it stores the file) and with a
-   plain ``curl`` (Authorization header, output to /dev/null, its own ``time_total``) of the same
-   files from the same agent; per agent (one at a time) and in aggregate (all agents at once: the link from
-   one thread per agent in this process, curl as one process per agent). Target: link >= 0.8x curl.
+   it offers what its ledger holds), pulled with ``AgentLink.fetch`` (Range-resumable; as a session pulls:
+   the engine checks the agent's SHA-256 as it stores the file) and with a plain ``curl`` (Authorization
+   header, output to /dev/null, its own ``time_total``) of the same files from the same agent; per agent
+   (one at a time) and in aggregate (all agents at once: the link from one thread per agent in this
+   process, curl as one process per agent). Target: link >= 0.8x curl.
 4. Bytes re-sent after a partition in the middle of a file: the pull goes through ``FaultProxy`` (capped at
    50 MB/s so the middle can be caught), partitioned at half the file, healed 0.5 s later with
    ``partition_survival=0`` (every connection reset on heal); the pull resumes with Range. Figure: bytes the
@@ -268,9 +268,9 @@ def session_rtt(rig_path: Path, workdir: Path, index: int, agents: int) -> Sessi
     links = open_links(rig_path)
     stop = threading.Event()
     samples: list[tuple[float, float, bool]] = []
-    # Not one of the session's cameras: apply_settings on a camera mid-take (which the engine never does)
-    # made that host's whole take fail ("no exposure"), 3 runs out of 3; see the report. The link's own
-    # round trip (HTTP, the agent's app and Agent.command) is what is measured here.
+    # Not one of the session's cameras: a command for one waits behind that camera's own work (arm, download),
+    # which is the camera's time, not the link's. The link's own round trip (HTTP, the agent's app and
+    # Agent.command) is what is measured here, while the session loads both ends.
     thread = threading.Thread(target=lambda: samples.extend(probe(links, None, 0.01, stop, PROBE_CAMERA)),
                               daemon=True)
     thread.start()
