@@ -78,12 +78,12 @@ def _repeat_files(camera: CameraConfig) -> list[tuple[str, bytes]]:
     return [(fmt, _repeat_card(width, height, fmt)) for fmt in camera.formats]
 
 
-def garble(data: bytes) -> bytes:
+def garble(data: bytes | bytearray) -> bytes:
     """What a broken transfer delivers: the first half of the file with its start-of-image marker lost.
 
     Truncation alone is not enough: decoders fill a cut-off JPEG with grey and still return an image.
     """
-    return b"\x00\x00" + data[2 : max(2, len(data) // 2)]
+    return b"\x00\x00" + bytes(data[2 : max(2, len(data) // 2)])
 
 
 def _noise_seed(serial: str, seq: int) -> int:

@@ -61,12 +61,13 @@ class _Received:
         if self.digest is not None:
             self.digest = hashlib.sha256()
 
-    def checked(self, host: str) -> bytes:
-        """The whole file (checked against the agent's hash when asked to). Raises DeviceError."""
+    def checked(self, host: str) -> bytearray:
+        """The whole file (checked against the agent's hash when asked to), in the buffer it was read into (a
+        copy would cost as much as the read). Raises DeviceError."""
         if self.missing or (self.digest is not None and self.digest.hexdigest() != self.spooled.sha256):
             raise DeviceError(self.spooled.camera_id, f"{self.spooled.card_name} from host {host} arrived altered "
                                                       f"({self.have} bytes, hash differs from the agent's)")
-        return bytes(self.buffer)
+        return self.buffer
 
 
 class _Connections:
@@ -125,10 +126,10 @@ class Puller:
         self._host = host
         self._connections = _Connections(url, headers)
         self._refused = refused
-        self._batches: Coalescer[tuple[SpooledFile, float, bool], bytes | DeviceError] = Coalescer(
+        self._batches: Coalescer[tuple[SpooledFile, float, bool], bytearray | DeviceError] = Coalescer(
             self._pull_batch, (DeviceError,))
 
-    def pull(self, spooled: SpooledFile, timeout_s: float, check: bool) -> bytes:
+    def pull(self, spooled: SpooledFile, timeout_s: float, check: bool) -> bytearray:
         """The file's bytes, checked against its hash if ``check``. Raises DeviceError."""
         answer = self._batches.submit((spooled, time.monotonic() + timeout_s, check))
         if isinstance(answer, DeviceError):
@@ -138,11 +139,11 @@ class Puller:
     def close(self) -> None:
         self._connections.close()
 
-    def _pull_batch(self, batch: Sequence[tuple[SpooledFile, float, bool]]) -> list[bytes | DeviceError]:
+    def _pull_batch(self, batch: Sequence[tuple[SpooledFile, float, bool]]) -> list[bytearray | DeviceError]:
         files = [_Received(spooled, check) for spooled, _, check in batch]
         if len(files) > 1:
             self._together(files, max(deadline for _, deadline, _ in batch))
-        answers: list[bytes | DeviceError] = []
+        answers: list[bytearray | DeviceError] = []
         gone: DeviceError | None = None  # the host stopped answering: the rest fail at once, not in turn
         for received, (_, deadline, _) in zip(files, batch, strict=True):
             try:
