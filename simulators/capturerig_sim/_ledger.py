@@ -48,8 +48,8 @@ def _append(record: dict[str, Any]) -> None:
             os.close(descriptor)
 
 
-def record_delivered(camera_id: str, card_name: str, delivered: bytes | bytearray, on_card: bytes | bytearray,
-                     seq: int) -> None:
+def record_delivered(camera_id: str, card_name: str, delivered: bytes | bytearray | memoryview,
+                     on_card: bytes | bytearray | memoryview, seq: int) -> None:
     """A camera handed ``delivered`` (the card holds ``on_card``) to the controller."""
     if not _ledger_path():
         return  # no hashing either: 64 cameras at once make it count

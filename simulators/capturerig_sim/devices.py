@@ -78,7 +78,7 @@ def _repeat_files(camera: CameraConfig) -> list[tuple[str, bytes]]:
     return [(fmt, _repeat_card(width, height, fmt)) for fmt in camera.formats]
 
 
-def garble(data: bytes | bytearray) -> bytes:
+def garble(data: bytes | bytearray | memoryview) -> bytes:
     """What a broken transfer delivers: the first half of the file with its start-of-image marker lost.
 
     Truncation alone is not enough: decoders fill a cut-off JPEG with grey and still return an image.

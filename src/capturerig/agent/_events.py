@@ -22,7 +22,7 @@ class Live:
     """An event as it is published: with the bytes of the small files it names (file id -> bytes)."""
 
     event: AgentEvent
-    payloads: dict[str, bytes | bytearray]
+    payloads: dict[str, bytes | bytearray | memoryview]
 
 
 class EventLog:
@@ -39,7 +39,7 @@ class EventLog:
         with self._lock:
             return len(self._events)
 
-    def publish(self, payloads: dict[str, bytes | bytearray] | None = None, **fields: Any) -> AgentEvent:
+    def publish(self, payloads: dict[str, bytes | bytearray | memoryview] | None = None, **fields: Any) -> AgentEvent:
         """Number and keep an event, and hand it to every live subscriber (from any thread), with ``payloads``
         (file id -> bytes) for them only."""
         with self._lock:  # handed on inside the lock: two threads publishing at once keep their order

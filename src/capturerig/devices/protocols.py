@@ -63,7 +63,7 @@ class CameraFile:
 
     name: str
     format: str
-    data: bytes | bytearray  # a bytearray when received into a buffer of the file's size (no copy)
+    data: bytes | bytearray | memoryview  # a buffer when received straight into one of the file's size (no copy)
     exposed_at: float  # time.time() of the exposure
     sha256: str | None = None  # taken where the bytes were first kept (a capture host's spool): checked on storing
 

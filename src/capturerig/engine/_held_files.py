@@ -77,5 +77,5 @@ def recover_held_files(session_id: str, takes: Sequence[Take], parts: TakeParts,
     return stored
 
 
-def _sha256(data: bytes | bytearray) -> str:
+def _sha256(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -29,7 +29,7 @@ class StoredFile:
     sha256: str
 
 
-def _check_decodes(path: Path, data: bytes | bytearray, file_format: str) -> None:
+def _check_decodes(path: Path, data: bytes | bytearray | memoryview, file_format: str) -> None:
     if file_format in _DECODABLE:
         # An eighth-size grey decode still walks the whole compressed stream, at a quarter of the cost.
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
@@ -40,7 +40,7 @@ def _check_decodes(path: Path, data: bytes | bytearray, file_format: str) -> Non
         raise StorageError(f"{path.name}: the camera sent an empty {file_format} file")
 
 
-def store_bytes(data: bytes | bytearray, path: Path, file_format: str, *, sync_folder: bool = True,
+def store_bytes(data: bytes | bytearray | memoryview, path: Path, file_format: str, *, sync_folder: bool = True,
                 expected_sha256: str | None = None) -> StoredFile:
     """Write ``data`` to ``path`` durably and prove it: decodable, fsynced, re-read and hashed.
 

@@ -384,14 +384,14 @@ class AgentLink:
             self._wake_all()
 
     # -- files ----------------------------------------------------------------------------------------------------
-    def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes | bytearray:
+    def pull(self, spooled: SpooledFile, timeout_s: float) -> bytes | bytearray | memoryview:
         """The file's bytes, checked against the agent's SHA-256 (see ``_pulls``). Raises DeviceError."""
         pushed = self._take_pushed(spooled)
         if pushed is not None and hashlib.sha256(pushed).hexdigest() == spooled.sha256:
             return pushed
         return self._puller.pull(spooled, timeout_s, check=True)
 
-    def fetch(self, spooled: SpooledFile, timeout_s: float) -> bytes | bytearray:
+    def fetch(self, spooled: SpooledFile, timeout_s: float) -> bytes | bytearray | memoryview:
         """The file's bytes (as pushed on the event socket, else pulled), not yet checked: the caller checks them
         against ``spooled.sha256`` (the engine does, as it stores them: the one hash of the bytes it takes
         anyway). Raises DeviceError."""

@@ -150,7 +150,7 @@ class FileBatch(_Wire):
 PUSHED_ID_BYTES = 32  # a file id: uuid4().hex
 
 
-def push_frame(file_id: str, data: bytes | bytearray) -> bytes:
+def push_frame(file_id: str, data: bytes | bytearray | memoryview) -> bytes:
     """A binary event-socket frame carrying one spooled file's bytes."""
     encoded = file_id.encode("ascii")
     if len(encoded) != PUSHED_ID_BYTES:
