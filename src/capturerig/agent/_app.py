@@ -118,12 +118,14 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
             raise HTTPException(404, f"agent {agent.settings.host}: no spooled file {', '.join(missing)} "
                                      "(acknowledged, or never here)")
         paths = [agent.spool.path(f) for f in batch.file_ids]
-        if sum(s.size for s in found.values() if s is not None) <= WHOLE_READ_BYTES:
+        total = sum(s.size for s in found.values() if s is not None)
+        if total <= WHOLE_READ_BYTES:
             try:
                 return Response(b"".join(p.read_bytes() for p in paths), media_type="application/octet-stream")
             except FileNotFoundError:  # acknowledged meanwhile: the controller asks for each alone
                 raise HTTPException(404, f"agent {agent.settings.host}: a file was acknowledged meanwhile") from None
-        return StreamingResponse(_concatenated(paths), media_type="application/octet-stream")
+        return StreamingResponse(_concatenated(paths), media_type="application/octet-stream",
+                                 headers={"Content-Length": str(total)})  # a length, not chunks: reads resume
 
     @api.post("/files/ack")
     def acknowledge(ack: Ack) -> dict[str, int]:

@@ -52,8 +52,14 @@ class _Received:
         """Read what ``response`` has of this file; False when it ended first (cut)."""
         view = self.buffer
         while self.missing:
-            # Straight into the file's buffer; a cut loses at most the read under way.
-            got = response.readinto(view[self.have:self.have + min(self.missing, READ_BYTES)])
+            target = view[self.have:self.have + min(self.missing, READ_BYTES)]
+            if response.chunked or response.length is None:
+                got = response.readinto(target)  # a cut loses the read under way
+            else:
+                # Straight into the file's buffer, at most one read of the socket: a cut keeps all that came.
+                # The body's length is kept as HTTPResponse.read1 keeps it, so the response ends as it should.
+                got = response.fp.readinto1(target) if response.length else 0
+                response.length -= got
             if not got:
                 return False
             if self.digest is not None:
