@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,20 @@ def served(studio_files: Path, tmp_path: Path) -> Iterator[Served]:
     running = _serve(rig, tmp_path / "spool")
     yield running
     running.stop()
+
+
+@contextmanager
+def _link_through_proxy(served: Served, seed: int) -> Iterator[tuple[FaultProxy, AgentLink]]:
+    """An open link to the served agent through a fault proxy (closed afterwards)."""
+    port = int(served.url.rsplit(":", 1)[1])
+    with FaultProxy(("127.0.0.1", 0), ("127.0.0.1", port), seed=seed) as proxy:
+        host, proxy_port = proxy.address
+        link = AgentLink("h1", f"http://{host}:{proxy_port}", TOKEN)
+        try:
+            link.open(5)
+            yield proxy, link
+        finally:
+            link.close()
 
 
 def _camera(served: Served, link: AgentLink) -> RemoteCamera:
@@ -148,18 +163,11 @@ def test_a_dead_agent_fails_the_wait_within_its_dead_time_and_its_restart_is_ado
 def test_a_pull_cut_again_and_again_resumes_with_range_and_arrives_whole(served: Served) -> None:
     data = random.Random(7).randbytes(3_000_000)  # a full-size RAW's worth of bytes
     spooled = served.agent.spool.store(CameraFile("IMG_0001.CR3", "jpeg", data, time.time()), "cam00", "arm-x", 0)
-    port = int(served.url.rsplit(":", 1)[1])
-    with FaultProxy(("127.0.0.1", 0), ("127.0.0.1", port), seed=3) as proxy:
-        host, proxy_port = proxy.address
-        link = AgentLink("h1", f"http://{host}:{proxy_port}", TOKEN)
-        try:
-            link.open(5)
-            proxy.reset_after(400_000, direction="downstream")  # every connection cut after 400 kB
-            pulled = link.pull(spooled, 30)
-            resets = proxy.counters.connections_reset
-            sent = proxy.counters.bytes_downstream
-        finally:
-            link.close()
+    with _link_through_proxy(served, seed=3) as (proxy, link):
+        proxy.reset_after(400_000, direction="downstream")  # every connection cut after 400 kB
+        pulled = link.pull(spooled, 30)
+        resets = proxy.counters.connections_reset
+        sent = proxy.counters.bytes_downstream
     assert pulled == data
     assert resets >= 6  # it really was cut mid-file, again and again
     # That it arrived at all is the proof that each pull resumed where the last stopped: every connection carries
@@ -202,19 +210,12 @@ def test_sixteen_files_pulled_at_once_through_cuts_arrive_whole_without_fetching
     rng = random.Random(11)
     stored = [served.agent.spool.store(CameraFile(f"IMG_{k:04d}.JPG", "jpeg", rng.randbytes(size), time.time()),
                                        "cam00", "arm-many", k) for k in range(16)]
-    port = int(served.url.rsplit(":", 1)[1])
-    with FaultProxy(("127.0.0.1", 0), ("127.0.0.1", port), seed=5) as proxy:
-        host, proxy_port = proxy.address
-        link = AgentLink("h1", f"http://{host}:{proxy_port}", TOKEN)
-        try:
-            link.open(5)
-            proxy.reset_after(cut, direction="downstream")  # every connection cut after that much
-            with ThreadPoolExecutor(16) as pool:  # as a take's sixteen cameras of one host deliver
-                pulled = list(pool.map(lambda s: link.pull(s, 30), stored))
-            resets = proxy.counters.connections_reset
-            sent = proxy.counters.bytes_downstream
-        finally:
-            link.close()
+    with _link_through_proxy(served, seed=5) as (proxy, link):
+        proxy.reset_after(cut, direction="downstream")  # every connection cut after that much
+        with ThreadPoolExecutor(16) as pool:  # as a take's sixteen cameras of one host deliver
+            pulled = list(pool.map(lambda s: link.pull(s, 30), stored))
+        resets = proxy.counters.connections_reset
+        sent = proxy.counters.bytes_downstream
     total = sum(s.size for s in stored)
     assert [hashlib.sha256(p).hexdigest() for p in pulled] == [s.sha256 for s in stored]
     assert resets >= 3  # the batch was cut, and the rest came file by file
