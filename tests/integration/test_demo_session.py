@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -10,13 +11,16 @@ import sys
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 import pycolmap
 import pytest
 
+from capturerig.cli._serve import panel_settings
 from capturerig.config import default_plan_path, load_plan
 from capturerig.lighting import frames_for_condition
 from capturerig.plan import expand_plan
+from capturerig.web import PanelServer, create_app
 from capturerig_sim import camera_response, camera_truth, expected_image, subject_mask
 from tests.integration.conftest import Demo
 
@@ -188,3 +192,20 @@ def test_session_journal_proves_every_file_and_package_verifies(demo: Demo) -> N
     assert result.returncode == 0, result.stderr
     assert "every file matches both manifests" in result.stdout
     assert "8/8 planned takes complete" in " ".join(result.stdout.split())
+
+
+def test_the_demos_folder_opens_in_the_panel_later_with_its_subject_and_nothing_else_given(
+        demo: Demo, tmp_path: Path) -> None:
+    assert f"capturerig serve {demo.out}" in " ".join(demo.output.split())
+    settings = panel_settings(demo.out, (None,))  # as `capturerig serve DIR` builds it
+    server = PanelServer(create_app(dataclasses.replace(settings, port=0, cache_dir=tmp_path / "thumbs")),
+                         "127.0.0.1", 0)
+    server.start()
+    try:
+        subjects = httpx.get(f"{server.url}/api/subjects", timeout=10).json()
+        sessions = httpx.get(f"{server.url}/api/sessions", timeout=10).json()
+    finally:
+        server.stop()
+    assert subjects["purpose"] == "demo"
+    assert [(s["id"], s["status"]) for s in subjects["subjects"]] == [("demo-subject", "valid")]
+    assert [s["name"] for s in sessions] == [demo.session.name]

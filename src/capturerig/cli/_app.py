@@ -37,6 +37,7 @@ from capturerig.cli._progress import SessionProgress
 from capturerig.cli._serve import serve as serve_command
 from capturerig.cli._serve import serve_demo
 from capturerig.cli._studio_day import studio_calibration
+from capturerig.cli._studio_folder import write_studio_file
 from capturerig.cli._subjects import RegistryOption, enrol_demo, purge, subjects_app
 from capturerig.cli._trigger import trigger_app
 from capturerig.cli._turntable import turntable_app
@@ -163,8 +164,10 @@ def demo(out: Annotated[Path, typer.Option(help="folder for the session and its 
         package = capturerig.package_session(session.path, out / "packages" / session.path.name,
                                              geometry=calibration.geometry, colour=calibration.colour)
     print_package(package)
+    write_studio_file(out.absolute(), registry.absolute(), DEMO_PURPOSE)
     console.print(f"studio day done in {time.monotonic() - started:.0f} s: calibration {calibration.id}, "
-                  f"session {session.path.name}, package {package.out_dir}", highlight=False)
+                  f"session {session.path.name}, package {package.out_dir}; the panel on this studio folder "
+                  f"later: capturerig serve {out}", highlight=False)
     if serve:
         serve_demo(out, registry, DEMO_PURPOSE)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -10,11 +11,12 @@ import typer
 
 from capturerig.cli._output import BAD_INPUT, console, load_rig_or_studio
 from capturerig.cli._output import fail as _fail
+from capturerig.cli._studio_folder import StudioFolder
 from capturerig.config import ConfigError
 from capturerig.subjects import CAPTURE_PURPOSE
 from capturerig.web import InsecureBinding, PanelServer, WebSettings, create_app, is_loopback, new_token
 
-__all__ = ["DEFAULT_PORT", "serve", "serve_demo", "serve_panel"]
+__all__ = ["DEFAULT_PORT", "panel_settings", "serve", "serve_demo", "serve_panel"]
 
 DEFAULT_PORT = 8765
 
@@ -47,6 +49,9 @@ def serve_panel(settings: WebSettings, fallback_port: bool = False) -> None:
 
 
 def serve(
+        folder: Annotated[Path | None, typer.Argument(help="a studio folder (as `capturerig demo` writes it): its "
+                                                           "sessions, packages, registry and purpose, no other "
+                                                           "flag needed")] = None,
         rig: Annotated[list[Path] | None, typer.Option("--rig", help="rig file (repeat for more rigs; default: the "
                                                                     "simulated studio)")] = None,
         host: Annotated[str, typer.Option(help="address to listen on; anything but loopback needs a token")]
@@ -60,22 +65,35 @@ def serve(
                                                            "the sessions)")] = None,
         registry: Annotated[Path | None, typer.Option(help="subject registry (default: $CAPTURERIG_REGISTRY or "
                                                            "the storage root's subjects.sqlite)")] = None,
-        purpose: Annotated[str, typer.Option(help="the use subjects' consent must cover")] = CAPTURE_PURPOSE,
+        purpose: Annotated[str | None, typer.Option(help="the use subjects' consent must cover (default: the studio "
+                                                         f"folder's, else {CAPTURE_PURPOSE})")] = None,
 ) -> None:
     """Serve the web panel: devices, preflight, sessions with a live contact sheet, lights, calibration, packages."""
-    rigs: tuple[Path | None, ...] = tuple(rig) if rig else (None,)
     try:
-        first = load_rig_or_studio(rigs[0])
-    except ConfigError as exc:
+        settings = panel_settings(folder, tuple(rig) if rig else (None,), sessions, packages, registry, purpose)
+    except (ConfigError, FileNotFoundError) as exc:
         raise _fail(str(exc), BAD_INPUT) from exc
-    sessions_dir = (sessions or Path(first.config.storage.root)).absolute()
     if token is None and not is_loopback(host):
         token = new_token()
         console.print(f"generated a token for {host} (keep it private): {token}", highlight=False)
-    settings = WebSettings(rigs=rigs, sessions_dir=sessions_dir,
-                           packages_dir=(packages or sessions_dir.parent / "packages").absolute(),
-                           host=host, port=port, token=token, registry=registry, purpose=purpose)
-    serve_panel(settings)
+    serve_panel(dataclasses.replace(settings, host=host, port=port, token=token))
+
+
+def panel_settings(folder: Path | None, rigs: tuple[Path | None, ...], sessions: Path | None = None,
+                   packages: Path | None = None, registry: Path | None = None,
+                   purpose: str | None = None) -> WebSettings:
+    """What ``capturerig serve`` serves: a studio folder's sessions, packages, registry and purpose, each
+    overridden by its flag; without a folder, the first rig's storage root. Raises ConfigError (a bad rig or
+    studio file) and FileNotFoundError (no such folder)."""
+    first = load_rig_or_studio(rigs[0])
+    if folder is not None:  # a flag given as well wins
+        studio = StudioFolder.open(folder)
+        sessions, packages = sessions or studio.sessions, packages or studio.packages
+        registry, purpose = registry or studio.registry, purpose or studio.purpose
+    sessions_dir = (sessions or Path(first.config.storage.root)).absolute()
+    return WebSettings(rigs=rigs, sessions_dir=sessions_dir,
+                       packages_dir=(packages or sessions_dir.parent / "packages").absolute(),
+                       registry=registry, purpose=purpose or CAPTURE_PURPOSE)
 
 
 def serve_demo(out: Path, registry: Path | None, purpose: str) -> None:
