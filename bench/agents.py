@@ -360,10 +360,9 @@ def link_pull(link: AgentLink, files: Sequence[SpooledFile], check: bool = False
     """As a session pulls: ``fetch`` (the engine checks the agent's hash as it stores the file); ``check``: the
     link's own ``pull``, hashing as the bytes arrive."""
     started = time.perf_counter()
-    # Kept until the clock stops, as a session keeps them until it has stored them (freeing is not pulling).
-    pulled = [link.pull(f, 120) if check else link.fetch(f, 120) for f in files]
-    elapsed = time.perf_counter() - started
-    return sum(len(p) for p in pulled), elapsed
+    # Each let go after its pull, as a session lets a file go once stored: its memory serves the next one.
+    total = sum(len(link.pull(f, 120) if check else link.fetch(f, 120)) for f in files)
+    return total, time.perf_counter() - started
 
 
 def curl_command(url: str, files: Sequence[SpooledFile]) -> list[str]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import mmap
 import threading
 import time
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 from capturerig.devices.remote._coalesce import Coalescer
@@ -29,7 +29,6 @@ __all__ = ["Puller"]
 
 RETRY_PAUSE_S = 0.1
 READ_BYTES = 256 << 10  # per read: what a cut may cost (larger reads gain nothing)
-MAPPED_FROM_BYTES = 1 << 20
 
 
 class _Received:
@@ -37,10 +36,10 @@ class _Received:
 
     def __init__(self, spooled: SpooledFile, check: bool) -> None:
         self.spooled = spooled
-        # A large file's buffer is mapped, not a bytearray: the kernel hands out zeroed pages as they are first
-        # written, where a bytearray is zeroed first (one more pass over every byte, a third of a pull's time).
-        big = spooled.size >= MAPPED_FROM_BYTES
-        self.buffer = memoryview(mmap.mmap(-1, spooled.size) if big else bytearray(spooled.size))
+        # Not a bytearray, which is zeroed first (one more pass over every byte), nor fresh mapped memory, which
+        # the kernel zeroes page by page: uninitialised memory that the allocator reuses once the files before
+        # it are stored and let go (a session's steady state), so each byte is written once, by the read.
+        self.buffer: memoryview = np.empty(spooled.size, dtype=np.uint8).data
         self.have = 0
         self.digest = hashlib.sha256() if check else None
 
