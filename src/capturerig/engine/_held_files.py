@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from capturerig.devices import DeviceError, HeldFiles
+from capturerig.devices import DeviceError, HeldFile, HeldFiles
 from capturerig.engine._events import Event, FileStored, SessionMessage
 from capturerig.engine._shooter import TakeParts
 from capturerig.engine._verifier import IMAGES_DIR
@@ -31,14 +31,18 @@ def recover_held_files(session_id: str, takes: Sequence[Take], parts: TakeParts,
     for the message (the controller stopped before it acknowledged them; they came after their take gave up)."""
     by_id = {take.id: take for take in takes}
     stored = 0
-    for camera in parts.firing.devices.cameras.values():
-        if not isinstance(camera, HeldFiles):
-            continue
+    cameras = [c for c in parts.firing.devices.cameras.values() if isinstance(c, HeldFiles)]
+
+    def ask(camera: HeldFiles) -> list[HeldFile] | DeviceError:
         try:
-            held = camera.held_files(session_id, HELD_TIMEOUT_S)
-        except DeviceError as exc:  # its host is away: the files stay there, asked for again next resume
+            return camera.held_files(session_id, HELD_TIMEOUT_S)
+        except DeviceError as exc:
+            return exc
+
+    for camera, held in zip(cameras, parts.firing.pool.map(ask, cameras), strict=True):  # every host at once
+        if isinstance(held, DeviceError):  # its host is away: the files stay there, asked for again next resume
             publish(SessionMessage(level="warning", text=f"{camera.id}: could not ask its host for the files it "
-                                                         f"still holds: {exc}"))
+                                                         f"still holds: {held}"))
             continue
         events: list[FileStored] = []
         done: list[str] = []

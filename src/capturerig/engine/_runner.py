@@ -157,8 +157,9 @@ class Runner:
             devices.lights_safe()
             parts = self._parts = TakeParts.open(devices, plan, folder.path, self._publish, self.bus.publish_many,
                                                  pool, folder.info.session_id)
-            recover_held_files(folder.info.session_id, takes, parts, self._publish,
-                               "since the controller stopped before it acknowledged them")
+            if folder.journal.event_count("TakeStarted"):  # a session never started has nothing on any host
+                recover_held_files(folder.info.session_id, takes, parts, self._publish,
+                                   "since the controller stopped before it acknowledged them")
             parts.firing.base_settings_applied()  # by preflight, which read them back
             if homed_at is not None:
                 parts.table.homed(homed_at)

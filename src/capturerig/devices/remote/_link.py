@@ -56,6 +56,7 @@ HELLO_SAMPLES = 5
 REFUSED_GRACE_S = 2.0
 PUSHED_KEPT_BYTES = 256 << 20  # pushed bytes kept for their waits at most (oldest dropped: pulled instead)
 SILENCE_CHECK_S = 0.1  # how often a waiter checks that its agent is still heard from
+COMMAND_LINGER_S = 0.002  # the engine arms a host's cameras from as many threads at once: one request, not two
 SPOOLED_FRESH_S = 2.0
 ACK_TIMEOUT_S = 10.0
 ACK_FLUSH_S = 5.0  # at close: how long pending acknowledgements may take (the agent offers the rest again)
@@ -91,11 +92,13 @@ class AgentLink:
         self._closed = False
         self._reader: threading.Thread | None = None
         self._socket: ClientConnection | None = None
-        self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
+        self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(
+            self._send_commands, (DeviceError,), linger_s=COMMAND_LINGER_S)
         self._acks = Acknowledger(host, self._send_acks)
         self._puller = Puller(host, self.url, headers, self._refused)
         self._acks_sent = 0
         self._spooled: tuple[float, tuple[int, int, int], list[SpooledFile]] | None = None
+        self._spooled_lock = threading.Lock()
 
     # -- opening ------------------------------------------------------------------------------------------------
     def open(self, timeout_s: float) -> Hello:
@@ -261,15 +264,16 @@ class AgentLink:
         row (a run's start and end ask each camera): it is asked again once an event or an acknowledgement may
         have changed the spool, or after ``SPOOLED_FRESH_S``."""
         self._acks.flush(timeout_s)  # a file acknowledged is not the agent's to offer
-        with self._state:
-            mark = (self.generation, self._last_seq, self._acks_sent)
-            cached = self._spooled
-            if cached is not None and cached[1] == mark and time.monotonic() - cached[0] < SPOOLED_FRESH_S:
-                return cached[2]
-        files = self.snapshot(timeout_s).files
-        with self._state:
-            self._spooled = (time.monotonic(), mark, files)
-        return files
+        with self._spooled_lock:  # the host's cameras asking at once wait for one snapshot
+            with self._state:
+                mark = (self.generation, self._last_seq, self._acks_sent)
+                cached = self._spooled
+                if cached is not None and cached[1] == mark and time.monotonic() - cached[0] < SPOOLED_FRESH_S:
+                    return cached[2]
+            files = self.snapshot(timeout_s).files
+            with self._state:
+                self._spooled = (time.monotonic(), mark, files)
+            return files
 
     # -- events ---------------------------------------------------------------------------------------------------
     def wait_exposure(self, camera_id: str, arm_id: str, exposure: int, timeout_s: float) -> AgentEvent:
