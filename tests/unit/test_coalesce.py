@@ -81,17 +81,3 @@ def test_a_bug_in_the_sender_reaches_its_caller_and_frees_the_others() -> None:
     with pytest.raises(KeyError):  # the coalescer is not stuck "sending"
         link.submit(2)
 
-
-def test_with_a_linger_a_burst_of_sixteen_goes_in_one_request() -> None:
-    host = SlowHost(delay_s=0.0)
-    link: Coalescer[int, int] = Coalescer(host.send, (DeviceError,), linger_s=0.05)
-    start = threading.Barrier(16)
-
-    def ask(item: int) -> int:
-        start.wait()
-        return link.submit(item)
-
-    with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(ask, range(16)))
-    assert answers == [2 * i for i in range(16)]
-    assert [sorted(batch) for batch in host.batches] == [list(range(16))]

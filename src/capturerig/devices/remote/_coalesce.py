@@ -9,7 +9,6 @@ so a burst costs two requests. Each caller still gets its own answer, or its own
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -31,14 +30,12 @@ class _Waiter(Generic[Item, Answer]):
 class Coalescer(Generic[Item, Answer]):
     """Calls ``send(batch)`` for one batch at a time; ``send`` answers every item in order, or raises one of
     ``errors`` (then every caller of that batch gets it; anything else reaches the caller that sent it, and its
-    batch-mates get a RuntimeError). With ``linger_s`` the first item of a burst waits that long for the rest
-    of it (a round trip saved for a few milliseconds)."""
+    batch-mates get a RuntimeError)."""
 
     def __init__(self, send: Callable[[Sequence[Item]], Sequence[Answer]],
-                 errors: tuple[type[Exception], ...], max_batch: int = 256, linger_s: float = 0.0) -> None:
+                 errors: tuple[type[Exception], ...], max_batch: int = 256) -> None:
         self._send = send
         self._errors = errors
-        self._linger_s = linger_s
         self._max_batch = max_batch
         self._lock = threading.Condition()
         self._queue: list[_Waiter[Item, Answer]] = []
@@ -49,14 +46,11 @@ class Coalescer(Generic[Item, Answer]):
         waiter: _Waiter[Item, Answer] = _Waiter(item)
         with self._lock:
             self._queue.append(waiter)
-            first = not self._sending  # the first of a burst (else it sends, or rides in, a batch that piled up)
-            if first:
+            if not self._sending:  # the first of a burst goes at once; what piles up behind it goes next
                 waiter.lead = self._sending = True
             while not waiter.done and not waiter.lead:
                 self._lock.wait()
         if waiter.lead:
-            if first and self._linger_s:
-                time.sleep(self._linger_s)  # the rest of the burst joins it
             with self._lock:
                 batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
             self._send_batch(batch)

@@ -56,7 +56,6 @@ HELLO_SAMPLES = 5
 REFUSED_GRACE_S = 2.0
 PUSHED_KEPT_BYTES = 256 << 20  # pushed bytes kept for their waits at most (oldest dropped: pulled instead)
 SILENCE_CHECK_S = 0.1  # how often a waiter checks that its agent is still heard from
-COMMAND_LINGER_S = 0.002  # the engine arms a host's cameras from as many threads at once: one request, not two
 SPOOLED_FRESH_S = 2.0
 ACK_TIMEOUT_S = 10.0
 ACK_FLUSH_S = 5.0  # at close: how long pending acknowledgements may take (the agent offers the rest again)
@@ -92,8 +91,7 @@ class AgentLink:
         self._closed = False
         self._reader: threading.Thread | None = None
         self._socket: ClientConnection | None = None
-        self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(
-            self._send_commands, (DeviceError,), linger_s=COMMAND_LINGER_S)
+        self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
         self._acks = Acknowledger(host, self._send_acks)
         self._puller = Puller(host, self.url, headers, self._refused)
         self._acks_sent = 0
