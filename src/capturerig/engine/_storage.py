@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def store_bytes(data: bytes | bytearray | memoryview, path: Path, file_format: s
     if path.exists():
         raise StorageError(f"{path}: already exists; refusing to overwrite a captured file")
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    with partial.open("wb") as handle:
+    if partial.exists():  # a crash's partial write, kept and journalled by recovery as evidence: never clobbered
+        partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
+    with partial.open("xb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
