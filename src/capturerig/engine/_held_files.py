@@ -11,7 +11,7 @@ back this way is still shot again unless the journal proves it done.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from capturerig.devices import DeviceError, HeldFile, HeldFiles
 from capturerig.engine._events import Event, FileStored, SessionMessage
@@ -26,9 +26,11 @@ HELD_TIMEOUT_S = 60.0
 
 
 def recover_held_files(session_id: str, takes: Sequence[Take], parts: TakeParts,
-                       publish: Callable[[Event], None], why: str) -> int:
+                       publish: Callable[[Event], None], why: str, journalled: Collection[str] = ()) -> int:
     """Bring this session's held files home; returns how many were stored now. ``why`` the hosts held them,
-    for the message (the controller stopped before it acknowledged them; they came after their take gave up)."""
+    for the message (the controller stopped before it acknowledged them; they came after their take gave up).
+    ``journalled``: the SHA-256 of every file the session's journal already has (a file with one of them is
+    only acknowledged: its bytes are in the session, if under a crash's partial name)."""
     by_id = {take.id: take for take in takes}
     stored = 0
     cameras = [c for c in parts.firing.devices.cameras.values() if isinstance(c, HeldFiles)]
@@ -55,7 +57,8 @@ def recover_held_files(session_id: str, takes: Sequence[Take], parts: TakeParts,
             body = parts.firing.body(camera.id)
             name = take.file_name(camera.id, body.formats[item.file.format].extension, item.attempt)
             path = parts.verifier.session_dir / IMAGES_DIR / name
-            if path.is_file() and sha256_file(path) == (item.file.sha256 or _sha256(item.file.data)):
+            digest = item.file.sha256 or _sha256(item.file.data)
+            if digest in journalled or (path.is_file() and sha256_file(path) == digest):
                 done.append(item.file.name)  # stored before the crash (recovery hashed it): acknowledge only
                 continue
             files, error = parts.verifier.store(take, item.attempt, camera.id, [item.file])

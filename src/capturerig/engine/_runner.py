@@ -159,7 +159,8 @@ class Runner:
                                                  pool, folder.info.session_id)
             if folder.journal.event_count("TakeStarted"):  # a session never started has nothing on any host
                 recover_held_files(folder.info.session_id, takes, parts, self._publish,
-                                   "since the controller stopped before it acknowledged them")
+                                   "since the controller stopped before it acknowledged them",
+                                   {f.sha256 for f in folder.journal.files()})
             parts.firing.base_settings_applied()  # by preflight, which read them back
             if homed_at is not None:
                 parts.table.homed(homed_at)
