@@ -33,10 +33,10 @@ def test_acknowledgements_asked_while_one_is_sent_go_together_and_flush_waits_fo
     started = time.monotonic()
     for camera in range(16):
         acks.soon([f"file-{camera}"])
-    assert time.monotonic() - started < 0.04  # nobody waited for the host
+    assert time.monotonic() - started < 0.3  # nobody waited for the host (16 sends in turn: 0.8 s)
     assert acks.flush(5)
     assert sorted(f for batch in host.received for f in batch) == sorted(f"file-{c}" for c in range(16))
-    assert len(host.received) <= 3
+    assert len(host.received) <= 5  # together, not one request each (how many depends on the load)
     acks.close(1)
 
 
