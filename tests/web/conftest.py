@@ -70,9 +70,24 @@ def browser(playwright_session: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+# The screens a technician has: a 1280x800 laptop beside the rig, a 1920x1080 desk monitor.
+VIEWPORTS = {"laptop": (1280, 800), "desk": (1920, 1080)}
+
+
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield from _page(browser, request, (1400, 1000))
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def screen_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page at each of the technician's screens (``laptop`` 1280x800, ``desk`` 1920x1080): a test using it runs
+    at both; ``request.param`` (also ``page.viewport_size``) says which."""
+    yield from _page(browser, request, VIEWPORTS[request.param])
+
+
+def _page(browser: Browser, request: pytest.FixtureRequest, size: tuple[int, int]) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -35,6 +35,26 @@ function toast(text, kind = "error") {
   toast.timer = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
+// A problem the technician must act on: what went wrong, where (device, camera, file), what to do. It stays on the
+// page until dismissed; the same problem shown twice is one panel. The server sends one as {detail, problem}.
+function showProblem(problem) {
+  const key = `${problem.what}|${problem.where || ""}`;
+  const box = $("#problems");
+  for (const old of $$(".problem", box)) if (old.dataset.key === key) old.remove();
+  const panel = el("div", { class: "problem", role: "alert", "data-key": key },
+    el("b", { class: "what", text: problem.what }),
+    ...(problem.where ? [el("div", { class: "where", text: problem.where })] : []),
+    ...(problem.todo ? [el("div", { class: "todo", text: problem.todo })] : []),
+    el("button", { class: "dismiss", text: "Dismiss", onclick: () => panel.remove() }));
+  box.prepend(panel);
+  return panel;
+}
+
+// An error from api(): a structured problem panel when the server sent one, else the short toast.
+function report(error) {
+  if (error.problem) showProblem(error.problem); else toast(error.message);
+}
+
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
   if (body !== undefined) {
@@ -47,14 +67,17 @@ async function api(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = { detail: text }; }
   if (!response.ok) {
     const detail = data && data.detail ? data.detail : response.statusText;
-    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+    const error = new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+    error.status = response.status;
+    error.problem = data && data.problem ? data.problem : null;
+    throw error;
   }
   return data;
 }
 
 async function act(button, work) {
   if (button) button.disabled = true;
-  try { return await work(); } catch (error) { toast(error.message); return null; }
+  try { return await work(); } catch (error) { report(error); return null; }
   finally { if (button) button.disabled = false; emit("controls"); }
 }
 
