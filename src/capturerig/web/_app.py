@@ -32,6 +32,7 @@ from capturerig.web._calibration_backends import CalibrationRefused
 from capturerig.web._catalog import UnknownChoice
 from capturerig.web._packages import PackageNotFound
 from capturerig.web._panel import Panel
+from capturerig.web._problems import PanelProblem, problem_body
 from capturerig.web._routes_store import store_router
 from capturerig.web._routes_studio import studio_router
 from capturerig.web._runs import Busy, SessionNotFound
@@ -101,6 +102,12 @@ def create_app(settings: WebSettings | None = None, panel: Panel | None = None) 
         def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
             return JSONResponse({"detail": _detail(exc)}, status_code=status)
         app.add_exception_handler(exc_type, handler)
+
+    def problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, PanelProblem)
+        return JSONResponse(problem_body(exc), status_code=exc.status)
+
+    app.add_exception_handler(PanelProblem, problem)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
