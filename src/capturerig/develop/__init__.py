@@ -1,0 +1,11 @@
+"""RAW files developed linearly: camera-native RGB in 0..1 of the sensor's range, the same scale for every take.
+
+:func:`develop_linear` reads a RAW file (DNG and the formats LibRaw reads) with rawpy and no automatic step:
+no auto-brightness, no white balance (all four multipliers 1), no white-point adjustment from the frame's own
+maxima, gamma 1, 16 bits, the camera's own colour space, black and white levels from the file. Half size
+bins each 2x2 Bayer block (no demosaic): the fast path for previews and checks.
+"""
+
+from capturerig.develop._linear import RAW_SUFFIXES, Developed, DevelopError, develop_linear, is_raw
+
+__all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "develop_linear", "is_raw"]

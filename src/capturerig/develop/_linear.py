@@ -1,0 +1,85 @@
+"""Linear development of one RAW file with rawpy (LibRaw); see the package docstring for the settings."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import rawpy
+
+__all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "develop_linear", "is_raw"]
+
+# RAW formats of the bodies studios use (LibRaw reads many more; these are the ones a folder scan picks up).
+RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw",
+                          ".iiq", ".3fr", ".fff"})
+_FULL_SCALE = 65535.0  # LibRaw's 16-bit output: (value - black) / (white - black) * 65535 with unit multipliers
+
+
+class DevelopError(ValueError):
+    """A RAW file LibRaw cannot read (truncated, not RAW, an unknown camera): names the file."""
+
+
+@dataclass(frozen=True)
+class Developed:
+    """A developed RAW frame.
+
+    Attributes
+    ----------
+    rgb
+        (height, width, 3) float32, camera-native RGB, 0 = black level, 1 = the white level (clipped there).
+    black_level, white_level
+        The levels the file states (per channel black averaged: LibRaw applies each channel's own).
+    as_shot_neutral
+        The camera's reading of neutral grey (R, G, B), maximum 1, from its as-shot white balance.
+    """
+
+    rgb: npt.NDArray[np.float32]
+    black_level: float
+    white_level: int
+    as_shot_neutral: npt.NDArray[np.float64]
+
+
+def is_raw(path: Path) -> bool:
+    """Whether ``path``'s name says it is a RAW file this package develops."""
+    return path.suffix.lower() in RAW_SUFFIXES
+
+
+def _open(source: Path | bytes, name: str) -> rawpy.RawPy:
+    try:
+        return rawpy.imread(io.BytesIO(source) if isinstance(source, bytes) else str(source))
+    except (rawpy.LibRawError, OSError) as exc:
+        raise DevelopError(f"{name}: LibRaw cannot read it as RAW ({exc}); a truncated copy or not a RAW file"
+                           " - copy it again from the camera card or the session folder") from exc
+
+
+def develop_linear(source: Path | bytes, half_size: bool = False, name: str | None = None) -> Developed:
+    """Develop ``source`` (a path or the file's bytes) linearly; ``name`` names it in errors.
+
+    Raises
+    ------
+    DevelopError
+        LibRaw cannot read it, or it is not a three-colour Bayer sensor's file.
+    """
+    label = name or (str(source) if isinstance(source, Path) else "RAW bytes")
+    with _open(source, label) as raw:
+        try:
+            if raw.num_colors != 3:
+                raise DevelopError(f"{label}: a {raw.num_colors}-colour sensor; only RGB Bayer files are developed")
+            rgb16 = raw.postprocess(
+                gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=False, use_auto_wb=False,
+                user_wb=[1.0, 1.0, 1.0, 1.0], output_color=rawpy.ColorSpace.raw, adjust_maximum_thr=0.0,
+                highlight_mode=rawpy.HighlightMode.Clip, half_size=half_size,
+                demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD)
+            wb = np.asarray(raw.camera_whitebalance[:3], dtype=np.float64)
+            black = float(np.mean(raw.black_level_per_channel))
+            white = int(raw.white_level)
+        except rawpy.LibRawError as exc:
+            raise DevelopError(f"{label}: LibRaw failed to develop it ({exc}); the file may be truncated") from exc
+    neutral = np.where(wb > 0, 1.0 / np.where(wb > 0, wb, 1.0), 0.0)
+    neutral = neutral / neutral.max() if neutral.max() > 0 else np.ones(3)
+    rgb = rgb16.astype(np.float32)
+    rgb *= np.float32(1.0 / _FULL_SCALE)
+    return Developed(rgb=rgb, black_level=black, white_level=white, as_shot_neutral=neutral)

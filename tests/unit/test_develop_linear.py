@@ -1,0 +1,71 @@
+"""RAW development is linear and steady: grey patches come out as the simulator's truth, take after take."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from capturerig.develop import DevelopError, develop_linear, is_raw
+from capturerig_sim._response import camera_response
+from capturerig_sim.dng import DngMeta, encode_dng
+from capturerig_sim.raw_sensor import SensorModel, sensor_counts
+
+SERIAL = "SIM0042"
+GREYS = (0.03, 0.1, 0.3, 0.7)  # scene-linear grey patches, dark to near clipping
+
+
+def _grey_card(sensor: SensorModel, noise_seed: int | None) -> tuple[bytes, np.ndarray]:
+    """A frame of four grey patches side by side and the camera-native truth of each patch."""
+    response = camera_response(SERIAL)
+    scene = np.zeros((64, 4 * 64, 3), dtype=np.float32)
+    for k, grey in enumerate(GREYS):
+        scene[:, k * 64:(k + 1) * 64] = grey
+    counts = sensor_counts(scene, response, 1.0, sensor, noise_seed=noise_seed)
+    meta = DngMeta("capturerig", "sim-body", sensor.colour_matrix(response), sensor.as_shot_neutral(response),
+                   1 / 125, 8.0, 100, SERIAL)
+    truth = np.array([sensor.camera_from_scene(response) @ np.full(3, g) for g in GREYS])
+    return encode_dng(counts, sensor, meta), truth
+
+
+def _patch_means(rgb: np.ndarray) -> np.ndarray:
+    width = rgb.shape[1] // 4
+    margin = max(2, width // 8)  # away from the edges the demosaic blends
+    return np.array([rgb[margin:-margin, k * width + margin:(k + 1) * width - margin].reshape(-1, 3).mean(axis=0)
+                     for k in range(4)])
+
+
+@pytest.mark.parametrize("half_size", [False, True], ids=["full", "half-size"])
+def test_grey_patches_develop_to_the_simulators_truth_within_half_a_percent(half_size: bool) -> None:
+    data, truth = _grey_card(SensorModel(vignetting=0.0), noise_seed=None)
+    developed = develop_linear(data, half_size=half_size)
+    assert developed.rgb.shape == ((32, 128, 3) if half_size else (64, 256, 3))
+    assert np.allclose(_patch_means(developed.rgb), truth, rtol=0.005)
+
+
+def test_a_grey_patch_stays_within_half_a_percent_across_20_takes() -> None:
+    sensor = SensorModel(vignetting=0.0)
+    patches = np.array([_patch_means(develop_linear(_grey_card(sensor, noise_seed=take)[0], half_size=True).rgb)
+                        for take in range(20)])
+    spread = (patches.max(axis=0) - patches.min(axis=0)) / patches.mean(axis=0)
+    assert spread[1:].max() < 0.005  # the 0.03 patch is noise-limited at this size; the others are not rescaled
+
+
+def test_the_cameras_neutral_comes_back_from_its_white_balance() -> None:
+    sensor = SensorModel()
+    data, _ = _grey_card(sensor, noise_seed=None)
+    expected = sensor.as_shot_neutral(camera_response(SERIAL))
+    assert np.allclose(develop_linear(data, half_size=True).as_shot_neutral, expected, rtol=1e-4)
+
+
+def test_a_truncated_dng_is_refused_naming_the_file() -> None:
+    data, _ = _grey_card(SensorModel(), noise_seed=None)
+    with pytest.raises(DevelopError, match=r"cam07_t003\.dng"):
+        develop_linear(data[: len(data) // 3], name="cam07_t003.dng")
+
+
+def test_raw_files_are_known_by_their_suffix() -> None:
+    assert is_raw(Path("a/CAM01.DNG"))
+    assert is_raw(Path("x.cr3"))
+    assert not is_raw(Path("x.jpg"))
