@@ -31,6 +31,7 @@ from capturerig_sim._faults import SLOW_USB_FACTOR, SLOW_USB_STALL_S
 from capturerig_sim._latency import trigger_latency_ms
 from capturerig_sim._ledger import record_delivered, record_erased
 from capturerig_sim._response import SETTING_KEYS, ExposureSettings
+from capturerig_sim.raw_render import encode_raw_card, render_raw
 from capturerig_sim.render import encode_jpeg, render_image
 from capturerig_sim.studio import (
     DEFAULT_CARD_BYTES,
@@ -58,24 +59,29 @@ __all__ = [
 SIM_CAMERA_MODEL = "capturerig-sim"
 DMX_FRAME_PERIOD_S = 1.0 / 44.0  # a full 512-channel DMX512 frame at the fastest standard refresh
 _ENCODERS: Mapping[str, Callable[[npt.NDArray[np.uint8]], bytes]] = {"jpeg": encode_jpeg}
+RAW_FORMATS = frozenset({"raw"})  # DNG, rendered from the linear light, not from the 8-bit image
+SIM_FORMATS = (*_ENCODERS, *sorted(RAW_FORMATS))
 
 
-_repeat_cards: dict[tuple[int, int, str], bytes] = {}
+_repeat_cards: dict[tuple[int, int, str, str], bytes] = {}
 _repeat_lock = threading.Lock()
 
 
-def _repeat_card(width: int, height: int, file_format: str) -> bytes:
+def _repeat_card(camera: CameraConfig, file_format: str) -> bytes:
+    width, height = camera.intrinsics.width, camera.intrinsics.height
     with _repeat_lock:  # 64 cameras fire at once: make the card once, not 64 times
-        key = (width, height, file_format)
+        # A RAW card carries its camera's colour (from the serial); an encoded image is the same for all.
+        key = (width, height, file_format, camera.serial if file_format in RAW_FORMATS else "")
         if key not in _repeat_cards:
-            _repeat_cards[key] = _ENCODERS[file_format](make_test_card("simulation.images: repeat", 0, (width, height)))
+            card = make_test_card("simulation.images: repeat", 0, (width, height))
+            _repeat_cards[key] = (encode_raw_card(card, camera) if file_format in RAW_FORMATS
+                                  else _ENCODERS[file_format](card))
         return _repeat_cards[key]
 
 
 def _repeat_files(camera: CameraConfig) -> list[tuple[str, bytes]]:
     """What ``simulation.images: repeat`` delivers: one test card per image size, encoded once per process."""
-    width, height = camera.intrinsics.width, camera.intrinsics.height
-    return [(fmt, _repeat_card(width, height, fmt)) for fmt in camera.formats]
+    return [(fmt, _repeat_card(camera, fmt)) for fmt in camera.formats]
 
 
 def garble(data: bytes | bytearray | memoryview) -> bytes:
@@ -183,10 +189,10 @@ class SimCamera(_SimDevice):
         """Open the camera; raises DeviceError when it is 'unplugged' or asks for a format it cannot make."""
         if self._studio.take_fault(self.id, "disconnect"):
             raise DeviceError(self.id, "camera not found on USB", "check the cable, the hub and that it is on")
-        unsupported = [fmt for fmt in self._camera.formats if fmt not in _ENCODERS]
+        unsupported = [fmt for fmt in self._camera.formats if fmt not in SIM_FORMATS]
         if unsupported:
             raise DeviceError(self.id, f"the sim camera cannot record {', '.join(unsupported)}",
-                              f"use formats: {', '.join(_ENCODERS)}")
+                              f"use formats: {', '.join(SIM_FORMATS)}")
         self._open = True
         with self._studio.lock:
             free = self._state.free_bytes
@@ -271,18 +277,21 @@ class SimCamera(_SimDevice):
         latency_ms = trigger_latency_ms(self._camera.serial, self._body.trigger_latency_ms)  # per-body spread
         exposed_at = record.fired_at + self._studio.wall_seconds(latency_ms / 1000.0)
         files = []
+        extensions = [self._body.formats[fmt].extension.upper() if fmt in self._body.formats else fmt
+                      for fmt, _ in encoded]
         with self._studio.lock:
             state = self._state
-            for fmt, data in encoded:
-                extension = self._body.formats[fmt].extension.upper() if fmt in self._body.formats else fmt
-                for _ in range(9999):  # numbers wrap after 9999, as on a real body, skipping names in use
-                    state.counter = state.counter % 9999 + 1
-                    name = f"IMG_{state.counter:04d}.{extension}"
-                    if name not in state.files:
-                        break
-                else:
-                    raise DeviceError(self.id, "every file number is in use on the card",
-                                      "download and delete files from the card")
+            # One number per exposure, as a body names a RAW+JPEG pair (IMG_0007.DNG, IMG_0007.JPG); numbers
+            # wrap after 9999, as on a real body, skipping numbers whose names are in use.
+            for _ in range(9999):
+                state.counter = state.counter % 9999 + 1
+                names = [f"IMG_{state.counter:04d}.{extension}" for extension in extensions]
+                if not any(name in state.files for name in names):
+                    break
+            else:
+                raise DeviceError(self.id, "every file number is in use on the card",
+                                  "download and delete files from the card")
+            for (fmt, data), name in zip(encoded, names, strict=True):
                 state.files[name] = data
                 files.append(CameraFile(name=name, format=fmt, data=data, exposed_at=exposed_at))
             state.written_seq, state.written = record.seq, tuple(files)
@@ -296,13 +305,25 @@ class SimCamera(_SimDevice):
             return _repeat_files(self._camera)
         try:
             frames, _ = self._studio.exposure_light(record)
-            image = render_image(self._camera, self._studio.rig, frames, record.turntable_deg,
-                                 record.settings, self._studio.base_dir,
-                                 noise_seed=_noise_seed(self._camera.serial, record.seq), props=record.props,
-                                 subject_present=record.subject_present, room_light=record.room_light)
+            noise_seed = _noise_seed(self._camera.serial, record.seq)
+            files: list[tuple[str, bytes]] = []
+            image: npt.NDArray[np.uint8] | None = None
+            for fmt in self._camera.formats:  # RAW+JPEG: both files of one exposure, as the body writes them
+                if fmt in RAW_FORMATS:
+                    files.append((fmt, render_raw(
+                        self._camera, self._studio.rig, frames, record.turntable_deg, record.settings,
+                        self._studio.base_dir, noise_seed=noise_seed, props=record.props,
+                        subject_present=record.subject_present, room_light=record.room_light)))
+                    continue
+                if image is None:
+                    image = render_image(self._camera, self._studio.rig, frames, record.turntable_deg,
+                                         record.settings, self._studio.base_dir, noise_seed=noise_seed,
+                                         props=record.props, subject_present=record.subject_present,
+                                         room_light=record.room_light)
+                files.append((fmt, _ENCODERS[fmt](image)))
         except ValueError as exc:
             raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
-        return [(fmt, _ENCODERS[fmt](image)) for fmt in self._camera.formats]
+        return files
 
     def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
         """The files of the last exposure, after the modelled trigger, exposure, card-write and USB time.

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from capturerig.config import LightingCondition, LoadedRig, RigConfig
+from capturerig.develop import develop_linear
 from capturerig.devices import (
     Camera,
     CameraFile,
@@ -28,6 +29,7 @@ from capturerig.devices import (
 from capturerig.lighting import UniverseKey, frames_for_condition
 from capturerig_sim import TIME_SCALE_ENV, SimCamera, VirtualStudio, expected_image, get_studio
 from capturerig_sim import subject_mask as subject_mask_of
+from capturerig_sim.raw_render import raw_truth
 
 FULL_WHITE = {"intensity": 1.0, "red": 1.0, "green": 1.0, "blue": 1.0, "white": 1.0}
 RED = {"intensity": 1.0, "red": 1.0}
@@ -234,9 +236,26 @@ def test_a_camera_reconnected_later_finds_its_card_and_settings(context: DriverC
 
 
 def test_a_camera_asked_for_a_format_it_cannot_make_refuses_to_connect(context: DriverContext) -> None:
-    raw = context.rig.camera("cam00").model_copy(update={"formats": ("jpeg", "raw")})
-    with pytest.raises(DeviceError, match="raw"):
-        create_camera(raw, context).connect(timeout_s=1)
+    heif = context.rig.camera("cam00").model_copy(update={"formats": ("jpeg", "heif")})
+    with pytest.raises(DeviceError, match="heif"):
+        create_camera(heif, context).connect(timeout_s=1)
+
+
+def test_a_raw_plus_jpeg_camera_delivers_a_dng_of_the_linear_light_beside_its_jpeg(context: DriverContext) -> None:
+    rig = context.rig
+    frames = set_lights(lights(context), rig, FULL_WHITE)
+    config = rig.camera("cam00").model_copy(update={"formats": ("raw", "jpeg")})
+    device = create_camera(config, context)
+    device.connect(timeout_s=5)
+    [files] = shoot(trigger(context), [device]).values()
+    assert [(f.name, f.format) for f in files] == [("IMG_0001.DNG", "raw"), ("IMG_0001.JPG", "jpeg")]
+    developed = develop_linear(files[0].data, name=files[0].name)
+    truth = raw_truth(config, rig, frames)
+    mask = subject_mask_of(config)
+    # Full-size AHD development of a noisy mosaic against the noiseless truth: equal to within the noise.
+    error = np.abs(cv2.GaussianBlur(developed.rgb, (0, 0), 1.5) - cv2.GaussianBlur(truth, (0, 0), 1.5))[mask]
+    assert error.mean() < 0.01
+    assert float(developed.rgb[mask].mean()) == pytest.approx(float(truth[mask].mean()), rel=0.01)
 
 
 def test_light_output_checks_universe_and_frame_length(context: DriverContext, studio: VirtualStudio) -> None:

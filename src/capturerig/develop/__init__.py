@@ -6,6 +6,13 @@ maxima, gamma 1, 16 bits, the camera's own colour space, black and white levels 
 bins each 2x2 Bayer block (no demosaic): the fast path for previews and checks.
 """
 
-from capturerig.develop._linear import RAW_SUFFIXES, Developed, DevelopError, develop_linear, is_raw
+from capturerig.develop._linear import (
+    RAW_SUFFIXES,
+    Developed,
+    DevelopError,
+    check_raw,
+    develop_linear,
+    is_raw,
+)
 
-__all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "develop_linear", "is_raw"]
+__all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "check_raw", "develop_linear", "is_raw"]

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import rawpy
 
-__all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "develop_linear", "is_raw"]
+__all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "check_raw", "develop_linear", "is_raw"]
 
 # RAW formats of the bodies studios use (LibRaw reads many more; these are the ones a folder scan picks up).
 RAW_SUFFIXES = frozenset({".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw",
@@ -83,3 +83,16 @@ def develop_linear(source: Path | bytes, half_size: bool = False, name: str | No
     rgb = rgb16.astype(np.float32)
     rgb *= np.float32(1.0 / _FULL_SCALE)
     return Developed(rgb=rgb, black_level=black, white_level=white, as_shot_neutral=neutral)
+
+
+def check_raw(data: bytes | bytearray | memoryview, name: str) -> None:
+    """Raise DevelopError unless LibRaw opens ``data`` and unpacks all of its sensor data (a truncated
+    transfer fails here, before the file counts)."""
+    try:
+        with rawpy.imread(io.BytesIO(bytes(data))) as raw:
+            raw.unpack()
+            if raw.raw_image_visible.size == 0:
+                raise DevelopError(f"{name}: LibRaw finds no sensor data in it")
+    except rawpy.LibRawError as exc:
+        raise DevelopError(f"{name}: LibRaw cannot read it as RAW ({exc}); a truncated transfer or not a RAW file")\
+            from exc

@@ -11,12 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from capturerig.develop import DevelopError, check_raw
 from capturerig.files import fsync_dir, sha256_file
 
 __all__ = ["StorageError", "StoredFile", "store_bytes"]
 
 PARTIAL_SUFFIX = ".part"
 _DECODABLE = {"jpeg", "png", "tiff"}
+RAW_FORMAT = "raw"  # a body profile's RAW format (cr2, nef, arw, dng ...): LibRaw must read all of it
 
 
 class StorageError(RuntimeError):
@@ -37,6 +39,11 @@ def _check_decodes(path: Path, data: bytes | bytearray | memoryview, file_format
         if image is None or image.size == 0:
             raise StorageError(f"{path.name}: the camera's {file_format} file does not decode "
                                f"({len(data)} bytes); the take will be re-shot")
+    elif file_format == RAW_FORMAT:
+        try:
+            check_raw(data, path.name)
+        except DevelopError as exc:
+            raise StorageError(f"{exc}; the take will be re-shot") from exc
     elif not data:
         raise StorageError(f"{path.name}: the camera sent an empty {file_format} file")
 
