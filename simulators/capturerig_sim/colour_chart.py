@@ -32,6 +32,7 @@ from capturerig.config import CameraConfig, RigConfig
 from capturerig_sim._props import PlanarProp
 from capturerig_sim._response import ExposureSettings
 from capturerig_sim._scene import CameraTruth, camera_truth
+from capturerig_sim.raw_render import render_raw
 from capturerig_sim.render import AMBIENT, encode_jpeg, render_image
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "chart_texture",
     "project_chart_points",
     "render_chart",
+    "render_chart_raw",
 ]
 
 SCENE_SPACE = "linear-rec2020"
@@ -155,10 +157,19 @@ def render_chart(camera: CameraConfig, rig: RigConfig, base_dir: Path | None = N
                         noise_seed=noise_seed, props=props, subject_present=False)
 
 
+def render_chart_raw(camera: CameraConfig, rig: RigConfig, base_dir: Path | None = None, *,
+                     settings: Mapping[str, str] | None = None, noise_seed: int | None = 0,
+                     distance_m: float = 0.6, yaw_deg: float = 8.0, roll_deg: float = 0.0) -> bytes:
+    """The DNG ``camera`` records of the chart scene (parameters as :func:`render_chart`)."""
+    props = [chart_facing_camera(camera_truth(camera, rig), distance_m, yaw_deg, roll_deg)]
+    return render_raw(camera, rig, _blackout(rig), 0.0, {**CHART_SETTINGS, **(settings or {})}, base_dir,
+                      noise_seed=noise_seed, props=props, subject_present=False)
+
+
 def capture_chart_images(rig: RigConfig, out_dir: Path, base_dir: Path | None = None, *, name: str = "chart",
-                         camera_ids: Iterable[str] | None = None, jpeg: bool = False,
+                         camera_ids: Iterable[str] | None = None, jpeg: bool = False, raw: bool = False,
                          settings: Mapping[str, str] | None = None, seed: int = 0) -> dict[str, Path]:
-    """Shoot the chart with every camera and write ``out_dir/<camera_id>/<name>.png``.
+    """Shoot the chart with every camera and write ``out_dir/<camera_id>/<name>.png`` (``.dng`` with ``raw``).
 
     Parameters
     ----------
@@ -166,6 +177,8 @@ def capture_chart_images(rig: RigConfig, out_dir: Path, base_dir: Path | None = 
         Pass each image through the sim camera's JPEG encoder (quality 92, 4:2:0) first, then store the decoded
         pixels. Off by default: a technician shoots the chart losslessly (RAW or TIFF), because JPEG's
         quantised chroma shifts a flat patch's mean by up to ~1 code, worth 1-2 dE00 on the dark greys.
+    raw
+        Write each camera's RAW file instead (a DNG of the same light, :mod:`capturerig_sim.raw_render`).
     settings
         Exposure settings over :data:`CHART_SETTINGS`.
     seed
@@ -181,12 +194,18 @@ def capture_chart_images(rig: RigConfig, out_dir: Path, base_dir: Path | None = 
     for number, camera in enumerate(rig.cameras):
         if wanted is not None and camera.id not in wanted:
             continue
+        folder = out_dir / camera.id
+        folder.mkdir(parents=True, exist_ok=True)
+        if raw:
+            path = folder / f"{name}.dng"
+            path.write_bytes(render_chart_raw(camera, rig, base_dir, settings=settings,
+                                              noise_seed=seed * 1000 + number))
+            written[camera.id] = path
+            continue
         image = render_chart(camera, rig, base_dir, settings=settings, noise_seed=seed * 1000 + number)
         if jpeg:
             image = np.asarray(cv2.imdecode(np.frombuffer(encode_jpeg(image), dtype=np.uint8), cv2.IMREAD_COLOR),
                                dtype=np.uint8)
-        folder = out_dir / camera.id
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.png"
         if not cv2.imwrite(str(path), image):
             raise OSError(f"{camera.id}: could not write {path}")

@@ -4,12 +4,15 @@ Written with tifffile (the TIFF container) and these Adobe DNG 1.4 tags, each as
 DNGVersion / DNGBackwardVersion (BYTE 4), UniqueCameraModel (ASCII), CFARepeatPatternDim (SHORT 2),
 CFAPattern (BYTE 4), BlackLevel and WhiteLevel (SHORT), ColorMatrix1 (SRATIONAL 9, XYZ to camera),
 CalibrationIlluminant1 (SHORT, 21 = D65), AsShotNeutral (RATIONAL 3), plus Make / Model and the exposure
-(ExposureTime, FNumber, ISOSpeedRatings) in IFD 0. Strips, no compression: the layout every raw reader opens.
+(ExposureTime, FNumber, ISOSpeedRatings) in IFD 0, and the lens's vignetting correction as OpcodeList3
+(UNDEFINED: big-endian count, then FixVignetteRadial, opcode 3: k0..k4, cx, cy as doubles), which a DNG
+reader applies after demosaicing. Strips, no compression: the layout every raw reader opens.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,11 +23,13 @@ import tifffile
 
 from capturerig_sim.raw_sensor import CFA_PATTERNS, SensorModel
 
-__all__ = ["DngMeta", "encode_dng"]
+__all__ = ["DngMeta", "encode_dng", "opcode_list_fix_vignette"]
 
 _PHOTOMETRIC_CFA = 32803
 _D65 = 21
 _RATIONAL_DENOMINATOR = 1_000_000
+_FIX_VIGNETTE_RADIAL = 3
+_OPCODE_DNG_VERSION = 0x01030000  # the opcode's minimum DNG version, 1.3
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class DngMeta:
     aperture: float
     iso: float
     serial: str = ""
+    vignette_k: tuple[float, float, float, float, float] | None = None  # FixVignetteRadial k0..k4
 
 
 def _rationals(values: Sequence[float], signed: bool) -> tuple[int, ...]:
@@ -51,11 +57,19 @@ def _rationals(values: Sequence[float], signed: bool) -> tuple[int, ...]:
     return tuple(out)
 
 
+def opcode_list_fix_vignette(k: tuple[float, float, float, float, float], cx: float = 0.5,
+                             cy: float = 0.5) -> bytes:
+    """An OpcodeList holding one FixVignetteRadial (optical centre ``cx``, ``cy`` as fractions of the image)."""
+    params = struct.pack(">7d", *k, cx, cy)
+    return struct.pack(">I", 1) + struct.pack(">IIII", _FIX_VIGNETTE_RADIAL, _OPCODE_DNG_VERSION, 0,
+                                               len(params)) + params
+
+
 def encode_dng(counts: npt.NDArray[np.uint16], sensor: SensorModel, meta: DngMeta) -> bytes:
     """The DNG file of ``counts`` (height, width) uint16 CFA values, as bytes."""
     if counts.dtype != np.uint16 or counts.ndim != 2:
         raise ValueError(f"a CFA image is 2-D uint16, not {counts.dtype} {counts.shape}")
-    tags = [
+    tags: list[tuple[int, int | str, int, object, bool]] = [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
         (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
         (50708, "s", 0, meta.model, True),  # UniqueCameraModel
@@ -74,6 +88,9 @@ def encode_dng(counts: npt.NDArray[np.uint16], sensor: SensorModel, meta: DngMet
     ]
     if meta.serial:
         tags.append((50735, "s", 0, meta.serial, True))  # CameraSerialNumber
+    if meta.vignette_k is not None:
+        opcodes = opcode_list_fix_vignette(meta.vignette_k)
+        tags.append((51022, 7, len(opcodes), opcodes, True))  # OpcodeList3, UNDEFINED
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, counts, photometric=_PHOTOMETRIC_CFA, extratags=tags, metadata=None,
                      compression=None, software="capturerig simulator")

@@ -19,7 +19,7 @@ from capturerig_sim._props import PlanarProp
 from capturerig_sim._response import DEFAULT_SETTINGS, ExposureSettings, camera_response
 from capturerig_sim._scene import CameraTruth, camera_truth
 from capturerig_sim.dng import DngMeta, encode_dng
-from capturerig_sim.raw_sensor import SensorModel, sensor_counts, vignetting_map
+from capturerig_sim.raw_sensor import SensorModel, sensor_counts, vignetting_correction, vignetting_map
 from capturerig_sim.render import EXPOSURE_CALIBRATION, fixture_lights, render_linear
 
 __all__ = ["SIM_SENSOR", "encode_raw_card", "raw_meta", "raw_truth", "render_raw"]
@@ -34,7 +34,8 @@ def raw_meta(camera: CameraConfig, exposure: ExposureSettings, sensor: SensorMod
     response = camera_response(camera.serial)
     return DngMeta(make=SIM_MAKE, model=SIM_RAW_MODEL, colour_matrix=sensor.colour_matrix(response),
                    as_shot_neutral=sensor.as_shot_neutral(response), shutter_s=exposure.shutter_s,
-                   aperture=exposure.aperture, iso=exposure.iso, serial=camera.serial)
+                   aperture=exposure.aperture, iso=exposure.iso, serial=camera.serial,
+                   vignette_k=vignetting_correction(sensor) if sensor.vignetting else None)
 
 
 def _scene(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, bytes], turntable_deg: float,
@@ -73,13 +74,13 @@ def raw_truth(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey,
               base_dir: Path | None = None, props: Sequence[PlanarProp] = (), subject_present: bool = True,
               room_light: float = 0.0, sensor: SensorModel = SIM_SENSOR) -> npt.NDArray[np.float32]:
     """Camera-native linear RGB (height, width, 3) in 0..1 of the sensor's range a perfect development of
-    :func:`render_raw`'s file gives (no noise, no mosaic; vignetting and clipping included)."""
+    :func:`render_raw`'s file gives (no noise, no mosaic, its vignetting corrected; clipping included)."""
     exposure = _exposure(camera, settings)
     scene = _scene(camera, rig, frames, turntable_deg, base_dir, props, subject_present, None, room_light)
     native = scene @ sensor.camera_from_scene(camera_response(camera.serial)).T.astype(np.float32)
     native *= np.float32(EXPOSURE_CALIBRATION * exposure.gain)
-    native *= vignetting_map(scene.shape[0], scene.shape[1], sensor)[..., None]
-    return np.asarray(np.clip(native, 0.0, 1.0), dtype=np.float32)
+    falloff = vignetting_map(scene.shape[0], scene.shape[1], sensor)[..., None]
+    return np.asarray(np.clip(native * falloff, 0.0, 1.0) / falloff, dtype=np.float32)  # clipped on the sensor
 
 
 def encode_raw_card(card_bgr: npt.NDArray[np.uint8], camera: CameraConfig,

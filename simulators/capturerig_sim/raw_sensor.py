@@ -4,9 +4,11 @@ The same light the JPEG path renders (:func:`capturerig_sim.render.render_linear
 D65 white) reaches the sensor through the camera's own colour mix (:mod:`capturerig_sim._response`) and its
 channel sensitivities, the inverse of its daylight white-balance gains (so daylight grey reads as the camera's
 as-shot neutral, as a real sensor's green is the most sensitive). The lens darkens the corners (cos^4 falloff
-of a lens of the camera's own field of view, scaled by ``vignetting``). Counts: ``black + signal`` with the
-signal in the white level's units, photon (shot) noise from a full well of ``full_well_e`` electrons at base
-ISO and a read noise in counts, rounded and clipped at the white level as a sensor's ADC does.
+of a lens of the camera's own field of view, scaled by ``vignetting``); the DNG states the gain that undoes it
+(:func:`vignetting_correction`, its FixVignetteRadial opcode), as a camera's lens profile does. Counts:
+``black + signal`` with the signal in the white level's units, photon (shot) noise from a full well of
+``full_well_e`` electrons at base ISO and a read noise in counts, rounded and clipped at the white level as a
+sensor's ADC does.
 
 ``sensor_counts`` without a seed is the noiseless truth the linearity tests compare against.
 """
@@ -20,7 +22,8 @@ import numpy.typing as npt
 
 from capturerig_sim._response import CameraResponse
 
-__all__ = ["BT2020_TO_XYZ", "CFA_PATTERNS", "SensorModel", "mosaic", "sensor_counts", "vignetting_map"]
+__all__ = ["BT2020_TO_XYZ", "CFA_PATTERNS", "SensorModel", "mosaic", "sensor_counts", "vignetting_correction",
+           "vignetting_map"]
 
 # ITU-R BT.2020 primaries, D65 white: linear RGB to CIE XYZ (Y of white = 1).
 BT2020_TO_XYZ = np.array([[0.6369580, 0.1446169, 0.1688810],
@@ -76,9 +79,22 @@ def vignetting_map(height: int, width: int, sensor: SensorModel) -> npt.NDArray[
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     half_diagonal = np.hypot((width - 1) / 2, (height - 1) / 2) or 1.0
     radius = np.hypot(xs - (width - 1) / 2, ys - (height - 1) / 2) / half_diagonal
+    return np.asarray(_falloff(radius, sensor), dtype=np.float32)
+
+
+def _falloff(radius: npt.NDArray[np.float64], sensor: SensorModel) -> npt.NDArray[np.float64]:
     angle = np.arctan(radius * np.tan(np.radians(sensor.half_fov_deg)))
-    falloff = np.cos(angle) ** 4
-    return np.asarray(1.0 - sensor.vignetting * (1.0 - falloff), dtype=np.float32)
+    return np.asarray(1.0 - sensor.vignetting * (1.0 - np.cos(angle) ** 4), dtype=np.float64)
+
+
+def vignetting_correction(sensor: SensorModel) -> tuple[float, float, float, float, float]:
+    """DNG FixVignetteRadial k0..k4: the gain ``1 + k0 r^2 + ... + k4 r^10`` (r = 1 at the farthest corner)
+    that undoes the lens's falloff, fitted to it (within 0.05 % over the frame for the default lens)."""
+    radius = np.linspace(0.0, 1.0, 201)
+    powers = np.stack([radius ** (2 * (k + 1)) for k in range(5)], axis=1)
+    coefficients, *_ = np.linalg.lstsq(powers, 1.0 / _falloff(radius, sensor) - 1.0, rcond=None)
+    k0, k1, k2, k3, k4 = (float(c) for c in coefficients)
+    return k0, k1, k2, k3, k4
 
 
 def mosaic(camera_rgb: npt.NDArray[np.float32], pattern: str) -> npt.NDArray[np.float32]:

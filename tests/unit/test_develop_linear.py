@@ -10,7 +10,7 @@ import pytest
 from capturerig.develop import DevelopError, develop_linear, is_raw
 from capturerig_sim._response import camera_response
 from capturerig_sim.dng import DngMeta, encode_dng
-from capturerig_sim.raw_sensor import SensorModel, sensor_counts
+from capturerig_sim.raw_sensor import SensorModel, sensor_counts, vignetting_correction
 
 SERIAL = "SIM0042"
 GREYS = (0.03, 0.1, 0.3, 0.7)  # scene-linear grey patches, dark to near clipping
@@ -69,3 +69,15 @@ def test_raw_files_are_known_by_their_suffix() -> None:
     assert is_raw(Path("a/CAM01.DNG"))
     assert is_raw(Path("x.cr3"))
     assert not is_raw(Path("x.jpg"))
+
+
+def test_the_lenss_falloff_is_undone_from_the_dngs_own_vignetting_correction() -> None:
+    sensor = SensorModel()  # cos^4 falloff of a 30 degree half-diagonal field: the corners at 56 %
+    response = camera_response(SERIAL)
+    counts = sensor_counts(np.full((96, 128, 3), 0.3, dtype=np.float32), response, 1.0, sensor)
+    black = sensor.black_level
+    assert counts[0, 1] - black < 0.6 * (counts[48, 65] - black)  # the raw corner (a green site) is dark
+    meta = DngMeta("capturerig", "sim-body", sensor.colour_matrix(response), sensor.as_shot_neutral(response),
+                   1 / 125, 8.0, 100, SERIAL, vignette_k=vignetting_correction(sensor))
+    green = develop_linear(encode_dng(counts, sensor, meta)).rgb[4:-4, 4:-4, 1]
+    assert float(green.max() / green.min()) < 1.005  # flat again, as a DNG reader must make it

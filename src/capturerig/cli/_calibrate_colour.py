@@ -67,7 +67,8 @@ def calibrate_colour_command(
         "--model", help="auto (chosen by leave-one-out error), matrix or root-polynomial")] = "auto",
     working_space: Annotated[str, typer.Option(
         "--working-space", help="linear-srgb or linear-rec2020")] = "linear-srgb",
-    raw: Annotated[bool, typer.Option("--raw", help="the shots are linear (RAW): fit gains, no tone curve")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="the images are linear already (developed with no tone "
+                                      "curve); RAW files (DNG, CR2, NEF ...) are always fitted linearly")] = False,
 ) -> None:
     """Fit every camera's colour correction from ColorChecker 24 shots; compare cameras before and after."""
     from capturerig.calibration.colour import (
@@ -114,17 +115,21 @@ def colour_apply(
     in_dir: Annotated[Path, typer.Option("--in", help="images to correct: DIR/<camera_id>/*")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the corrected images")],
     sixteen_bit: Annotated[bool, typer.Option("--16bit", help="write 16-bit PNG instead of 8-bit")] = False,
+    linear: Annotated[bool, typer.Option("--linear", help="write 16-bit linear TIFF in the calibration's "
+                                         "working space (no sRGB curve) instead")] = False,
 ) -> None:
-    """Write colour-corrected copies of every camera's images (sRGB; 8-bit by default, 16-bit PNG on request)."""
+    """Write colour-corrected copies of every camera's images (sRGB; 8-bit by default, 16-bit PNG on request,
+    16-bit linear TIFF with --linear). RAW files (DNG, CR2, NEF ...) are developed linearly first."""
     from capturerig.calibration.colour import apply_to_folder, load_colour
 
     try:
         calibration = load_colour(calib)
-        result = apply_to_folder(calibration, in_dir, out_dir, 16 if sixteen_bit else 8)
+        result = apply_to_folder(calibration, in_dir, out_dir, 16 if sixteen_bit else 8, linear=linear)
     except (ValueError, FileNotFoundError) as exc:
         raise fail(escape(str(exc)), BAD_INPUT) from exc
     for problem in result.problems:
         errors.print(f"[red]{escape(str(problem))}", highlight=False)
-    console.print(f"wrote {len(result.written)} corrected images to {out_dir}")
+    kind = "16-bit linear TIFF" if linear else "16-bit sRGB" if sixteen_bit else "8-bit sRGB"
+    console.print(f"wrote {len(result.written)} corrected images ({kind}) to {out_dir}")
     if result.problems:
         raise typer.Exit(FAILED)

@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import rawpy
 
+from capturerig.develop._opcodes import apply_vignette, read_dng_corrections
+
 __all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "check_raw", "develop_linear", "is_raw"]
 
 # RAW formats of the bodies studios use (LibRaw reads many more; these are the ones a folder scan picks up).
@@ -82,6 +84,9 @@ def develop_linear(source: Path | bytes, half_size: bool = False, name: str | No
     neutral = neutral / neutral.max() if neutral.max() > 0 else np.ones(3)
     rgb = rgb16.astype(np.float32)
     rgb *= np.float32(1.0 / _FULL_SCALE)
+    corrections = read_dng_corrections(source)
+    if corrections.vignette is not None:  # the lens's falloff, as every DNG reader must undo it
+        apply_vignette(rgb, corrections.vignette)
     return Developed(rgb=rgb, black_level=black, white_level=white, as_shot_neutral=neutral)
 
 

@@ -30,6 +30,12 @@ __all__ = ["SCHEMA", "CameraColour", "ColourCalibration", "ExcludedPatch", "load
 
 SCHEMA = "capturerig.colour/1"
 # Lists of numbers on one line each: a person reads the file, and 24 patches one per line hide the rest.
+# What a fit was made from (colour.json cameras.<id>.input): apply it to the same kind of file.
+_SOURCES = {
+    "raw": "RAW files developed linearly by LibRaw (no white balance, gamma 1, camera colour space)",
+    "linear": "linear images (developed without a tone curve)",
+    "image": "images with the camera's tone curve, undone per channel from the chart's neutral patches",
+}
 _NUMBER_LIST = re.compile(r"\[\s+((?:-?[0-9.eE+-]+|null)(?:,\s+(?:-?[0-9.eE+-]+|null))*)\s+\]")
 FloatArray = npt.NDArray[np.float64]
 
@@ -75,6 +81,9 @@ class CameraColour:
         Things the operator should know (under-exposure, a noisy chart).
     images
         The chart images the fit came from.
+    source
+        What they were: ``raw`` (RAW files developed linearly), ``linear`` (linear images) or ``image``
+        (8-bit or 16-bit images with the camera's tone curve, undone per channel by the fit).
     """
 
     camera_id: str
@@ -86,6 +95,7 @@ class CameraColour:
     excluded: tuple[ExcludedPatch, ...] = ()
     warnings: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
+    source: str = "image"
 
     @property
     def loo_mean(self) -> float:
@@ -117,6 +127,7 @@ class CameraColour:
             "excluded_patches": [{"patch": p.index + 1, "name": p.name, "reason": p.reason} for p in self.excluded],
             "warnings": list(self.warnings),
             "images": list(self.images),
+            "input": {"source": self.source, "how": _SOURCES[self.source]},
         }
 
     @classmethod
@@ -161,8 +172,12 @@ class CameraColour:
             model = ColourModel(Linearisation(lin_coefficients, lower_log), gains, model_name, coefficients)
             excluded = tuple(ExcludedPatch(int(p["patch"]) - 1, str(p["name"]), str(p["reason"]))
                              for p in entry.get("excluded_patches", []))
+            source = str(entry.get("input", {}).get("source", "image"))  # files before RAW input were images
+            if source not in _SOURCES:
+                raise field_error("input.source", f"'{source}' is not one of {', '.join(_SOURCES)}")
             return cls(camera_id, model, space, patches("in_sample"), patches("leave_one_out"), (), excluded,
-                       tuple(str(w) for w in entry.get("warnings", [])), tuple(str(i) for i in entry.get("images", [])))
+                       tuple(str(w) for w in entry.get("warnings", [])), tuple(str(i) for i in entry.get("images", [])),
+                       source)
         except KeyError as exc:
             raise field_error(str(exc.args[0]), "missing") from None
         except (TypeError, ValueError) as exc:

@@ -1,7 +1,9 @@
 """Calibrate every camera from a folder of chart shots: find, sample, check, fit, compare across cameras.
 
-Input layout: ``DIR/<camera_id>/<name>.<ext>`` (PNG, JPEG or TIFF, 8 or 16 bit); several shots of one camera
-are averaged patch by patch. When ``cv2.mcc`` cannot find the chart in a shot, four corners from the
+Input layout: ``DIR/<camera_id>/<name>.<ext>``: PNG, JPEG or TIFF (8 or 16 bit), or RAW files (DNG, CR2/CR3,
+NEF, ARW ... as LibRaw reads them), developed linearly (:mod:`capturerig.develop`) so the fit runs on linear
+camera RGB with no tone curve to undo; a camera's shots are all RAW or all images, never mixed. Several shots
+of one camera are averaged patch by patch. When ``cv2.mcc`` cannot find the chart in a shot, four corners from the
 operator's corner file stand in (see :func:`load_chart_corners`); when neither exists, the shot is saved with
 what detection saw drawn on it, and the camera is reported by name.
 """
@@ -37,6 +39,7 @@ from capturerig.calibration.colour._reference import (
     srgb_decode,
 )
 from capturerig.config import ConfigError, ConfigProblem, load_located_yaml
+from capturerig.develop import DevelopError, develop_linear, is_raw, linear_bgr16, preview_bgr8
 
 __all__ = [
     "CLIPPED_FRACTION",
@@ -51,7 +54,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # besides RAW files (capturerig.develop.is_raw)
 CLIPPED_FRACTION = 0.02  # a patch with more of its pixels at full scale than this is excluded
 NONUNIFORM_STD = 0.03  # of full scale (~8 codes of 255): glare, a shadow or corners off the patch
 UNDER_EXPOSED_WHITE = 0.5  # white patch below half of full scale: dark patches drown in noise and quantisation
@@ -116,12 +119,13 @@ def find_chart_images(images_dir: Path) -> dict[str, list[Path]]:
         raise FileNotFoundError(f"{images_dir}: no such folder (expected {images_dir}/<camera_id>/<image>)")
     found = {}
     for folder in sorted(p for p in images_dir.iterdir() if p.is_dir()):
-        images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        images = sorted(p for p in folder.iterdir()
+                        if p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or is_raw(p)))
         if images:
             found[folder.name] = images
     if not found:
         raise ValueError(f"{images_dir}: no chart images found (expected {images_dir}/<camera_id>/<name>"
-                         f"{{{','.join(IMAGE_SUFFIXES)}}})")
+                         f"{{{','.join(IMAGE_SUFFIXES)}}} or a RAW file)")
     return found
 
 
@@ -167,6 +171,19 @@ def _read_image(path: Path) -> npt.NDArray[np.generic]:
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{path.name}: {image.dtype} images are not supported (8- or 16-bit only)")
     return np.ascontiguousarray(image)
+
+
+def _read_shot(path: Path) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]]:
+    """The shot to find the chart in and the one to sample: one image, or for a RAW file an 8-bit preview
+    and its 16-bit linear development."""
+    if not is_raw(path):
+        image = _read_image(path)
+        return image, image
+    try:
+        developed = develop_linear(path, name=path.name)
+    except DevelopError as exc:
+        raise ValueError(str(exc)) from exc
+    return preview_bgr8(developed), linear_bgr16(developed)
 
 
 def _debug_path(debug_dir: Path, camera_id: str, image: Path) -> Path:
@@ -219,7 +236,8 @@ def calibrate_colour(images_dir: Path, *, corners: Mapping[str, npt.ArrayLike] |
     models
         Colour models to choose from by leave-one-out error.
     raw
-        The images are linear (RAW developed without a tone curve): no linearisation, gains only.
+        The images are linear already (RAW developed elsewhere without a tone curve): no linearisation. RAW
+        files themselves are recognised by their names and always fit linearly.
     debug_dir
         Where shots without a chart are saved with the detection attempt drawn (default:
         ``images_dir/../colour-debug``).
@@ -242,9 +260,15 @@ def calibrate_colour(images_dir: Path, *, corners: Mapping[str, npt.ArrayLike] |
         shots: list[PatchSamples] = []
         locations: list[ChartLocation] = []
         failures: list[CameraProblem] = []
+        clipped_raw: list[CameraProblem] = []  # RAW shots with patches at the sensor's white level
+        linear = raw or any(is_raw(p) for p in images)
+        if linear and not raw and not all(is_raw(p) for p in images):
+            run.problems.append(CameraProblem(camera_id, "its folder mixes RAW files and images; calibrate from "
+                                              "one kind (RAW for the linear fit)"))
+            continue
         for image_path in images:
             try:
-                image = _read_image(image_path)
+                image, sampled = _read_shot(image_path)
                 location = detect_chart(image)
                 given = fallback.get(f"{camera_id}/{image_path.name}", fallback.get(camera_id))
                 if location is None and given is not None:
@@ -256,7 +280,14 @@ def calibrate_colour(images_dir: Path, *, corners: Mapping[str, npt.ArrayLike] |
                     failures.append(CameraProblem(camera_id, message + "; give its corners in a corner file "
                                                   "(--corners)", debug))
                     continue
-                shots.append(sample_patches(image, location))
+                shot = sample_patches(sampled, location)
+                clipped = [f"{k + 1} {chart.names[k]}" for k in np.flatnonzero(shot.clipped > CLIPPED_FRACTION)]
+                if clipped and is_raw(image_path):  # the sensor's white level: that light is lost, not tone-mapped
+                    clipped_raw.append(CameraProblem(camera_id, f"{image_path.name} is clipped in RAW on patch "
+                                                     f"{', '.join(clipped)}; shoot the chart darker (a shorter "
+                                                     "shutter or less light) and calibrate again"))
+                    continue
+                shots.append(shot)
                 locations.append(location)
                 if camera_id not in run.overlays:
                     how = "found by cv2.mcc" if location.method == "mcc" else "corners from the corner file"
@@ -264,6 +295,9 @@ def calibrate_colour(images_dir: Path, *, corners: Mapping[str, npt.ArrayLike] |
             except ValueError as exc:
                 failures.append(CameraProblem(camera_id, f"{image_path.name}: {exc}"))
         detected = time.perf_counter()
+        if clipped_raw:
+            run.problems.extend(clipped_raw)
+            continue
         if not shots:
             run.problems.extend(failures or [CameraProblem(camera_id, "no usable chart shot")])
             continue
@@ -274,7 +308,7 @@ def calibrate_colour(images_dir: Path, *, corners: Mapping[str, npt.ArrayLike] |
         use[[patch.index for patch in excluded]] = False
         try:
             fit = fit_camera_colour(samples.mean, chart, use, working_space, models,
-                                    (0,) if raw else LINEARISATION_DEGREES)
+                                    (0,) if linear else LINEARISATION_DEGREES)
         except ValueError as exc:
             excluded_text = "; ".join(str(p) for p in excluded)
             run.problems.append(CameraProblem(camera_id, f"{exc}" + (f" (excluded: {excluded_text})"
@@ -282,10 +316,11 @@ def calibrate_colour(images_dir: Path, *, corners: Mapping[str, npt.ArrayLike] |
             continue
         run.calibration.cameras[camera_id] = CameraColour(
             camera_id, fit.chosen, working_space, fit.candidate.in_sample_de, fit.candidate.loo_de, fit.candidates,
-            tuple(excluded), tuple(warnings), tuple(str(p.relative_to(images_dir)) for p in images))
+            tuple(excluded), tuple(warnings), tuple(str(p.relative_to(images_dir)) for p in images),
+            source="raw" if any(is_raw(p) for p in images) else "linear" if raw else "image")
         run.samples[camera_id] = samples
         run.locations[camera_id] = locations
-        before = linear_to_lab(srgb_decode(samples.mean) if not raw else samples.mean, "linear-srgb")
+        before = linear_to_lab(samples.mean if linear else srgb_decode(samples.mean), "linear-srgb")
         after = linear_to_lab(fit.chosen.apply(samples.mean), working_space)
         before[~use] = np.nan
         after[~use] = np.nan

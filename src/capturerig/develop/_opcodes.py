@@ -1,0 +1,69 @@
+"""The DNG opcodes a linear development applies itself: LibRaw leaves OpcodeList3 to the caller.
+
+Only FixVignetteRadial (opcode 3, DNG 1.3) changes a linear image's values in a way colour work needs: the
+lens's falloff, as a radial gain ``1 + k0 r^2 + k1 r^4 + k2 r^6 + k3 r^8 + k4 r^10`` about the optical centre
+(cx, cy as fractions of the image), r = 1 at the farthest corner. Other opcodes in the list are named in
+``skipped`` (a report can say so) and left alone.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import tifffile
+
+__all__ = ["DngCorrections", "apply_vignette", "read_dng_corrections"]
+
+_OPCODE_LIST_3 = 51022
+_FIX_VIGNETTE_RADIAL = 3
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+
+
+@dataclass(frozen=True)
+class DngCorrections:
+    vignette: tuple[float, ...] | None = None  # k0..k4, cx, cy
+    skipped: tuple[int, ...] = field(default=())  # opcode ids not applied
+
+
+def _parse(opcodes: bytes) -> DngCorrections:
+    count = struct.unpack_from(">I", opcodes, 0)[0]
+    offset, vignette, skipped = 4, None, []
+    for _ in range(count):
+        opcode, _version, _flags, size = struct.unpack_from(">IIII", opcodes, offset)
+        offset += 16
+        if opcode == _FIX_VIGNETTE_RADIAL and size == 56:
+            vignette = struct.unpack_from(">7d", opcodes, offset)
+        else:
+            skipped.append(opcode)
+        offset += size
+    return DngCorrections(vignette, tuple(skipped))
+
+
+def read_dng_corrections(source: Path | bytes) -> DngCorrections:
+    """The corrections a DNG's OpcodeList3 asks for (none for another RAW format or a DNG without any)."""
+    head = source[:4] if isinstance(source, bytes) else source.open("rb").read(4)
+    if head not in _TIFF_MAGIC:
+        return DngCorrections()
+    with tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source) as tiff:
+        for page in tiff.pages:
+            tag = page.tags.get(_OPCODE_LIST_3)  # type: ignore[union-attr]
+            if tag is not None and isinstance(tag.value, bytes):
+                return _parse(tag.value)
+    return DngCorrections()
+
+
+def apply_vignette(rgb: npt.NDArray[np.float32], vignette: tuple[float, ...]) -> None:
+    """Multiply ``rgb`` (height, width, 3) in place by the radial gain of FixVignetteRadial."""
+    k, cx, cy = vignette[:5], vignette[5], vignette[6]
+    height, width = rgb.shape[:2]
+    centre_x, centre_y = cx * (width - 1), cy * (height - 1)
+    farthest = max(np.hypot(x - centre_x, y - centre_y) for x in (0, width - 1) for y in (0, height - 1)) or 1.0
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    r2 = ((xs - centre_x) ** 2 + (ys - centre_y) ** 2) / farthest ** 2
+    gain = 1.0 + sum(coefficient * r2 ** (n + 1) for n, coefficient in enumerate(k))
+    rgb *= gain.astype(np.float32)[..., None]
