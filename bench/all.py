@@ -49,6 +49,7 @@ BENCHES = (
     Bench("serial_lights", ("--seconds", "10"), ("--seconds", "3")),
     Bench("calibration", (), ("--quick",)),
     Bench("colour", (), ()),
+    Bench("colour", ("--raw",), ("--raw",)),  # RAW beside JPEG q92: the same script, its RAW case
     Bench("package", ("--gigabytes", "2"), ("--gigabytes", "0.5", "--runs", "1")),
     Bench("web", (), ()),
     Bench("faultproxy", (), ("--pings", "1000", "--megabytes", "64")),
