@@ -20,6 +20,7 @@ from capturerig.cli._calibrate import calibrate_app
 from capturerig.cli._calibrate_capture import calibrate_capture  # noqa: F401 (adds `calibrate capture`)
 from capturerig.cli._calibrate_colour import colour_app
 from capturerig.cli._cameras import cameras_app
+from capturerig.cli._develop import develop
 from capturerig.cli._devices_check import devices_check
 from capturerig.cli._lights import lights_app
 from capturerig.cli._output import (
@@ -69,6 +70,7 @@ app.command("serve")(serve_command)
 app.command("agent")(agent_command)
 app.command("package")(package)
 app.command("verify")(verify)
+app.command("develop")(develop)
 # Plug-ins add command groups (the simulator's `capturerig sim`) through an entry point: core never
 # imports them.
 for _plugin in entry_points(group="capturerig.cli_plugins"):
