@@ -51,6 +51,7 @@ BENCHES = (
     Bench("colour", (), ()),
     Bench("colour", ("--raw",), ("--raw",)),  # RAW beside JPEG q92: the same script, its RAW case
     Bench("package", ("--gigabytes", "2"), ("--gigabytes", "0.5", "--runs", "1")),
+    Bench("develop", ("--files", "16", "--megapixels", "12"), ("--files", "6", "--megapixels", "6")),
     Bench("web", (), ()),
     Bench("faultproxy", (), ("--pings", "1000", "--megabytes", "64")),
     Bench("agents", (), ("--quick",)),

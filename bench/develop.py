@@ -1,0 +1,139 @@
+"""RAW development throughput: Dask workers against the same work in a plain loop, on the same DNG files.
+
+Makes ``--files`` DNGs of ``--megapixels`` (the sim sensor: a 14-bit Bayer mosaic with photon and read noise,
+each file unique) in a temporary folder, then times, files per second:
+
+* plain rawpy: ``rawpy.imread`` + ``postprocess`` with the linear settings, nothing written (the bound);
+* loop: ``capturerig.processing.develop_file`` (rawpy, sha256 check, 8-bit PNG + 16-bit TIFF written and
+  renamed) called file after file in this process;
+* Dask, 1 and 2 local worker processes: the same task, one per file, through ``develop_session``'s path.
+
+Targets (issue 21): 1 worker >= 0.9x the loop; 2 workers >= 1.7x 1 worker on a 2-core machine.
+Run: .venv/bin/python bench/develop.py [--files 16] [--megapixels 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _figures import record  # bench/ is not a package; bench/all.py collects these figures
+
+ONE_WORKER_TARGET = 0.9
+TWO_WORKER_TARGET = 1.7
+
+
+def make_files(folder: Path, count: int, megapixels: float) -> list[tuple[Path, str]]:
+    """``count`` unique DNGs of a textured grey scene; (path, sha256) each."""
+    from capturerig_sim._response import camera_response
+    from capturerig_sim.dng import DngMeta, encode_dng
+    from capturerig_sim.raw_sensor import SensorModel, sensor_counts, vignetting_correction
+
+    height = round((megapixels * 1e6 * 3 / 4) ** 0.5 / 2) * 2
+    width = round(height * 4 / 3 / 2) * 2
+    sensor = SensorModel()
+    response = camera_response("BENCH0001")
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    scene = np.stack([0.2 + 0.15 * np.sin(xs / 37.0), 0.25 + 0.1 * np.cos(ys / 23.0),
+                      0.2 + 0.1 * np.sin((xs + ys) / 51.0)], axis=-1).astype(np.float32)
+    meta = DngMeta("capturerig", "bench", sensor.colour_matrix(response), sensor.as_shot_neutral(response),
+                   1 / 125, 8.0, 100, "BENCH0001", vignetting_correction(sensor))
+    files = []
+    for index in range(count):
+        data = encode_dng(sensor_counts(scene, response, 1.0, sensor, noise_seed=index), sensor, meta)
+        path = folder / "cam00" / f"IMG_{index:04d}.dng"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        files.append((path, hashlib.sha256(data).hexdigest()))
+    return files
+
+
+def plain_rawpy(files: list[tuple[Path, str]]) -> float:
+    import rawpy
+
+    started = time.perf_counter()
+    for path, _ in files:
+        with rawpy.imread(str(path)) as raw:
+            raw.postprocess(gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=False,
+                            use_auto_wb=False, user_wb=[1.0, 1.0, 1.0, 1.0], output_color=rawpy.ColorSpace.raw,
+                            adjust_maximum_thr=0.0)
+    return len(files) / (time.perf_counter() - started)
+
+
+def loop(files: list[tuple[Path, str]], out: Path) -> float:
+    from capturerig.processing import develop_file
+
+    started = time.perf_counter()
+    for path, sha256 in files:
+        stem = out / "cam00" / path.stem
+        develop_file(str(path), sha256, "cam00", f"{stem}.png", f"{stem}.tif")
+    return len(files) / (time.perf_counter() - started)
+
+
+def dask_run(files: list[tuple[Path, str]], out: Path, workers: int) -> float:
+    from distributed import wait
+
+    from capturerig.processing import MEMORY_RESOURCE, develop_file, open_cluster
+
+    with open_cluster(workers=workers) as client:
+        client.submit(sum, [1]).result()  # workers up and warm before the clock starts
+        started = time.perf_counter()
+        futures = []
+        for path, sha256 in files:
+            stem = out / "cam00" / path.stem
+            futures.append(client.submit(develop_file, str(path), sha256, "cam00", f"{stem}.png", f"{stem}.tif",
+                                         resources={MEMORY_RESOURCE: 1}, pure=False))
+        wait(futures)
+        for future in futures:
+            future.result()
+        return len(files) / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=16)
+    parser.add_argument("--megapixels", type=float, default=12.0)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory(prefix="bench-develop-") as scratch:
+        root = Path(scratch)
+        started = time.perf_counter()
+        files = make_files(root / "raw", args.files, args.megapixels)
+        size_mb = sum(p.stat().st_size for p, _ in files) / 1e6
+        print(f"{len(files)} DNGs of {args.megapixels:g} MP ({size_mb:.0f} MB) made in "
+              f"{time.perf_counter() - started:.1f} s")
+        bound = plain_rawpy(files)
+        looped = loop(files, root / "loop")
+        one = dask_run(files, root / "dask1", 1)
+        two = dask_run(files, root / "dask2", 2)
+        identical = all((root / "loop" / "cam00" / name).read_bytes() == (root / run / "cam00" / name).read_bytes()
+                        for run in ("dask1", "dask2") for name in os.listdir(root / "loop" / "cam00"))
+    print(f"plain rawpy (develop only, nothing written): {bound:6.2f} files/s  (the bound)")
+    print(f"loop of develop_file (+ PNG + TIFF):         {looped:6.2f} files/s  ({looped / bound:.2f}x the bound)")
+    print(f"Dask, 1 worker process:                      {one:6.2f} files/s  ({one / looped:.2f}x the loop; "
+          f"target >= {ONE_WORKER_TARGET})")
+    print(f"Dask, 2 worker processes:                    {two:6.2f} files/s  ({two / one:.2f}x 1 worker; "
+          f"target >= {TWO_WORKER_TARGET} on 2 cores)")
+    print(f"outputs byte-identical across loop, 1 and 2 workers: {identical}")
+    note = f"{args.files} DNGs of {args.megapixels:g} MP, PNG + TIFF each"
+    record("develop", "Dask 1 worker / loop of the same task", one / looped, "x", target=ONE_WORKER_TARGET,
+           better="higher", note=note)
+    record("develop", "Dask 2 workers / 1 worker", two / one, "x", target=TWO_WORKER_TARGET, better="higher",
+           note=note)
+    record("develop", "loop of develop_file", looped, "files/s", bound=bound, better="higher", note=note)
+    ok = one / looped >= ONE_WORKER_TARGET and two / one >= TWO_WORKER_TARGET and identical
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
