@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
 import capturerig
+from capturerig.calibration.colour import calibrate_colour, save_colour
 from capturerig.develop import develop_linear
-from capturerig.engine import RunState, Session
+from capturerig.engine import RunState, Session, package_session
+from capturerig.packaging import verify_package
 from capturerig.plan import expand_plan
+from capturerig_sim.colour_chart import capture_chart_images
 from tests.conftest import with_test_card_images
 
 
@@ -31,3 +40,73 @@ def test_every_camera_delivers_its_dng_and_its_jpeg_to_each_take(studio_files: P
     assert first["card_name"].endswith(".DNG")
     developed = develop_linear(session.folder.path / first["path"], half_size=True)
     assert 0.0 < float(developed.rgb.mean()) < 1.0  # a real exposure, not black or clipped
+
+
+def _raw_plus_jpeg_session(studio_files: Path, tmp_path: Path, cameras: int = 16) -> Path:
+    rig_path = with_test_card_images(studio_files / "rig.yaml")
+    text = rig_path.read_text(encoding="utf-8")
+    rig_path.write_text(text.replace("formats: [jpeg]", "formats: [raw, jpeg]", cameras), encoding="utf-8")
+    rig = capturerig.load_rig(rig_path)
+    session = Session.create(rig, capturerig.load_plan(studio_files / "plan.yaml", rig), subject="S-test",
+                             out=tmp_path / "session")
+    try:
+        assert session.run().state == RunState.DONE
+    finally:
+        session.close()
+    return tmp_path / "session"
+
+
+def test_a_raw_session_packages_srgb_renditions_for_trainers_linear_ones_and_the_originals(
+        studio_files: Path, tmp_path: Path) -> None:
+    session = _raw_plus_jpeg_session(studio_files, tmp_path, cameras=2)  # cam00, cam01 RAW+JPEG; 14 JPEG
+    package_session(session, tmp_path / "package")
+    assert verify_package(tmp_path / "package") == []
+    data = tmp_path / "package" / "data"
+    snapshot = data / "snapshots" / "p00_l00"
+    transforms = json.loads((snapshot / "transforms.json").read_text())
+    names = sorted(Path(f["file_path"]).name for f in transforms["frames"])
+    assert len(names) == 16 * 2  # one trainer image per camera and station, never the RAW's JPEG twice
+    assert "cam00_p00_s00_l00.png" in names
+    assert "cam02_p00_s00_l00.jpg" in names
+    rendition = cv2.imread(str(snapshot / "images" / "cam00_p00_s00_l00.png"), cv2.IMREAD_UNCHANGED)
+    assert rendition.dtype == np.uint8
+    assert rendition.shape[2] == 3
+    linear = tifffile.imread(snapshot / "linear" / "cam00_p00_s00_l00.tif")
+    assert linear.dtype == np.uint16
+    assert linear.shape == rendition.shape
+    assert (snapshot / "raw" / "cam00_p00_s00_l00.dng").read_bytes()[:4] == b"II*\x00"
+    assert (data / "originals" / "cam00_p00_s00_l00.jpg").is_file()  # the camera's own JPEG, kept aside
+    package = json.loads((data / "package.json").read_text())
+    entry = next(f for f in package["frames"] if f["name"] == "cam00_p00_s00_l00.png")
+    assert entry["rendition"]["from"].endswith(".dng")
+    assert "no colour calibration" in entry["rendition"]["colour"]
+    assert entry["linear_path"].endswith("linear/cam00_p00_s00_l00.tif")
+
+
+def test_raw_frames_are_corrected_by_a_raw_made_calibration_and_refused_by_an_image_made_one(
+        studio_files: Path, tmp_path: Path) -> None:
+    session = _raw_plus_jpeg_session(studio_files, tmp_path, cameras=2)
+    rig = capturerig.load_rig(studio_files / "rig.yaml")
+    charts = tmp_path / "charts"
+    raw_cameras = ["cam00", "cam01"]
+    capture_chart_images(rig.config, charts, rig.path.parent, raw=True, camera_ids=raw_cameras)
+    capture_chart_images(rig.config, charts, rig.path.parent,
+                         camera_ids=[c.id for c in rig.config.cameras if c.id not in raw_cameras])
+    run = calibrate_colour(charts)
+    assert run.problems == []
+    save_colour(run.calibration, tmp_path / "colour.json")
+    package_session(session, tmp_path / "package", colour=tmp_path / "colour.json")
+    assert verify_package(tmp_path / "package") == []
+    frames = json.loads((tmp_path / "package" / "data" / "package.json").read_text())["frames"]
+    renditions = [f for f in frames if "rendition" in f]
+    assert len(renditions) == 2 * 8
+    assert all(f["colour_corrected"] and f["rendition"]["linear_space"] == "linear-srgb" for f in renditions)
+
+    # The same file as if cam00 and cam01 had been fitted on their JPEG-like images instead.
+    document = json.loads((tmp_path / "colour.json").read_text())
+    for camera_id in raw_cameras:
+        document["cameras"][camera_id]["input"]["source"] = "image"
+    (tmp_path / "colour-images.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"cam0[01]'s colour calibration was made from images; its RAW frames"):
+        package_session(session, tmp_path / "package-2", colour=tmp_path / "colour-images.json")
+    assert not (tmp_path / "package-2").exists()  # nothing half-written

@@ -7,7 +7,7 @@ import numpy.typing as npt
 
 from capturerig.develop._linear import Developed
 
-__all__ = ["linear_bgr16", "preview_bgr8"]
+__all__ = ["linear_bgr16", "neutral_srgb8", "preview_bgr8"]
 
 _PREVIEW_GAMMA = 1 / 2.2
 
@@ -24,4 +24,13 @@ def preview_bgr8(developed: Developed) -> npt.NDArray[np.uint8]:
     balanced = developed.rgb / developed.as_shot_neutral.astype(np.float32)
     top = float(np.percentile(balanced, 99.0)) or 1.0
     encoded = np.power(np.clip(balanced / np.float32(top), 0.0, 1.0), np.float32(_PREVIEW_GAMMA))
+    return np.ascontiguousarray(np.rint(encoded[..., ::-1] * np.float32(255.0)).astype(np.uint8))
+
+
+def neutral_srgb8(developed: Developed) -> npt.NDArray[np.uint8]:
+    """8-bit sRGB BGR without a colour calibration: balanced by the camera's own neutral, its RGB taken as
+    sRGB's primaries, clipped at the white level, the sRGB curve. A faithful exposure, not calibrated colour."""
+    balanced = np.clip(developed.rgb / developed.as_shot_neutral.astype(np.float32), 0.0, 1.0)
+    encoded = np.where(balanced <= 0.0031308, 12.92 * balanced,
+                       1.055 * np.power(balanced, np.float32(1 / 2.4)) - 0.055)
     return np.ascontiguousarray(np.rint(encoded[..., ::-1] * np.float32(255.0)).astype(np.uint8))

@@ -85,7 +85,14 @@ def load_colour_correction(path: str | Path, camera_ids: Iterable[str]) -> Colou
     def correct(camera_id: str, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         return np.asarray(calibration.correct(camera_id, image, bits=8), dtype=np.uint8)
 
-    return ColourCorrection(correct=correct, document=path.read_bytes())
+    def correct_raw(camera_id: str, linear16: npt.NDArray[np.uint16]) -> tuple[npt.NDArray[np.uint8],
+                                                                                 npt.NDArray[np.float32]]:
+        srgb8 = np.asarray(calibration.correct(camera_id, linear16, bits=8), dtype=np.uint8)
+        return srgb8, np.clip(calibration.to_linear(camera_id, linear16), 0.0, 1.0)
+
+    raw_cameras = frozenset(c for c in calibration.cameras if calibration.camera(c).source == "raw")
+    return ColourCorrection(correct=correct, document=path.read_bytes(), correct_raw=correct_raw,
+                            raw_cameras=raw_cameras, working_space=calibration.working_space)
 
 
 def _lighting_metadata(folder: SessionFolder, takes: tuple[Take, ...]) -> dict[str, dict[str, Any]]:
@@ -109,18 +116,30 @@ def _exposure(rig: RigConfig, camera_id: str, take: Take) -> dict[str, str]:
     return settings
 
 
+RAW_FORMAT = "raw"
+
+
 def _frames(folder: SessionFolder, takes: tuple[Take, ...]) -> list[PackageFrame]:
+    """A frame per verified file. Where a camera shot RAW in a take, its RAW file makes the trainers' image
+    (a rendition) and its other files of that take are kept as companions."""
     rig, base_dir = folder.rig.config, folder.rig.path.parent
     lighting = _lighting_metadata(folder, takes)
     times = {event["path"]: (event.get("exposed_at"), event.get("at")) for event in folder.journal.events("FileStored")}
     by_id = {t.id: t for t in takes}
+    verified = folder.journal.verified_files()
+    with_raw = {(f.take_id, f.camera_id) for f in verified if f.format == RAW_FORMAT}
     frames = []
-    for file in folder.journal.verified_files():
+    for file in verified:
         take = by_id.get(file.take_id or "")
         if take is None or file.camera_id is None or file.format is None:
             raise RuntimeError(f"{folder.journal.path}: file {file.path} belongs to no take of the plan "
                                "snapshot; the journal does not match this session's plan.yaml")
         extension = load_body_profile(rig.camera(file.camera_id).body, base_dir).formats[file.format].extension
+        role = "image"
+        if file.format == RAW_FORMAT:
+            role, extension = "raw-rendition", "png"
+        elif (file.take_id, file.camera_id) in with_raw:
+            role = "companion"
         snapshot = f"{take.pose.id}_{take.lighting.state_id}" + (f"_{take.bracket.id}" if take.bracketed else "")
         exposed_at, stored_at = times.get(file.path, (None, None))
         frames.append(PackageFrame(
@@ -129,7 +148,7 @@ def _frames(folder: SessionFolder, takes: tuple[Take, ...]) -> list[PackageFrame
             light_id=take.lighting.state_id, bracket_id=take.bracket.id,
             station_angle_deg=take.station.angle_deg, sha256=file.sha256,
             lighting=lighting[take.lighting.state_id], snapshot=snapshot, take_id=take.id,
-            exposed_at=exposed_at, stored_at=stored_at, exposure=_exposure(rig, file.camera_id, take)))
+            exposed_at=exposed_at, stored_at=stored_at, exposure=_exposure(rig, file.camera_id, take), role=role))
     return frames
 
 

@@ -56,6 +56,11 @@ class PackageFrame:
         Camera settings in force (``iso``, ``shutter``, ``aperture``, ``whitebalance`` ...).
     mask : Path or None
         A subject mask for this image (PNG, white = subject), when one exists.
+    role : {"image", "raw-rendition", "companion"}
+        ``image``: the captured file is the trainers' image (or packaged as it is, for a format they cannot
+        read). ``raw-rendition``: ``source`` is a RAW file; ``name`` (a PNG) is its 8-bit sRGB rendition, with
+        a 16-bit linear one beside it and the RAW kept as the original. ``companion``: the camera's own JPEG
+        written beside a RAW file, kept as an original only.
     """
 
     source: Path
@@ -74,6 +79,7 @@ class PackageFrame:
     stored_at: float | None = None
     exposure: Mapping[str, str] = field(default_factory=dict)
     mask: Path | None = None
+    role: str = "image"
 
     @property
     def snapshot_id(self) -> str:

@@ -7,6 +7,7 @@ the bag, and decoded when the frame needs colour correction or undistortion.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -17,8 +18,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import tifffile
 
 from capturerig.config import RigConfig
+from capturerig.develop import DevelopError, develop_linear, linear_bgr16, neutral_srgb8
 from capturerig.packaging._files import Digests, digest_bytes, place_file, write_bytes
 from capturerig.packaging._frames import PackageFrame, PackageIntegrityError
 from capturerig.packaging._geometry import Geometry
@@ -30,6 +33,9 @@ __all__ = ["SNAPSHOTS_DIR", "ColourCorrection", "FramePlacer", "PlacedFrame"]
 
 SNAPSHOTS_DIR = "snapshots"
 ORIGINALS_DIR = "originals"
+LINEAR_DIR = "linear"  # beside images/: the 16-bit linear renditions of RAW frames
+NEUTRAL_RENDITION = ("the camera's own neutral as white balance, its RGB taken as sRGB's primaries, the sRGB "
+                     "curve (no colour calibration)")
 
 
 @dataclass(frozen=True)
@@ -43,10 +49,22 @@ class ColourCorrection:
         (``ColourCalibration.correct`` of the colour calibration).
     document : bytes
         The ``colour.json`` it came from, stored in ``data/calibration/``.
+    correct_raw : callable or None
+        ``(camera_id, linear16) -> (srgb8, linear_rgb)``: a RAW file's 16-bit linear BGR development in, its
+        corrected 8-bit sRGB BGR rendition and linear working-space RGB (0..1, float) out.
+    raw_cameras : frozenset of str
+        The cameras whose fit was made from RAW chart shots: their RAW frames are corrected, and only those;
+        the other cameras' fits correct their images.
+    working_space : str
+        The space of ``correct_raw``'s linear output.
     """
 
     correct: Callable[[str, npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]
     document: bytes
+    correct_raw: Callable[[str, npt.NDArray[np.uint16]], tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]] \
+        | None = None
+    raw_cameras: frozenset[str] = frozenset()
+    working_space: str = "linear-srgb"
 
 
 @dataclass(frozen=True)
@@ -169,6 +187,14 @@ class FramePlacer:
 
     def place(self, frame: PackageFrame) -> PlacedFrame:
         """Write everything of one frame; raises PackageIntegrityError when the source changed."""
+        if frame.role == "raw-rendition":
+            return self._place_raw(frame)
+        if frame.role == "companion":
+            return self._place_companion(frame)
+        if self.colour is not None and frame.camera_id in self.colour.raw_cameras \
+                and Path(frame.name).suffix.lower() in RASTER_EXTENSIONS:
+            raise ValueError(f"frame '{frame.name}': {frame.camera_id}'s colour calibration was made from RAW files "
+                             "and corrects only its RAW frames; calibrate it from images for these")
         snapshot = f"data/{SNAPSHOTS_DIR}/{frame.snapshot_id}"
         source = Path(frame.source)
         extension = source.suffix.lower() if source.suffix else Path(frame.name).suffix.lower()
@@ -228,3 +254,86 @@ class FramePlacer:
             xmp_path=xmp_path.removeprefix("data/"), packaged_sha256=files[image_path].sha256,
             bytes=files[image_path].size, captured_bytes=original.size, colour_corrected=corrected)
         return PlacedFrame(files, entry, raster)
+
+    def _read_checked(self, frame: PackageFrame) -> tuple[bytes, Digests]:
+        source = Path(frame.source)
+        data = source.read_bytes()
+        self.progress(len(data))
+        digests = digest_bytes(data)
+        if digests.sha256 != frame.sha256.lower():
+            raise PackageIntegrityError(frame.name, source, frame.sha256.lower(), digests.sha256)
+        return data, digests
+
+    def _place_companion(self, frame: PackageFrame) -> PlacedFrame:
+        """The camera's own JPEG beside its RAW file: an original, not a trainer's image."""
+        path = f"data/{ORIGINALS_DIR}/{frame.name}"
+        placed = place_file(Path(frame.source), self._path(path), self.progress)
+        if placed.sha256 != frame.sha256.lower():
+            raise PackageIntegrityError(frame.name, Path(frame.source), frame.sha256.lower(), placed.sha256)
+        entry = {"file_path": path.removeprefix("data/"), "companion_of_raw": True, "packaged_sha256": placed.sha256,
+                 "bytes": placed.size, "captured_bytes": placed.size, "colour_corrected": False}
+        return PlacedFrame({path: placed}, entry, raster=False)
+
+    def _place_raw(self, frame: PackageFrame) -> PlacedFrame:
+        """A RAW frame: its 8-bit sRGB rendition in images/ (what trainers read), its 16-bit linear one in
+        linear/, the RAW file itself in raw/ (or referenced, or left out, per ``originals``)."""
+        snapshot = f"data/{SNAPSHOTS_DIR}/{frame.snapshot_id}"
+        source = Path(frame.source)
+        where = f"frame '{frame.name}' ({source})"
+        data, original = self._read_checked(frame)
+        files: dict[str, Digests] = {}
+        entry: dict[str, Any] = {}
+        raw_path = f"{snapshot}/raw/{Path(frame.name).stem}{source.suffix.lower()}"
+        if self.reference_originals:
+            entry["original_reference"] = {"path": str(source.resolve()), "sha256": original.sha256}
+        elif self.keep_originals:
+            files[raw_path] = write_bytes(self._path(raw_path), data)
+            entry["raw_path"] = raw_path.removeprefix("data/")
+        try:
+            developed = develop_linear(data, name=str(source))
+        except DevelopError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+        geometry = self.geometry.cameras[frame.camera_id]
+        if developed.rgb.shape[:2] != (geometry.height, geometry.width):
+            raise ValueError(f"{where}: RAW develops to {developed.rgb.shape[1]}x{developed.rgb.shape[0]} but camera "
+                             f"{frame.camera_id} is {geometry.width}x{geometry.height} in the geometry")
+        if self.colour is not None:
+            if self.colour.correct_raw is None or frame.camera_id not in self.colour.raw_cameras:
+                raise ValueError(f"{where}: {frame.camera_id}'s colour calibration was made from images; its RAW "
+                                 "frames need one made from RAW chart shots (capturerig calibrate colour --images "
+                                 "DIR/<camera>/*.dng)")
+            srgb8, linear_rgb = self.colour.correct_raw(frame.camera_id, linear_bgr16(developed))
+            linear_space = self.colour.working_space
+        else:
+            srgb8, linear_rgb, linear_space = neutral_srgb8(developed), developed.rgb, "camera RGB"
+        image_path = f"{snapshot}/images/{frame.name}"
+        files[image_path] = write_bytes(self._path(image_path), encode_image(srgb8, ".png", where))
+        linear_path = f"{snapshot}/{LINEAR_DIR}/{Path(frame.name).stem}.tif"
+        rgb16 = np.rint(np.clip(linear_rgb, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
+        files[linear_path] = write_bytes(self._path(linear_path), _tiff_bytes(rgb16))
+        entry.update(file_path=image_path.removeprefix("data/"), linear_path=linear_path.removeprefix("data/"),
+                     rendition={"from": source.name, "developed": "LibRaw, linear (capturerig.develop)",
+                                "colour": "colour.json (made from RAW)" if self.colour is not None
+                                else NEUTRAL_RENDITION, "linear_space": linear_space, "linear_encoding":
+                                "16-bit TIFF, RGB, 0..65535 for 0..1 of the sensor's white level"})
+        if self.undistorter is not None:
+            undistorted = f"{snapshot}/undistorted/images/{frame.name}"
+            encoded = encode_image(self.undistorter.undistort(frame.camera_id, srgb8), ".png", where)
+            files[undistorted] = write_bytes(self._path(undistorted), encoded)
+            entry["undistorted_path"] = undistorted.removeprefix("data/")
+        if frame.mask is not None:
+            mask_path = f"{snapshot}/masks/{Path(frame.name).stem}.png"
+            files[mask_path] = place_file(Path(frame.mask), self._path(mask_path))
+            entry["mask_path"] = mask_path.removeprefix("data/")
+        corrected = self.colour is not None
+        xmp_path = f"{snapshot}/xmp/{frame.name}.xmp"
+        files[xmp_path] = write_bytes(self._path(xmp_path), self._xmp(frame, corrected))
+        entry.update(xmp_path=xmp_path.removeprefix("data/"), packaged_sha256=files[image_path].sha256,
+                     bytes=files[image_path].size, captured_bytes=original.size, colour_corrected=corrected)
+        return PlacedFrame(files, entry, raster=True)
+
+
+def _tiff_bytes(rgb16: npt.NDArray[np.uint16]) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, rgb16, photometric="rgb", metadata=None)
+    return buffer.getvalue()

@@ -20,7 +20,7 @@ import numpy as np
 import tifffile
 
 from capturerig.calibration.colour import ColourCalibration, load_colour
-from capturerig.develop import develop_linear, linear_bgr16
+from capturerig.develop import develop_linear, linear_bgr16, neutral_srgb8
 from capturerig.files import fsync_file
 
 __all__ = ["develop_file"]
@@ -79,10 +79,8 @@ def develop_file(source: str, expected_sha256: str, camera_id: str, out_png: str
         calibration = _calibration(colour_json, os.stat(colour_json).st_mtime_ns)
         srgb8 = calibration.correct(camera_id, linear16, bits=8)
         linear_rgb = np.clip(calibration.to_linear(camera_id, linear16), 0.0, 1.0) if out_tiff else None
-    else:  # no calibration: the camera's own neutral as white balance, its RGB taken as sRGB primaries
-        balanced = np.clip(developed.rgb / developed.as_shot_neutral.astype(np.float32), 0.0, 1.0)
-        encoded = np.where(balanced <= 0.0031308, 12.92 * balanced, 1.055 * np.power(balanced, 1 / 2.4) - 0.055)
-        srgb8 = np.rint(encoded[..., ::-1] * 255.0).astype(np.uint8)
+    else:  # no calibration: the camera's own neutral as white balance (capturerig.develop.neutral_srgb8)
+        srgb8 = neutral_srgb8(developed)
         linear_rgb = developed.rgb if out_tiff else None
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     outputs[out_png] = _write_atomically(Path(out_png), _png(srgb8))
