@@ -43,7 +43,7 @@ def _logged_errors(caplog: pytest.LogCaptureFixture, count: int) -> list[BaseExc
 
 def test_a_bug_in_a_handler_is_a_logged_server_error_not_a_not_found(
         live: LivePanel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(live.panel.catalog, "estimate", _missing_key)
+    monkeypatch.setattr(live.panel.runs, "estimate", _missing_key)
     response = requests.get(f"{live.url}/api/estimate", timeout=30)
     assert response.status_code == 500, response.text
     assert response.json()["detail"].startswith("internal error in the panel (KeyError: rig)")

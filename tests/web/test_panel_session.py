@@ -106,11 +106,15 @@ def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_r
 
     # Calibration: this is a capture session, so geometry calibration says what it needs instead.
     page.goto(f"{live.url}/#calibration")
-    geometry = page.locator('#calib-kinds .card[data-kind="geometry"]')
-    expect(geometry).to_contain_text("none accepted yet")
-    geometry.get_by_role("button", name="Run").click()
-    expect(page.locator("#toast")).to_contain_text("geometry needs a calibration session", timeout=SESSION_TIMEOUT_MS)
+    expect(page.locator("#calib-current")).to_contain_text("geometry: none accepted yet")
+    page.select_option("#calib-kind", "geometry")
+    page.click("#calib-solve")
+    refusal = page.locator("#problems .problem")
+    expect(refusal.locator(".what")).to_contain_text("geometry needs a calibration session",
+                                                     timeout=SESSION_TIMEOUT_MS)
+    expect(refusal.locator(".todo")).to_contain_text("shoot the board from this page")
     shot(page, "calibration-refuses-a-capture-session")
+    refusal.locator(".dismiss").click()
 
     # Packages: build from the session, verify with its report, download the zip.
     page.goto(f"{live.url}/#packages")

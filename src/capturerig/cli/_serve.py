@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from capturerig.cli._output import BAD_INPUT, console, load_rig_or_studio
 from capturerig.cli._output import fail as _fail
 from capturerig.cli._studio_folder import StudioFolder
-from capturerig.config import ConfigError
+from capturerig.config import ConfigError, LoadedRig
 from capturerig.subjects import CAPTURE_PURPOSE
 from capturerig.web import InsecureBinding, PanelServer, WebSettings, create_app, is_loopback, new_token
 
@@ -79,13 +80,27 @@ def serve(
     serve_panel(dataclasses.replace(settings, host=host, port=port, token=token))
 
 
+def _first_loadable(rigs: tuple[Path | None, ...]) -> LoadedRig:
+    """The first rig that loads: a rig file with an error does not stop the panel, which lists it with its
+    problem on the dashboard and serves the others. Raises the first one's error when none loads."""
+    errors: list[ConfigError | FileNotFoundError] = []
+    for rig in rigs:
+        try:
+            return load_rig_or_studio(rig)
+        except (ConfigError, FileNotFoundError) as exc:
+            console.print(f"[yellow]rig file {rig} cannot be used; the panel serves the other rigs and shows its "
+                          f"problem on the dashboard:[/yellow] {escape(str(exc))}", highlight=False)
+            errors.append(exc)
+    raise errors[0]
+
+
 def panel_settings(folder: Path | None, rigs: tuple[Path | None, ...], sessions: Path | None = None,
                    packages: Path | None = None, registry: Path | None = None,
                    purpose: str | None = None) -> WebSettings:
     """What ``capturerig serve`` serves: a studio folder's sessions, packages, registry and purpose, each
     overridden by its flag; without a folder, the first rig's storage root. Raises ConfigError (a bad rig or
     studio file) and FileNotFoundError (no such folder)."""
-    first = load_rig_or_studio(rigs[0])
+    first = _first_loadable(rigs)
     if folder is not None:  # a flag given as well wins
         studio = StudioFolder.open(folder)
         sessions, packages = sessions or studio.sessions, packages or studio.packages

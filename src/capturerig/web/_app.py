@@ -30,11 +30,16 @@ from capturerig.subjects import ConsentRefused, RegistryError
 from capturerig.web._calibration import CalibrationUnavailable
 from capturerig.web._calibration_backends import CalibrationRefused
 from capturerig.web._catalog import UnknownChoice
+from capturerig.web._error_problems import error_body
 from capturerig.web._packages import PackageNotFound
 from capturerig.web._panel import Panel
 from capturerig.web._problems import PanelProblem, problem_body
+from capturerig.web._routes_calibration import calibration_router
+from capturerig.web._routes_images import images_router
+from capturerig.web._routes_rigmap import rigmap_router
 from capturerig.web._routes_store import store_router
 from capturerig.web._routes_studio import studio_router
+from capturerig.web._routes_timeline import timeline_router
 from capturerig.web._runs import Busy, SessionNotFound
 from capturerig.web._security import TOKEN_COOKIE, PanelGuard, PathRefused
 from capturerig.web._settings import WebSettings
@@ -85,8 +90,8 @@ def create_app(settings: WebSettings | None = None, panel: Panel | None = None) 
             yield
         finally:
             panel.hub.bind(None)
-            if panel.runs.running:  # the server stops: the session stops too, lights safe
-                panel.runs.abort()
+            if panel.runs.running:  # the server stops: the session stops too (journalled as interrupted), lights safe
+                panel.runs.stop_for_server()
                 await asyncio.to_thread(panel.runs.wait, 30.0)
 
     app = FastAPI(title="capturerig panel", version=capturerig_version(), lifespan=lifespan, docs_url=None,
@@ -96,11 +101,16 @@ def create_app(settings: WebSettings | None = None, panel: Panel | None = None) 
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(studio_router)
+    app.include_router(timeline_router)  # before the store's /api/sessions/{name}/...
     app.include_router(store_router)
+    app.include_router(images_router)
+    app.include_router(rigmap_router)
+    app.include_router(calibration_router)
 
     for exc_type, status in _STATUS:
         def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse({"detail": _detail(exc)}, status_code=status)
+            # with "problem" (what, where, what to do) when the error names a file, device or registry
+            return JSONResponse(error_body(request, exc, _detail(exc)), status_code=status)
         app.add_exception_handler(exc_type, handler)
 
     def problem(request: Request, exc: Exception) -> JSONResponse:

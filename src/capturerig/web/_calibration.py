@@ -18,6 +18,7 @@ from typing import Any
 
 from capturerig.config import LoadedRig
 from capturerig.web._calibration_backends import (
+    Progress,
     accept_file,
     colour_from_session,
     current_calibration,
@@ -30,7 +31,7 @@ __all__ = ["CALIBRATION_KINDS", "CalibrationBackend", "CalibrationDesk", "Calibr
 CALIBRATION_KINDS = ("geometry", "colour")
 REPORTS_DIR = "calibration"
 
-RunFn = Callable[[Path, LoadedRig, Path], dict[str, Any]]
+RunFn = Callable[[Path, LoadedRig, Path, Progress], dict[str, Any]]
 
 
 class CalibrationUnavailable(LookupError):
@@ -39,7 +40,8 @@ class CalibrationUnavailable(LookupError):
 
 @dataclass(frozen=True)
 class CalibrationBackend:
-    """One kind of calibration: ``run(session_dir, rig, out_dir)`` returns the report (with ``file``, ``ok``)."""
+    """One kind of calibration: ``run(session_dir, rig, out_dir, progress)`` returns the report (with ``file``,
+    ``ok``, and ``table``: the verdict rows the page shows first); ``progress(stage, fraction)`` as it goes."""
 
     kind: str
     title: str
@@ -61,9 +63,18 @@ class CalibrationDesk:
         self._lock = threading.Lock()
 
     def describe(self, rig: LoadedRig) -> dict[str, Any]:
+        """The kinds on offer and the rig's accepted ones: which session each came from and when (no server
+        paths: the technician acts on sessions, not on the server's folders)."""
         current = current_calibration(self.calibration_dir, rig.config.name)
-        return {"rig": rig.config.name, "calibration_dir": str(self.calibration_dir),
-                "current": {kind: str(path) for kind, path in current.items()},
+        accepted: dict[str, dict[str, Any]] = {}
+        for kind, path in current.items():
+            record = path.with_name(f"{kind}.accepted.json")
+            try:
+                origin = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+            except (OSError, ValueError):
+                origin = {}  # installed by hand: still the rig's calibration, only its origin is unknown
+            accepted[kind] = {"session": origin.get("session"), "accepted_at": origin.get("accepted_at")}
+        return {"rig": rig.config.name, "current": accepted,
                 "kinds": [{"kind": kind, "available": kind in self.backends,
                            "title": self.backends[kind].title if kind in self.backends else kind.title()}
                           for kind in CALIBRATION_KINDS]}
@@ -77,14 +88,20 @@ class CalibrationDesk:
     def report_dir(self, session_dir: Path, kind: str) -> Path:
         return session_dir / REPORTS_DIR / kind
 
-    def run(self, kind: str, session_dir: Path, rig: LoadedRig) -> dict[str, Any]:
+    def run(self, kind: str, session_dir: Path, rig: LoadedRig, progress: Progress | None = None) -> dict[str, Any]:
         """Calibrate from ``session_dir``'s frames; every run keeps its own folder, the report names the last."""
         backend = self._backend(kind)
-        out_dir = self.report_dir(session_dir, kind) / time.strftime("%Y%m%d-%H%M%S")
+        report_progress = progress or (lambda stage, fraction: None)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
         started = time.monotonic()
         with self._lock:
+            out_dir = self.report_dir(session_dir, kind) / stamp
+            for again in range(2, 100):  # a second run in the same second (a quick refusal, then a retry)
+                if not out_dir.exists():
+                    break
+                out_dir = out_dir.with_name(f"{stamp}-{again}")
             out_dir.mkdir(parents=True, exist_ok=False)
-            report = dict(backend.run(session_dir, rig, out_dir))
+            report = dict(backend.run(session_dir, rig, out_dir, report_progress))
         report.update(kind=kind, session=session_dir.name, rig=rig.config.name,
                       seconds=round(time.monotonic() - started, 2), made_at=time.time())
         text = json.dumps(report, indent=2, default=str) + "\n"

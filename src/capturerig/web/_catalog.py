@@ -1,16 +1,23 @@
-"""The rigs and plans a panel offers, by id; requests name ids, never file paths."""
+"""The rigs and plans a panel offers, by id; requests name ids, never file paths.
+
+A rig file that cannot be loaded (a YAML slip, an unknown field, a bad value, a file that is gone) does not stop
+the panel: the catalog keeps a :class:`RigFileProblem` for it (file:line, field, what to do), the panel serves the
+rigs that load, and ``/api/rigs`` lists the broken ones with their problem.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import capturerig
 from capturerig.config import ConfigError, LoadedPlan, LoadedRig, default_plan_path
 from capturerig.plan import estimate_plan
+from capturerig.web._problems import PanelProblem, config_problem
 
-__all__ = ["Catalog", "PlanEntry", "RigEntry", "UnknownChoice"]
+__all__ = ["Catalog", "PlanEntry", "RigEntry", "RigFileProblem", "UnknownChoice"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,28 @@ class PlanEntry:
     id: str
     name: str
     path: Path
+
+
+@dataclass(frozen=True)
+class RigFileProblem:
+    """A rig file the panel could not load, and why."""
+
+    path: Path
+    problem: PanelProblem
+
+    def describe(self) -> dict[str, Any]:
+        """Its row in ``/api/rigs``: the file's stem as id, the file, and the problem (what, where, what to do)."""
+        return {"id": self.path.stem, "name": self.path.name, "file": str(self.path),
+                "problem": self.problem.as_dict()}
+
+
+def _rig_file_problem(path: Path, exc: ConfigError | OSError) -> RigFileProblem:
+    todo = ("fix the file, then restart the panel (it reads rig files when it starts); the panel serves the "
+            "other rigs meanwhile")
+    if isinstance(exc, ConfigError):
+        return RigFileProblem(path, config_problem(exc, f"rig file {path.name} cannot be used", path, todo))
+    reason = exc.strerror or str(exc)
+    return RigFileProblem(path, PanelProblem(f"rig file {path.name} cannot be read: {reason}", str(path), todo))
 
 
 @dataclass(frozen=True)
@@ -58,18 +87,35 @@ def _plans_beside(rig: LoadedRig, extra: tuple[Path, ...]) -> dict[str, PlanEntr
 
 
 class Catalog:
-    """Loads the rigs once; plans are those beside each rig (plus the embedded demo plan and any named)."""
+    """Loads the rigs once; plans are those beside each rig (plus the embedded demo plan and any named).
+
+    ``problems`` lists the rig files that did not load; the others are served.
+    """
 
     def __init__(self, rig_paths: tuple[Path | None, ...], extra_plans: tuple[Path, ...] = ()) -> None:
         self.rigs: dict[str, RigEntry] = {}
+        self.problems: list[RigFileProblem] = []
         for path in rig_paths or (None,):
-            loaded = capturerig.load_rig(path)
+            try:
+                loaded = capturerig.load_rig(path)
+            except (ConfigError, OSError) as exc:
+                if path is None:  # the embedded studio is part of the release: failing to load it is a bug
+                    raise
+                log.warning("not offering rig file %s: %s", path, exc)
+                self.problems.append(_rig_file_problem(path, exc))
+                continue
             name = loaded.config.name
             rig_id = name if name not in self.rigs else f"{name}-{len(self.rigs)}"
             self.rigs[rig_id] = RigEntry(rig_id, loaded, _plans_beside(loaded, extra_plans))
 
     @property
     def default_rig(self) -> RigEntry:
+        """The first rig that loaded; a PanelProblem naming the broken files when none did."""
+        if not self.rigs:
+            files = ", ".join(str(p.path) for p in self.problems) or "none given"
+            raise PanelProblem("no rig this panel can drive: every rig file it was given has a problem", files,
+                               "fix the rig files (each one's problem is on the dashboard), then restart the "
+                               "panel", status=503)
         return next(iter(self.rigs.values()))
 
     def rig(self, rig_id: str | None) -> RigEntry:
@@ -78,6 +124,10 @@ class Catalog:
         try:
             return self.rigs[rig_id]
         except KeyError:
+            broken = next((p for p in self.problems if p.path.stem == rig_id), None)
+            if broken is not None:  # a rig the panel knows of but could not load: say why
+                p = broken.problem
+                raise PanelProblem(p.what, p.where, p.todo, p.status) from None
             raise UnknownChoice(f"no rig '{rig_id}' (this panel offers: {', '.join(self.rigs)})") from None
 
     def plan(self, rig_id: str | None, plan_id: str | None) -> tuple[RigEntry, LoadedPlan]:

@@ -26,6 +26,7 @@ from capturerig.lighting import (
     decode_fixture,
     find_scene,
     fixture_commands,
+    fixture_mode,
     frames_for_commands,
     light_shares,
     safe_state_frames,
@@ -33,6 +34,7 @@ from capturerig.lighting import (
 from capturerig.plan import estimate_plan
 from capturerig.web._catalog import UnknownChoice
 from capturerig.web._hub import EventHub, event_message
+from capturerig.web._lights_view import LightsHistory, fixture_swatch
 from capturerig.web._messages import (
     PANEL_SESSION,
     DeviceStatus,
@@ -95,7 +97,8 @@ class PanelDevices:
         drift = {key: {"wanted": value, "reads": read_back.get(key)} for key, value in config.settings.items()
                  if read_back.get(key) != value}
         return tile(connected=True, serial=status.serial, model=status.model, battery_percent=status.battery_percent,
-                    free_bytes=status.free_bytes, drift=drift, serial_ok=status.serial == config.serial,
+                    free_bytes=status.free_bytes, drift=drift, settings=dict(read_back),
+                    serial_ok=status.serial == config.serial,
                     last_error=None if status.serial == config.serial else
                     f"reports serial {status.serial}, the rig says {config.serial}")
 
@@ -175,12 +178,54 @@ class PanelLights:
     limit (``light_safety``), which delays a change that would flash too often and refuses a strobe above it.
     """
 
-    def __init__(self, hub: EventHub, hardware: Hardware) -> None:
+    def __init__(self, hub: EventHub, hardware: Hardware, safe_states: dict[str, str] | None = None) -> None:
         self.hub = hub
         self.hardware = hardware
+        self._safe_states = dict(safe_states or {})  # rig name -> its safe_state (where a session leaves it)
         self._governors: dict[str, FlashGovernor] = {}
         self._shares: dict[str, tuple[float, ...]] = {}
         self._levels: dict[str, dict[str, dict[str, float]]] = {}
+        self._last: dict[str, dict[str, Any]] = {}  # rig name -> the last LightsSet (scene, swatches ...)
+        self._history: dict[str, LightsHistory] = {}
+        self._run: tuple[str, dict[str, str]] | None = None  # the running session's rig, lighting id -> name
+
+    def note_session(self, message: dict[str, Any]) -> None:
+        """A hub reducer: a session's light changes join its rig's history (its ``RunStarted`` names the rig),
+        so the lights page shows the governor's verdict on each take's lighting with its time, and the
+        session's end puts the rig's safe state on top."""
+        kind = message.get("kind")
+        if kind == "RunStarted":
+            info, takes = message.get("info") or {}, message.get("takes") or []
+            rig = str(info.get("rig"))
+            self._run = (rig, {t["lighting"]: t.get("lighting_name") or t["lighting"] for t in takes})
+            # The session drives the lights now: what the panel last sent no longer holds (and the governor's
+            # next "before" is the safe state the session leaves, not the panel's old levels).
+            for known in (self._shares, self._levels, self._last):
+                known.pop(rig, None)
+        elif kind == "RunFinished" and self._run is not None:
+            rig, _ = self._run
+            safe = self._safe_states.get(rig, BLACKOUT)
+            self._history.setdefault(rig, LightsHistory()).add(
+                float(message["at"]), safe, safe, {"waited_s": 0.0, "text": f"session {message['session']} ended "
+                                                  f"({message['state']}), the lights in the rig's safe state"})
+            self._run = None
+        elif kind == "LightsApplied" and self._run is not None:
+            rig, names = self._run
+            waited = float(message.get("governor_wait_s") or 0.0)
+            text = (f"session take {message['take_id']}: " +
+                    (f"held back {waited:.2f} s by the governor" if waited > 0 else "no wait needed"))
+            self._history.setdefault(rig, LightsHistory()).add(
+                float(message.get("wire_at") or message["at"]), message["lighting_id"],
+                names.get(message["lighting_id"], message["lighting_id"]), {"waited_s": waited, "text": text})
+
+    def last(self, loaded: LoadedRig) -> dict[str, Any] | None:
+        """The last change the panel made to this rig's lights (a ``LightsSet`` message), None before any."""
+        return self._last.get(loaded.config.name)
+
+    def history(self, loaded: LoadedRig) -> list[dict[str, Any]]:
+        """The rig's latest light changes, newest first: ``at``, ``scene``, ``name``, ``waited_s``, ``verdict``."""
+        history = self._history.get(loaded.config.name)
+        return history.entries() if history is not None else []
 
     def limit(self, loaded: LoadedRig) -> FlashLimit:
         safety = loaded.config.light_safety
@@ -191,8 +236,9 @@ class PanelLights:
         """What the panel last put on each fixture (decoded from the frames it sent)."""
         return self._levels.get(loaded.config.name, {})
 
-    def apply(self, loaded: LoadedRig, frames: dict[UniverseKey, bytes], label: str) -> dict[str, Any]:
-        """Send ``frames`` once the governor allows it; returns (and publishes) the verdict and the levels.
+    def apply(self, loaded: LoadedRig, frames: dict[UniverseKey, bytes], label: str, name: str = "") -> dict[str, Any]:
+        """Send ``frames`` once the governor allows it; returns (and publishes) the verdict, the levels, each
+        fixture's swatch and the rig's history of changes. ``name``: the scene's or state's name, if any.
 
         Raises Busy while the rig is in use, PhotosensitivityRefused for a strobe above the limit, DeviceError.
         """
@@ -204,6 +250,7 @@ class PanelLights:
         levels: dict[str, dict[str, float]] = {
             f.id: {str(k): round(float(v), 4) for k, v in decode_fixture(f, frames, base_dir).items()}
             for f in rig.fixtures}
+        swatches = {f.id: fixture_swatch(fixture_mode(f, base_dir), levels[f.id]) for f in rig.fixtures}
         for fixture, share in zip(rig.fixtures, after, strict=True):
             hz = levels[fixture.id].get("strobe", 0.0)
             if hz > limit.max_flashes / limit.window_s and share >= limit.threshold:
@@ -226,7 +273,11 @@ class PanelLights:
                    f"{limit.window_s:g} s ({limit.source})",
                    "text": (f"held back {waited:.2f} s to stay within {limit.max_flashes} flashes per second"
                             if waited > 0 else f"within {limit.max_flashes} flashes per second")}
-        message = LightsSet(rig=rig.name, scene=label, levels=levels, verdict=verdict).message()
+        at = time.time()
+        history = self._history.setdefault(rig.name, LightsHistory()).add(at, label, name or label, verdict)
+        message = LightsSet(at=at, rig=rig.name, scene=label, name=name or label, levels=levels, verdict=verdict,
+                            swatches=swatches, history=history).message()
+        self._last[rig.name] = message
         self.hub.publish_threadsafe(message)
         return message
 
@@ -236,7 +287,8 @@ class PanelLights:
             return self.apply(loaded, blackout_frames(loaded.config), BLACKOUT)
         condition = find_scene(loaded.config, name, plan)
         commands = fixture_commands(loaded.config, condition)
-        return self.apply(loaded, frames_for_commands(loaded.config, commands, loaded.path.parent), name)
+        return self.apply(loaded, frames_for_commands(loaded.config, commands, loaded.path.parent), name,
+                          condition.name or name)
 
     def set_fixtures(self, loaded: LoadedRig, levels: dict[str, FixtureCommand]) -> dict[str, Any]:
         """Per-fixture commands; fixtures not named keep what the panel last gave them.

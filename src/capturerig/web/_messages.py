@@ -124,6 +124,7 @@ class DeviceStatus(PanelMessage):
     battery_percent: float | None = None
     free_bytes: int | None = None
     drift: dict[str, dict[str, Any]] | None = None  # setting -> {"wanted": ..., "reads": ...}
+    settings: dict[str, str] | None = None  # every setting as the camera read it back (iso, shutter ...)
     serial_ok: bool | None = None
     last_error: str | None = None
 
@@ -167,13 +168,20 @@ class PreflightFinished(PanelMessage):
 
 @dataclass(frozen=True, kw_only=True)
 class LightsSet(PanelMessage):
-    """The lights page changed the lights: the levels now on each fixture and the governor's verdict."""
+    """The lights page changed the lights: the levels now on each fixture and the governor's verdict.
+
+    ``name`` is the scene's or state's name ("all red"), ``swatches`` each fixture's display colour
+    (web/_lights_view.py), ``history`` the rig's latest light changes with their times, newest first.
+    """
 
     session: str = PANEL_SESSION
     rig: str
     scene: str
     levels: dict[str, dict[str, float]]
     verdict: dict[str, Any]
+    name: str = ""
+    swatches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 # -- the views on the wire (web/_routes_studio.py, web/_views.py) ------------------------------------------

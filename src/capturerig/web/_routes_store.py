@@ -1,5 +1,6 @@
-"""Routes for what the rig produced: sessions (start, steer, re-shoot), their files and thumbnails,
-calibration reports, and training packages. Files are served only from below the storage roots.
+"""Routes for what the rig produced: sessions (start, steer, re-shoot), their files and thumbnails, and
+training packages (calibration: :mod:`capturerig.web._routes_calibration`). Files are served only from below
+the storage roots.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 from capturerig.web._models import ConfirmPose, PackageBuild, ReshootRequest, SessionStart
 from capturerig.web._packages import zip_stream
 from capturerig.web._panel import Panel
+from capturerig.web._past_sessions import session_order
 from capturerig.web._security import resolve_inside
+from capturerig.web._session_problems import require_readable, session_folders, session_row
 
 __all__ = ["store_router"]
 
@@ -42,16 +45,14 @@ def list_subjects(request: Request) -> dict[str, Any]:
     return _panel(request).consent.subjects()
 
 
-@store_router.get("/api/sessions", tags=["sessions"], summary="Sessions in the storage root, newest first")
+@store_router.get("/api/sessions", tags=["sessions"], summary="Sessions in the storage root, newest start first")
 def list_sessions(request: Request) -> list[dict[str, Any]]:
     panel = _panel(request)
     if not panel.sessions_dir.is_dir():
         return []
-    rows = []
-    for path in sorted(panel.sessions_dir.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-        if path.is_dir() and not path.is_symlink() and (path / "session.json").is_file():
-            rows.append(panel.runs.describe(path))
-    return rows
+    # A folder the panel cannot read is a row with its problem (what, which file, what to do), never a 500.
+    rows = [session_row(panel.runs.describe, path) for path in session_folders(panel.sessions_dir)]
+    return session_order(rows)  # by start time: a folder's mtime moves with every file written into it
 
 
 @store_router.post("/api/sessions", tags=["sessions"], status_code=202, summary="Create a session and start it")
@@ -63,7 +64,9 @@ def start_session(request: Request, body: SessionStart) -> dict[str, str]:
 @store_router.post("/api/sessions/{name}/reshoot", tags=["sessions"], status_code=202,
                    summary="Re-shoot what the journal cannot prove done (failed or missing takes)")
 def reshoot_session(request: Request, name: str, body: ReshootRequest) -> dict[str, str]:
-    return {"session": _panel(request).runs.reshoot(name, body.confirm_poses)}
+    panel = _panel(request)
+    require_readable(panel.runs.session_dir(name))  # a damaged session: its problem, before the rig is claimed
+    return {"session": panel.runs.reshoot(name, body.confirm_poses)}
 
 
 @store_router.post("/api/run/pause", tags=["sessions"], summary="Pause at the next take boundary (lights safe)")
@@ -99,34 +102,6 @@ def session_file(request: Request, name: str, path: str, thumb: bool = False) ->
     if thumb:
         return _file_response(panel.thumbs.thumbnail(target))
     return _file_response(target)
-
-
-# -- calibration -------------------------------------------------------------------------------------------
-@store_router.get("/api/calibration", tags=["calibration"],
-                  summary="The calibrations the panel can run and the rig's current (accepted) ones")
-def calibration_kinds(request: Request, rig: str | None = None) -> dict[str, Any]:
-    panel = _panel(request)
-    return panel.calibration.describe(panel.catalog.rig(rig).loaded)
-
-
-@store_router.post("/api/calibration/{kind}/{session}", tags=["calibration"],
-                   summary="Calibrate from a session's captured frames; returns the report")
-def run_calibration(request: Request, kind: str, session: str, rig: str | None = None) -> dict[str, Any]:
-    panel = _panel(request)
-    return panel.calibration.run(kind, panel.runs.session_dir(session), panel.catalog.rig(rig).loaded)
-
-
-@store_router.get("/api/calibration/{kind}/{session}", tags=["calibration"], summary="A session's report")
-def calibration_report(request: Request, kind: str, session: str) -> dict[str, Any]:
-    panel = _panel(request)
-    return panel.calibration.report(kind, panel.runs.session_dir(session))
-
-
-@store_router.post("/api/calibration/{kind}/{session}/accept", tags=["calibration"],
-                   summary="Make this report the rig's current calibration")
-def accept_calibration(request: Request, kind: str, session: str, rig: str | None = None) -> dict[str, Any]:
-    panel = _panel(request)
-    return panel.calibration.accept(kind, panel.runs.session_dir(session), panel.catalog.rig(rig).loaded)
 
 
 # -- packages ----------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ def _panel(request: Request) -> Panel:
     return panel
 
 
-@studio_router.get("/api/rigs", tags=["rig"], summary="Rigs, their devices, scenes and plans")
+@studio_router.get("/api/rigs", tags=["rig"], summary="Rigs, their devices, scenes and plans; then the rig files "
+                   "that could not be loaded, each with its problem")
 def list_rigs(request: Request) -> list[dict[str, Any]]:
     panel = _panel(request)
     rigs = []
@@ -46,12 +47,16 @@ def list_rigs(request: Request) -> list[dict[str, Any]]:
             "plans": [{"id": p.id, "name": p.name} for p in entry.plans.values()],
             "flash_limit": panel.lights.limit(entry.loaded).max_flashes,
         })
+    # Rig files that did not load, after the usable rigs: {"id", "name", "file", "problem"}; the page's rig
+    # selects skip them and the dashboard shows each problem.
+    rigs += [broken.describe() for broken in panel.catalog.problems]
     return rigs
 
 
-@studio_router.get("/api/estimate", tags=["rig"], summary="Takes, images, hold time, session time, disk")
+@studio_router.get("/api/estimate", tags=["rig"], summary="Takes, images, hold time, session time (measured on this "
+                   "rig where earlier sessions say, else modelled: see basis), disk")
 def estimate(request: Request, rig: str | None = None, plan: str | None = None) -> dict[str, object]:
-    return _panel(request).catalog.estimate(rig, plan)
+    return _panel(request).runs.estimate(rig, plan)
 
 
 @studio_router.get("/api/state", tags=["live"], summary="Snapshot of the run, the device tiles and the lights (with "
@@ -88,9 +93,16 @@ def lights(request: Request, rig: str | None = None, plan: str | None = None) ->
         states = [{"id": s.state_id, "name": s.name or s.state_id}
                   for s in expand_lighting(entry.loaded.config, loaded_plan.config.lighting)]
     limit = panel.lights.limit(entry.loaded)
+    last = panel.lights.last(entry.loaded) or {}
+    history = panel.lights.history(entry.loaded)  # newest first: the panel's changes and the sessions' takes
     return {"rig": entry.id, "scenes": [BLACKOUT] + [s.id for s in entry.loaded.config.scenes if s.id],
             "plan_states": states, "levels": panel.lights.levels(entry.loaded),
-            "flash_limit": {"max_flashes": limit.max_flashes, "window_s": limit.window_s, "source": limit.source}}
+            "flash_limit": {"max_flashes": limit.max_flashes, "window_s": limit.window_s, "source": limit.source},
+            # what is on now (scene id, its name, each fixture's colour) and the changes before it, with times
+            "scene_names": {s.id: s.name for s in entry.loaded.config.scenes if s.id and s.name},
+            "active": history[0]["scene"] if history else None,
+            "active_name": history[0]["name"] if history else None, "swatches": last.get("swatches", {}),
+            "history": history}
 
 
 @studio_router.post("/api/lights/scene", tags=["lights"], summary="Put a scene, plan lighting state or blackout on")
@@ -106,7 +118,7 @@ def lights_scene(request: Request, body: SceneRequest) -> dict[str, Any]:
             rig_config = entry.loaded.config
             frames = frames_for_commands(rig_config, fixture_commands(rig_config, expanded[body.name]),
                                          entry.loaded.path.parent)
-            return panel.lights.apply(entry.loaded, frames, body.name)
+            return panel.lights.apply(entry.loaded, frames, body.name, expanded[body.name].name or body.name)
     return panel.lights.scene(entry.loaded, body.name, plan)
 
 

@@ -19,17 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import ConfigError, LoadedPlan, Pose
-from capturerig.engine import Event, RunResult, Session, TakeStatus
-from capturerig.plan import estimate_plan, expand_plan
+from capturerig.engine import Event, Journal, JournalError, RunResult, Session, TakeStatus
+from capturerig.plan import expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE
 from capturerig.web._catalog import Catalog
+from capturerig.web._estimates import RunHistory, journal_stamp
 from capturerig.web._hub import EventHub, event_message
 from capturerig.web._messages import PoseConfirmAnswered, PoseConfirmRequest, RunFinished, RunStarted
+from capturerig.web._problems import PanelProblem
+from capturerig.web._session_problems import require_readable
+from capturerig.web._timeline import PANEL_STOPPED, PanelStopped, PoseConfirmation, session_timeline
 
 __all__ = ["Busy", "Hardware", "RunManager", "SessionNotFound"]
 
 log = logging.getLogger(__name__)
 POSE_CONFIRM_TIMEOUT_S = 30 * 60.0  # a subject is not kept waiting longer; the run aborts instead
+SERVER_STOPPED = "the panel's server stopped"
+_UNFINISHED = ("preflight", "running", "paused", "aborting")  # a journal left so: its process ended mid-run
 _SESSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -60,6 +66,15 @@ class Hardware:
                 self.owner = None
 
 
+def _note(session: Session, event: Event) -> None:
+    """Journal a record of the panel's own beside the engine's events. A journal that refuses it is logged:
+    the note is history, and the run it describes goes on (or has already ended)."""
+    try:
+        session.folder.journal.record(event)
+    except sqlite3.Error:
+        log.exception("could not journal %s in session %s", event.kind, session.path.name)
+
+
 def _session_stamp(subject: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{subject}-{uuid.uuid4().hex[:6]}"
 
@@ -80,6 +95,8 @@ class RunManager:
         self._confirm = threading.Event()
         self._confirm_answer = False
         self._lock = threading.Lock()
+        self.history = RunHistory(sessions_dir)
+        self._interruptions: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
 
     # -- queries ---------------------------------------------------------------------------------------
     @property
@@ -94,6 +111,11 @@ class RunManager:
         if not (path / "session.json").is_file() or path.resolve().parent != self.sessions_dir.resolve():
             raise SessionNotFound(f"no session '{name}' in {self.sessions_dir}")
         return path
+
+    def estimate(self, rig_id: str | None, plan_id: str | None) -> dict[str, Any]:
+        """What a session of the plan will cost on this rig, and what the figure rests on (see _estimates)."""
+        rig, plan = self.catalog.plan(rig_id, plan_id)
+        return {"rig": rig.id, "plan": plan.config.name, **self.history.estimate(rig.loaded, plan).as_dict()}
 
     # -- starting --------------------------------------------------------------------------------------
     def start(self, rig_id: str | None, plan_id: str | None, subject: str, confirm_poses: bool) -> str:
@@ -126,12 +148,17 @@ class RunManager:
         self._launch(session, owner, session.folder.info.rig_name, session.folder.plan, confirm_poses, resumed=True)
         return name
 
+    def launch(self, session: Session, owner: str, rig_id: str, confirm_poses: bool) -> None:
+        """Run a session made elsewhere (the calibration page's, on a staged rig) like any other: the caller has
+        claimed the rig for ``owner``; the run releases it when it ends."""
+        self._launch(session, owner, rig_id, session.folder.plan, confirm_poses, resumed=False)
+
     def _launch(self, session: Session, owner: str, rig_id: str, plan: LoadedPlan, confirm_poses: bool,
                 resumed: bool) -> None:
         name = session.path.name
         rig = session.folder.rig
         takes = expand_plan(rig.config, plan.config)
-        estimate = estimate_plan(rig.config, plan.config, rig.path.parent)
+        estimate = self.history.estimate(rig, plan)
         status: dict[str, Any] = {}
         if resumed:
             records = session.folder.journal.takes()
@@ -145,10 +172,12 @@ class RunManager:
         info = {"name": name, "subject": session.folder.info.subject_id, "rig": rig_id, "plan": plan.config.name,
                 "consent_basis": session.folder.info.consent_basis, "hold_expected_s": estimate.hold_s_by_pose,
                 "session_s": estimate.session_s, "resumed": resumed,
+                "estimate": {k: v for k, v in estimate.as_dict().items() if k not in ("take_s", "hold_s_by_pose")},
                 "cameras": list(takes[0].cameras) if takes else []}
         take_rows = [{"id": t.id, "ordinal": t.ordinal, "pose": t.pose.id, "station": t.station.id,
                       "lighting": t.lighting.state_id, "lighting_name": t.lighting.name or t.lighting.state_id,
-                      "bracket": t.bracket.id, "cameras": list(t.cameras)} for t in takes]
+                      "bracket": t.bracket.id, "cameras": list(t.cameras), "estimate_s": estimate.take_s[t.id]}
+                     for t in takes]
         self.hub.publish_threadsafe(RunStarted(session=name, info=info, takes=take_rows, status=status).message())
         session.subscribe(lambda event: self._forward(name, event))
         with self._lock:
@@ -166,7 +195,7 @@ class RunManager:
         result: RunResult | None = None
         error: str | None = None
         try:
-            result = session.run(self._pose_confirmer(name) if confirm_poses else None)
+            result = session.run(self._pose_confirmer(session) if confirm_poses else None)
         except Exception as exc:  # consent withdrawn, config gone: the panel shows why
             log.exception("panel session %s did not run", name)
             error = str(exc) or type(exc).__name__
@@ -182,17 +211,23 @@ class RunManager:
                                    error=error)
         self.hub.publish_threadsafe(finished.message())
 
-    def _pose_confirmer(self, name: str) -> Callable[[Pose], bool]:
+    def _pose_confirmer(self, session: Session) -> Callable[[Pose], bool]:
+        name = session.path.name
+
         def confirm(pose: Pose) -> bool:
             with self._lock:
                 self._confirm.clear()
                 self._confirm_answer = False
+            asked = time.time()
             self.hub.publish_threadsafe(PoseConfirmRequest(session=name, pose_id=pose.id,
                                                            description=pose.description).message())
             answered = self._confirm.wait(POSE_CONFIRM_TIMEOUT_S)
+            confirmed = answered and self._confirm_answer
             self.hub.publish_threadsafe(PoseConfirmAnswered(session=name, pose_id=pose.id,
-                                                            confirmed=answered and self._confirm_answer).message())
-            return answered and self._confirm_answer
+                                                            confirmed=confirmed).message())
+            # Journalled beside the engine's events: the timeline shows the wait, the estimates leave it out.
+            _note(session, PoseConfirmation(pose_id=pose.id, confirmed=confirmed, asked_at=asked))
+            return confirmed
         return confirm
 
     # -- steering --------------------------------------------------------------------------------------
@@ -215,6 +250,15 @@ class RunManager:
             self._confirm_answer = False
             self._confirm.set()
 
+    def stop_for_server(self) -> None:
+        """The server stops: journal why (so the session reads as interrupted, not aborted by the operator),
+        then abort the run at its take boundary, lights safe. Nothing to do when no session runs."""
+        session = self.session
+        if session is None or not self.running:
+            return
+        _note(session, PanelStopped(reason=SERVER_STOPPED))
+        self.abort()
+
     def confirm_pose(self, confirmed: bool) -> None:
         self._active()
         with self._lock:
@@ -228,6 +272,67 @@ class RunManager:
             thread.join(timeout_s)
         return not self.running
 
+    # -- what the journals say -------------------------------------------------------------------------
+    def timeline(self, name: str) -> dict[str, Any]:
+        """Session ``name``'s timeline from its journal (see _timeline); a journal that cannot be read is a
+        PanelProblem naming it."""
+        path = self.session_dir(name)
+        require_readable(path)  # a folder without its journal must not get an empty one here
+        try:
+            journal = Journal(path)
+            try:
+                entries = session_timeline(journal)
+            finally:
+                journal.close()
+        except (JournalError, sqlite3.Error) as exc:
+            raise PanelProblem(f"the journal of session {name} cannot be read: {exc}", str(path / "journal.sqlite"),
+                               "its images are intact files: copy the session folder somewhere safe before "
+                               "anything else; the rest of the panel works meanwhile") from exc
+        return {"session": name, "entries": entries}
+
+    def interrupted(self) -> list[dict[str, Any]]:
+        """Sessions whose run the panel's server did not see to its end (it stopped, or its process ended),
+        newest first. One the operator aborted, or that failed, is not listed: that was an answer, not a loss."""
+        if not self.sessions_dir.is_dir():
+            return []
+        live = self.session.path.name if self.session is not None and self.running else None
+        found = []
+        for path in self.sessions_dir.iterdir():
+            if path.name != live and not path.is_symlink() and (path / "session.json").is_file():
+                try:
+                    stamp = journal_stamp(path / "journal.sqlite")
+                    cached = self._interruptions.get(path)
+                    row = cached[1] if cached is not None and cached[0] == stamp else self._interruption(path)
+                    self._interruptions[path] = (stamp, row)  # each journal read again only once it changes
+                except (OSError, TypeError, ValueError, KeyError, sqlite3.Error, ConfigError, JournalError) as exc:
+                    log.info("not judging %s: %s", path, exc)  # the sessions list shows it as unreadable
+                    continue
+                if row is not None:
+                    found.append(row)
+        return sorted(found, key=lambda r: r["created_at"] or 0.0, reverse=True)
+
+    def _interruption(self, path: Path) -> dict[str, Any] | None:
+        row = self._describe(path)
+        return None if row["interrupted"] is None else {**row, **row["interrupted"]}
+
+    def _interrupted(self, name: str, journal: Journal, planned: int, verified: int) -> dict[str, Any] | None:
+        """How session ``name``'s run ended if the server did not see it to its end, else None."""
+        if self.running and self.session is not None and self.session.path.name == name:
+            return None  # running here and now
+        state = str(journal.meta("state", "idle"))
+        if state in _UNFINISHED:
+            how = "when the program running it stopped without finishing (killed, crashed or the power went)"
+        else:
+            stopped = journal.events(PANEL_STOPPED)
+            preflights = [e for e in journal.events("StateChanged") if e["state"] == "preflight"]
+            if state != "aborted" or not stopped or not preflights or stopped[-1]["at"] < preflights[-1]["at"]:
+                return None
+            how = "when the panel's server stopped"
+        at = min(planned, verified + 1)
+        return {"cause": "killed" if state in _UNFINISHED else "stopped", "journal_state": state, "at_take": at,
+                "text": f"session {name} was interrupted at take {at}/{planned} {how} ({verified} of {planned} "
+                        f"takes verified); resume it"}
+
     def describe(self, path: Path) -> dict[str, Any]:
         """What the sessions list shows of one session folder (read from its journal, not the live run).
 
@@ -238,7 +343,7 @@ class RunManager:
         except (OSError, TypeError, ValueError, KeyError, sqlite3.Error, ConfigError) as exc:
             return {"name": path.name, "subject": "?", "rig": "?", "plan": "?", "created_at": None,
                     "state": "unreadable", "error": str(exc), "takes_planned": 0, "takes_verified": 0,
-                    "takes_failed": []}
+                    "takes_failed": [], "interrupted": None}
 
     def _describe(self, path: Path) -> dict[str, Any]:
         session = Session.open(path)
@@ -246,10 +351,13 @@ class RunManager:
             info = session.folder.info
             takes = session.folder.journal.takes()
             planned = len(expand_plan(session.folder.rig.config, session.folder.plan.config))
+            verified = sum(1 for t in takes.values() if t.status == TakeStatus.VERIFIED)
             return {"name": path.name, "subject": info.subject_id, "rig": info.rig_name, "plan": info.plan_name,
                     "created_at": info.created_at, "state": session.state.value, "takes_planned": planned,
-                    "takes_verified": sum(1 for t in takes.values() if t.status == TakeStatus.VERIFIED),
+                    "takes_verified": verified,
                     "takes_failed": [{"take_id": t.take_id, "error": t.error} for t in takes.values()
-                                     if t.status == TakeStatus.FAILED]}
+                                     if t.status == TakeStatus.FAILED],
+                    # the server did not see this run to its end: {cause, journal_state, at_take, text}, else None
+                    "interrupted": self._interrupted(path.name, session.folder.journal, planned, verified)}
         finally:
             session.close()

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from capturerig.web._device_tiles import SYNC_DEVICE, RigDeviceIds, is_shown_image, preflight_verdict, trigger_fire
 from capturerig.web._messages import PANEL_SESSION, Snapshot, ViewPatch
 
 __all__ = ["DeviceBoard", "HostCameras", "PanelViews", "RunView", "ViewPath", "apply_changes", "hosts_named"]
@@ -217,16 +218,42 @@ class DeviceBoard:
     ``hosts`` (capture host -> its cameras, from the rigs' ``hosts:``) gives each host a tile from the start
     (state ``unknown`` until a ``HostStatus`` or the host's ``PreflightResult``); a ``HostStatus`` of a host not
     named there adds one. A host tile counts its cameras whose tiles say ok, and a camera tile names its host.
+
+    ``rigs`` (rig id -> its trigger box and turntable ids) gives those a tile from the start (``device`` trigger
+    or turntable): link, homed, angle and station from preflight and ``StationReached``, the last fire's
+    measured sync from ``TriggerDispatched`` of a session on that rig. A camera tile keeps its settings as
+    read back and the time of its last check, and its ``last_image`` (session, path, take) as files land.
+    ``sync`` is the rig's last sync measurement as preflight read it, with its verdict.
     """
 
-    def __init__(self, hosts: HostCameras | None = None) -> None:
+    def __init__(self, hosts: HostCameras | None = None, rigs: RigDeviceIds | None = None) -> None:
         self.tiles: dict[str, dict[str, Any]] = {}
         self.hosts: dict[str, dict[str, Any]] = {}
         self.host_of: dict[str, str] = {}  # camera id -> host name
         self.lights: dict[str, Any] = {"levels": {}, "verdict": None, "scene": None}
         self.preflight: dict[str, Any] = {"at": None, "results": [], "ok": None, "running": False}
+        self.sync: dict[str, Any] = {"verdict": None, "detail": None, "at": None}
+        self.rigs = {rig: dict(ids) for rig, ids in (rigs or {}).items()}
+        self.session_rig: str | None = None  # the rig of the session shooting now (whose trigger fires)
         for name, cameras in (hosts or {}).items():
             self._host(name, cameras)
+        for ids in self.rigs.values():
+            for kind in ("trigger", "turntable"):
+                if ids.get(kind):
+                    self._motion_tile(str(ids[kind]), kind)
+
+    def _motion_tile(self, device_id: str, kind: str) -> dict[str, Any]:
+        """The tile of a trigger box or turntable: what a camera tile has, and its own fields."""
+        tile = self._tile(device_id)
+        fields = {"trigger": {"link": None, "last_fire": None, "checked_at": None},
+                  "turntable": {"link": None, "homed": None, "angle_deg": None, "station": None,
+                                "reached_at": None, "checked_at": None}}[kind]
+        for key, value in {"device": kind, "state": "unknown", **fields}.items():
+            tile.setdefault(key, value)
+        return tile
+
+    def _session_device(self, kind: str) -> str | None:
+        return (self.rigs.get(self.session_rig or "") or {}).get(kind)
 
     def _tile(self, device_id: str) -> dict[str, Any]:
         tile = self.tiles.setdefault(device_id, {"id": device_id, "last_error": None})
@@ -268,6 +295,7 @@ class DeviceBoard:
         if kind == "DeviceStatus":
             tile = self._tile(message["id"])
             tile.update({k: v for k, v in message.items() if k not in ("kind", "session")})
+            tile["checked_at"] = message.get("at")
             tile["state"] = "ok" if message.get("connected") and not message.get("last_error") and not message.get(
                 "drift") else "bad"
             return self._camera_paths(message["id"])
@@ -288,19 +316,12 @@ class DeviceBoard:
                 host["last_error"] = message["detail"]
             if message.get("session") != PANEL_SESSION:
                 return [("hosts", message["device_id"])]
-            self.preflight["results"].append({k: message[k] for k in ("device_id", "ok", "detail")})
+            self.preflight["results"].append({"device_id": message["device_id"], "ok": message["ok"],
+                                              "detail": message["detail"],
+                                              "verdict": "ok" if message["ok"] else "failed"})
             return [("hosts", message["device_id"]), ("preflight", "results")]
         if kind == "PreflightResult":
-            tile = self._tile(message["device_id"])
-            tile["preflight"] = {"ok": message["ok"], "detail": message["detail"]}
-            tile["state"] = "ok" if message["ok"] else "bad"
-            if not message["ok"]:
-                tile["last_error"] = message["detail"]
-            paths = self._camera_paths(message["device_id"])
-            if message.get("session") != PANEL_SESSION:
-                return paths
-            self.preflight["results"].append({k: message[k] for k in ("device_id", "ok", "detail")})
-            return [*paths, ("preflight", "results")]
+            return self._preflight_result(message)
         if kind == "PreflightStarted":
             self.preflight = {"at": message["at"], "results": [], "ok": None, "running": True}
             return [("preflight",)]
@@ -310,13 +331,51 @@ class DeviceBoard:
         if kind == "FileStored":
             tile = self._tile(message["camera_id"])
             tile.update(connected=True, last_file=message["path"], last_file_at=message["at"], state="ok")
+            if is_shown_image(message["path"]):
+                tile["last_image"] = {"session": message.get("session"), "path": message["path"],
+                                      "take": message.get("take_id"), "at": message["at"]}
             return self._camera_paths(message["camera_id"])
+        if kind == "RunStarted":
+            self.session_rig = message["info"].get("rig")
+            return []
+        if kind == "TriggerDispatched" and (trigger := self._session_device("trigger")):
+            tile = self._motion_tile(trigger, "trigger")
+            tile.update(last_fire=trigger_fire(message), link="open", state="ok")
+            return [("tiles", trigger)]
+        if kind == "StationReached" and (table := self._session_device("turntable")):
+            tile = self._motion_tile(table, "turntable")
+            tile.update(angle_deg=message["angle_deg"], station=message["station_id"],
+                        reached_at=message["reached_at"], link="open", state="ok")
+            return [("tiles", table)]
         if kind == "TakeFailed":
             return self._take_failed(message["take_id"], message["error"])
         if kind == "LightsSet":
             self.lights = {k: v for k, v in message.items() if k not in ("kind", "session")}
             return [("lights",)]
         return []
+
+    def _preflight_result(self, message: dict[str, Any]) -> list[ViewPath]:
+        device_id, ok, detail = message["device_id"], message["ok"], message["detail"]
+        verdict = preflight_verdict(device_id, ok, detail)
+        tile = self._tile(device_id)
+        tile["preflight"] = {"ok": ok, "detail": detail, "verdict": verdict}
+        tile["state"] = {"ok": "ok", "failed": "bad"}.get(verdict, "unknown")
+        tile["checked_at"] = message.get("at")
+        if not ok:
+            tile["last_error"] = detail
+        if tile.get("device") == "trigger":
+            tile["link"] = "open" if ok else "failed"
+        elif tile.get("device") == "turntable":  # preflight opens and homes the table: at 0 degrees after
+            tile.update(link="open" if ok else "failed", homed=ok, angle_deg=0.0 if ok else tile.get("angle_deg"),
+                        station=None)
+        paths: list[ViewPath] = self._camera_paths(device_id)
+        if device_id == SYNC_DEVICE:
+            self.sync = {"verdict": verdict, "detail": detail, "at": message.get("at")}
+            paths.append(("sync",))
+        if message.get("session") != PANEL_SESSION:
+            return paths
+        self.preflight["results"].append({"device_id": device_id, "ok": ok, "detail": detail, "verdict": verdict})
+        return [*paths, ("preflight", "results")]
 
     def _take_failed(self, take_id: str, error: str) -> list[ViewPath]:
         touched: list[ViewPath] = []
@@ -335,7 +394,8 @@ class DeviceBoard:
         return touched
 
     def snapshot(self) -> dict[str, Any]:
-        return {"tiles": self.tiles, "hosts": self.hosts, "lights": self.lights, "preflight": self.preflight}
+        return {"tiles": self.tiles, "hosts": self.hosts, "lights": self.lights, "preflight": self.preflight,
+                "sync": self.sync}
 
 
 def _value_at(root: Any, path: Iterable[str]) -> Any:
@@ -370,16 +430,18 @@ def apply_changes(state: dict[str, Any], changes: Iterable[tuple[list[str], Any]
 class PanelViews:
     """The run view, the device board and who holds the rig, with a sequence number over their changes.
 
-    ``hosts`` are the capture hosts of the rigs the panel offers (host -> its cameras).
+    ``hosts`` are the capture hosts of the rigs the panel offers (host -> its cameras); ``rigs`` their trigger
+    box and turntable ids (rig id -> {"trigger": id, "turntable": id}).
 
     ``busy`` says who holds the rig now (:class:`capturerig.web._runs.Hardware`); it is read after each
     message, so the page learns of a claim or release with the message that came with it.
     """
 
-    def __init__(self, busy: Callable[[], str | None] = lambda: None, hosts: HostCameras | None = None) -> None:
+    def __init__(self, busy: Callable[[], str | None] = lambda: None, hosts: HostCameras | None = None,
+                 rigs: RigDeviceIds | None = None) -> None:
         hosts = {name: tuple(cameras) for name, cameras in (hosts or {}).items()}
         self.run = RunView(hosts)
-        self.board = DeviceBoard(hosts)
+        self.board = DeviceBoard(hosts, rigs)
         self.seq = 0
         self._busy = busy
         self._busy_shown = busy()

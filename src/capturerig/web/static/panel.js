@@ -98,6 +98,7 @@ const currentRig = (select) => S.rigs.find((r) => r.id === rigId(select)) || S.r
 //   "cell" (take, camera)  one file landed                             "arrivals"     the current take's arrivals
 //   "finished" (result)  the session ended                             "controls"     after any action: enable buttons
 //   "link" (state)  the live connection: "live" or "offline"
+//   "viewer-image" (args)  the image viewer shows an image; args.checks is the box for its check results
 const hooks = {};
 function on(topic, fn) { (hooks[topic] ||= []).push(fn); }
 function emit(topic, ...args) { for (const fn of hooks[topic] || []) fn(...args); }
@@ -134,6 +135,7 @@ function connect() {
   socket.onclose = () => {
     if (S.socket !== socket) return;
     $("#link").textContent = "offline"; $("#link").className = "badge off";
+    setBusy(undefined);  // who holds the rig is not known until the next snapshot says
     emit("link", "offline");
     setTimeout(connect, 1000);
   };
@@ -195,15 +197,17 @@ function renderChanges(changes) {
   if (finished) emit("finished", S.run.result);
 }
 
-function setBusy(owner) {
-  $("#busy").textContent = owner ? `busy: ${owner}` : "rig free";
-  $("#busy").className = owner ? "badge off" : "badge on";
+function setBusy(owner) {  // undefined: not known (offline)
+  $("#busy").textContent = owner === undefined ? "rig: unknown" : owner ? `busy: ${owner}` : "rig free";
+  $("#busy").className = owner === undefined ? "badge" : owner ? "badge off" : "badge on";
 }
 
 // ---- start ----------------------------------------------------------------------------------------------------
 async function init() {
   window.addEventListener("hashchange", showTab);
-  S.rigs = await api("GET", "/api/rigs").catch((e) => { toast(e.message); return []; });
+  const rigs = await api("GET", "/api/rigs").catch((e) => { report(e); return []; });
+  S.rigs = rigs.filter((r) => !r.problem);  // a rig file with an error comes with its problem: not offered
+  S.rigProblems = rigs.filter((r) => r.problem);  // shown by js/problems.js
   for (const select of $$(".rig-select")) fillSelect(select, S.rigs.map((r) => [r.id, r.name]));
   emit("ready");
   connect();

@@ -1,28 +1,47 @@
-// The session page: start a session, its state, the hold cue, pose confirmation, controls and the estimate.
+// The session page: start a session, its state, the hold cue, pose confirmation, controls, the estimate, the time
+// left, the timeline, and honest word when the connection is lost or a session was interrupted.
 "use strict";
+
+// Between the socket closing and the next snapshot the page knows nothing current: it says so, dims what it last
+// knew, stops the cue and refuses the controls (a click would only fail).
+let linkLost = false;
+
+// Seconds as a technician reads them: "8.4 s", past a minute and a half "12:05 min".
+const fmtSeconds = (s) => s < 90 ? `${s.toFixed(1)} s` : `${fmtSince(s)} min`;
 
 function renderRun() {
   const r = S.run;
-  if (!r) return;
-  $("#run-state").textContent = r.state;
+  $("#session").classList.toggle("stale", linkLost);
+  $("#link-lost").hidden = !linkLost;
+  if (!r) { updateControls(); return; }
+  $("#run-state").textContent = linkLost ? `unknown (last known: ${r.state})` : r.state;
   $("#run-reason").textContent = r.reason ? `(${r.reason})` : "";
   $("#current-take").textContent = r.current_take || "–";
-  const done = Object.values(r.status).filter((s) => s.status === "verified" || s.status === "skipped").length;
-  $("#progress").textContent = `${done}/${r.takes.length}`;
+  $("#progress").textContent = `${takesDone(r)}/${r.takes.length}`;
   const ask = r.awaiting_pose;
-  $("#pose-confirm").hidden = !ask;
+  $("#pose-confirm").hidden = !ask || linkLost;
   if (ask) { $("#pose-name").textContent = ask.pose_id; $("#pose-description").textContent = ask.description || ""; }
   renderHold();
+  renderRemaining();
   const log = $("#messages");
   log.replaceChildren(...r.messages.slice(-40).map((m) => el("li", { class: m.level, text: `${m.level}: ${m.text}` })));
   updateControls();
+  loadTimeline();
 }
+
+const takesDone = (r) => Object.values(r.status).filter((s) => s.status === "verified" || s.status === "skipped").length;
 
 function renderHold() {
   const r = S.run;
   if (!r) return;
-  const hold = r.hold || { state: "relax" };
   const cue = $("#hold-cue");
+  if (linkLost) {  // no live HOLD timer for a rig the page cannot see
+    cue.className = "cue lost";
+    $("#hold-word").textContent = "CONNECTION LOST";
+    $("#hold-timer").textContent = "the cue is stopped";
+    return;
+  }
+  const hold = r.hold || { state: "relax" };
   cue.className = `cue ${hold.state}`;
   $("#hold-word").textContent = hold.state === "hold" ? `HOLD${hold.pose_id ? " — pose " + hold.pose_id : ""}` : "RELAX";
   const seconds = hold.since ? Math.max(0, Date.now() / 1000 - hold.since) : 0;
@@ -30,19 +49,90 @@ function renderHold() {
     ? `${seconds.toFixed(1)} s${hold.expected_s ? " of ~" + hold.expected_s.toFixed(1) + " s" : ""}` : "";
 }
 
+// Time left: the estimate of every take not yet verified, less what the take under way has already spent (up to
+// its own estimate), plus what the session spends after its last take (and before its first, while preflight
+// runs). Recomputed as takes verify; the ETA is that from now.
+const progress = { session: null, done: -1, at: 0 };
+
+function renderRemaining() {
+  const r = S.run;
+  const box = $("#remaining");
+  const estimate = r && r.session && r.session.estimate;
+  if (!r || !r.running || !estimate || linkLost) { box.textContent = ""; return; }
+  const pending = r.takes.filter((t) => !["verified", "skipped"].includes((r.status[t.id] || {}).status));
+  const done = r.takes.length - pending.length, now = Date.now() / 1000;
+  if (progress.session !== r.session.name || progress.done !== done || r.state !== "running") {
+    Object.assign(progress, { session: r.session.name, done, at: now });  // the clock of the take under way
+  }
+  const spent = pending.length ? Math.min(now - progress.at, pending[0].estimate_s || 0) : 0;
+  let left = pending.reduce((sum, t) => sum + (t.estimate_s || 0), 0) - spent + estimate.tail_s;
+  if (r.state === "idle" || r.state === "preflight") left += estimate.head_s;
+  const basis = estimate.source === "modelled" ? "modelled" : `measured, ${estimate.sessions} earlier`;
+  box.textContent = r.state === "paused"
+    ? `Paused: ~${fmtSeconds(left)} left once resumed`
+    : `Remaining ~${fmtSeconds(left)}, ETA ${clockTime(Date.now() / 1000 + left)} (${basis})`;
+}
+
 function updateControls() {
   const r = S.run;
   const running = Boolean(r && r.running);
-  $("#start").disabled = running;
-  $("#pause").disabled = !running || r.state === "paused";
-  $("#resume").disabled = !running || r.state !== "paused";
-  $("#abort").disabled = !running;
+  $("#start").disabled = running || linkLost;
+  $("#pause").disabled = !running || r.state === "paused" || linkLost;
+  $("#resume").disabled = !running || r.state !== "paused" || linkLost;
+  $("#abort").disabled = !running || linkLost;
+  for (const button of $$("#interrupted button.resume")) button.disabled = running || linkLost;
 }
 
 async function reshoot(name, button) {
   await act(button, () => api("POST", `/api/sessions/${encodeURIComponent(name)}/reshoot`, { confirm_poses: $("#confirm-poses").checked }));
+  loadInterrupted();  // a session resuming now is not interrupted any more
 }
 
+// ---- interrupted sessions: asked on every (re)connection, since that is when the server may have restarted ----
+const dismissed = new Set();
+
+async function loadInterrupted() {
+  const rows = await api("GET", "/api/sessions/interrupted").catch((error) => { report(error); return null; });
+  if (!rows) return;
+  const shown = rows.filter((row) => !dismissed.has(row.name));
+  const box = $("#interrupted");
+  box.replaceChildren(...shown.map((row) => el("div", { class: "interrupted", "data-session": row.name },
+    el("span", { class: "what", text: `${row.text.charAt(0).toUpperCase()}${row.text.slice(1)}.` }),
+    el("button", { class: "resume go", text: "Resume", title: "shoot the takes its journal cannot prove done, to the end",
+                   onclick: (e) => reshoot(row.name, e.target) }),
+    el("button", { class: "dismiss", text: "Not now", onclick: () => { dismissed.add(row.name); loadInterrupted(); } }))));
+  box.hidden = shown.length === 0;
+  updateControls();
+}
+
+// ---- the current session's timeline, fetched at most once a second while it changes ------------------------
+let timelineDue = null, timelineAsked = 0;
+
+function loadTimeline() {
+  const name = S.run && S.run.session && S.run.session.name;
+  if (!name) {  // a fresh server that has run nothing yet: no timeline to show
+    $("#timeline-name").textContent = "no session yet";
+    $("#timeline").replaceChildren();
+    return;
+  }
+  if ($("#timeline-name").textContent !== name) {  // a new session: not a word of the last one's timeline
+    $("#timeline-name").textContent = name;
+    $("#timeline").replaceChildren();
+  }
+  if (timelineDue || linkLost) return;
+  timelineDue = setTimeout(async () => {
+    timelineDue = null;  // a change while this one is asked for asks again: the last word is never missed
+    const asked = ++timelineAsked;
+    const data = await api("GET", `/api/sessions/${encodeURIComponent(name)}/timeline`).catch((error) => { report(error); return null; });
+    if (!data || asked !== timelineAsked || !S.run || !S.run.session || S.run.session.name !== data.session) return;
+    const box = $("#timeline");
+    const following = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;  // at the newest: stay there
+    renderTimeline(box, data.entries);
+    if (following) box.scrollTop = box.scrollHeight;
+  }, 1000);
+}
+
+// ---- starting ---------------------------------------------------------------------------------------------------
 async function loadSubjects() {
   const data = await api("GET", "/api/subjects").catch(() => null);
   S.subjects = data ? data.subjects : [];
@@ -70,17 +160,30 @@ async function loadEstimate() {
   const rig = rigId("#session-rig");
   const plan = $("#session-plan").value;
   if (!rig || !plan) return;
-  const e = await api("GET", `/api/estimate?rig=${encodeURIComponent(rig)}&plan=${encodeURIComponent(plan)}`).catch((x) => { toast(x.message); return null; });
+  const e = await api("GET", `/api/estimate?rig=${encodeURIComponent(rig)}&plan=${encodeURIComponent(plan)}`).catch((x) => { report(x); return null; });
   if (!e) return;
-  const holds = Object.entries(e.hold_s_by_pose).map(([p, s]) => `pose ${p} hold ${s.toFixed(1)} s`).join(", ");
-  $("#estimate").textContent = `Estimate: ${e.takes} takes, ${e.images} images, ${holds}; session ${e.session_s.toFixed(1)} s; disk ${fmtBytes(e.disk_bytes)}`;
+  const holds = Object.entries(e.hold_s_by_pose).map(([p, s]) => `pose ${p} hold ~${fmtSeconds(s)}`).join(", ");
+  $("#estimate").textContent = `Estimate: ${e.takes} takes, ${e.images} images, ${holds}; session ~${fmtSeconds(e.session_s)} `
+    + `(${e.basis}); disk ${fmtBytes(e.disk_bytes)}`;
+  $("#estimate").dataset.source = e.source;
 }
 
-on("snapshot", renderRun);
+on("snapshot", () => {
+  linkLost = false;  // a fresh snapshot: everything below is current again
+  renderRun();
+  loadInterrupted();
+});
 on("run", renderRun);
 on("controls", updateControls);
+on("link", (state) => {
+  if (state !== "offline") return;  // "live" is not yet current: the snapshot that follows is
+  linkLost = true;
+  renderRun();
+});
 on("finished", (result) => {
   if (result.error) toast(`session ${result.state}: ${result.error}`, result.state === "done" ? "info" : "error");
+  loadEstimate();  // one more session on this rig: the estimate learns from it
+  loadInterrupted();
 });
 on("tab", (tab) => { if (tab === "session") loadSubjects(); });
 on("ready", () => {
@@ -98,5 +201,5 @@ on("ready", () => {
   $("#abort").addEventListener("click", (e) => act(e.target, () => api("POST", "/api/run/abort")));
   $("#pose-yes").addEventListener("click", (e) => act(e.target, () => api("POST", "/api/run/confirm-pose", { confirmed: true })));
   $("#pose-no").addEventListener("click", (e) => act(e.target, () => api("POST", "/api/run/confirm-pose", { confirmed: false })));
-  setInterval(renderHold, 200);
+  setInterval(() => { renderHold(); renderRemaining(); }, 200);
 });

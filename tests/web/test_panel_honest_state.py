@@ -1,0 +1,124 @@
+"""A technician's page tells the truth when the panel's server goes away mid-session: "connection lost" at once,
+no running hold cue, no controls that would only fail; and when the server is back it names the interrupted
+session and resumes it to the end, shooting only what the journal cannot prove done."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import requests
+from playwright.sync_api import Page, expect
+
+from capturerig.engine import Journal
+from capturerig_sim import VirtualStudio
+from tests.web.conftest import SUBJECT, LivePanel, shot, start_panel
+
+SESSION_TIMEOUT_MS = 120_000
+TAKES = 8
+STALE = re.compile(r"\bstale\b")
+VERIFIED = "() => S.run && Object.values(S.run.status).filter((s) => s.status === 'verified').length"
+
+
+def test_the_server_stopping_mid_session_shows_connection_lost_and_after_a_restart_the_session_resumes_to_the_end(
+        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
+    page, screen = screen_page, f"{screen_page.viewport_size['width']}x{screen_page.viewport_size['height']}"
+    page.goto(f"{live.url}/#session")
+    page.fill("#subject", SUBJECT)
+    page.select_option("#session-plan", "sim-demo")
+    page.uncheck("#confirm-poses")
+    page.click("#start")
+    page.wait_for_function(f"{VERIFIED} >= 2", timeout=SESSION_TIMEOUT_MS)
+    name = page.evaluate("() => S.run.session.name")
+    expect(page.locator("#hold-cue")).to_have_class("cue hold")
+    expect(page.locator("#abort")).to_be_enabled()
+    shot(page, f"honest-1-running-{screen}")
+
+    # The server stops (cleanly: it aborts the run at its take boundary, lights safe) while the page watches.
+    stopping = threading.Thread(target=live.server.stop, name="stop-the-panel")
+    stopping.start()
+    lost = page.locator("#link-lost")
+    expect(lost).to_be_visible(timeout=2_000)
+    expect(lost).to_contain_text("Connection lost")
+    expect(page.locator("#link")).to_have_text("offline")
+    expect(page.locator("#busy")).to_have_text("rig: unknown")
+    expect(page.locator("#hold-cue")).to_have_class("cue lost")
+    expect(page.locator("#hold-word")).to_have_text("CONNECTION LOST")
+    timer = page.locator("#hold-timer").text_content()
+    page.wait_for_timeout(600)
+    assert page.locator("#hold-timer").text_content() == timer == "the cue is stopped", "no running HOLD timer"
+    expect(page.locator("#run-state")).not_to_have_text("running")
+    expect(page.locator("#run-state")).to_contain_text("unknown")
+    for button in ("#start", "#pause", "#resume", "#abort"):
+        expect(page.locator(button)).to_be_disabled()
+    expect(page.locator("#session")).to_have_class(STALE)  # the last known state, dimmed
+    shot(page, f"honest-2-connection-lost-{screen}")
+    stopping.join(60)
+    assert not stopping.is_alive()
+    assert live.panel.runs.wait(30.0)
+
+    # The server comes back over the same studio folder and port: the page reconnects and names the session.
+    restarted = start_panel(live.root, port=live.server.port)
+    try:
+        expect(page.locator("#link")).to_have_text("live", timeout=10_000)
+        expect(lost).to_be_hidden()
+        notice = page.locator(f'#interrupted .interrupted[data-session="{name}"]')
+        expect(notice).to_be_visible(timeout=10_000)
+        done_before = _verified(live, name)
+        assert 2 <= done_before < TAKES
+        expect(notice).to_contain_text(f"Session {name} was interrupted at take {done_before + 1}/{TAKES} when the "
+                                       f"panel's server stopped ({done_before} of {TAKES} takes verified); resume it.")
+        expect(page.locator("#session")).not_to_have_class(STALE)
+        expect(page.locator("#start")).to_be_enabled()
+        shot(page, f"honest-3-interrupted-named-{screen}")
+
+        notice.get_by_role("button", name="Resume").click()
+        expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+        expect(page.locator("#progress")).to_have_text(f"{TAKES}/{TAKES}")
+        expect(page.locator("#interrupted")).to_be_hidden(timeout=10_000)
+        assert requests.get(f"{restarted.url}/api/sessions/interrupted", timeout=30).json() == []
+        shot(page, f"honest-4-resumed-to-the-end-{screen}")
+    finally:
+        restarted.server.stop()
+        assert restarted.panel.runs.wait(30.0)
+
+    journal = Journal(live.root / "sessions" / name)
+    try:
+        takes = journal.takes()
+        assert len(takes) == TAKES
+        assert all(t.status == "verified" for t in takes.values())
+        resumed_at = [e["at"] for e in journal.events("StateChanged") if e["state"] == "preflight"][-1]
+        verified_before = {e["take_id"] for e in journal.events("TakeVerified") if e["at"] < resumed_at}
+        shot_again = {e["take_id"] for e in journal.events("TakeStarted") if e["at"] > resumed_at}
+        assert len(verified_before) == done_before
+        assert not verified_before & shot_again, "a verified take was shot again"
+    finally:
+        journal.close()
+
+
+def _verified(live: LivePanel, name: str) -> int:
+    journal = Journal(live.root / "sessions" / name)
+    try:
+        return sum(1 for t in journal.takes().values() if t.status == "verified")
+    finally:
+        journal.close()
+
+
+def test_a_session_the_technician_aborted_is_not_reported_as_interrupted(live: LivePanel, screen_page: Page,
+                                                                        studio: VirtualStudio) -> None:
+    page, screen = screen_page, f"{screen_page.viewport_size['width']}x{screen_page.viewport_size['height']}"
+    page.goto(f"{live.url}/#session")
+    page.fill("#subject", SUBJECT)
+    page.select_option("#session-plan", "sim-demo")
+    page.uncheck("#confirm-poses")
+    page.click("#start")
+    page.wait_for_function(f"{VERIFIED} >= 1", timeout=SESSION_TIMEOUT_MS)
+    page.click("#abort")
+    expect(page.locator("#run-state")).to_have_text("aborted", timeout=SESSION_TIMEOUT_MS)
+    page.reload()
+    expect(page.locator("#link")).to_have_text("live", timeout=10_000)
+    time.sleep(0.5)  # the page has asked for interrupted sessions by now
+    expect(page.locator("#interrupted")).to_be_hidden()
+    assert requests.get(f"{live.url}/api/sessions/interrupted", timeout=30).json() == []
+    shot(page, f"honest-5-aborted-is-not-interrupted-{screen}")

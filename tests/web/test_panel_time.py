@@ -1,0 +1,140 @@
+"""Time on the session page as a technician needs it: an estimate that counts what sessions really take on this rig
+(and says so), the time left and the clock time a run ends, the hold cue against the same figure, and a timeline
+of every event of a session with its time."""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from playwright.sync_api import Page, expect
+
+from capturerig.config import CameraConfig
+from capturerig_sim import VirtualStudio, render_image
+from tests.web.conftest import SUBJECT, LivePanel, shot
+
+SESSION_TIMEOUT_MS = 120_000
+TAKES = 8
+VERIFIED = "() => S.run && Object.values(S.run.status).filter((s) => s.status === 'verified').length"
+PLAN_ORDER = [f"p00/{s}/{light}/b0" for s in ("s00", "s01") for light in ("l00", "l01", "l02", "l03")]
+
+
+def _screen(page: Page) -> str:
+    size = page.viewport_size or {"width": 0, "height": 0}
+    return f"{size['width']}x{size['height']}"
+
+
+def _estimated_s(page: Page) -> float:
+    found = re.search(r"session ~([\d.]+) s", page.locator("#estimate").text_content() or "")
+    assert found, page.locator("#estimate").text_content()
+    return float(found.group(1))
+
+
+def _warm_the_simulator(studio: VirtualStudio) -> None:
+    """The virtual studio builds each camera's rays on its first image in a process (7-16 s for the 16 cameras on
+    this loaded machine), a cost no real rig has and no session after the first pays. So one frame per camera at
+    each station first, ending at the last (90 degrees), as every session ends: the first session then finds the
+    simulator as the second will, and measures the rig and the engine, not the simulator starting up."""
+    def warm(camera: CameraConfig) -> None:
+        for angle in (0.0, 90.0):
+            render_image(camera, studio.rig, {}, angle, base_dir=studio.base_dir)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(warm, studio.rig.cameras))
+
+
+def _run_session(page: Page) -> float:
+    """Start a session of the demo plan (no pose confirmations: no operator time) and wait until the page says
+    done; the seconds that took, as the technician sees them."""
+    started = time.monotonic()
+    page.click("#start")
+    expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+    return time.monotonic() - started
+
+
+def _remaining_s(page: Page) -> float:
+    found = re.search(r"Remaining ~([\d.]+) s, ETA (\d\d:\d\d:\d\d)", page.locator("#remaining").text_content() or "")
+    assert found, page.locator("#remaining").text_content()
+    return float(found.group(1))
+
+
+def test_the_estimate_is_what_sessions_take_on_this_rig_and_the_run_shows_its_time_left(
+        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
+    page = screen_page
+    _warm_the_simulator(studio)
+    page.goto(f"{live.url}/#session")
+    page.fill("#subject", SUBJECT)
+    page.select_option("#session-plan", "sim-demo")
+    page.uncheck("#confirm-poses")
+    expect(page.locator("#estimate")).to_contain_text("modelled: no session on this rig yet")
+    shot(page, f"time-1-modelled-estimate-{_screen(page)}")
+
+    first = _run_session(page)
+    expect(page.locator("#estimate")).to_contain_text("(from 1 earlier session on this rig)")
+    estimate = _estimated_s(page)
+    hold = requests.get(f"{live.url}/api/estimate", params={"plan": "sim-demo"}, timeout=30).json()["hold_s_by_pose"]
+
+    # The second run: its time left shrinks as takes verify, the cue counts against the same estimate.
+    before = page.evaluate("() => S.run.session.name")
+    started = time.monotonic()
+    page.click("#start")
+    page.wait_for_function(f"() => S.run.session.name !== '{before}' && ({VERIFIED})() >= 1",
+                           timeout=SESSION_TIMEOUT_MS)
+    early = _remaining_s(page)
+    expect(page.locator("#hold-timer")).to_contain_text(f"of ~{hold['p00']:.1f} s")
+    shot(page, f"time-2-remaining-and-eta-{_screen(page)}")
+    page.wait_for_function(f"() => S.run.running && ({VERIFIED})() >= 6", timeout=SESSION_TIMEOUT_MS)
+    late = _remaining_s(page)
+    assert late < early, f"time left went from {early} s to {late} s as takes verified"
+    expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+    second = time.monotonic() - started
+    expect(page.locator("#remaining")).to_have_text("")
+
+    assert abs(estimate - second) <= 0.25 * second, (
+        f"estimated {estimate:.1f} s, the session took {second:.1f} s (the first took {first:.1f} s)")
+    expect(page.locator("#estimate")).to_contain_text("(from 2 earlier sessions on this rig)")
+    shot(page, f"time-3-measured-estimate-{_screen(page)}")
+
+
+def test_a_finished_sessions_timeline_lists_its_takes_with_their_times_in_order(
+        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
+    page = screen_page
+    page.goto(f"{live.url}/#session")
+    page.fill("#subject", SUBJECT)
+    page.select_option("#session-plan", "sim-demo")
+    page.click("#start")
+    expect(page.locator("#pose-confirm")).to_be_visible(timeout=SESSION_TIMEOUT_MS)
+    page.click("#pose-yes")
+    expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+    name = page.evaluate("() => S.run.session.name")
+
+    verified = page.locator('#timeline li[data-kind="take-verified"]')
+    expect(verified).to_have_count(TAKES, timeout=10_000)
+    expect(page.locator("#timeline-name")).to_have_text(name)
+    assert [verified.nth(i).get_attribute("data-take") for i in range(TAKES)] == PLAN_ORDER
+    rows = page.locator("#timeline li")
+    first = rows.first
+    expect(first).to_have_attribute("data-kind", "preflight")
+    expect(first.locator(".since")).to_have_text("+0:00")
+    expect(rows.last).to_have_attribute("data-kind", "finish")
+    expect(page.locator('#timeline li[data-kind="confirmation"]')).to_contain_text("The operator confirmed pose p00")
+    clocks = rows.locator(".clock").all_text_contents()
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", c) for c in clocks)
+    assert clocks == sorted(clocks)
+    since = rows.locator(".since").all_text_contents()
+    assert all(re.fullmatch(r"\+\d+:\d\d", s) for s in since)
+    for i in range(TAKES):
+        expect(verified.nth(i).locator(".what")).to_have_text(
+            f"Take {PLAN_ORDER[i]} verified: 16 files ({i + 1}/{TAKES}).")
+    shot(page, f"time-4-timeline-{_screen(page)}")
+
+    # The contract the past-session view relies on: the same entries from the route, oldest first.
+    data = requests.get(f"{live.url}/api/sessions/{name}/timeline", timeout=30).json()
+    assert data["session"] == name
+    assert [e["t"] for e in data["entries"]] == sorted(e["t"] for e in data["entries"])
+    assert all(set(e) == {"t", "kind", "text", "take_id", "level"} for e in data["entries"])
+    assert len(data["entries"]) == rows.count()
+    missing = requests.get(f"{live.url}/api/sessions/no-such-session/timeline", timeout=30)
+    assert missing.status_code == 404
