@@ -294,11 +294,12 @@ def test_format_the_body_does_not_have(tmp_path: Path) -> None:
             group: ring
             formats:
               - jpeg
-              - raw
+              - heif
             intrinsics: $INTRINSICS
             pose: $POSE
     """)
-    expect_only(error, "rig.yaml", 10, "cameras[0].formats[1]", "body 'sim-studio' has no format 'raw'", "has: jpeg")
+    expect_only(error, "rig.yaml", 10, "cameras[0].formats[1]", "body 'sim-studio' has no format 'heif'",
+                "has: jpeg, raw")
 
 
 def test_missing_required_field_points_at_its_parent_item(tmp_path: Path) -> None:

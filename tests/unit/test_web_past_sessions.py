@@ -45,6 +45,6 @@ def test_a_session_whose_journal_is_damaged_is_named_with_what_to_do(tmp_path: P
     with pytest.raises(PanelProblem) as refused:
         session_view(folder)
     problem = refused.value
-    assert problem.what.startswith("session damaged cannot be read")
-    assert problem.where == str(folder)
-    assert "the other sessions are not affected" in problem.todo
+    assert problem.what.startswith("session damaged cannot be read: its journal is damaged")
+    assert problem.where == str(folder / "journal.sqlite")  # the very file, for the technician to restore
+    assert "restore journal.sqlite" in problem.todo

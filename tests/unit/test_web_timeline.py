@@ -161,5 +161,5 @@ def test_a_journal_that_cannot_be_read_is_a_problem_naming_it(studio_files: Path
     with pytest.raises(PanelProblem) as raised:
         runs.timeline(name)
     assert raised.value.where == str(journal)
-    assert f"the journal of session {name} cannot be read" in raised.value.what
+    assert raised.value.what.startswith(f"session {name} cannot be read: its journal is damaged")
     assert "copy the session folder" in raised.value.todo

@@ -284,6 +284,6 @@ def test_the_histogram_and_past_session_routes_read_only_inside_the_session_and_
     assert [f["path"] for f in view["files"]] == on_disk
     unreadable = requests.get(f"{api}/damaged/view", timeout=30)
     assert unreadable.status_code == 422
-    assert unreadable.json()["problem"]["where"] == str(damaged)
+    assert unreadable.json()["problem"]["where"] == str(damaged / "journal.sqlite")
     listed = {row["name"]: row["state"] for row in requests.get(api, timeout=30).json()}
     assert listed == {"old": "aborted", "damaged": "unreadable"}  # the damaged one named, the rest still listed

@@ -63,7 +63,8 @@ def develop_session(session_dir: Path, out_dir: Path, client: Client, colour_jso
                                resources={MEMORY_RESOURCE: memory_mb}, retries=_TASK_RETRIES)
         futures[future] = raw
     report = DevelopReport()
-    for done, future in enumerate(as_completed(list(futures)), start=1):
+    # On this client's own loop: a process may hold more than one client (a local cluster and a studio's).
+    for done, future in enumerate(as_completed(list(futures), loop=client.loop), start=1):
         raw = futures[future]
         try:
             report.outputs.update(future.result())
