@@ -4,7 +4,8 @@ The panel server runs as `capturerig serve` does (uvicorn, the engine in a threa
 a separate process holds N WebSocket clients (as N browsers would) and timestamps every message on arrival.
 Latency = arrival time.time() - the event's own ``at`` (set when the engine made it), so it covers the
 bus, the hub's hand-over to the event loop, per-client queues, JSON and the socket. The load is a whole
-session of the simulated studio (16 cameras, 8 takes, thumbnails not requested) started through the API,
+session of the simulated studio (16 cameras, 8 takes, thumbnails not requested, the cameras' images a fixed test
+card unless ``--render``: the simulator's ray casting is no controller's cost) started through the API,
 optionally followed by an overload: synthetic engine events published as fast as one thread can (far more
 than any session makes), which shows the engine's publishing rate is unaffected and slow clients drop.
 Target (the session): p95 <= 50 ms, printed beside the figure.
@@ -18,6 +19,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -99,6 +101,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--time-scale", type=float, default=0.0, help="simulated hardware latencies (1 = real)")
     parser.add_argument("--burst", type=int, default=2000, help="synthetic events after the session (0: none)")
+    parser.add_argument("--render", action="store_true", help="the sim cameras ray-cast every image in this process "
+                        "(the simulator's cost on top of the panel's)")
     args = parser.parse_args()
     os.environ["CAPTURERIG_SIM_TIME_SCALE"] = str(args.time_scale)
 
@@ -108,7 +112,19 @@ def main() -> int:
 
     root = Path(tempfile.mkdtemp(prefix="capturerig-bench-web-"))
     registry = enrol_demo_subject(root / "subjects.sqlite", "bench-subject").registry_path
-    settings = WebSettings(rigs=(None,), sessions_dir=root / "sessions", packages_dir=root / "packages",
+    rig = None
+    if not args.render:
+        # The studio's cameras deliver a fixed test card (simulation.images: repeat): ray-casting 16 images per take
+        # in the panel's own process is the simulator's cost, which no real camera puts on the controller, and it
+        # would be most of what the event loop waits for.
+        from capturerig.config import default_rig_path
+
+        studio = root / "studio"
+        shutil.copytree(default_rig_path().parent, studio)
+        rig = studio / "rig.yaml"
+        text = rig.read_text(encoding="utf-8")
+        rig.write_text(text.replace("\nsimulation:\n", "\nsimulation:\n  images: repeat\n", 1), encoding="utf-8")
+    settings = WebSettings(rigs=(rig,), sessions_dir=root / "sessions", packages_dir=root / "packages",
                            registry=registry, purpose=DEMO_PURPOSE, cache_dir=root / "thumbs")
     app = create_app(settings)
     panel = app.state.panel
