@@ -27,10 +27,21 @@ def preview_bgr8(developed: Developed) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(np.rint(encoded[..., ::-1] * np.float32(255.0)).astype(np.uint8))
 
 
+def _srgb_table(levels: int) -> npt.NDArray[np.uint8]:
+    """8-bit sRGB code of each of ``levels`` evenly spaced linear values 0..1 (the curve once, not per pixel)."""
+    linear = np.linspace(0.0, 1.0, levels)
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    return np.asarray(np.rint(encoded * 255.0), dtype=np.uint8)
+
+
+_SRGB_16_TO_8 = _srgb_table(65536)
+
+
 def neutral_srgb8(developed: Developed) -> npt.NDArray[np.uint8]:
     """8-bit sRGB BGR without a colour calibration: balanced by the camera's own neutral, its RGB taken as
-    sRGB's primaries, clipped at the white level, the sRGB curve. A faithful exposure, not calibrated colour."""
-    balanced = np.clip(developed.rgb / developed.as_shot_neutral.astype(np.float32), 0.0, 1.0)
-    encoded = np.where(balanced <= 0.0031308, 12.92 * balanced,
-                       1.055 * np.power(balanced, np.float32(1 / 2.4)) - 0.055)
-    return np.ascontiguousarray(np.rint(encoded[..., ::-1] * np.float32(255.0)).astype(np.uint8))
+    sRGB's primaries, clipped at the white level, the sRGB curve (through a 16-bit table: exact to the 8-bit
+    code but for values within 1/65535 of a code's edge). A faithful exposure, not calibrated colour."""
+    gains = (np.float32(65535.0) / developed.as_shot_neutral.astype(np.float32))[::-1]
+    balanced = developed.rgb[..., ::-1] * gains
+    np.clip(balanced, 0.0, 65535.0, out=balanced)
+    return np.ascontiguousarray(_SRGB_16_TO_8[np.rint(balanced).astype(np.uint16)])

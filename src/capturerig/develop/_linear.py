@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import rawpy
 
-from capturerig.develop._opcodes import apply_vignette, read_dng_corrections
+from capturerig.develop._opcodes import read_dng_corrections, vignette_gain
 
 __all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "check_raw", "develop_linear", "is_raw"]
 
@@ -82,11 +82,14 @@ def develop_linear(source: Path | bytes, half_size: bool = False, name: str | No
             raise DevelopError(f"{label}: LibRaw failed to develop it ({exc}); the file may be truncated") from exc
     neutral = np.where(wb > 0, 1.0 / np.where(wb > 0, wb, 1.0), 0.0)
     neutral = neutral / neutral.max() if neutral.max() > 0 else np.ones(3)
-    rgb = rgb16.astype(np.float32)
-    rgb *= np.float32(1.0 / _FULL_SCALE)
     corrections = read_dng_corrections(source)
-    if corrections.vignette is not None:  # the lens's falloff, as every DNG reader must undo it
-        apply_vignette(rgb, corrections.vignette)
+    if corrections.vignette is not None:  # the lens's falloff, as every DNG reader must undo it; one pass
+        scale = vignette_gain(rgb16.shape[0], rgb16.shape[1], corrections.vignette)
+        scale *= np.float32(1.0 / _FULL_SCALE)
+        rgb = np.multiply(rgb16, scale[..., None], dtype=np.float32)
+    else:
+        rgb = rgb16.astype(np.float32)
+        rgb *= np.float32(1.0 / _FULL_SCALE)
     return Developed(rgb=rgb, black_level=black, white_level=white, as_shot_neutral=neutral)
 
 
