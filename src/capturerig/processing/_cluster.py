@@ -68,7 +68,8 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None,
             client.close()
         return
     count = workers or os.cpu_count() or 1
+    # Loopback only; its HTTP endpoint on a free port, so two clusters (or a studio's on 8787) never collide.
+    memory = {MEMORY_RESOURCE: _local_memory_mb(count)}
     with LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, resources={MEMORY_RESOURCE: _local_memory_mb(count)}) as cluster, \
-            Client(cluster) as client:
+                      dashboard_address="127.0.0.1:0", resources=memory) as cluster, Client(cluster) as client:
         yield client
