@@ -38,6 +38,7 @@ def test_devices_check_prints_every_device_ok_and_exits_0(grbl_rig: Path) -> Non
     rows.pop("", None)  # continuation lines of a wrapped cell
     assert set(rows) == {"dmx0", "trig0", "tt0", "storage", "sync", *(f"cam{i:02d}" for i in range(16))}
     assert "not measured yet" in rows["sync"]
+    assert rows["sync"].split("│")[2].strip() == "not measured"  # information, but never read as a pass
     assert "ok" in rows["tt0"]
     assert "homed" in rows["tt0"]
     assert "SIM00003" in rows["cam03"]

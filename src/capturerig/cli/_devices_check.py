@@ -13,7 +13,7 @@ import capturerig
 from capturerig.cli._output import BAD_INPUT, FAILED, RigOption, console, errors, fail, load_rig_or_studio
 from capturerig.config import LightingCondition, PlanConfig, Pose, RigConfig, Station
 from capturerig.devices import DeviceError
-from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, run_preflight
+from capturerig.engine import PreflightFailed, PreflightResult, RigDevices, preflight_verdict, run_preflight
 from capturerig.plan import estimate_plan
 
 __all__ = ["devices_check"]
@@ -69,7 +69,9 @@ def devices_check(
     for column in ("device", "result", "detail"):
         table.add_column(column)
     for result in results:
-        table.add_row(result.device_id, "[green]ok" if result.ok else "[red]FAILED", result.detail)
+        verdict = preflight_verdict(result.device_id, result.ok, result.detail)
+        shown = {"ok": "[green]ok", "failed": "[red]FAILED"}.get(verdict, f"[yellow]{verdict}")
+        table.add_row(result.device_id, shown, result.detail)
     console.print(table)
     bad = sum(1 for result in results if not result.ok)
     if failed or bad:

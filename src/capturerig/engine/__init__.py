@@ -34,7 +34,15 @@ from capturerig.engine._package import IncompleteSession, package_session
 from capturerig.engine._preflight import PreflightFailed, run_preflight
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._runner import RunResult
-from capturerig.engine._sync_store import describe_rig_sync, rig_sync_path, save_rig_sync, session_sync
+from capturerig.engine._sync_store import (
+    NOT_MEASURED,
+    SYNC_CHECK,
+    describe_rig_sync,
+    preflight_verdict,
+    rig_sync_path,
+    save_rig_sync,
+    session_sync,
+)
 from capturerig.engine._trigger import (
     DispatchResult,
     SyncReport,
@@ -47,6 +55,8 @@ from capturerig.engine._trigger import (
 
 __all__ = [
     "JOURNAL_SCHEMA_VERSION",
+    "NOT_MEASURED",
+    "SYNC_CHECK",
     "DiskReserve",
     "DiskReserveReached",
     "DispatchResult",
@@ -85,6 +95,7 @@ __all__ = [
     "dispatch_together",
     "package_session",
     "percentile",
+    "preflight_verdict",
     "rig_sync_path",
     "run_preflight",
     "save_rig_sync",

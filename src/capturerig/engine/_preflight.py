@@ -14,7 +14,7 @@ from capturerig.devices import CameraStatus, DeviceError
 from capturerig.devices.remote import check_hosts
 from capturerig.engine._events import PreflightResult
 from capturerig.engine._rigdevices import RigDevices
-from capturerig.engine._sync_store import describe_rig_sync
+from capturerig.engine._sync_store import SYNC_CHECK, describe_rig_sync
 from capturerig.engine._version import capturerig_version
 from capturerig.plan import PlanEstimate
 
@@ -123,7 +123,7 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
            f"including the {devices.rig.storage.reserve_bytes / 1e9:.2f} GB reserve (storage.reserve_bytes) "
            "(free space or choose another --out)", f"{free / 1e9:.1f} GB free")
     if rig_path is not None and len(wanted) > 1:
-        report("sync", None, describe_rig_sync(rig_path))  # information: a stale or missing one is no failure
+        report(SYNC_CHECK, None, describe_rig_sync(rig_path))  # information: a stale or missing one is no failure
     if problems:
         raise PreflightFailed(problems)
     return homed_at

@@ -36,11 +36,26 @@ def save_rig_sync(rig_path: Path, report: SyncReport, mode: str) -> Path:
     return path
 
 
+SYNC_CHECK = "sync"  # the preflight row of the rig's last sync measurement
+NOT_MEASURED = "not measured"
+_NOTHING_MEASURED = (NOT_MEASURED, "is unreadable")  # how describe_rig_sync words a missing or unreadable one
+
+
+def preflight_verdict(device_id: str, ok: bool, detail: str) -> str:
+    """``ok``, ``failed`` or ``not measured``: the sync row is information (never a failure), but one that
+    measured nothing must not read as a measurement that passed."""
+    if not ok:
+        return "failed"
+    if device_id == SYNC_CHECK and any(words in detail for words in _NOTHING_MEASURED):
+        return NOT_MEASURED
+    return "ok"
+
+
 def describe_rig_sync(rig_path: Path) -> str:
     """One line for preflight: the last measured spread, or how to measure it."""
     path = rig_sync_path(rig_path)
     if not path.is_file():
-        return f"not measured yet: run `capturerig trigger test --rig {rig_path}`"
+        return f"{NOT_MEASURED} yet: run `capturerig trigger test --rig {rig_path}`"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(data["measured_at"])))

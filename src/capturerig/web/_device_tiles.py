@@ -12,17 +12,14 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from capturerig.config import RigConfig
+from capturerig.engine import NOT_MEASURED, preflight_verdict
+from capturerig.engine import SYNC_CHECK as SYNC_DEVICE
 
 __all__ = ["NOT_MEASURED", "SYNC_DEVICE", "RigDeviceIds", "is_shown_image", "preflight_verdict", "rig_device_ids",
            "trigger_fire"]
 
 RigDeviceIds = Mapping[str, Mapping[str, str | None]]  # rig id -> {"trigger": id or None, "turntable": id or None}
 
-SYNC_DEVICE = "sync"  # the preflight row of the rig's last sync measurement (engine/_preflight.py)
-NOT_MEASURED = "not measured"
-# The engine reports the sync row as information (ok) even when nothing was measured; the panel must not read
-# that as a measurement that passed (engine/_sync_store.py describe_rig_sync words these two cases so).
-_NOTHING_MEASURED = ("not measured", "is unreadable")
 _SHOWN_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})  # what the thumbnailer (OpenCV) decodes
 
 
@@ -30,15 +27,6 @@ def rig_device_ids(rigs: Mapping[str, RigConfig]) -> dict[str, dict[str, str | N
     """Each rig's trigger box and turntable ids (None: the rig has none), for the board's tiles."""
     return {rig_id: {"trigger": rig.trigger.id if rig.trigger else None,
                      "turntable": rig.turntable.id if rig.turntable else None} for rig_id, rig in rigs.items()}
-
-
-def preflight_verdict(device_id: str, ok: bool, detail: str) -> str:
-    """``ok``, ``failed`` or ``not measured`` (the sync row when no measurement could be read)."""
-    if not ok:
-        return "failed"
-    if device_id == SYNC_DEVICE and any(words in detail for words in _NOTHING_MEASURED):
-        return NOT_MEASURED
-    return "ok"
 
 
 def is_shown_image(path: str) -> bool:
