@@ -8,116 +8,45 @@ misses the board ("cam07: no corners in the top-left").
 
 from __future__ import annotations
 
-import queue
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import cv2
 import numpy as np
 import typer
 from rich.table import Table
 
 import capturerig
-from capturerig.calibration import BoardSpec, coverage, detect_board, load_board
+from capturerig.calibration import BoardSpec, load_board
 from capturerig.cli._calibrate import calibrate_app
 from capturerig.cli._output import BAD_INPUT, FAILED, console, fail, require_terminal
 from capturerig.cli._progress import SessionProgress
 from capturerig.config import ConfigError, LoadedPlan, PlanKind, Pose, RigConfig
-from capturerig.engine import Event, FileStored, RunState, Session, TakeVerified
+from capturerig.engine import BoardCoach, RunState, Session, missing_regions
 
 __all__ = ["CalibrationCoach", "calibrate_capture", "coverage_hints"]
 
-COVERAGE_CELLS = 9  # 9 x 9 cells; the hints speak of the 3 x 3 regions they form
-_REGIONS = (("top-left", "top", "top-right"), ("left", "centre", "right"),
-            ("bottom-left", "bottom", "bottom-right"))
-
-
 def coverage_hints(grid: np.ndarray) -> list[str]:
-    """The regions of an image (top-left ... bottom-right) where no board corner has been found yet.
-
-    ``grid`` is a coverage grid (:func:`capturerig.calibration.coverage`) whose rows and columns split in
-    three.
-    """
-    rows, columns = grid.shape
-    missing = []
-    for i, names in enumerate(_REGIONS):
-        for j, name in enumerate(names):
-            block = grid[i * rows // 3 : (i + 1) * rows // 3, j * columns // 3 : (j + 1) * columns // 3]
-            if not block.any():
-                missing.append(name)
-    return missing
+    """The regions of an image (top-left ... bottom-right) where no board corner has been found yet."""
+    return missing_regions(grid)
 
 
-@dataclass
-class _CameraTally:
-    width: int
-    height: int
-    views: int = 0
-    corners: int = 0
-    grid: np.ndarray = field(default_factory=lambda: np.zeros((COVERAGE_CELLS, COVERAGE_CELLS)))
-
-
-class CalibrationCoach:
-    """Counts good board views and image coverage per camera from a session's events.
-
-    Subscribe it to a session; it collects each take's stored files and, once the take is verified,
-    searches them for the board in its own thread. Call :meth:`close` to wait for the last take.
-    """
+class CalibrationCoach(BoardCoach):
+    """The engine's board coach, said on the terminal: which cameras found the board at each position, then a
+    table of good views and coverage per camera and what each still needs."""
 
     def __init__(self, session_dir: Path, board: BoardSpec, rig: RigConfig, min_views: int,
                  report: bool = True) -> None:
-        self.session_dir = session_dir
-        self.board = board
-        self.min_views = min_views
-        self.report = report
-        self.tally = {c.id: _CameraTally(c.intrinsics.width, c.intrinsics.height) for c in rig.cameras}
-        self._files: dict[tuple[str, int], list[FileStored]] = {}
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[str, list[FileStored]] | None] = queue.Queue()  # None: stop
-        self._worker = threading.Thread(target=self._work, name="capturerig-calibration-coach", daemon=True)
-        self._worker.start()
+        super().__init__(session_dir, board, rig, min_views, on_searched=self._print if report else None)
 
-    def __call__(self, event: Event) -> None:
-        """Event subscriber: cheap, the detection runs in the worker."""
-        if isinstance(event, FileStored):
-            self._files.setdefault((event.take_id, event.attempt), []).append(event)
-        elif isinstance(event, TakeVerified):
-            self._queue.put((event.take_id, self._files.pop((event.take_id, event.attempt), [])))
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            take_id, files = item
-            found: dict[str, int] = {}
-            for stored in files:
-                image = cv2.imread(str(self.session_dir / stored.path), cv2.IMREAD_GRAYSCALE)
-                detection = None if image is None else detect_board(image, self.board)
-                if detection is None or stored.camera_id not in self.tally:
-                    continue
-                with self._lock:
-                    tally = self.tally[stored.camera_id]
-                    tally.views += 1
-                    tally.corners += len(detection)
-                    tally.grid += coverage([detection], tally.width, tally.height, COVERAGE_CELLS)
-                found[stored.camera_id] = len(detection)
-            if self.report:
-                frame = take_id.split("/")[0]
-                seen = ", ".join(f"{camera} ({count})" for camera, count in sorted(found.items())) or "no camera"
-                console.print(f"board position {frame}: corners found by {seen}", highlight=False)
-
-    def close(self) -> None:
-        """Wait until every verified take has been searched."""
-        self._queue.put(None)
-        self._worker.join()
+    @staticmethod
+    def _print(position: str, found: dict[str, int]) -> None:
+        seen = ", ".join(f"{camera} ({count})" for camera, count in sorted(found.items())) or "no camera"
+        console.print(f"board position {position}: corners found by {seen}", highlight=False)
 
     def advice(self) -> list[str]:
         """What the technician should still do, one line per camera that needs it."""
         lines = []
-        with self._lock:
+        with self.lock:
             for camera_id, tally in self.tally.items():
                 if tally.views == 0:
                     lines.append(f"{camera_id}: never saw the board; show it the board, close and tilted")
@@ -125,7 +54,7 @@ class CalibrationCoach:
                 needs = []
                 if tally.views < self.min_views:
                     needs.append(f"{tally.views}/{self.min_views} good views")
-                missing = coverage_hints(tally.grid)
+                missing = missing_regions(tally.grid)
                 if missing:
                     needs.append(f"no corners in the {', '.join(missing)} of its image yet: hold the board there")
                 if needs:
@@ -137,12 +66,11 @@ class CalibrationCoach:
         table = Table(title="board views per camera")
         for column in ("camera", "good views", "corners", "image covered", "still missing"):
             table.add_column(column)
-        with self._lock:
+        with self.lock:
             for camera_id, tally in self.tally.items():
-                covered = float((tally.grid > 0).mean())
-                missing = ", ".join(coverage_hints(tally.grid)) if tally.views else "everything"
-                style = "green" if tally.views >= self.min_views and not coverage_hints(tally.grid) else "yellow"
-                table.add_row(camera_id, f"[{style}]{tally.views}[/]", str(tally.corners), f"{covered:.0%}",
+                missing = ", ".join(missing_regions(tally.grid)) if tally.views else "everything"
+                style = "green" if tally.views >= self.min_views and not missing_regions(tally.grid) else "yellow"
+                table.add_row(camera_id, f"[{style}]{tally.views}[/]", str(tally.corners), f"{tally.covered:.0%}",
                               missing or "-")
         return table
 

@@ -1,5 +1,6 @@
 """The engine: sessions, preflight, the runner, events and the journal."""
 
+from capturerig.engine._board_coach import BoardCoach, BoardTally, missing_regions, region_shares
 from capturerig.engine._calibration_frames import calibration_frames
 from capturerig.engine._control import Session, capturerig_version
 from capturerig.engine._disk_reserve import DiskReserve, DiskReserveReached
@@ -57,6 +58,8 @@ __all__ = [
     "JOURNAL_SCHEMA_VERSION",
     "NOT_MEASURED",
     "SYNC_CHECK",
+    "BoardCoach",
+    "BoardTally",
     "DiskReserve",
     "DiskReserveReached",
     "DispatchResult",
@@ -93,9 +96,11 @@ __all__ = [
     "describe_rig_sync",
     "dispatch_prepared",
     "dispatch_together",
+    "missing_regions",
     "package_session",
     "percentile",
     "preflight_verdict",
+    "region_shares",
     "rig_sync_path",
     "run_preflight",
     "save_rig_sync",
