@@ -20,11 +20,10 @@ import pytest
 from distributed import Client
 from typer.testing import CliRunner
 
-import capturerig
 from capturerig.cli import app
-from capturerig.engine import RunState, Session
 from capturerig.processing import ProcessingError, develop_file, develop_session, open_cluster, raw_files
-from tests.conftest import EXAMPLES, with_test_card_images
+from tests._raw_sessions import shoot_raw_session
+from tests.conftest import EXAMPLES
 
 runner = CliRunner()
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -36,19 +35,8 @@ def raw_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished session of the simulated studio whose first 4 cameras shoot RAW (4 x 8 takes: 32 DNG files;
     the other 12 JPEG, which development leaves alone)."""
     root = tmp_path_factory.mktemp("raw-session")
-    studio = root / "studio"
-    shutil.copytree(EXAMPLES, studio)
-    rig_path = with_test_card_images(studio / "rig.yaml")
-    rig_path.write_text(rig_path.read_text(encoding="utf-8").replace("formats: [jpeg]", "formats: [raw]", 4),
-                        encoding="utf-8")
-    rig = capturerig.load_rig(rig_path)
-    session = Session.create(rig, capturerig.load_plan(studio / "plan.yaml", rig), subject="S-test",
-                             out=root / "session")
-    try:
-        assert session.run().state == RunState.DONE
-    finally:
-        session.close()
-    return root / "session"
+    shutil.copytree(EXAMPLES, root / "studio")
+    return shoot_raw_session(root / "studio", root / "session", "[raw]", cameras=4)
 
 
 @pytest.fixture(scope="module")

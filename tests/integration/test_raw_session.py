@@ -14,51 +14,34 @@ import tifffile
 import capturerig
 from capturerig.calibration.colour import calibrate_colour, save_colour
 from capturerig.develop import develop_linear
-from capturerig.engine import RunState, Session, package_session
+from capturerig.engine import Journal, package_session
 from capturerig.packaging import verify_package
 from capturerig.plan import expand_plan
 from capturerig_sim.colour_chart import capture_chart_images
-from tests.conftest import with_test_card_images
+from tests._raw_sessions import shoot_raw_session
 
 
 def test_every_camera_delivers_its_dng_and_its_jpeg_to_each_take(studio_files: Path, tmp_path: Path) -> None:
-    rig_path = with_test_card_images(studio_files / "rig.yaml")  # the pairs matter here, not the pixels
-    text = rig_path.read_text(encoding="utf-8")
-    assert text.count("formats: [jpeg]") == 16
-    rig_path.write_text(text.replace("formats: [jpeg]", "formats: [raw, jpeg]"), encoding="utf-8")
-    rig = capturerig.load_rig(rig_path)
+    session_dir = shoot_raw_session(studio_files, tmp_path / "session")
+    rig = capturerig.load_rig(studio_files / "rig.yaml")
     plan = capturerig.load_plan(studio_files / "plan.yaml", rig)
-    session = Session.create(rig, plan, subject="S-test", out=tmp_path / "session")
-    assert session.run().state == RunState.DONE
+    journal = Journal(session_dir)
     takes = expand_plan(rig.config, plan.config)
-    stored = list(session.folder.journal.events("FileStored"))
+    stored = list(journal.events("FileStored"))
+    journal.close()
     per_take = Counter((e["take_id"], e["file_format"]) for e in stored)
     assert per_take == Counter({(t.id, f): 16 for t in takes for f in ("raw", "jpeg")})
     pairs = {(e["take_id"], e["camera_id"]): e for e in stored if e["file_format"] == "raw"}
     first = next(iter(pairs.values()))
     assert first["path"].endswith(".dng")
     assert first["card_name"].endswith(".DNG")
-    developed = develop_linear(session.folder.path / first["path"], half_size=True)
+    developed = develop_linear(session_dir / first["path"], half_size=True)
     assert 0.0 < float(developed.rgb.mean()) < 1.0  # a real exposure, not black or clipped
-
-
-def _raw_plus_jpeg_session(studio_files: Path, tmp_path: Path, cameras: int = 16) -> Path:
-    rig_path = with_test_card_images(studio_files / "rig.yaml")
-    text = rig_path.read_text(encoding="utf-8")
-    rig_path.write_text(text.replace("formats: [jpeg]", "formats: [raw, jpeg]", cameras), encoding="utf-8")
-    rig = capturerig.load_rig(rig_path)
-    session = Session.create(rig, capturerig.load_plan(studio_files / "plan.yaml", rig), subject="S-test",
-                             out=tmp_path / "session")
-    try:
-        assert session.run().state == RunState.DONE
-    finally:
-        session.close()
-    return tmp_path / "session"
 
 
 def test_a_raw_session_packages_srgb_renditions_for_trainers_linear_ones_and_the_originals(
         studio_files: Path, tmp_path: Path) -> None:
-    session = _raw_plus_jpeg_session(studio_files, tmp_path, cameras=2)  # cam00, cam01 RAW+JPEG; 14 JPEG
+    session = shoot_raw_session(studio_files, tmp_path / "session", cameras=2)  # cam00, cam01 RAW+JPEG; 14 JPEG
     package_session(session, tmp_path / "package")
     assert verify_package(tmp_path / "package") == []
     data = tmp_path / "package" / "data"
@@ -85,7 +68,7 @@ def test_a_raw_session_packages_srgb_renditions_for_trainers_linear_ones_and_the
 
 def test_raw_frames_are_corrected_by_a_raw_made_calibration_and_refused_by_an_image_made_one(
         studio_files: Path, tmp_path: Path) -> None:
-    session = _raw_plus_jpeg_session(studio_files, tmp_path, cameras=2)
+    session = shoot_raw_session(studio_files, tmp_path / "session", cameras=2)
     rig = capturerig.load_rig(studio_files / "rig.yaml")
     charts = tmp_path / "charts"
     raw_cameras = ["cam00", "cam01"]
