@@ -180,6 +180,7 @@ function renderChanges(changes) {
       if (key === "lights") emit("lights", value);
     } else if (root === "run") {
       if (key === undefined || key === "session" || key === "takes") { sheet = true; run = true; }
+      else if (key === "status" && take === undefined) { sheet = true; run = true; }  // every take's status anew
       else if (key === "status" && field === "files" && camera !== undefined) cells.push([take, camera]);
       else if (key === "status") { run = true; cells.push(...Object.keys((value || {}).files || {}).map((c) => [take, c])); }
       else if (key === "arrivals" || key === "arrivals_take") emit("arrivals");

@@ -85,8 +85,16 @@ function placeImage(table, takeId, camera) {
   if (!cell || !path) return;
   const current = $("img", cell);
   if (current && current.dataset.path === path) return;
-  const img = el("img", { alt: `${camera} ${takeId}`, src: fileUrl(model.session, path, true), "data-path": path });
-  img.addEventListener("load", () => learnAspect(img));
+  const url = fileUrl(model.session, path, true);
+  const img = el("img", { alt: `${camera} ${takeId}`, src: url, "data-path": path });
+  img.addEventListener("load", () => { cell.classList.remove("no-thumb"); learnAspect(img); });
+  // A thumbnail the server could not answer (busy, restarting) is asked for again, not left a blank cell all day.
+  let tries = 0;
+  img.addEventListener("error", () => {
+    if (!img.isConnected) return;
+    if (++tries > 4) { cell.classList.add("no-thumb"); cell.title = `${camera} · ${takeId}: no thumbnail (the file is kept)`; return; }
+    setTimeout(() => { if (img.isConnected) img.src = `${url}&try=${tries}`; }, 500 * 2 ** tries);
+  });
   const open = () => openImageViewer({ session: model.session, path, camera, take: takeId });
   img.tabIndex = 0;  // a keyboard reaches every cell: Enter opens it
   img.addEventListener("click", open);
