@@ -183,6 +183,8 @@ function renderSheetState() {
   const table = $("#contact-sheet");
   table.sheet.status = r.status;
   markTakes(table);
+  // Every file the views know has its image: a cell a missed patch left empty is filled at the next one.
+  for (const take of r.takes) for (const camera of table.sheet.cameras) placeImage(table, take.id, camera);
   renderFitCue();
 }
 
