@@ -21,14 +21,20 @@ STALE = re.compile(r"\bstale\b")
 VERIFIED = "() => S.run && Object.values(S.run.status).filter((s) => s.status === 'verified').length"
 
 
-def test_the_server_stopping_mid_session_shows_connection_lost_and_after_a_restart_the_session_resumes_to_the_end(
-        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
-    page, screen = screen_page, f"{screen_page.viewport_size['width']}x{screen_page.viewport_size['height']}"
+def _start_demo(page: Page, live: LivePanel) -> str:
+    """Start the demo plan from the session page (no pose questions); the screen's size as a name."""
     page.goto(f"{live.url}/#session")
     page.fill("#subject", SUBJECT)
     page.select_option("#session-plan", "sim-demo")
     page.uncheck("#confirm-poses")
     page.click("#start")
+    size = page.viewport_size or {"width": 0, "height": 0}
+    return f"{size['width']}x{size['height']}"
+
+
+def test_the_server_stopping_mid_session_shows_connection_lost_and_after_a_restart_the_session_resumes_to_the_end(
+        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
+    page, screen = screen_page, _start_demo(screen_page, live)
     page.wait_for_function(f"{VERIFIED} >= 2", timeout=SESSION_TIMEOUT_MS)
     name = page.evaluate("() => S.run.session.name")
     expect(page.locator("#hold-cue")).to_have_class("cue hold")
@@ -107,12 +113,7 @@ def _verified(live: LivePanel, name: str) -> int:
 
 def test_a_session_the_technician_aborted_is_not_reported_as_interrupted(live: LivePanel, screen_page: Page,
                                                                         studio: VirtualStudio) -> None:
-    page, screen = screen_page, f"{screen_page.viewport_size['width']}x{screen_page.viewport_size['height']}"
-    page.goto(f"{live.url}/#session")
-    page.fill("#subject", SUBJECT)
-    page.select_option("#session-plan", "sim-demo")
-    page.uncheck("#confirm-poses")
-    page.click("#start")
+    page, screen = screen_page, _start_demo(screen_page, live)
     page.wait_for_function(f"{VERIFIED} >= 1", timeout=SESSION_TIMEOUT_MS)
     page.click("#abort")
     expect(page.locator("#run-state")).to_have_text("aborted", timeout=SESSION_TIMEOUT_MS)
