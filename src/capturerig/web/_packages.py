@@ -1,22 +1,34 @@
-"""The packages page: list, build (from a session), verify with its report, download as one zip stream."""
+"""The packages page: list, build (from a session, a background job the page follows), verify with its report,
+download as one zip stream."""
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
+import logging
 import re
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import capturerig
+from capturerig.config import ConfigError
+from capturerig.engine import IncompleteSession
+from capturerig.packaging import PackageIntegrityError
+from capturerig.subjects import ConsentRefused
 from capturerig.web._calibration_backends import current_calibration
+from capturerig.web._problems import PanelProblem, config_problem
 from capturerig.web._runs import SessionNotFound
 
-__all__ = ["PackageNotFound", "PackageShelf", "zip_stream"]
+__all__ = ["PackageJob", "PackageNotFound", "PackageShelf", "zip_stream"]
+
+log = logging.getLogger(__name__)
 
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MARKERS = ("bagit.txt", "manifest-sha256.txt", "package.json")
@@ -84,14 +96,89 @@ def _problems_of(report: object) -> list[str]:
     return [] if getattr(report, "ok", True) else [str(report)]
 
 
+# Reading, developing, correcting and writing the frames is nearly all of a build; the models, manifests and
+# the fsync before the package is published take the rest.
+_FRAMES_SHARE = 0.95
+KEEP_JOBS = 20
+
+
+@dataclass
+class PackageJob:
+    """One package build as the page follows it: stage, bytes of the session's images done, ETA, result."""
+
+    id: str
+    session: str
+    started: float = field(default_factory=time.monotonic)
+    state: Literal["running", "done", "failed"] = "running"
+    bytes_done: int = 0
+    bytes_total: int = 0
+    result: dict[str, Any] | None = None
+    problem: dict[str, str] | None = None
+    finished: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def progress(self, done: int, total: int) -> None:
+        """Packaging's ``(bytes done, bytes total)`` of the source images, from its worker threads."""
+        with self._lock:
+            self.bytes_done, self.bytes_total = max(self.bytes_done, done), total
+
+    def finish(self, result: dict[str, Any] | None = None, problem: PanelProblem | None = None) -> None:
+        with self._lock:
+            self.finished = time.monotonic()
+            self.result = result
+            self.problem = None if problem is None else problem.as_dict()
+            self.state = "failed" if problem is not None else "done"
+
+    def view(self) -> dict[str, Any]:
+        with self._lock:
+            elapsed = (self.finished or time.monotonic()) - self.started
+            frames_done = self.bytes_total > 0 and self.bytes_done >= self.bytes_total
+            if self.state != "running":
+                stage = "finished" if self.state == "done" else "stopped"
+                fraction = 1.0 if self.state == "done" else None
+            elif self.bytes_total == 0:
+                stage, fraction = "reading the session's journal", 0.0
+            elif not frames_done:
+                stage = "placing the images (read, checked, developed, corrected, undistorted)"
+                fraction = _FRAMES_SHARE * self.bytes_done / self.bytes_total
+            else:
+                stage, fraction = "writing the models and manifests, then publishing", _FRAMES_SHARE
+            eta = None
+            if self.state == "running" and fraction is not None and 0.03 <= fraction < 1.0:
+                eta = round(elapsed / fraction * (1.0 - fraction), 1)
+            return {"id": self.id, "session": self.session, "state": self.state, "stage": stage,
+                    "fraction": None if fraction is None else round(fraction, 3), "bytes_done": self.bytes_done,
+                    "bytes_total": self.bytes_total, "elapsed_s": round(elapsed, 1), "eta_s": eta,
+                    "result": self.result, "problem": self.problem}
+
+
+def _build_problem(exc: Exception, session: str) -> PanelProblem:
+    """What stopped a build, where, and what to do, in the page's problem panel."""
+    where = f"session {session}"
+    if isinstance(exc, IncompleteSession):
+        return PanelProblem(f"session {session} is not finished: {str(exc).split('; ')[0]}", where,
+                            "Resume it from the Sessions page, then build its package.")
+    if isinstance(exc, PackageIntegrityError):
+        return PanelProblem(f"frame '{exc.name}' changed after it was verified", str(exc.source),
+                            "Re-verify or re-shoot this take before packaging.")
+    if isinstance(exc, ConfigError):
+        return config_problem(exc, "the calibration or rig the package needs cannot be used")
+    if isinstance(exc, ConsentRefused):
+        return PanelProblem(str(exc), where, "Check the subject's consent in the registry.")
+    return PanelProblem(f"packaging stopped: {str(exc).splitlines()[0][:300]}", where,
+                        "Fix what it names and build again; nothing of this package was kept.")
+
+
 class PackageShelf:
-    """Packages below ``packages_dir``; builds and verifications run one at a time."""
+    """Packages below ``packages_dir``; builds (background jobs) and verifications run one at a time."""
 
     def __init__(self, packages_dir: Path, calibration_dir: Path) -> None:
         self.packages_dir = packages_dir
         self.calibration_dir = calibration_dir
         self.reports: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, PackageJob] = {}
         self._lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
 
     def path(self, name: str) -> Path:
         if not _PACKAGE_NAME.match(name):
@@ -114,20 +201,68 @@ class PackageShelf:
                              "verification": self.reports.get(path.name)})
         return packages
 
-    def build(self, session_dir: Path) -> dict[str, Any]:
-        """Package a finished session as ``<packages>/<session name>``; raises IncompleteSession, FileExistsError."""
+    def start_build(self, session_dir: Path) -> PackageJob:
+        """Build ``session_dir``'s package in a background thread; the job says how far it is. Raises
+        SessionNotFound, FileExistsError, or a PanelProblem (409) while another build runs."""
+        self._check_buildable(session_dir)
+        with self._jobs_lock:
+            running = [j for j in self.jobs.values() if j.state == "running"]
+            if running:
+                raise PanelProblem(f"the package of session {running[0].session} is being built",
+                                   "Packages page", "Wait until it finishes (its progress bar is on this page).",
+                                   status=409)
+            job = PackageJob(f"package-{uuid.uuid4().hex[:8]}", session_dir.name)
+            self.jobs[job.id] = job
+            for old in list(self.jobs)[:-KEEP_JOBS]:
+                if self.jobs[old].state != "running":
+                    del self.jobs[old]
+        threading.Thread(target=self._run_build, args=(job, session_dir), daemon=True,
+                         name=f"capturerig-panel-package-{session_dir.name}").start()
+        return job
+
+    def job(self, job_id: str) -> PackageJob:
+        with self._jobs_lock:
+            if job_id not in self.jobs:
+                raise PackageNotFound(f"no package build '{job_id}' (the panel keeps the last {KEEP_JOBS})")
+            return self.jobs[job_id]
+
+    def active(self) -> builtins.list[dict[str, Any]]:
+        with self._jobs_lock:
+            return [j.view() for j in self.jobs.values() if j.state == "running"]
+
+    def _run_build(self, job: PackageJob, session_dir: Path) -> None:
+        try:
+            result = self.build(session_dir, job.progress)
+        except (IncompleteSession, PackageIntegrityError, ConfigError, ConsentRefused, FileExistsError,
+                SessionNotFound, ValueError, OSError) as exc:
+            job.finish(problem=_build_problem(exc, session_dir.name))
+        except Exception as exc:  # a bug: the page says so briefly, the log keeps the traceback
+            log.exception("building the package of %s failed", session_dir.name)
+            job.finish(problem=PanelProblem(f"packaging failed unexpectedly ({type(exc).__name__})",
+                                            f"session {session_dir.name}", "Try again; if it fails again, send "
+                                            "the panel server's log to whoever maintains the rig."))
+        else:
+            job.finish(result=result)
+
+    def _check_buildable(self, session_dir: Path) -> Path:
         if not (session_dir / "session.json").is_file():
             raise SessionNotFound(f"{session_dir.name} is not a session")
         target = self.packages_dir / session_dir.name
         if target.exists():
             raise FileExistsError(f"package {target.name} already exists; verify or download it instead")
+        return target
+
+    def build(self, session_dir: Path, progress: Any = None) -> dict[str, Any]:
+        """Package a finished session as ``<packages>/<session name>``; raises IncompleteSession, FileExistsError
+        and what packaging raises. ``progress(bytes done, bytes total)`` as packaging reports it."""
+        target = self._check_buildable(session_dir)
         self.packages_dir.mkdir(parents=True, exist_ok=True)
         rig_name = str(json.loads((session_dir / "session.json").read_text(encoding="utf-8")).get("rig_name", ""))
         current = current_calibration(self.calibration_dir, rig_name) if rig_name else {}
         with self._lock:
             started = time.monotonic()
             summary = capturerig.package_session(session_dir, target, geometry=current.get("geometry"),
-                                                 colour=current.get("colour"))
+                                                 colour=current.get("colour"), progress=progress)
         return {"name": target.name, "seconds": round(time.monotonic() - started, 2),
                 "images": getattr(summary, "num_images", None), "cameras": getattr(summary, "num_cameras", None),
                 "geometry_source": getattr(summary, "geometry_source", None),

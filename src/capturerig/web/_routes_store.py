@@ -110,10 +110,22 @@ def list_packages(request: Request) -> list[dict[str, Any]]:
     return _panel(request).packages.list()
 
 
-@store_router.post("/api/packages", tags=["packages"], status_code=201, summary="Package a finished session")
+@store_router.post("/api/packages", tags=["packages"], status_code=202,
+                   summary="Start packaging a finished session (a job: poll /api/packages/jobs/{id})")
 def build_package(request: Request, body: PackageBuild) -> dict[str, Any]:
     panel = _panel(request)
-    return panel.packages.build(panel.runs.session_dir(body.session))
+    return panel.packages.start_build(panel.runs.session_dir(body.session)).view()
+
+
+@store_router.get("/api/packages/jobs", tags=["packages"], summary="Package builds still running")
+def package_jobs(request: Request) -> list[dict[str, Any]]:
+    return _panel(request).packages.active()
+
+
+@store_router.get("/api/packages/jobs/{job_id}", tags=["packages"],
+                  summary="A package build: stage, bytes done, ETA, then its result or problem")
+def package_job(request: Request, job_id: str) -> dict[str, Any]:
+    return _panel(request).packages.job(job_id).view()
 
 
 @store_router.post("/api/packages/{name}/verify", tags=["packages"], summary="Check every file against its manifest")
