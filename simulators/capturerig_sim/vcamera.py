@@ -5,6 +5,14 @@ camera with ``params: {vcameradir: ...}`` needs a folder of images. This writes 
 (the camera's id, a gradient and a checkerboard, different per image), so anyone can drive the real
 gphoto2 camera path without a camera.
 
+A camera whose rig formats include ``raw`` also gets each card as the simulator's DNG (the card's values as
+linear light through the sim sensor, :func:`capturerig_sim.raw_render.encode_raw_card`) under the JPEG's stem,
+a RAW+JPEG pair as a body leaves it on its card. libgphoto2 lists those files as ``image/x-adobe-dng`` and
+serves their bytes unchanged, but its virtual camera cannot *capture* one: in libgphoto2 2.5.34
+(``libgphoto2_port/vusb/vcamera.c``, ``ptp_initiatecapture_write``) a capture refuses any object format but
+JPEG (0x3801), copies the first ``.jpg`` of the folder to a new ``GPH_nnnn.JPG`` and announces that one object
+only, so no DNG and no second file of a pair ever arrives as an event.
+
 A rig that lists such cameras in ``simulation: {serve: [vc0, ...]}`` has them filled when its session starts,
 as the studio starts its other wire simulators (:func:`serve_vcamera`, see :mod:`capturerig_sim.wire`); by
 hand::
@@ -22,6 +30,7 @@ import cv2
 import numpy as np
 
 from capturerig.config import CameraConfig, load_rig
+from capturerig_sim.raw_render import encode_raw_card
 from capturerig_sim.studio import VirtualStudio
 
 __all__ = ["FilledFolder", "camera_vcameradir", "fill_vcameradir", "main", "make_test_card",
@@ -51,21 +60,41 @@ def make_test_card(label: str, index: int, size: tuple[int, int] = IMAGE_SIZE) -
     return card
 
 
-def fill_vcameradir(folder: Path, label: str, count: int = DEFAULT_COUNT, *, force: bool = False) -> list[Path]:
-    """Write ``count`` JPEG test cards into ``folder`` unless it already holds JPEGs (or ``force``)."""
+def fill_vcameradir(folder: Path, label: str, count: int = DEFAULT_COUNT, *, force: bool = False,
+                    raw_for: CameraConfig | None = None) -> list[Path]:
+    """Write ``count`` JPEG test cards into ``folder`` unless it already holds JPEGs (or ``force``).
+
+    With ``raw_for`` (the camera the DNGs are rendered for: its serial sets their colour), every JPEG in the
+    folder also gets its DNG under the same stem, unless that DNG is there already. Returns the folder's
+    JPEGs, then its DNGs.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    existing = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
-    if existing and not force:
-        return existing
-    written = []
-    for index in range(count):
-        path = folder / f"card{index:02d}.jpg"
-        ok, data = cv2.imencode(".jpg", make_test_card(label, index), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise RuntimeError(f"OpenCV could not encode a JPEG for {path}")
-        path.write_bytes(data.tobytes())
-        written.append(path)
-    return written
+    jpegs = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    if force or not jpegs:
+        jpegs = []
+        for index in range(count):
+            path = folder / f"card{index:02d}.jpg"
+            ok, data = cv2.imencode(".jpg", make_test_card(label, index), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            if not ok:
+                raise RuntimeError(f"OpenCV could not encode a JPEG for {path}")
+            path.write_bytes(data.tobytes())
+            jpegs.append(path)
+    if raw_for is None:
+        return jpegs
+    dngs = []
+    for jpeg in jpegs:
+        dng = jpeg.with_suffix(".dng")
+        if force or not dng.exists():
+            card = cv2.imread(str(jpeg), cv2.IMREAD_COLOR)  # the pair shows the same card, as a body's would
+            if card is None:
+                raise ValueError(f"{jpeg}: not a JPEG OpenCV can read; remove it or run with --force")
+            dng.write_bytes(encode_raw_card(np.asarray(card, dtype=np.uint8), raw_for))
+        dngs.append(dng)
+    return jpegs + dngs
+
+
+def _raw_for(camera: CameraConfig) -> CameraConfig | None:
+    return camera if "raw" in camera.formats else None
 
 
 def camera_vcameradir(camera: CameraConfig, base_dir: Path) -> Path | None:
@@ -78,23 +107,28 @@ def camera_vcameradir(camera: CameraConfig, base_dir: Path) -> Path | None:
     return path if path.is_absolute() else base_dir / path
 
 
-def vcameradirs(rig_path: Path) -> dict[str, Path]:
-    """Each gphoto2 camera's virtual-camera folder, by camera id."""
+def _vcameras(rig_path: Path) -> dict[str, tuple[CameraConfig, Path]]:
     loaded = load_rig(rig_path)
     result = {}
     for camera in loaded.config.cameras:
         folder = camera_vcameradir(camera, loaded.path.parent)
         if folder is not None:
-            result[camera.id] = folder
+            result[camera.id] = (camera, folder)
     return result
 
 
+def vcameradirs(rig_path: Path) -> dict[str, Path]:
+    """Each gphoto2 camera's virtual-camera folder, by camera id."""
+    return {camera_id: folder for camera_id, (_, folder) in _vcameras(rig_path).items()}
+
+
 def populate_rig_vcameradirs(rig_path: Path, count: int = DEFAULT_COUNT, *, force: bool = False) -> dict[str, Path]:
-    """Fill every virtual-camera folder the rig names; returns them by camera id."""
-    folders = vcameradirs(rig_path)
-    for camera_id, folder in folders.items():
-        fill_vcameradir(folder, camera_id, count, force=force)
-    return folders
+    """Fill every virtual-camera folder the rig names (with DNGs for cameras recording ``raw``); returns them
+    by camera id."""
+    cameras = _vcameras(rig_path)
+    for camera_id, (camera, folder) in cameras.items():
+        fill_vcameradir(folder, camera_id, count, force=force, raw_for=_raw_for(camera))
+    return {camera_id: folder for camera_id, (_, folder) in cameras.items()}
 
 
 @dataclass(frozen=True)
@@ -110,7 +144,7 @@ class FilledFolder:
 def serve_vcamera(studio: VirtualStudio, camera: CameraConfig) -> FilledFolder:
     """Wire-simulator starter (:mod:`capturerig_sim.wire`): fill ``camera``'s virtual-camera folder.
 
-    A folder that already holds JPEGs is left as it is.
+    A folder that already holds JPEGs keeps them (a camera recording ``raw`` gets the DNGs it lacks).
 
     Raises
     ------
@@ -121,7 +155,7 @@ def serve_vcamera(studio: VirtualStudio, camera: CameraConfig) -> FilledFolder:
     if folder is None:
         raise ValueError(f"rig '{studio.rig.name}' simulation.serve: camera '{camera.id}' has no params.vcameradir; "
                          "only libgphoto2's virtual camera can be served (a real camera needs no simulator)")
-    fill_vcameradir(folder, camera.id)
+    fill_vcameradir(folder, camera.id, raw_for=_raw_for(camera))
     return FilledFolder(folder)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from capturerig_sim.vcamera import populate_rig_vcameradirs
@@ -12,13 +13,23 @@ VUSB = REPO_ROOT / "examples" / "vusb"
 CACHE_PREFIX = "~/.cache/capturerig/vusb/"
 
 
-def vusb_copy(tmp_path: Path) -> Path:
-    """A copy of examples/vusb whose vcameradirs live in ``tmp_path`` (relative to the rig), filled."""
+def vusb_copy(tmp_path: Path, formats: Mapping[str, Sequence[str]] | None = None) -> Path:
+    """A copy of examples/vusb whose vcameradirs live in ``tmp_path`` (relative to the rig), filled.
+
+    ``formats`` replaces cameras' ``formats: [jpeg]`` (``{"vc0": ["raw", "jpeg"]}``) before the folders are
+    filled, so a camera recording ``raw`` gets its DNGs too.
+    """
     target = tmp_path / "vusb"
     shutil.copytree(VUSB, target)
     rig = target / "rig.yaml"
     text = rig.read_text()
     assert CACHE_PREFIX in text
-    rig.write_text(text.replace(CACHE_PREFIX, "vcam/"))
+    text = text.replace(CACHE_PREFIX, "vcam/")
+    for camera_id, camera_formats in (formats or {}).items():
+        block = text.index(f"  - id: {camera_id}\n")
+        old = "    formats: [jpeg]\n"
+        line = text.index(old, block)
+        text = text[:line] + f"    formats: [{', '.join(camera_formats)}]\n" + text[line + len(old):]
+    rig.write_text(text)
     populate_rig_vcameradirs(rig, count=3)
     return target

@@ -3,9 +3,14 @@
 Rig params (all optional): :class:`GPhoto2Params`.
 
 ``vcameradir`` runs libgphoto2's virtual camera (a Nikon D750 through the ptp2 driver) on the JPEG images of
-a folder. Every virtual camera reports serial ``0.1``, so the camera's identity is the folder's name: the
-rig's ``serial`` must equal it, and ``expect_serial`` (if given) is checked against the serial libgphoto2
-reads from the device. ``min_battery_percent`` and ``min_free_shots`` are checked by ``connect`` (so by
+a folder. It captures JPEG only (libgphoto2 2.5.34's vcamera makes each shot a ``GPH_nnnn.JPG`` copy of a JPEG
+in the folder and announces nothing else), so a RAW or RAW+JPEG virtual camera fails each shot with the
+missing-format error (libgphoto2 does list the folder's DNG files and serve them byte for byte, never as a
+capture).
+
+Every virtual camera reports serial ``0.1``, so the camera's identity is the folder's name: the rig's
+``serial`` must equal it, and ``expect_serial`` (if given) is checked against the serial libgphoto2 reads
+from the device. ``min_battery_percent`` and ``min_free_shots`` are checked by ``connect`` (so by
 preflight) when the camera reports battery level and free card space.
 """
 
@@ -31,6 +36,7 @@ __all__ = ["GPhoto2Camera", "GPhoto2Params"]
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 20.0  # a fresh interpreter plus libgphoto2's camlibs, on a loaded machine
 DEFAULT_CAPTURE_TIMEOUT_S = 30.0
+DEFAULT_COMPANION_TIMEOUT_S = 10.0  # a RAW's USB download (~50 MB at USB 2 speed) plus the card write of its JPEG
 DEFAULT_MIN_BATTERY_PERCENT = 15.0
 DEFAULT_MIN_FREE_SHOTS = 20
 
@@ -46,6 +52,9 @@ class GPhoto2Params(DriverParams):
                                                         "device, in quotes")
     capture_timeout_s: float = Field(DEFAULT_CAPTURE_TIMEOUT_S, gt=0.0, le=3600.0,
                                      description="how long a worker waits for a shot's files, seconds")
+    companion_timeout_s: float = Field(DEFAULT_COMPANION_TIMEOUT_S, gt=0.0, le=600.0,
+                                       description="with several formats (RAW+JPEG): how long after a shot's "
+                                                   "first file the others may take to arrive, seconds")
     capturetarget: str = Field("card", description="where shots are written, in our terms (card: to the card, then "
                                                    "downloaded); the body profile maps it to the widget's value")
     min_battery_percent: float = Field(DEFAULT_MIN_BATTERY_PERCENT, ge=0.0, le=100.0,
@@ -83,6 +92,7 @@ class GPhoto2Camera:
         self._bind_serial: str | None = params.expect_serial if self._vcameradir else config.serial
         self._port = params.port or None
         self._capture_timeout_s = params.capture_timeout_s
+        self._companion_timeout_s = params.companion_timeout_s
         self._capturetarget = params.capturetarget
         self._min_battery = params.min_battery_percent
         shot_bytes = sum(self._body.formats[fmt].bytes_estimate for fmt in config.formats)
@@ -222,7 +232,8 @@ class GPhoto2Camera:
         if worker is None or not worker.alive():
             self._pending_fire = -1  # collected as an error by wait_for_files
             return lambda: None
-        request_id, data = worker.prepare("fire", collect_timeout_s=self._capture_timeout_s)
+        request_id, data = worker.prepare("fire", collect_timeout_s=self._capture_timeout_s,
+                                          companion_timeout_s=self._companion_timeout_s)
 
         def send() -> None:
             try:
@@ -262,7 +273,13 @@ class GPhoto2Camera:
         self._pending_fire = None
 
     def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
-        """The files of the last exposure, one per configured format, downloaded in the worker as they arrive."""
+        """The files of the last exposure, one per configured format in the rig's order, downloaded in the
+        worker as they arrive.
+
+        A RAW+JPEG body announces its second file as an event after the capture: the worker waits for it at
+        most ``companion_timeout_s`` after the first, then raises DeviceError naming the file that came and
+        the format that did not.
+        """
         self._group.flush(self.id)
         with self._lock:
             if not self._connected:
@@ -273,7 +290,8 @@ class GPhoto2Camera:
                 raise DeviceError(self.id, "the camera worker was gone when the fire message went out",
                                   "the take is retried with a fresh worker")
             if request_id is None:  # armed for a hardware trigger: listen for what the camera announces
-                request_id = worker.send("collect", collect_timeout_s=min(timeout_s, self._capture_timeout_s))
+                request_id = worker.send("collect", collect_timeout_s=min(timeout_s, self._capture_timeout_s),
+                                         companion_timeout_s=self._companion_timeout_s)
             try:
                 result = worker.wait(request_id, "download", timeout_s)
             except WorkerFailed as exc:

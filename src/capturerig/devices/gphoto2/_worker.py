@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from capturerig.devices.gphoto2._errors import FATAL_CODES, explain_gphoto2_error
-from capturerig.devices.gphoto2._pairing import ExposureFiles
+from capturerig.devices.gphoto2._pairing import ExposureFiles, format_of
 from capturerig.devices.gphoto2._widgets import (
     SettingRefused,
     WidgetInfo,
@@ -201,31 +201,59 @@ class _Worker:
     def collect(self, request: Mapping[str, Any], first: str | None = None,
                 exposed_at: float | None = None) -> dict[str, Any]:
         gp = self.gp
-        deadline = time.monotonic() + float(request["collect_timeout_s"])
+        timeout_s = float(request["collect_timeout_s"])
+        # Once an exposure's first file is on the card its companions follow at card-write pace (a RAW+JPEG
+        # body announces the second file as an event after capture() returned the first): a body set to
+        # write fewer formats than the rig lists fails here, not at the end of the whole capture timeout.
+        companion_s = float(request.get("companion_timeout_s") or timeout_s)
+        deadline = time.monotonic() + timeout_s
+        first_at: float | None = None
         files = ExposureFiles(self.extensions)
         data: dict[str, bytes] = {}
         pending = [first] if first else []
         while True:
             for path in pending:
-                data[path] = self._download(path)  # as soon as it is announced: the card keeps writing
+                if first_at is None:
+                    first_at = time.monotonic()
+                if format_of(path, self.extensions) is not None:  # an unconfigured RAW is not worth the USB time
+                    data[path] = self._download(path)  # as soon as it is announced: the card keeps writing
                 done = files.add(path)
                 if done is not None:
-                    return {"files": [{"name": p, "format": fmt, "data": data[p],
-                                       "exposed_at": exposed_at or time.time()} for fmt, p in done.items()],
+                    exposed = exposed_at or time.time()
+                    return {"files": [{"name": done[fmt], "format": fmt, "data": data[done[fmt]],
+                                       "exposed_at": exposed} for fmt in self.extensions],  # the rig's order
                             "ignored": files.ignored}
             pending = []
-            left_ms = int((deadline - time.monotonic()) * 1000)
+            limit = deadline if first_at is None else min(deadline, first_at + companion_s)
+            left_ms = int((limit - time.monotonic()) * 1000)
             if left_ms <= 0:
-                missing = files.incomplete()
-                detail = f" (incomplete: {missing})" if missing else ""
-                raise _Failure(f"no complete file set ({', '.join(self.extensions)}) arrived within "
-                               f"{request['collect_timeout_s']:g} s{detail}",
-                               hint="check the camera's image format setting and that it fired")
+                raise self._incomplete(files, timeout_s, companion_s if limit < deadline else None)
             kind, event = self.camera.wait_for_event(min(EVENT_POLL_MS, left_ms))
             if kind == gp.GP_EVENT_FILE_ADDED:
                 path = posixpath.join(event.folder, event.name)
-                if files.extensions and path not in data:
+                if files.extensions and path not in data and path not in files.ignored:
                     pending.append(path)
+
+    def _incomplete(self, files: ExposureFiles, timeout_s: float, companion_s: float | None) -> _Failure:
+        """Why no exposure's file set completed: a companion that never came, a body writing other formats,
+        or nothing at all."""
+        formats = ", ".join(self.extensions)
+        quality = "+".join(sorted(self.extensions, key=lambda fmt: fmt != "raw"))  # the profiles' raw+jpeg
+        hint = (f"set the body's image quality to write every format the rig lists for it (imageformat: "
+                f"{quality} in its settings), or list only the formats it writes")
+        missing = files.incomplete()
+        if companion_s is not None and missing:
+            stem, lacking = next(iter(missing.items()))
+            came = ", ".join(posixpath.basename(p) for p in files.by_stem[stem].values())
+            return _Failure(f"{came} arrived but its {' and '.join(lacking)} file did not within {companion_s:g} s "
+                            f"(this camera's formats: {formats})", hint=hint)
+        if companion_s is not None and files.ignored:
+            wrote = ", ".join(posixpath.basename(p) for p in files.ignored)
+            return _Failure(f"the camera wrote {wrote}, none of this camera's formats ({formats}), and nothing "
+                            f"else within {companion_s:g} s", hint=hint)
+        detail = f" (incomplete: {missing})" if missing else ""
+        return _Failure(f"no complete file set ({formats}) arrived within {timeout_s:g} s{detail}",
+                        hint="check the camera's image format setting and that it fired")
 
     def fire(self, request: Mapping[str, Any]) -> dict[str, Any]:
         gp = self.gp
