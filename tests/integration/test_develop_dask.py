@@ -8,9 +8,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +19,11 @@ from typer.testing import CliRunner
 
 from capturerig.cli import app
 from capturerig.processing import ProcessingError, develop_file, develop_session, open_cluster, raw_files
+from tests._dask import StudioCluster
 from tests._raw_sessions import shoot_raw_session
 from tests.conftest import EXAMPLES
 
 runner = CliRunner()
-DASK = str(Path(sys.executable).with_name("dask"))
 RAW_FILES = 4 * 8
 
 
@@ -59,47 +56,6 @@ def local_client() -> Iterator[Client]:
 def _hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class StudioCluster:
-    """`dask scheduler` and two `dask worker` processes on loopback, as a studio starts them."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.address = f"tcp://127.0.0.1:{_free_port()}"
-        port = self.address.rsplit(":", 1)[1]
-        self.log_dir = log_dir
-        self.scheduler = self._start("scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", port,
-                                                   "--no-dashboard"])
-        self.workers = [self._start(f"worker{k}", [
-            DASK, "worker", self.address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
-            "--resources", "memory_mb=2000", "--no-dashboard"]) for k in range(2)]
-
-    def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("wb")
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=timeout_s) as client:
-            client.wait_for_workers(2, timeout=timeout_s)
-
-    def stop(self) -> None:
-        for process in (*self.workers, self.scheduler):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in (*self.workers, self.scheduler):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 import capturerig
@@ -17,6 +18,9 @@ from capturerig.config import ConfigError
 from capturerig.engine import IncompleteSession, package_session
 from capturerig.packaging import ORIGINALS_CHOICES, PackageIntegrityError, PackageSummary, check_package
 from capturerig.subjects import consent_status_for_package, read_package_consent
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["package", "print_package", "verify"]
 
@@ -28,6 +32,29 @@ def _byte_progress(description: str) -> Iterator[Progress]:
                         disable=not console.is_terminal)  # a log or a pipe gets the summary only
     with progress:
         yield progress
+
+
+@contextmanager
+def _placing(session_dir: Path, local: bool, scheduler: str | None) -> Iterator[tuple[Client | None, str]]:
+    """The Dask client frames are placed on (None: this process's threads) and, for the progress bar, where.
+
+    ``--scheduler`` wins, then ``--dask`` (a local cluster), then the ``processing.scheduler`` of the rig the
+    session was shot with."""
+    snapshot = session_dir / "rig.yaml"
+    if not local and scheduler is None and snapshot.is_file():  # not a session: package_session says so
+        scheduler = capturerig.load_rig(snapshot).config.processing.scheduler
+    if not local and scheduler is None:
+        yield None, "packaging"
+        return
+    from capturerig.processing import ProcessingError, open_cluster  # imports distributed: only when asked for
+
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(open_cluster(scheduler))
+        except ProcessingError as exc:  # unreachable, other versions, no worker offering memory
+            raise fail(escape(str(exc)), FAILED) from exc
+        where = scheduler or f"a local cluster of {len(client.scheduler_info()['workers'])} workers"
+        yield client, f"packaging on {where}"
 
 
 def print_package(summary: PackageSummary) -> None:
@@ -62,17 +89,27 @@ def package(
                                               help="write PINHOLE images and models for 3DGS")] = True,
     allow_incomplete: Annotated[bool, typer.Option("--allow-incomplete",
                                                    help="package a session with unfinished takes")] = False,
+    dask: Annotated[bool, typer.Option("--dask", help="place the frames on a local Dask cluster (one worker "
+                                                      "per core), one task per frame")] = False,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", envvar="CAPTURERIG_DASK_SCHEDULER",
+                                                  help="place the frames on a running Dask scheduler, e.g. "
+                                                       "tcp://10.0.0.5:8786 (default: the rig's "
+                                                       "processing.scheduler, if any)")] = None,
 ) -> None:
     """Write a training package: a BagIt bag with COLMAP, nerfstudio and 3DGS folders per snapshot."""
     if originals not in ORIGINALS_CHOICES:
         raise fail(f"--originals must be one of {', '.join(ORIGINALS_CHOICES)}, got '{originals}'", BAD_INPUT)
+    if dask and scheduler:
+        raise fail(f"--dask starts a local cluster and --scheduler {escape(scheduler)} names another: give one",
+                   BAD_INPUT)
     with _byte_progress("packaging") as progress:
-        task = progress.add_task("packaging", total=None)
         try:
-            summary = package_session(
-                session_dir, out, allow_incomplete, geometry=geometry, colour=colour, originals=originals,
-                undistort=undistorted,
-                progress=lambda done, total: progress.update(task, completed=done, total=total))
+            with _placing(session_dir, dask, scheduler) as (client, description):
+                task = progress.add_task(description, total=None)
+                summary = package_session(
+                    session_dir, out, allow_incomplete, geometry=geometry, colour=colour, originals=originals,
+                    undistort=undistorted, client=client,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (ConfigError, IncompleteSession, FileExistsError, FileNotFoundError, PackageIntegrityError,
                 capturerig.ConsentRefused, ValueError) as exc:
             raise fail(str(exc), BAD_INPUT) from exc

@@ -19,6 +19,7 @@ __all__ = [
     "Intrinsics",
     "LightOutputConfig",
     "NominalPose",
+    "ProcessingSettings",
     "RigConfig",
     "StorageConfig",
     "TurntableConfig",
@@ -156,6 +157,13 @@ class StorageConfig(FrozenModel):
         description="space a session never eats into: it stops cleanly before a take would leave less free")
 
 
+class ProcessingSettings(FrozenModel):
+    scheduler: str | None = Field(
+        default=None, min_length=1,
+        description="the studio's Dask scheduler (e.g. tcp://10.0.0.5:8786) that post-capture work such as "
+                    "packaging runs on; none: in this process")
+
+
 class RigConfig(FrozenModel):
     name: str = Field(description="the rig's name; its stored calibrations are filed under it")
     cameras: tuple[CameraConfig, ...] = Field(min_length=1, description="every camera, with its group and pose")
@@ -179,6 +187,8 @@ class RigConfig(FrozenModel):
                                 "camera on this controller)")
     agent_link: AgentLinkSettings = Field(default=AgentLinkSettings(),
                                           description="heartbeats, clock bound and spool reserve of the agent link")
+    processing: ProcessingSettings = Field(default=ProcessingSettings(),
+                                           description="where post-capture work runs (a Dask scheduler)")
     simulation: dict[str, Any] = Field(
         default_factory=dict, description="read only by the simulators (e.g. which wire-level simulators to serve)")
 

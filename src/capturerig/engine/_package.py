@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,9 @@ from capturerig.packaging import (
 )
 from capturerig.plan import Take, expand_plan
 from capturerig.subjects import package_provenance
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["IncompleteSession", "load_colour_correction", "load_package_geometry", "package_session"]
 
@@ -165,6 +168,7 @@ def package_session(
     undistort: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    client: Client | None = None,
 ) -> PackageSummary:
     """Package every verified take of a session into a BagIt bag at ``out_dir`` (which must not exist yet).
 
@@ -187,6 +191,8 @@ def package_session(
         Write PINHOLE images and models for 3DGS in every snapshot.
     workers, progress
         Parallel workers (default: CPUs) and ``(bytes done, bytes total)`` progress.
+    client : distributed.Client, optional
+        Place the frames on this Dask cluster, one task each (``capturerig.processing.open_cluster``).
 
     Raises
     ------
@@ -234,6 +240,6 @@ def package_session(
             rig, frames, Path(out_dir), metadata,
             geometry=calibrated, colour=corrected,
             originals=originals, planned=planned, extra_payload=payload, xmp_fields=fields,
-            undistort=undistort, workers=workers, progress=progress)
+            undistort=undistort, workers=workers, progress=progress, client=client)
     finally:
         folder.journal.close()

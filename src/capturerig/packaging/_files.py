@@ -3,6 +3,10 @@
 Every byte of an image is read once: the same pass feeds sha256 (checked against the journal and written
 to the bag's manifest) and sha512 (the bag's second manifest), and, when the package sits on another
 filesystem, the copy. On one filesystem the image is hard-linked, so the read is the only I/O.
+
+Every file is written (or linked) under a hidden temporary name beside its target and renamed over it, so a
+frame placed again after its Dask worker died mid-frame finds no half-written file and no stale link in its
+way; what such a worker left under a temporary name is swept by :func:`remove_temporaries`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import errno
 import hashlib
 import json
 import os
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +29,9 @@ __all__ = [
     "digest_bytes",
     "digest_file",
     "json_bytes",
+    "link_file",
     "place_file",
+    "remove_temporaries",
     "write_bytes",
 ]
 
@@ -32,6 +40,7 @@ __all__ = [
 _NO_LINK_ERRNOS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 Progress = Callable[[int], None]
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.partial$")  # what _temporary names, and nothing a bag holds
 
 
 @dataclass(frozen=True)
@@ -64,21 +73,65 @@ def digest_file(path: Path, progress: Progress | None = None) -> Digests:
     return Digests(size, sha256.hexdigest(), sha512.hexdigest())
 
 
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+
+
+def _publish(temporary: Path, target: Path) -> None:
+    """Rename ``temporary`` over ``target``. rename(2) does nothing when both names are links to one inode (a
+    retried frame linking the same source again), so the temporary name is then removed by hand."""
+    try:
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def remove_temporaries(root: Path) -> list[Path]:
+    """Delete the temporary files under ``root`` that a killed writer left behind; the paths removed."""
+    removed = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            if _TEMPORARY.match(name):
+                path = Path(directory) / name
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def _copy_and_digest(source: Path, target: Path, progress: Progress | None) -> Digests:
     sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
-    with source.open("rb", buffering=0) as reader, target.open("xb", buffering=0) as writer:
-        buffer = bytearray(_CHUNK)
-        view = memoryview(buffer)
-        while count := reader.readinto(buffer):
-            chunk = view[:count]
-            sha256.update(chunk)
-            sha512.update(chunk)
-            writer.write(chunk)
-            size += count
-            if progress is not None:
-                progress(count)
-        os.fsync(writer.fileno())
+    temporary = _temporary(target)
+    try:
+        with source.open("rb", buffering=0) as reader, temporary.open("xb", buffering=0) as writer:
+            buffer = bytearray(_CHUNK)
+            view = memoryview(buffer)
+            while count := reader.readinto(buffer):
+                chunk = view[:count]
+                sha256.update(chunk)
+                sha512.update(chunk)
+                writer.write(chunk)
+                size += count
+                if progress is not None:
+                    progress(count)
+            os.fsync(writer.fileno())
+        _publish(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
     return Digests(size, sha256.hexdigest(), sha512.hexdigest())
+
+
+def link_file(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` at ``target`` (replacing what is there); False when the filesystem cannot link
+    them (another filesystem, FAT ...): the caller copies."""
+    temporary = _temporary(target)
+    try:
+        os.link(source, temporary)
+    except OSError as exc:
+        if exc.errno not in _NO_LINK_ERRNOS:
+            raise
+        return False
+    _publish(temporary, target)
+    return True
 
 
 def place_file(source: Path, target: Path, progress: Progress | None = None) -> Digests:
@@ -87,21 +140,22 @@ def place_file(source: Path, target: Path, progress: Progress | None = None) -> 
     A hard link shares the inode, so hashing ``source`` is hashing ``target``; a copy is hashed as it is
     written. The target is fsynced either way (a link's data was fsynced when it was captured).
     """
-    try:
-        os.link(source, target)
-    except OSError as exc:
-        if exc.errno not in _NO_LINK_ERRNOS:
-            raise
+    if not link_file(source, target):
         return _copy_and_digest(source, target, progress)
     return digest_file(target, progress)
 
 
 def write_bytes(path: Path, data: bytes) -> Digests:
-    """Write ``data`` to a new file, fsync it and return its digests."""
-    with path.open("xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Write ``data`` to ``path`` (under a temporary name, fsynced, renamed over it) and return its digests."""
+    temporary = _temporary(path)
+    try:
+        with temporary.open("xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return digest_bytes(data)
 
 

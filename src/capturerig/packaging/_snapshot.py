@@ -1,8 +1,8 @@
 """Placing one frame of a package: image, undistorted image, mask, XMP sidecar and original.
 
-Each frame is one unit of work for the writer's thread pool. Every source byte is read once: the same
-buffer (or stream) is hashed with sha256 (checked against the journal) and sha512, linked or copied into
-the bag, and decoded when the frame needs colour correction or undistortion.
+Each frame is one unit of work for the writer's thread pool, or one Dask task (``_dask``). Every source
+byte is read once: the same buffer (or stream) is hashed with sha256 (checked against the journal) and
+sha512, linked or copied into the bag, and decoded when the frame needs colour correction or undistortion.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tifffile
 
 from capturerig.config import RigConfig
 from capturerig.develop import DevelopError, develop_linear, linear_bgr16, neutral_srgb8
-from capturerig.packaging._files import Digests, digest_bytes, place_file, write_bytes
+from capturerig.packaging._files import Digests, digest_bytes, link_file, place_file, write_bytes
 from capturerig.packaging._frames import PackageFrame, PackageIntegrityError
 from capturerig.packaging._geometry import Geometry
 from capturerig.packaging._lighting import olat_index
@@ -86,11 +86,23 @@ def _read_link_or_copy(source: Path, target: Path) -> tuple[bytes, Digests]:
     """Read ``source`` once, digest it, and put it at ``target`` (hard link, or the bytes just read)."""
     data = source.read_bytes()
     digests = digest_bytes(data)
-    try:
-        os.link(source, target)
-    except OSError:
+    if not link_file(source, target):
         write_bytes(target, data)
     return data, digests
+
+
+def _make_below(root: Path, directory: Path) -> None:
+    """Create ``directory`` and whatever of it is missing below ``root``, never ``root`` itself: a frame still
+    being placed (on a Dask worker) when its package was given up and the partial bag removed fails, instead of
+    bringing the partial bag back."""
+    if directory == root or directory.is_dir():
+        return
+    _make_below(root, directory.parent)
+    try:
+        os.mkdir(directory)
+    except FileExistsError:  # another frame made it meanwhile
+        if not directory.is_dir():
+            raise
 
 
 class FramePlacer:
@@ -115,11 +127,14 @@ class FramePlacer:
         Merged into (and over) every image's XMP.
     progress : callable
         Called with the number of source bytes read.
+    created : str, optional
+        The sidecars' ``xmp:MetadataDate`` (ISO 8601); default: now. One value for the whole package, also
+        when its frames are placed by many processes.
     """
 
     def __init__(self, root: Path, rig: RigConfig, geometry: Geometry, undistorter: Undistorter | None,
                  colour: ColourCorrection | None, originals: str, xmp_fields: Mapping[str, str],
-                 progress: Callable[[int], None]) -> None:
+                 progress: Callable[[int], None], created: str | None = None) -> None:
         self.root = root
         self.rig = rig
         self.geometry = geometry
@@ -129,11 +144,11 @@ class FramePlacer:
         self.reference_originals = originals == "reference"
         self.xmp_fields = dict(xmp_fields)
         self.progress = progress
-        self.created = datetime.now(UTC).isoformat(timespec="seconds")
+        self.created = created or datetime.now(UTC).isoformat(timespec="seconds")
 
     def _path(self, relative: str) -> Path:
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_below(self.root, path.parent)
         return path
 
     def _xmp(self, frame: PackageFrame, corrected: bool) -> bytes:

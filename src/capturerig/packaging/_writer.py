@@ -7,7 +7,10 @@ its own: ``transforms.json`` (nerfstudio), ``images/``, ``colmap/sparse/0`` (OPE
 ``undistorted/{images,sparse/0}`` (PINHOLE, for 3DGS), ``xmp/`` sidecars and ``masks/`` when there are
 masks. The bag is assembled in a hidden sibling directory and renamed into place only when complete and
 fsynced, so a crash leaves either no package or a whole one (plus a ``.<name>.partial-*`` directory that is
-obviously not a package).
+obviously not a package, or a ``.<name>.failed-*`` one if it came while a failed run's was being removed).
+
+Frames are placed by a thread pool, or with a Dask client by one task each on its cluster (``_dask``);
+everything else is written here either way.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capturerig.config import RigConfig
 from capturerig.files import fsync_dir, fsync_file
@@ -35,6 +38,9 @@ from capturerig.packaging._nerfstudio import transforms_document
 from capturerig.packaging._snapshot import SNAPSHOTS_DIR, ColourCorrection, FramePlacer, PlacedFrame
 from capturerig.packaging._undistort import RASTER_EXTENSIONS, Undistorter
 from capturerig.packaging._xmp import xmp_packet
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["ORIGINALS_CHOICES", "PACKAGE_SCHEMA", "write_package"]
 
@@ -158,8 +164,13 @@ class _Build:
         placed: list[PlacedFrame | None] = [None] * len(self.frames)
         for index, result in zip(order, results, strict=True):
             placed[index] = result
+        return self.record([p for p in placed if p is not None])
+
+    def record(self, placed: list[PlacedFrame]) -> list[PlacedFrame]:
+        """Take the files of placed frames (in ``frames``' order) into the bag's manifests."""
+        for result in placed:
             self.files.update(result.files)
-        return [p for p in placed if p is not None]
+        return placed
 
     def snapshot_models(self, entries: list[dict[str, Any]], undistorter: Undistorter | None) -> dict[str, Any]:
         snapshots: dict[str, list[tuple[PackageFrame, dict[str, Any]]]] = {}
@@ -234,6 +245,7 @@ def write_package(
     undistort: bool = True,
     workers: int | None = None,
     progress: Progress | None = None,
+    client: Client | None = None,
 ) -> PackageSummary:
     """Write a training package (a BagIt 1.0 bag) of verified frames.
 
@@ -267,9 +279,13 @@ def write_package(
     undistort : bool
         Write ``undistorted/`` (PINHOLE images and model) in every snapshot.
     workers : int, optional
-        Frames placed at once (default: the number of CPUs).
+        Frames placed at once (default: the number of CPUs); not used with ``client``.
     progress : callable, optional
-        ``(bytes done, bytes total)`` of the source images, called from worker threads.
+        ``(bytes done, bytes total)`` of the source images, called from worker threads (with ``client``:
+        from this thread, a frame's source bytes at a time as each frame is placed).
+    client : distributed.Client, optional
+        Place each frame by one task on this client's cluster (its workers must see ``out_dir`` and the
+        sources at the same paths); default: a thread pool in this process.
 
     Returns
     -------
@@ -310,13 +326,17 @@ def write_package(
     try:
         build = _Build(rig, frames, partial, geometry)
         _fill(build, metadata, colour, originals, planned, extra, xmp_fields or {}, undistort,
-              workers or os.cpu_count() or 1, progress)
+              workers or os.cpu_count() or 1, progress, client)
         for directory, _, _ in sorted(os.walk(partial), key=lambda item: -len(item[0])):
             fsync_dir(Path(directory))  # deepest first: the rename may only publish names that are on disk
         os.rename(partial, out_dir)
     except BaseException as error:
+        # Renamed first: a frame a Dask worker is still placing can then no longer add files to what is being
+        # removed (the placer never recreates the partial directory).
+        failed = partial.with_name(partial.name.replace(".partial-", ".failed-", 1))
         try:
-            shutil.rmtree(partial)
+            os.rename(partial, failed)
+            shutil.rmtree(failed)
         except OSError as exc:
             error.add_note(f"could not remove the partial package {partial}: {exc}")
         raise
@@ -333,12 +353,21 @@ def write_package(
 
 def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection | None, originals: str,
           planned: Sequence[PlannedTake] | None, extra: Mapping[str, bytes], xmp_fields: Mapping[str, str],
-          undistort: bool, workers: int, progress: Progress | None) -> None:
+          undistort: bool, workers: int, progress: Progress | None, client: Client | None) -> None:
     frames, rig, root = build.frames, build.rig, build.root
     undistorter = Undistorter(build.geometry, build.camera_ids, 2 * workers) if undistort else None
     counter = _Counter(sum(Path(f.source).stat().st_size for f in frames), progress)
-    placer = FramePlacer(root, rig, build.geometry, undistorter, colour, originals, xmp_fields, counter)
-    placed = build.place_frames(placer, workers)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    if client is None:
+        placer = FramePlacer(root, rig, build.geometry, undistorter, colour, originals, xmp_fields, counter,
+                             created=created)
+        placed = build.place_frames(placer, workers)
+    else:
+        from capturerig.packaging._dask import PlacerSpec, place_frames_on_cluster  # imports distributed
+
+        spec = PlacerSpec(str(root), rig, build.geometry, dict(build.camera_ids), undistort, colour, originals,
+                          dict(xmp_fields), created)
+        placed = build.record(place_frames_on_cluster(client, frames, spec, counter))
     entries = [_frame_entry(rig, frame, p) for frame, p in zip(frames, placed, strict=True)]
     snapshots = build.snapshot_models(entries, undistorter)
     build.calibration(colour)
