@@ -12,7 +12,6 @@ dead worker left under a temporary name is swept before the manifests are writte
 
 from __future__ import annotations
 
-import copyreg
 import threading
 import time
 import uuid
@@ -24,10 +23,9 @@ from typing import Any
 
 from distributed import Client, Future, as_completed
 
-from capturerig.calibration.colour import ColourCalibration
 from capturerig.config import RigConfig
 from capturerig.packaging._files import remove_temporaries
-from capturerig.packaging._frames import PackageFrame, PackageIntegrityError
+from capturerig.packaging._frames import PackageFrame
 from capturerig.packaging._geometry import Geometry
 from capturerig.packaging._snapshot import ColourCorrection, FramePlacer, PlacedFrame
 from capturerig.packaging._undistort import RASTER_EXTENSIONS, Undistorter
@@ -45,25 +43,6 @@ _BYTES_PER_PIXEL = {"raw-rendition": 48, "pixels": 24}
 _LINK_ONLY_MB = 16
 _PLACERS_KEPT = 2  # per worker process: the running package and at most one other client's
 _SETTLE_TIMEOUT_S = 120.0  # after a failure, how long tasks already running may take to finish their frame
-
-
-def _integrity_error(error: PackageIntegrityError) -> tuple[Any, ...]:
-    return PackageIntegrityError, (error.name, error.source, error.expected, error.actual)
-
-
-# PackageIntegrityError takes four arguments but passes one message to ValueError, so pickle (which rebuilds an
-# exception from its args) cannot carry it from a worker back to the client; this says how.
-copyreg.pickle(PackageIntegrityError, _integrity_error)
-
-
-def _colour_calibration(calibration: ColourCalibration) -> tuple[Any, ...]:
-    return ColourCalibration, (calibration.cameras, calibration.working_space, calibration.reference,
-                               calibration.consistency, calibration.created)
-
-
-# A colour correction's functions hold their ColourCalibration, whose lookup-table cache has a lock no pickle can
-# carry: the workers get it rebuilt from its public fields, with a cache of their own.
-copyreg.pickle(ColourCalibration, _colour_calibration)
 
 
 @dataclass(frozen=True)

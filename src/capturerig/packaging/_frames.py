@@ -172,6 +172,10 @@ class PackageIntegrityError(ValueError):
         self.expected = expected
         self.actual = actual
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Its four fields, not ValueError's one message: so it crosses from a Dask worker as it was raised.
+        return PackageIntegrityError, (self.name, self.source, self.expected, self.actual)
+
 
 def validate_frames(rig: RigConfig, frames: Sequence[PackageFrame]) -> None:
     """Refuse frames the package could not represent faithfully.

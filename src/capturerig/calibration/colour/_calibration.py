@@ -212,6 +212,10 @@ class ColourCalibration:
     _luts: dict[tuple[str, int], FloatArray] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (to a Dask worker) from its public fields: the lookup-table cache and its lock stay behind.
+        return ColourCalibration, (self.cameras, self.working_space, self.reference, self.consistency, self.created)
+
     def camera(self, camera_id: str) -> CameraColour:
         """The correction of ``camera_id``.
 
