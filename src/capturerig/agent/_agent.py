@@ -27,6 +27,7 @@ from capturerig.devices.remote import (
     Command,
     CommandReply,
     Hello,
+    SpoolPlace,
 )
 
 __all__ = ["Agent", "AgentSettings"]
@@ -37,13 +38,15 @@ CARD_DELETE_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class AgentSettings:
-    """What one agent serves: its host's name and cameras, where it spools, how often it says it is alive."""
+    """What one agent serves: its host's name and cameras, where it spools, how often it says it is alive, and
+    whether it keeps acknowledged files as local copies for post-capture work on this host."""
 
     host: str
     cameras: tuple[str, ...]
     spool_dir: Path
     reserve_bytes: int = 1_000_000_000
     heartbeat_s: float = 1.0
+    keep_acknowledged: bool = False  # serve_agent passes the host's keep_acknowledged (on unless the rig says no)
 
 
 class Agent:
@@ -54,7 +57,7 @@ class Agent:
         self.version = version
         self.boot_id = uuid.uuid4().hex
         self.events = EventLog(self.boot_id)
-        self.spool = Spool(settings.spool_dir, settings.reserve_bytes)
+        self.spool = Spool(settings.spool_dir, settings.reserve_bytes, settings.keep_acknowledged)
         for problem in self.spool.problems:
             log.error("spool: %s", problem)
         context = DriverContext(rig.config, rig.path.parent, host=settings.host)
@@ -73,6 +76,11 @@ class Agent:
         return Hello(protocol=PROTOCOL_VERSION, capturerig_version=self.version, host=self.settings.host,
                      boot_id=self.boot_id, cameras=list(self.settings.cameras), clock=time.time(),
                      heartbeat_s=self.settings.heartbeat_s, spool=self.spool.summary())
+
+    def spool_place(self) -> SpoolPlace:
+        """Where this host keeps its spooled files (a post-capture task here reads its kept copies there)."""
+        return SpoolPlace(host=self.settings.host, files_dir=str(self.spool.files_dir.resolve()),
+                          keep_acknowledged=self.spool.keep_acknowledged)
 
     def snapshot(self) -> AgentSnapshot:
         return AgentSnapshot(host=self.settings.host, boot_id=self.boot_id, seq=self.events.last_seq,
@@ -99,7 +107,8 @@ class Agent:
         return answer
 
     def acknowledge(self, file_ids: Sequence[str]) -> int:
-        """The controller holds these files: drop them from the spool, then from the cards."""
+        """The controller holds these files: no longer offered from the spool (deleted, or kept as a local copy),
+        and deleted from the cards."""
         acked = self.spool.acknowledge(file_ids)
         by_camera: dict[str, list[str]] = {}
         for spooled in acked:

@@ -29,6 +29,7 @@ from capturerig.devices.remote import (
     Commands,
     FileBatch,
     Hello,
+    SpoolPlace,
     push_frame,
 )
 
@@ -79,6 +80,10 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
     @api.get("/hello")
     async def hello() -> Hello:
         return agent.hello()
+
+    @api.get("/spool")
+    async def spool() -> SpoolPlace:
+        return agent.spool_place()
 
     @api.get("/snapshot")
     def snapshot() -> AgentSnapshot:

@@ -46,8 +46,9 @@ class AgentServer:
 
 
 def serve_agent(rig: LoadedRig, host: str, token: str | None, spool_dir: Path, version: str,
-                port: int | None = None) -> AgentServer:
-    """Start the agent of ``host`` (from the rig's ``hosts:``) on its address. Raises AgentRefused."""
+                port: int | None = None, keep_acknowledged: bool | None = None) -> AgentServer:
+    """Start the agent of ``host`` (from the rig's ``hosts:``) on its address; ``keep_acknowledged`` None: as
+    the host's entry says. Raises AgentRefused."""
     config = rig.config
     try:
         host_config = config.host(host)
@@ -58,7 +59,9 @@ def serve_agent(rig: LoadedRig, host: str, token: str | None, spool_dir: Path, v
                            "(give the rig's token_file for it, or --token-file)")
     settings = AgentSettings(host=host, cameras=tuple(host_config.cameras), spool_dir=spool_dir / host,
                              reserve_bytes=config.agent_link.spool_reserve_bytes,
-                             heartbeat_s=config.agent_link.heartbeat_s)
+                             heartbeat_s=config.agent_link.heartbeat_s,
+                             keep_acknowledged=host_config.keep_acknowledged if keep_acknowledged is None
+                             else keep_acknowledged)
     agent = Agent(rig, settings, version)
     server = uvicorn.Server(uvicorn.Config(agent_app(agent, token), host=host_config.address,
                                            port=host_config.port if port is None else port, log_level="warning",

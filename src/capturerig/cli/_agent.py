@@ -32,6 +32,11 @@ def agent(
         = Path("spool"),
         port: Annotated[int | None, typer.Option(help="port to listen on (default: the host's port in the rig)")]
         = None,
+        keep_acknowledged: Annotated[bool | None, typer.Option(
+            "--keep-acknowledged/--no-keep-acknowledged",
+            help="keep files the controller holds as local copies for post-capture work on this host, deleted "
+                 "oldest first when the reserve needs the room (default: the host's keep_acknowledged, on)")]
+        = None,
 ) -> None:
     """Serve the cameras attached to this host (the rig's hosts: entry) until Ctrl-C."""
     loaded = load_rig_or_studio(rig)
@@ -41,12 +46,13 @@ def agent(
             token: str | None = token_file.read_text(encoding="utf-8").strip() or None
         else:
             token = entry.read_token(loaded.path.parent)
-        server = serve_agent(loaded, host, token, spool, capturerig_version(), port)
+        server = serve_agent(loaded, host, token, spool, capturerig_version(), port, keep_acknowledged)
     except KeyError as exc:
         raise _fail(str(exc.args[0]) if exc.args else str(exc), BAD_INPUT) from exc
     except (AgentRefused, ConfigError, OSError) as exc:
         raise _fail(str(exc), BAD_INPUT) from exc
-    console.print(f"agent {host}: {server.url}, {len(entry.cameras)} cameras, spool {spool / host} "
+    kept = "keeps acknowledged files" if server.agent.spool.keep_acknowledged else "deletes acknowledged files"
+    console.print(f"agent {host}: {server.url}, {len(entry.cameras)} cameras, spool {spool / host} ({kept}) "
                   f"(boot {server.agent.boot_id[:8]}; Ctrl-C to stop)", highlight=False)
     signal.signal(signal.SIGTERM, _stop)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the technician stops an agent: not an error

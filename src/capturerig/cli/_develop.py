@@ -22,7 +22,10 @@ def develop(
     linear: Annotated[bool, typer.Option("--linear", help="also write 16-bit linear TIFF")] = False,
     scheduler: Annotated[str | None, typer.Option("--scheduler", envvar="CAPTURERIG_DASK_SCHEDULER",
                                                    help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                                                        "(default: a local cluster, one worker per core)")] = None,
+                                                        "(default: a local cluster, one worker per core); a "
+                                                        "worker started on capture host NAME with --resources "
+                                                        "\"memory_mb=4000,host-NAME=1\" develops the files that "
+                                                        "host keeps, from its own copy")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="local worker processes")] = None,
 ) -> None:
     """Develop every RAW file of a session: 8-bit sRGB PNG (what trainers read) and 16-bit linear TIFF."""
@@ -51,5 +54,9 @@ def develop(
     kinds = "8-bit sRGB PNG" + (" and 16-bit linear TIFF" if linear else "")
     console.print(f"developed {len(files) - len(report.failed)} of {len(files)} RAW files to {escape(str(out))} "
                   f"({kinds}{', colour-corrected' if colour else ''})")
+    held = sum(1 for raw in files if raw.held is not None)
+    if held:  # a session shot on capture hosts that keep their files: say how much stayed on its host
+        console.print(f"{report.read_on_host} of {held} files kept on their capture host were read there; the "
+                      "rest from the session folder (no worker on that host, or its copy gone or changed)")
     if report.failed:
         raise typer.Exit(FAILED)

@@ -37,6 +37,9 @@ class HostConfig(FrozenModel):
     cameras: tuple[str, ...] = Field(min_length=1, description="ids of the cameras physically attached to this host")
     token_file: str | None = Field(
         None, description="file holding the agent's token, relative to the rig file's folder (required off loopback)")
+    keep_acknowledged: bool = Field(
+        True, description="keep files the controller acknowledged as local copies on this host (deleted oldest first "
+                          "when the spool's reserve needs the room), so post-capture tasks here read them locally")
 
     @field_validator("address")
     @classmethod

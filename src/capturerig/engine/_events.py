@@ -66,6 +66,10 @@ class PreflightResult(Event):
     device_id: str
     ok: bool
     detail: str
+    # A capture host's: the folder on that host where the files it keeps after they are acknowledged stay, each
+    # under its spool id (a remote file's FileStored.card_name); post-capture tasks there read them. None for
+    # other devices, a host that deletes acknowledged files, or a journal from before it was recorded.
+    kept_files_dir: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

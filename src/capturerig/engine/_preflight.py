@@ -105,7 +105,8 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
         except DeviceError as exc:
             report(devices.turntable.id, str(exc), "")
     for host in hosts.result():
-        publish(PreflightResult(device_id=host.host, ok=host.problem is None, detail=host.problem or host.detail))
+        publish(PreflightResult(device_id=host.host, ok=host.problem is None, detail=host.problem or host.detail,
+                                kept_files_dir=host.kept_files_dir))
         if host.problem:
             problems.append(host.problem)
     for result in held:

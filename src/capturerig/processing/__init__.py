@@ -14,3 +14,9 @@ from capturerig.processing._tasks import develop_file
 
 __all__ = ["MEMORY_RESOURCE", "DevelopReport", "ProcessingError", "develop_file", "develop_session",
            "open_cluster", "raw_files"]
+
+# Placement near the file (a capture host's kept copy, read by a worker on that host).
+from capturerig.processing._develop import HeldCopy, held_copies, host_workers
+from capturerig.processing._tasks import HOST_RESOURCE_PREFIX, DevelopedFile, develop_near
+
+__all__ += ["HOST_RESOURCE_PREFIX", "DevelopedFile", "HeldCopy", "develop_near", "held_copies", "host_workers"]

@@ -5,6 +5,7 @@ A host that fails any of these is refused before a take starts, naming the host 
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +13,11 @@ from pathlib import Path
 from capturerig.config import ConfigError, HostConfig, RigConfig
 from capturerig.devices.protocols import DeviceError
 from capturerig.devices.remote._links import agent_link, release_link
-from capturerig.devices.remote._wire import Hello
+from capturerig.devices.remote._wire import Hello, SpoolPlace
 
 __all__ = ["HostReport", "check_hosts"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,13 @@ class HostReport:
     hello: Hello | None = None
     clock_offset_ms: float | None = None
     round_trip_ms: float | None = None
+    spool: SpoolPlace | None = None  # where the host keeps its files (None: an agent too old to say)
+
+    @property
+    def kept_files_dir(self) -> str | None:
+        """The folder on the host where files the controller acknowledged stay (by spool file id), or None when
+        the agent deletes them or did not say."""
+        return self.spool.files_dir if self.spool is not None and self.spool.keep_acknowledged else None
 
     @property
     def detail(self) -> str:
@@ -47,11 +57,18 @@ def _check(rig: RigConfig, host: HostConfig, base_dir: Path, version: str, timeo
     link = agent_link(host.name, host.url, token, rig.agent_link.dead_after_s)
     try:
         hello = link.open(timeout_s)
+        try:
+            spool = link.spool_place(timeout_s)
+        except DeviceError as exc:  # only post-capture locality is lost: no reason to refuse the host
+            log.warning("host %s did not say where its spool is (%s); its files are developed from the session",
+                        host.name, exc)
+            spool = None
     except DeviceError as exc:
         return HostReport(host.name, host.url, f"host {host.name} at {host.url}: {exc.message}")
     finally:
         release_link(link)
-    report = HostReport(host.name, host.url, None, hello, link.clock_offset_s * 1e3, link.round_trip_s * 1e3)
+    report = HostReport(host.name, host.url, None, hello, link.clock_offset_s * 1e3, link.round_trip_s * 1e3,
+                        spool)
     bound_ms = rig.agent_link.max_clock_offset_ms
     problem = None
     if hello.capturerig_version != version:
@@ -70,7 +87,7 @@ def _check(rig: RigConfig, host: HostConfig, base_dir: Path, version: str, timeo
     elif hello.spool.free_bytes < hello.spool.reserve_bytes:
         problem = (f"host {host.name}'s spool disk is low: {hello.spool.free_bytes / 1e9:.1f} GB free, "
                    f"{hello.spool.reserve_bytes / 1e9:.1f} GB kept in reserve (it would refuse to arm)")
-    return HostReport(report.host, report.url, problem, hello, report.clock_offset_ms, report.round_trip_ms)
+    return HostReport(report.host, report.url, problem, hello, report.clock_offset_ms, report.round_trip_ms, spool)
 
 
 def check_hosts(rig: RigConfig, base_dir: Path, version: str, timeout_s: float) -> list[HostReport]:

@@ -45,6 +45,7 @@ from capturerig.devices.remote._wire import (
     Commands,
     Hello,
     SpooledFile,
+    SpoolPlace,
     read_push_frame,
 )
 
@@ -237,7 +238,9 @@ class AgentLink:
         if response.status_code >= 400:
             raise DeviceError(device_id, f"host {self.host} answered {response.status_code}: {response.text[:200]}")
 
-    def _get(self, path: str, timeout_s: float, headers: dict[str, str] | None = None) -> Any:
+    def _get(self, path: str, timeout_s: float, headers: dict[str, str] | None = None,
+             missing_ok: bool = False) -> Any:
+        """The JSON answer to a GET (None for a 404 with ``missing_ok``); retried while the agent is starting."""
         started = time.monotonic()
         deadline = started + timeout_s
         while True:
@@ -251,8 +254,15 @@ class AgentLink:
                     raise DeviceTimeout(self.host, f"agent at {self.url} does not answer: {exc}",
                                         "start `capturerig agent` on that host, check its address") from exc
                 time.sleep(RETRY_PAUSE_S)
+        if missing_ok and response.status_code == 404:
+            return None
         self._refused(response, self.host)
         return response.json()
+
+    def spool_place(self, timeout_s: float) -> SpoolPlace | None:
+        """Where the agent keeps its spooled files on its host, or None from an agent too old to say."""
+        answer = self._get(f"{API}/spool", timeout_s, missing_ok=True)
+        return None if answer is None else SpoolPlace.model_validate(answer)
 
     def snapshot(self, timeout_s: float) -> AgentSnapshot:
         return AgentSnapshot.model_validate(self._get(f"{API}/snapshot", timeout_s))

@@ -16,6 +16,9 @@ One port per agent, HTTP + WebSocket, every request carrying the host's token (`
 - ``POST /v1/files/ack``: the controller holds these files (fsynced, hashed, journalled): the agent may now
   delete them from its spool and the camera's card;
 - ``GET /v1/snapshot``: everything the agent holds (``AgentSnapshot``), to reconcile after any restart.
+- ``GET /v1/spool``: where the agent's spool is on its host's disk and whether it keeps acknowledged files
+  there (``SpoolPlace``), so post-capture work on that host can read them; an agent older than this endpoint
+  answers 404, which means "not known" (added to version 1: nothing else changed).
 
 A request naming a boot id (``BOOT_HEADER``) other than the agent's current one is refused (409): a
 command meant for the agent before its restart never reaches the new one.
@@ -42,6 +45,7 @@ __all__ = [
     "Commands",
     "FileBatch",
     "Hello",
+    "SpoolPlace",
     "SpoolSummary",
     "SpooledFile",
     "push_frame",
@@ -64,6 +68,14 @@ class SpoolSummary(_Wire):
     bytes: int = Field(description="their size")
     free_bytes: int = Field(description="free space on the spool's disk")
     reserve_bytes: int = Field(description="the agent refuses to arm a camera when free space is below this")
+
+
+class SpoolPlace(_Wire):
+    host: str
+    files_dir: str = Field(description="absolute folder on the agent's host holding each spooled file under its "
+                                       "file_id")
+    keep_acknowledged: bool = Field(description="whether acknowledged files stay there (until the reserve needs "
+                                                "the room)")
 
 
 class Hello(_Wire):
