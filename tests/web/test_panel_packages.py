@@ -3,6 +3,9 @@ the package in the list; a build that cannot finish says why in the problem pane
 
 from __future__ import annotations
 
+import shutil
+import socket
+import time
 from pathlib import Path
 
 import requests
@@ -92,3 +95,29 @@ def test_a_build_shows_its_progress_or_why_it_stopped_and_lists_the_package(live
     shot(page, "package-built")
 
 
+
+    # A rig whose processing.scheduler cannot be reached: the build stops saying so, and nothing is left.
+    copy = f"{name}-on-cluster"
+    shutil.copytree(live.root / "sessions" / name, live.root / "sessions" / copy)
+    with (live.root / "sessions" / copy / "rig.yaml").open("a", encoding="utf-8") as rig:
+        rig.write(f"\nprocessing:\n  scheduler: tcp://127.0.0.1:{_closed_port()}\n")
+    started = requests.post(f"{live.url}/api/packages", json={"session": copy}, headers={"Origin": live.url},
+                            timeout=30)
+    assert started.status_code == 202, started.text
+    job = _job(live, started.json()["id"])
+    deadline = time.monotonic() + SESSION_TIMEOUT_S
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = _job(live, started.json()["id"])
+    assert job["state"] == "failed"
+    problem_dict = job["problem"]
+    assert isinstance(problem_dict, dict)
+    assert "cannot reach the Dask scheduler" in problem_dict["what"]
+    assert problem_dict["where"].startswith("the rig's processing.scheduler")
+    assert not (live.root / "packages" / copy).exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the probe is: nothing listens there

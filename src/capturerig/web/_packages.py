@@ -13,6 +13,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -165,6 +166,7 @@ def _build_problem(exc: Exception, session: str) -> PanelProblem:
         return config_problem(exc, "the calibration or rig the package needs cannot be used")
     if isinstance(exc, ConsentRefused):
         return PanelProblem(str(exc), where, "Check the subject's consent in the registry.")
+
     return PanelProblem(f"packaging stopped: {str(exc).splitlines()[0][:300]}", where,
                         "Fix what it names and build again; nothing of this package was kept.")
 
@@ -233,6 +235,8 @@ class PackageShelf:
     def _run_build(self, job: PackageJob, session_dir: Path) -> None:
         try:
             result = self.build(session_dir, job.progress)
+        except PanelProblem as problem:
+            job.finish(problem=problem)
         except (IncompleteSession, PackageIntegrityError, ConfigError, ConsentRefused, FileExistsError,
                 SessionNotFound, ValueError, OSError) as exc:
             job.finish(problem=_build_problem(exc, session_dir.name))
@@ -259,11 +263,23 @@ class PackageShelf:
         self.packages_dir.mkdir(parents=True, exist_ok=True)
         rig_name = str(json.loads((session_dir / "session.json").read_text(encoding="utf-8")).get("rig_name", ""))
         current = current_calibration(self.calibration_dir, rig_name) if rig_name else {}
-        with self._lock:
+        snapshot = session_dir / "rig.yaml"
+        scheduler = capturerig.load_rig(snapshot).config.processing.scheduler if snapshot.is_file() else None
+        with self._lock, ExitStack() as stack:
             started = time.monotonic()
+            client = None
+            if scheduler:  # the studio's cluster, as `capturerig package` uses it; distributed only then
+                from capturerig.processing import ProcessingError, open_cluster
+
+                try:
+                    client = stack.enter_context(open_cluster(scheduler))
+                except ProcessingError as exc:  # unreachable, other package versions, no worker offering memory
+                    raise PanelProblem(f"packaging stopped: {exc}", f"the rig's processing.scheduler ({snapshot})",
+                                       "Start the studio's Dask scheduler and workers, or remove "
+                                       "processing.scheduler from the rig file to package on this computer.") from exc
             summary = capturerig.package_session(session_dir, target, geometry=current.get("geometry"),
-                                                 colour=current.get("colour"), progress=progress)
-        return {"name": target.name, "seconds": round(time.monotonic() - started, 2),
+                                                 colour=current.get("colour"), progress=progress, client=client)
+        return {"name": target.name, "seconds": round(time.monotonic() - started, 2), "scheduler": scheduler,
                 "images": getattr(summary, "num_images", None), "cameras": getattr(summary, "num_cameras", None),
                 "geometry_source": getattr(summary, "geometry_source", None),
                 "calibration": {kind: str(path) for kind, path in current.items()} or "nominal rig values"}
