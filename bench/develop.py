@@ -3,7 +3,8 @@
 Makes ``--files`` DNGs of ``--megapixels`` (the sim sensor: a 14-bit Bayer mosaic with photon and read noise,
 each file unique) in a temporary folder, then times, files per second:
 
-* plain rawpy: ``rawpy.imread`` + ``postprocess`` with the linear settings, nothing written (the bound);
+* plain rawpy: ``rawpy.imread`` + ``postprocess`` with the linear settings, nothing written (the bound), in
+  ``--rounds`` rounds alternating with the development-only rounds below, the median of each;
 * loop: ``capturerig.processing.develop_file`` (rawpy, sha256 check, 8-bit PNG + 16-bit TIFF written and
   renamed) called file after file in this process;
 * Dask, 1 and 2 local worker processes: the same task, one per file, through ``develop_session``'s path;
@@ -14,7 +15,7 @@ Every figure is one core per process: LibRaw's OpenMP runs one thread (OMP_NUM_T
 (distributed sets it so, one worker process per core), so "1 worker" and "the loop" do the same work on the
 same one core. Targets (issue 21): 1 worker >= 0.9x plain rawpy (development only) and >= 0.9x the loop (the
 whole task); 2 workers >= 1.7x 1 worker on a 2-core machine.
-Run: .venv/bin/python bench/develop.py [--files 16] [--megapixels 12]
+Run: .venv/bin/python bench/develop.py [--files 16] [--megapixels 12] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -64,15 +65,21 @@ def make_files(folder: Path, count: int, megapixels: float) -> list[tuple[Path, 
     return files
 
 
-def plain_rawpy(files: list[tuple[Path, str]]) -> float:
+def _plain_decode(path: Path) -> None:
     import rawpy
 
+    # develop_linear's settings, spelled out (Clip and AHD are LibRaw's defaults too)
+    with rawpy.imread(str(path)) as raw:
+        raw.postprocess(gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=False,
+                        use_auto_wb=False, user_wb=[1.0, 1.0, 1.0, 1.0], output_color=rawpy.ColorSpace.raw,
+                        adjust_maximum_thr=0.0, highlight_mode=rawpy.HighlightMode.Clip,
+                        demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD)
+
+
+def plain_rawpy(files: list[tuple[Path, str]]) -> float:
     started = time.perf_counter()
     for path, _ in files:
-        with rawpy.imread(str(path)) as raw:
-            raw.postprocess(gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=False,
-                            use_auto_wb=False, user_wb=[1.0, 1.0, 1.0, 1.0], output_color=rawpy.ColorSpace.raw,
-                            adjust_maximum_thr=0.0)
+        _plain_decode(path)
     return len(files) / (time.perf_counter() - started)
 
 
@@ -97,16 +104,37 @@ def _develop_only(path: str) -> tuple[int, ...]:
     return tuple(develop_linear(Path(path)).rgb.shape)
 
 
-def dask_develop_only(files: list[tuple[Path, str]]) -> float:
+def development_only(files: list[tuple[Path, str]], rounds: int) -> tuple[float, float]:
+    """Plain rawpy in this process and develop_linear on one Dask worker, files/s each: both warmed on the first
+    file (LibRaw run once, the worker's vignetting gain computed), then ``rounds`` rounds over the same files in
+    alternating order, the median round of each (the machine's load drifts; medians of interleaved rounds
+    compare the two under the same load)."""
+    from statistics import median
+
+    from distributed import Client
+
     from capturerig.processing import MEMORY_RESOURCE, open_cluster
 
-    with open_cluster(workers=1) as client:
-        client.run(_warm)
+    def developing(client: Client) -> float:
         started = time.perf_counter()
         futures = [client.submit(_develop_only, str(path), resources={MEMORY_RESOURCE: 1}, pure=False)
                    for path, _ in files]
         client.gather(futures)
         return len(files) / (time.perf_counter() - started)
+
+    with open_cluster(workers=1) as client:
+        client.run(_warm)
+        _plain_decode(files[0][0])
+        client.submit(_develop_only, str(files[0][0]), resources={MEMORY_RESOURCE: 1}, pure=False).result()
+        plain, ours = [], []
+        for round_ in range(rounds):
+            if round_ % 2 == 0:
+                plain.append(plain_rawpy(files))
+                ours.append(developing(client))
+            else:
+                ours.append(developing(client))
+                plain.append(plain_rawpy(files))
+        return median(plain), median(ours)
 
 
 def dask_run(files: list[tuple[Path, str]], out: Path, workers: int) -> float:
@@ -132,6 +160,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--megapixels", type=float, default=12.0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of plain rawpy and "
+                        "development only (the median of each is reported)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -142,8 +172,7 @@ def main() -> int:
         size_mb = sum(p.stat().st_size for p, _ in files) / 1e6
         print(f"{len(files)} DNGs of {args.megapixels:g} MP ({size_mb:.0f} MB) made in "
               f"{time.perf_counter() - started:.1f} s")
-        bound = plain_rawpy(files)
-        developing = dask_develop_only(files)
+        bound, developing = development_only(files, args.rounds)
         looped = loop(files, root / "loop")
         one = dask_run(files, root / "dask1", 1)
         two = dask_run(files, root / "dask2", 2)

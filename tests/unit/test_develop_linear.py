@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,41 @@ def test_the_lenss_falloff_is_undone_from_the_dngs_own_vignetting_correction() -
                    1 / 125, 8.0, 100, SERIAL, vignette_k=vignetting_correction(sensor))
     green = develop_linear(encode_dng(counts, sensor, meta)).rgb[4:-4, 4:-4, 1]
     assert float(green.max() / green.min()) < 1.005  # flat again, as a DNG reader must make it
+
+
+def test_the_cached_vignetting_gain_gives_the_same_pixels_as_one_computed_afresh() -> None:
+    """Two lenses' corrections alternate, so each frame meets a cached gain map: every pixel must equal LibRaw's
+    16 bits times that DNG's own freshly computed gain, and a map must never serve the other lens's files."""
+    import rawpy
+
+    from capturerig.develop._opcodes import cached_vignette_gain, read_dng_corrections, vignette_gain
+
+    sensor, response = SensorModel(), camera_response(SERIAL)
+    counts = sensor_counts(np.full((96, 128, 3), 0.3, dtype=np.float32), response, 1.0, sensor, noise_seed=3)
+    strong = vignetting_correction(sensor)
+    weak = (strong[0] / 2, strong[1] / 2, strong[2] / 2, strong[3] / 2, strong[4] / 2)  # a milder lens
+    files = {}
+    for label, k in (("strong", strong), ("weak", weak)):
+        meta = DngMeta("capturerig", "sim-body", sensor.colour_matrix(response), sensor.as_shot_neutral(response),
+                       1 / 125, 8.0, 100, SERIAL, vignette_k=k)
+        files[label] = encode_dng(counts, sensor, meta)
+    expected = {}
+    for label, data in files.items():
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            rgb16 = raw.postprocess(gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=False,
+                                    use_auto_wb=False, user_wb=[1.0, 1.0, 1.0, 1.0], adjust_maximum_thr=0.0,
+                                    output_color=rawpy.ColorSpace.raw)
+        vignette = read_dng_corrections(data).vignette
+        assert vignette is not None
+        assert vignette[:5] == (strong if label == "strong" else weak)
+        gain = vignette_gain(96, 128, vignette) * np.float32(1 / 65535)
+        expected[label] = rgb16.astype(np.float32) * gain[..., None]
+    for label in ("strong", "weak", "strong", "weak"):
+        rgb = develop_linear(files[label]).rgb
+        assert rgb.dtype == np.float32
+        assert rgb.flags.writeable  # the caller's own frame, not a shared buffer
+        np.testing.assert_array_equal(rgb, expected[label], err_msg=label)
+    assert cached_vignette_gain.cache_info().hits >= 2
+    cached = cached_vignette_gain(96, 128, read_dng_corrections(files["weak"]).vignette, 1 / 65535)
+    with pytest.raises(ValueError, match="read-only"):
+        cached *= 2  # shared by every later frame: nobody may change it in place

@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import tifffile
 
-__all__ = ["DngCorrections", "apply_vignette", "read_dng_corrections", "vignette_gain"]
+__all__ = ["DngCorrections", "apply_vignette", "cached_vignette_gain", "read_dng_corrections", "vignette_gain"]
 
 _OPCODE_LIST_3 = 51022
 _FIX_VIGNETTE_RADIAL = 3
@@ -46,7 +47,11 @@ def _parse(opcodes: bytes) -> DngCorrections:
 
 def read_dng_corrections(source: Path | bytes) -> DngCorrections:
     """The corrections a DNG's OpcodeList3 asks for (none for another RAW format or a DNG without any)."""
-    head = source[:4] if isinstance(source, bytes) else source.open("rb").read(4)
+    if isinstance(source, bytes):
+        head = source[:4]
+    else:
+        with source.open("rb") as file:
+            head = file.read(4)
     if head not in _TIFF_MAGIC:
         return DngCorrections()
     with tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source) as tiff:
@@ -73,6 +78,23 @@ def vignette_gain(height: int, width: int, vignette: tuple[float, ...]) -> npt.N
         gain += np.float32(coefficient)
     gain *= r2
     gain += np.float32(1.0)
+    return gain
+
+
+@lru_cache(maxsize=2)
+def cached_vignette_gain(height: int, width: int, vignette: tuple[float, ...],
+                         scale: float = 1.0) -> npt.NDArray[np.float32]:
+    """:func:`vignette_gain` times ``scale`` (folded in, as float32, so a caller multiplies once), read-only.
+
+    The map depends only on the frame's size and the opcode's parameters, which a rig's bodies and lenses
+    repeat file after file: computing it costs ~0.05 s of CPU per 12 MP frame and two fresh frame-sized
+    allocations, about as much again as applying it. Two maps are kept (a full and a half-size rendition, or
+    two lenses): 4 bytes a pixel each, 180 MB for a 45 MP frame.
+    """
+    gain = vignette_gain(height, width, vignette)
+    if scale != 1.0:
+        gain *= np.float32(scale)
+    gain.flags.writeable = False  # shared between calls (and a worker's threads): nobody may change it
     return gain
 
 
