@@ -3,11 +3,12 @@ the pixels)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import capturerig
 from capturerig.engine import RunState, Session
-from tests.conftest import with_test_card_images
+from tests.conftest import EXAMPLES, with_test_card_images
 
 
 def shoot_raw_session(studio: Path, out: Path, formats: str = "[raw, jpeg]", cameras: int = 16) -> Path:
@@ -24,3 +25,14 @@ def shoot_raw_session(studio: Path, out: Path, formats: str = "[raw, jpeg]", cam
     finally:
         session.close()
     return out
+
+
+def shoot_small_raw_session(root: Path, cameras: int) -> Path:
+    """A finished RAW session below ``root``: a copy of examples/sim-studio, its plan cut to two lighting states
+    (small and quick), the first ``cameras`` cameras recording RAW+JPEG."""
+    shutil.copytree(EXAMPLES, root / "studio")
+    plan = root / "studio" / "plan.yaml"
+    text = plan.read_text(encoding="utf-8")
+    cut = text[text.index("  - id: l02"):text.index("brackets:")]
+    plan.write_text(text.replace(cut, ""), encoding="utf-8")
+    return shoot_raw_session(root / "studio", root / "session", "[raw, jpeg]", cameras=cameras)

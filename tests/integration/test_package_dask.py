@@ -36,8 +36,7 @@ from capturerig.engine._package import load_colour_correction
 from capturerig.packaging import PackageFrame, PackageIntegrityError, nominal_geometry, write_package
 from capturerig.processing import MEMORY_RESOURCE, open_cluster, raw_files
 from tests._dask import StudioCluster
-from tests._raw_sessions import shoot_raw_session
-from tests.conftest import EXAMPLES
+from tests._raw_sessions import shoot_small_raw_session
 
 runner = CliRunner()
 # 2 stations x 2 lighting states; cam00, cam01 shoot RAW+JPEG (a rendition and a companion per take), the other
@@ -54,13 +53,7 @@ _PACKAGE_IDENTITY = {"provenance/lineage.json": ("package_id", "packaged_at", "a
 @pytest.fixture(scope="module")
 def raw_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished session of the simulated studio, its plan cut to two lighting states (small and quick)."""
-    root = tmp_path_factory.mktemp("raw-session")
-    shutil.copytree(EXAMPLES, root / "studio")
-    plan = root / "studio" / "plan.yaml"
-    text = plan.read_text(encoding="utf-8")
-    cut = text[text.index("  - id: l02"):text.index("brackets:")]
-    plan.write_text(text.replace(cut, ""), encoding="utf-8")
-    return shoot_raw_session(root / "studio", root / "session", "[raw, jpeg]", cameras=2)
+    return shoot_small_raw_session(tmp_path_factory.mktemp("raw-session"), cameras=2)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import tifffile
 
 from capturerig.config import RigConfig
-from capturerig.develop import DevelopError, develop_linear, linear_bgr16, neutral_srgb8
+from capturerig.develop import develop_linear, linear_bgr16, neutral_srgb8
 from capturerig.packaging._files import Digests, digest_bytes, link_file, place_file, write_bytes
 from capturerig.packaging._frames import PackageFrame, PackageIntegrityError
 from capturerig.packaging._geometry import Geometry
@@ -304,10 +304,7 @@ class FramePlacer:
         elif self.keep_originals:
             files[raw_path] = write_bytes(self._path(raw_path), data)
             entry["raw_path"] = raw_path.removeprefix("data/")
-        try:
-            developed = develop_linear(data, name=str(source))
-        except DevelopError as exc:
-            raise ValueError(f"{where}: {exc}") from exc
+        developed = develop_linear(data, name=where)  # a DevelopError (a ValueError) names the frame and file
         geometry = self.geometry.cameras[frame.camera_id]
         if developed.rgb.shape[:2] != (geometry.height, geometry.width):
             raise ValueError(f"{where}: RAW develops to {developed.rgb.shape[1]}x{developed.rgb.shape[0]} but camera "
