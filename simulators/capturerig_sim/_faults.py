@@ -22,7 +22,10 @@ from capturerig_sim._ledger import record_fault
 __all__ = ["FAULTS_ENV", "FAULT_KINDS", "FaultInjector", "FaultKind", "ScheduledFault", "load_schedule"]
 
 FaultKind = Literal["disconnect", "busy", "slow_download", "corrupt_download", "card_full", "truncated_download",
-                    "disconnect_mid_download", "slow_usb", "light_silent", "trigger_reset"]
+                    "disconnect_mid_download", "slow_usb", "light_silent", "trigger_reset",
+                    # A camera's pictures (capturerig_sim._image_faults): whole files the per-image checks catch.
+                    "defocus", "motion_blur", "wrong_shutter", "stale_file", "silent_fixture", "late_fire",
+                    "lens_cap", "bumped"]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 FAULTS_ENV = "CAPTURERIG_SIM_FAULTS"
 SLOW_USB_FACTOR = 20.0  # a camera on a failing hub or a USB 1.1 port: a twentieth of its bandwidth
@@ -66,6 +69,9 @@ class FaultInjector:
     - ``trigger_reset``: the trigger box reboots instead of firing: its next ``fire`` raises DeviceError and
       no camera exposes (on the wire simulator the FIRE gets no reply, only ``! BOOT``, and the box's
       delays, pulse and watchdog are back to their defaults).
+    - ``defocus``, ``motion_blur``, ``wrong_shutter``, ``stale_file``, ``silent_fixture``, ``late_fire``,
+      ``lens_cap``, ``bumped``: a camera's next exposure arrives whole but its picture is wrong (each exposure
+      is one opportunity for each of them); what each does: :mod:`capturerig_sim._image_faults`.
     """
 
     def __init__(self, schedule: Sequence[ScheduledFault] = ()) -> None:

@@ -28,11 +28,18 @@ from capturerig.config import (
 )
 from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, DriverContext, DriverParams
 from capturerig_sim._faults import SLOW_USB_FACTOR, SLOW_USB_STALL_S
+from capturerig_sim._image_faults import (
+    OPTICAL_FAULTS,
+    add_sensor_noise,
+    apply_optical_faults,
+    shutter_settings,
+    take_picture_faults,
+)
 from capturerig_sim._latency import trigger_latency_ms
 from capturerig_sim._ledger import record_delivered, record_erased
-from capturerig_sim._response import SETTING_KEYS, ExposureSettings
+from capturerig_sim._response import DEFAULT_SETTINGS, SETTING_KEYS, ExposureSettings
 from capturerig_sim.raw_render import encode_raw_card, render_raw
-from capturerig_sim.render import encode_jpeg, render_image
+from capturerig_sim.render import encode_jpeg, noise_sigma, render_image
 from capturerig_sim.studio import (
     DEFAULT_CARD_BYTES,
     CameraState,
@@ -184,6 +191,7 @@ class SimCamera(_SimDevice):
         with self._studio.lock:
             self._state.capacity_bytes = capacity  # the card the rig now describes (files on it stay)
         self._stuck = dict(params.stuck_settings)
+        self._previous_files: list[tuple[str, bytes]] | None = None  # what a ``stale_file`` fault hands over
 
     def connect(self, timeout_s: float) -> CameraStatus:
         """Open the camera; raises DeviceError when it is 'unplugged' or asks for a format it cannot make."""
@@ -300,29 +308,52 @@ class SimCamera(_SimDevice):
     def _encoded_exposure(self, record: ExposureRecord) -> list[tuple[str, bytes]]:
         """The exposure's files as (format, bytes): rendered, or a fixed test card when the rig's
         ``simulation.images`` is ``repeat`` (engine benchmarks at 64-128 cameras, where ray-casting every
-        image on the host's cores would hide the engine's own cost: a real camera renders nothing there)."""
+        image on the host's cores would hide the engine's own cost: a real camera renders nothing there).
+        Picture faults (:mod:`capturerig_sim._image_faults`) are taken once per exposure here."""
         if self._studio.rig.simulation.get("images", "rendered") == "repeat":
             return _repeat_files(self._camera)
+        faults = take_picture_faults(self._studio, self.id, self._previous_files is not None)
+        if "stale_file" in faults and self._previous_files is not None:
+            return list(self._previous_files)  # the body handed over its last files again: same bytes
         try:
-            frames, _ = self._studio.exposure_light(record)
-            noise_seed = _noise_seed(self._camera.serial, record.seq)
-            files: list[tuple[str, bytes]] = []
-            image: npt.NDArray[np.uint8] | None = None
-            for fmt in self._camera.formats:  # RAW+JPEG: both files of one exposure, as the body writes them
-                if fmt in RAW_FORMATS:
-                    files.append((fmt, render_raw(
-                        self._camera, self._studio.rig, frames, record.turntable_deg, record.settings,
-                        self._studio.base_dir, noise_seed=noise_seed, props=record.props,
-                        subject_present=record.subject_present, room_light=record.room_light)))
-                    continue
-                if image is None:
-                    image = render_image(self._camera, self._studio.rig, frames, record.turntable_deg,
-                                         record.settings, self._studio.base_dir, noise_seed=noise_seed,
-                                         props=record.props, subject_present=record.subject_present,
-                                         room_light=record.room_light)
-                files.append((fmt, _ENCODERS[fmt](image)))
+            files = self._render_exposure(record, faults)
         except ValueError as exc:
             raise DeviceError(self.id, f"cannot expose: {exc}", "fix the camera settings") from exc
+        self._previous_files = files
+        return files
+
+    def _render_exposure(self, record: ExposureRecord, faults: frozenset[str]) -> list[tuple[str, bytes]]:
+        frames, _ = self._studio.exposure_light(record)
+        if "silent_fixture" in faults:
+            frames = self._studio.neighbour_light(record, -1) or frames
+        if "late_fire" in faults:  # the next state's light, or the fixtures dark when none came yet
+            frames = self._studio.neighbour_light(record, +1) or {key: bytes(len(frame))
+                                                                  for key, frame in frames.items()}
+        noise_seed = _noise_seed(self._camera.serial, record.seq)
+        settings: Mapping[str, str] = record.settings
+        if "wrong_shutter" in faults:
+            settings = shutter_settings(settings, noise_seed, 1 / 125)
+        optical = faults & OPTICAL_FAULTS
+        files: list[tuple[str, bytes]] = []
+        image: npt.NDArray[np.uint8] | None = None
+        for fmt in self._camera.formats:  # RAW+JPEG: both files of one exposure, as the body writes them
+            if fmt in RAW_FORMATS:  # (the optical faults act on the JPEG only)
+                files.append((fmt, render_raw(
+                    self._camera, self._studio.rig, frames, record.turntable_deg, settings,
+                    self._studio.base_dir, noise_seed=noise_seed, props=record.props,
+                    subject_present=record.subject_present, room_light=record.room_light)))
+                continue
+            if image is None:
+                image = render_image(self._camera, self._studio.rig, frames, record.turntable_deg,
+                                     settings, self._studio.base_dir,
+                                     noise_seed=None if optical else noise_seed, props=record.props,
+                                     subject_present=record.subject_present, room_light=record.room_light)
+                if optical:  # optics first, then the sensor's noise on top, as a body records it
+                    iso = ExposureSettings.from_settings({**DEFAULT_SETTINGS, **self._camera.settings,
+                                                          **settings}).iso
+                    image = add_sensor_noise(apply_optical_faults(image, optical, noise_seed),
+                                             noise_sigma(iso), noise_seed)
+            files.append((fmt, _ENCODERS[fmt](image)))
         return files
 
     def wait_for_files(self, timeout_s: float) -> list[CameraFile]:

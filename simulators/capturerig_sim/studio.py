@@ -222,6 +222,31 @@ class VirtualStudio:
                 frames[key] = bytes(min(255, round(level)) for level in mixed)
         return frames, changed
 
+    def neighbour_light(self, record: ExposureRecord, step: int) -> dict[UniverseKey, bytes] | None:
+        """The frames of the lighting state before (``step`` -1) or after (+1) the one ``record`` was exposed
+        under, per universe (a universe with no other state keeps its own); None for +1 when no universe has
+        changed since the exposure yet. For the ``silent_fixture`` and ``late_fire`` faults."""
+        start = record.exposure_start if record.exposure_end > record.exposure_start else record.fired_monotonic
+        end = max(record.exposure_end, start)
+        frames = dict(record.frames)
+        changed = False
+        with self._lock:
+            for key, history in self._history.items():
+                entries = list(history)
+                shown = [index for index, (at, _) in enumerate(entries) if at <= start]
+                if not shown:
+                    continue
+                current = entries[shown[-1]][1]
+                if step < 0:
+                    older = [frame for _, frame in entries[: shown[-1]] if frame != current]
+                    if older:
+                        frames[key], changed = older[-1], True
+                else:
+                    later = [frame for at, frame in entries if at > end and frame != current]
+                    if later:
+                        frames[key], changed = later[0], True
+        return frames if changed or step < 0 else None
+
     def frame_changes(self) -> list[float]:
         """When (time.monotonic()) the fixtures saw a new frame on any universe, oldest first (the newest
         changes per universe; a frame replaced before it went out was never seen)."""

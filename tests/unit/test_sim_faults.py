@@ -167,7 +167,8 @@ def test_a_fault_hits_only_the_device_it_names(context: DriverContext, studio: V
 def test_unknown_fault_kinds_and_counts_are_refused(studio: VirtualStudio) -> None:
     assert set(FAULT_KINDS) == {"disconnect", "busy", "slow_download", "corrupt_download", "card_full",
                                 "truncated_download", "disconnect_mid_download", "slow_usb", "light_silent",
-                                "trigger_reset"}
+                                "trigger_reset", "defocus", "motion_blur", "wrong_shutter", "stale_file",
+                                "silent_fixture", "late_fire", "lens_cap", "bumped"}
     with pytest.raises(ValueError, match="melt"):
         studio.inject_fault("cam00", "melt")
     with pytest.raises(ValueError, match="count"):

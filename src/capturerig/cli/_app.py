@@ -35,6 +35,7 @@ from capturerig.cli._output import (
 from capturerig.cli._output import fail as _fail
 from capturerig.cli._package import package, print_package, verify
 from capturerig.cli._progress import SessionProgress
+from capturerig.cli._qc import qc
 from capturerig.cli._serve import serve as serve_command
 from capturerig.cli._serve import serve_demo
 from capturerig.cli._studio_day import studio_calibration
@@ -71,6 +72,7 @@ app.command("agent")(agent_command)
 app.command("package")(package)
 app.command("verify")(verify)
 app.command("develop")(develop)
+app.command("qc")(qc)
 # Plug-ins add command groups (the simulator's `capturerig sim`) through an entry point: core never
 # imports them.
 for _plugin in entry_points(group="capturerig.cli_plugins"):

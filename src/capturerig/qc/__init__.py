@@ -1,0 +1,16 @@
+"""Per-image checks: every image of a take measured once (half-size) and judged against its camera's own
+history and the take's other cameras -- sharpness, exposure, stale files, light mismatch, black frames and a
+view that moved -- each with a verdict (ok / warn / fail) and a reason a technician acts on.
+
+Domain layer: it reads files and knows nothing of sessions or the engine; the engine and ``capturerig qc``
+hand it takes.
+"""
+
+from capturerig.qc._checks import CHECKS, CheckResult, Verdict
+from capturerig.qc._history import CameraHistory, Seen
+from capturerig.qc._measure import ImageStats, QcError, centre_region, measure_image
+from capturerig.qc._runner import FileQc, QcFile, QcRunner, TakeQc
+from capturerig.qc._settings import QcSettings, QcThresholds
+
+__all__ = ["CHECKS", "CameraHistory", "CheckResult", "FileQc", "ImageStats", "QcError", "QcFile", "QcRunner",
+           "QcSettings", "QcThresholds", "Seen", "TakeQc", "Verdict", "centre_region", "measure_image"]
