@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -57,20 +58,28 @@ def digest_bytes(data: bytes) -> Digests:
     return Digests(len(data), hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest())
 
 
+def _read_digesting(reader: io.RawIOBase, progress: Progress | None, writer: io.RawIOBase | None = None) -> Digests:
+    """sha256 and sha512 of everything ``reader`` gives, in one read (and written to ``writer`` on the way);
+    ``progress`` gets the size of every chunk read."""
+    sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    while count := reader.readinto(buffer):
+        chunk = view[:count]
+        sha256.update(chunk)
+        sha512.update(chunk)
+        if writer is not None:
+            writer.write(chunk)
+        size += count
+        if progress is not None:
+            progress(count)
+    return Digests(size, sha256.hexdigest(), sha512.hexdigest())
+
+
 def digest_file(path: Path, progress: Progress | None = None) -> Digests:
     """sha256 and sha512 of a file in one read; ``progress`` gets the size of every chunk read."""
-    sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
     with Path(path).open("rb", buffering=0) as handle:
-        buffer = bytearray(_CHUNK)
-        view = memoryview(buffer)
-        while count := handle.readinto(buffer):
-            chunk = view[:count]
-            sha256.update(chunk)
-            sha512.update(chunk)
-            size += count
-            if progress is not None:
-                progress(count)
-    return Digests(size, sha256.hexdigest(), sha512.hexdigest())
+        return _read_digesting(handle, progress)
 
 
 def _temporary(target: Path) -> Path:
@@ -99,25 +108,15 @@ def remove_temporaries(root: Path) -> list[Path]:
 
 
 def _copy_and_digest(source: Path, target: Path, progress: Progress | None) -> Digests:
-    sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
     temporary = _temporary(target)
     try:
         with source.open("rb", buffering=0) as reader, temporary.open("xb", buffering=0) as writer:
-            buffer = bytearray(_CHUNK)
-            view = memoryview(buffer)
-            while count := reader.readinto(buffer):
-                chunk = view[:count]
-                sha256.update(chunk)
-                sha512.update(chunk)
-                writer.write(chunk)
-                size += count
-                if progress is not None:
-                    progress(count)
+            digests = _read_digesting(reader, progress, writer)
             os.fsync(writer.fileno())
         _publish(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-    return Digests(size, sha256.hexdigest(), sha512.hexdigest())
+    return digests
 
 
 def link_file(source: Path, target: Path) -> bool:
