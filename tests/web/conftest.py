@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,17 +79,31 @@ VIEWPORTS = {"laptop": (1280, 800), "desk": (1920, 1080)}
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    yield from _page(browser, request, (1400, 1000))
+    with open_page(browser, request.node.name, (1400, 1000)) as page:
+        yield page
 
 
 @pytest.fixture(params=sorted(VIEWPORTS))
 def screen_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A page at each of the technician's screens (``laptop`` 1280x800, ``desk`` 1920x1080): a test using it runs
     at both; ``request.param`` (also ``page.viewport_size``) says which."""
-    yield from _page(browser, request, VIEWPORTS[request.param])
+    with open_page(browser, request.node.name, VIEWPORTS[request.param]) as page:
+        yield page
 
 
-def _page(browser: Browser, request: pytest.FixtureRequest, size: tuple[int, int]) -> Iterator[Page]:
+@pytest.fixture
+def screens(browser: Browser, request: pytest.FixtureRequest) -> Iterator[dict[str, Page]]:
+    """A page at each of the technician's screens at once (``laptop``, ``desk``), on the same panel: for a test
+    whose costly part (a shoot, a session) both screens can watch, so it runs once and each page is checked."""
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(open_page(browser, f"{request.node.name}-{name}", size))
+               for name, size in sorted(VIEWPORTS.items())}
+
+
+@contextmanager
+def open_page(browser: Browser, name: str, size: tuple[int, int]) -> Iterator[Page]:
+    """A page of ``size`` in a context of its own; on leaving, its final screenshot ``{name}-final.png`` and a
+    check that it logged no script error."""
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     errors: list[str] = []
@@ -96,12 +111,12 @@ def _page(browser: Browser, request: pytest.FixtureRequest, size: tuple[int, int
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-final.png"), full_page=True)
     context.close()
     # A refused request (4xx) is shown to the technician as a message; a script error is a bug.
     # The page retrying its live connection while a test has the server stopped is expected, not a bug.
     expected = ("Failed to load resource", "WebSocket connection to")
-    assert not [e for e in errors if not e.startswith(expected)], f"browser errors: {errors}"
+    assert not [e for e in errors if not e.startswith(expected)], f"browser errors ({name}): {errors}"
 
 
 def shot(page: Page, name: str) -> Path:

@@ -4,12 +4,15 @@ accept it; and a colour calibration asked of the wrong session is a short proble
 
 The studio is the simulated one cut to its lower ring (8 cameras) with a 24-position board plan: the smallest
 capture whose solve passes every quality gate here (fewer cameras or positions fail the precision gate), so a
-shoot takes about 10-30 s on a loaded machine.
+shoot takes about 10-30 s on a loaded machine. So the board is shot and solved once, with the technician's two
+screens (laptop and desk monitor) both on the page: one starts each job, the other follows it as a second screen
+opened meanwhile does, and each page is checked against it.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +29,6 @@ SHOOT_TIMEOUT_MS = 180_000  # 192 rendered images and their board search on a lo
 SOLVE_TIMEOUT_MS = 120_000
 BOARD_POSITIONS = 24
 CAMERAS = [f"cam{i:02d}" for i in range(8)]
-SHOT: dict[str, str] = {}  # screen size -> the board session shot there (the problem test reuses one)
 
 # Records what the page showed while a job ran: the progress line and the coaching tiles, at each change.
 WATCH = """(box) => {
@@ -82,60 +84,60 @@ def _open(page: Page, live: LivePanel) -> None:
     expect(page.locator("#calib-current")).to_contain_text("Rig sim-studio uses")
 
 
-def _shoot_board(page: Page, live: LivePanel) -> str:
-    """Shoot the board plan from the page; checks the coaching and the progress it showed on the way."""
-    page.select_option("#calib-target", "board")
-    expect(page.locator("#calib-plan-note")).to_contain_text(f"{BOARD_POSITIONS} positions")
-    page.evaluate(WATCH, "#calib-shoot-progress")
-    page.click("#calib-shoot")
+def _follow(page: Page) -> None:
+    """Leave the calibration tab and come back, as a technician at a second screen does: the page then finds the
+    job another screen started and follows it."""
+    page.click('#tabs a[data-tab="session"]')
+    page.click('#tabs a[data-tab="calibration"]')
+
+
+def _shoot_board(pages: dict[str, Page]) -> str:
+    """Shoot the board plan from the laptop's page while the desk's follows; checks the coaching and the progress
+    each page showed on the way."""
+    for page in pages.values():
+        page.select_option("#calib-target", "board")
+        expect(page.locator("#calib-plan-note")).to_contain_text(f"{BOARD_POSITIONS} positions")
+        page.evaluate(WATCH, "#calib-shoot-progress")
+    pages["laptop"].click("#calib-shoot")
+    expect(pages["laptop"].locator("#calib-shoot-progress")).to_contain_text(f"of {BOARD_POSITIONS}")
+    _follow(pages["desk"])
 
     # Live: a progress bar that counts board positions, and per camera a coverage grid, bars and what to do.
-    progress = page.locator("#calib-shoot-progress")
-    expect(progress).to_contain_text(f"of {BOARD_POSITIONS}")
-    expect(page.locator("#calib-coaching .coach-cam")).to_have_count(len(CAMERAS))
-    expect(page.locator("#calib-coaching .coach-cam .regions span")).to_have_count(9 * len(CAMERAS))
-    page.wait_for_function("() => /board position ([3-9]|1[0-9])/.test("
-                           "document.querySelector('#calib-shoot-progress .stage').textContent)",
-                           timeout=SHOOT_TIMEOUT_MS)
-    expect(progress).to_have_class("calib-progress running")
-    expect(progress.locator(".timing")).to_contain_text("left")  # an ETA once a few positions are shot
-    expect(page.locator("#calib-coaching-summary")).to_contain_text("board positions shot")
-    shot(page, f"calibration-shoot-coaching-{_size(page)}")
-    expect(progress).to_have_class("calib-progress done", timeout=SHOOT_TIMEOUT_MS)
+    for page in pages.values():
+        expect(page.locator("#calib-shoot-progress")).to_contain_text(f"of {BOARD_POSITIONS}")
+        expect(page.locator("#calib-coaching .coach-cam")).to_have_count(len(CAMERAS))
+        expect(page.locator("#calib-coaching .coach-cam .regions span")).to_have_count(9 * len(CAMERAS))
+    for size, page in pages.items():
+        progress = page.locator("#calib-shoot-progress")
+        page.wait_for_function("() => /board position ([3-9]|1[0-9])/.test("
+                               "document.querySelector('#calib-shoot-progress .stage').textContent)",
+                               timeout=SHOOT_TIMEOUT_MS)
+        expect(progress).to_have_class("calib-progress running")
+        expect(progress.locator(".timing")).to_contain_text("left")  # an ETA once a few positions are shot
+        expect(page.locator("#calib-coaching-summary")).to_contain_text("board positions shot")
+        shot(page, f"calibration-shoot-coaching-{size}")
 
-    seen = page.evaluate("() => window.__seen")
-    stages = [s["stage"] for s in seen if s["running"] and s["stage"]]
-    assert any(f"shooting the board: board position 2 of {BOARD_POSITIONS}" in s for s in stages), stages[:5]
-    todos = [t for s in seen if s["running"] for t in s["todo"]]
-    # Mid-run the coach names each camera and what the technician should do for it.
-    assert any("tilted toward" in t or "hold the board in the" in t for t in todos), todos[:8]
-    assert all(t.startswith(("cam0", "show cam0", "hold the board", "bring the board")) for t in todos), todos[:8]
-    expect(page.locator("#calib-coaching-summary")).to_contain_text(f"{BOARD_POSITIONS} of {BOARD_POSITIONS}")
-    session = page.input_value("#calib-session")
-    assert "board-studio-charuco" in session
-    assert page.input_value("#calib-kind") == "geometry"
-    return session
+    sessions = set()
+    for page in pages.values():
+        expect(page.locator("#calib-shoot-progress")).to_have_class("calib-progress done", timeout=SHOOT_TIMEOUT_MS)
+        seen = page.evaluate("() => window.__seen")
+        stages = [s["stage"] for s in seen if s["running"] and s["stage"]]
+        assert any(f"shooting the board: board position 2 of {BOARD_POSITIONS}" in s for s in stages), stages[:5]
+        todos = [t for s in seen if s["running"] for t in s["todo"]]
+        # Mid-run the coach names each camera and what the technician should do for it.
+        assert any("tilted toward" in t or "hold the board in the" in t for t in todos), todos[:8]
+        assert all(t.startswith(("cam0", "show cam0", "hold the board", "bring the board")) for t in todos), todos[:8]
+        expect(page.locator("#calib-coaching-summary")).to_contain_text(f"{BOARD_POSITIONS} of {BOARD_POSITIONS}")
+        session = page.input_value("#calib-session")
+        assert "board-studio-charuco" in session
+        assert page.input_value("#calib-kind") == "geometry"
+        sessions.add(session)
+    assert len(sessions) == 1, f"the two screens offer different sessions to solve: {sessions}"
+    return sessions.pop()
 
 
-def test_a_board_plan_is_shot_solved_with_progress_and_accepted_from_the_panel_alone(
-        calib_live: LivePanel, screen_page: Page) -> None:
-    page, live = screen_page, calib_live
-    _open(page, live)
-    session = _shoot_board(page, live)
-    SHOT[_size(page)] = session
-
-    page.evaluate(WATCH, "#calib-solve-progress")
-    page.click("#calib-solve")
-    solve = page.locator("#calib-solve-progress")
-    expect(solve).to_have_class("calib-progress done", timeout=SOLVE_TIMEOUT_MS)
-    seen = [s["stage"] for s in page.evaluate("() => window.__seen") if s["running"] and s["stage"]]
-    assert seen, "no progress was shown while the solve ran"
-    # However fast a stage went by the page's polls, the finished job lists every stage with its time.
-    steps = solve.locator("ol.stages li").all_text_contents()
-    assert any(s.startswith("finding the board") for s in steps), steps
-    assert any(s.startswith("solving") for s in steps), steps
-
-    # The report reads top-down: verdict table, accept, plots at the page's width; the raw report stays folded.
+def _check_report(page: Page, size: str) -> None:
+    """The report reads top-down: verdict table, accept, plots at the page's width; the raw report stays folded."""
     report = page.locator("#calib-report")
     expect(report).to_be_visible()
     expect(page.locator("#calib-report-verdict")).to_have_text("every quality check passed")
@@ -154,38 +156,82 @@ def test_a_board_plan_is_shot_solved_with_progress_and_accepted_from_the_panel_a
     assert table_box["y"] + table_box["height"] <= plot_box["y"], "the verdict table comes before the plots"
     natural = plots.first.evaluate("img => img.naturalWidth")
     # A wide plot takes the report's whole width, or its own full size where that is less (not blown up).
-    assert plot_box["width"] >= min(0.9 * table_box["width"], natural - 1), (plot_box, natural)
+    assert plot_box["width"] >= min(0.9 * table_box["width"], natural - 1), (size, plot_box, natural)
     viewport = page.viewport_size
     assert viewport is not None
     for index in range(plots.count()):  # and a square one the window's height: each is read whole
         box = plots.nth(index).bounding_box()
         assert box is not None
-        assert box["height"] <= viewport["height"], box
-        assert box["width"] >= 400, box
+        assert box["height"] <= viewport["height"], (size, box)
+        assert box["width"] >= 400, (size, box)
     expect(page.locator("#calib-details pre")).not_to_be_visible()
-    shot(page, f"calibration-report-{_size(page)}")
+    shot(page, f"calibration-report-{size}")
 
     plots.first.click()
     expect(page.locator("#calib-zoom")).to_be_visible()
-    shot(page, f"calibration-plot-enlarged-{_size(page)}")
+    shot(page, f"calibration-plot-enlarged-{size}")
     page.locator("#calib-zoom").click()
     expect(page.locator("#calib-zoom")).to_be_hidden()
     page.click("#calib-details summary")
     expect(page.locator("#calib-details pre")).to_contain_text('"seconds_solver"')
 
-    page.click("#calib-accept")
-    expect(page.locator("#calib-current")).to_contain_text(f"geometry from session {session}")
+
+def test_a_board_plan_is_shot_solved_with_progress_and_accepted_from_the_panel_alone(
+        calib_live: LivePanel, screens: dict[str, Page]) -> None:
+    live = calib_live
+    for page in screens.values():
+        _open(page, live)
+    session = _shoot_board(screens)
+
+    for page in screens.values():
+        page.evaluate(WATCH, "#calib-solve-progress")
+    screens["desk"].click("#calib-solve")  # the desk starts this job, the laptop follows it
+    expect(screens["desk"].locator("#calib-solve-progress")).to_have_class("calib-progress running")
+    _follow(screens["laptop"])
+    for size, page in screens.items():
+        solve = page.locator("#calib-solve-progress")
+        expect(solve).to_have_class("calib-progress done", timeout=SOLVE_TIMEOUT_MS)
+        seen = [s["stage"] for s in page.evaluate("() => window.__seen") if s["running"] and s["stage"]]
+        assert seen, f"no progress was shown on the {size} screen while the solve ran"
+        # However fast a stage went by the page's polls, the finished job lists every stage with its time.
+        steps = solve.locator("ol.stages li").all_text_contents()
+        assert any(s.startswith("finding the board") for s in steps), steps
+        assert any(s.startswith("solving") for s in steps), steps
+        _check_report(page, size)
+
     installed = live.panel.calibration_dir / "sim-studio" / "geometry.json"
-    assert installed.is_file()
-    assert installed.read_bytes() == (live.panel.sessions_dir / session / requests.get(
-        f"{live.url}/api/calibration/geometry/{session}", timeout=30).json()["file"]).read_bytes()
+    for page in screens.values():  # either screen accepts it; accepting it again installs the same file
+        page.click("#calib-accept")
+        expect(page.locator("#calib-current")).to_contain_text(f"geometry from session {session}")
+        assert installed.is_file()
+        assert installed.read_bytes() == (live.panel.sessions_dir / session / requests.get(
+            f"{live.url}/api/calibration/geometry/{session}", timeout=30).json()["file"]).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def board_session(calib_live: LivePanel) -> str:
+    """A board session for checks about the page, not the shoot: the board plan started from the API and
+    aborted at once (a second or two instead of a whole shoot)."""
+    live = calib_live
+    origin = {"Origin": live.url}
+    response = requests.post(f"{live.url}/api/calibration/shoot", headers=origin, timeout=30,
+                             json={"target": "board", "plan": "sim-calibration"})
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert requests.post(f"{live.url}/api/run/abort", headers=origin, timeout=30).ok
+    deadline = time.monotonic() + SHOOT_TIMEOUT_MS / 1000
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)  # a job is only polled; its run stops at the next take boundary
+        job = requests.get(f"{live.url}/api/calibration/jobs/{job['id']}", timeout=30).json()
+    assert job["state"] != "running", f"the aborted board shoot did not stop: {job}"
+    assert live.panel.runs.wait(30.0)
+    return str(job["session"])
 
 
 def test_a_colour_calibration_of_the_board_session_is_a_short_problem_saying_what_to_do(
-        calib_live: LivePanel, screen_page: Page) -> None:
-    page, live = screen_page, calib_live
+        calib_live: LivePanel, board_session: str, screen_page: Page) -> None:
+    page, live, session = screen_page, calib_live, board_session
     _open(page, live)
-    session = SHOT.get(_size(page)) or next(iter(SHOT.values()), None) or _shoot_board(page, live)
     page.select_option("#calib-session", session)
     page.select_option("#calib-kind", "colour")
     page.click("#calib-solve")

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from capturerig_sim import VirtualStudio
+from tests.conftest import with_test_card_images
 from tests.unit.test_web_rigmap import shifted_geometry
 from tests.web.conftest import SUBJECT, LivePanel, rig_of, shot, start_panel
 
@@ -86,10 +87,11 @@ def test_rig_map_shows_a_failed_camera_in_the_failed_colour_with_its_last_image(
 
 
 @pytest.fixture
-def worn_studio(studio_files: Path, tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
+def worn_studio(studio_files: Path, tmp_path: Path, fast_sim: None) -> Iterator[LivePanel]:
     """The panel on the example studio (trigger box and turntable) where three bodies need attention: cam03's
-    battery is nearly flat, cam04's low, and cam06's card is small."""
-    rig = studio_files / "rig.yaml"
+    battery is nearly flat, cam04's low, and cam06's card is small. Its cameras deliver a fixed test card: the
+    tiles show what the devices report, not the pixels, and rendering would be most of its session's time."""
+    rig = with_test_card_images(studio_files / "rig.yaml")
     text = rig.read_text(encoding="utf-8")
     for camera, params in (("cam03", "battery_percent: 15"), ("cam04", "battery_percent: 30"),
                            ("cam06", "card_bytes: 2000000000")):

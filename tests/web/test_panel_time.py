@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
 import requests
 from playwright.sync_api import Page, expect
 
 from capturerig.config import CameraConfig
 from capturerig_sim import VirtualStudio, render_image
-from tests.web.conftest import SUBJECT, LivePanel, shot
+from tests.conftest import with_test_card_images
+from tests.web.conftest import SUBJECT, LivePanel, shot, start_panel
 
 SESSION_TIMEOUT_MS = 120_000
 TAKES = 8
@@ -30,6 +34,19 @@ def _estimated_s(page: Page) -> float:
     found = re.search(r"session ~([\d.]+) s", page.locator("#estimate").text_content() or "")
     assert found, page.locator("#estimate").text_content()
     return float(found.group(1))
+
+
+@pytest.fixture
+def card_live(tmp_path: Path, studio_files: Path, fast_sim: None) -> Iterator[LivePanel]:
+    """The panel over the example studio (fast, like ``live``) whose cameras deliver a fixed test card instead of a
+    rendered image: for checks of a session's events and their order, where the pixels do not matter and rendering
+    would be most of the session's time."""
+    handle = start_panel(tmp_path, rig=with_test_card_images(studio_files / "rig.yaml"))
+    try:
+        yield handle
+    finally:
+        handle.server.stop()
+        assert handle.panel.runs.wait(30.0), "a panel session was still running after the server stopped"
 
 
 def _warm_the_simulator(studio: VirtualStudio) -> None:
@@ -60,81 +77,109 @@ def _remaining_s(page: Page) -> float:
     return float(found.group(1))
 
 
-def test_the_estimate_is_what_sessions_take_on_this_rig_and_the_run_shows_its_time_left(
-        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
-    page = screen_page
-    _warm_the_simulator(studio)
+def _open_session_page(page: Page, live: LivePanel) -> None:
     page.goto(f"{live.url}/#session")
     page.fill("#subject", SUBJECT)
     page.select_option("#session-plan", "sim-demo")
-    page.uncheck("#confirm-poses")
-    expect(page.locator("#estimate")).to_contain_text("modelled: no session on this rig yet")
-    shot(page, f"time-1-modelled-estimate-{_screen(page)}")
 
-    first = _run_session(page)
-    expect(page.locator("#estimate")).to_contain_text("(from 1 earlier session on this rig)")
-    estimate = _estimated_s(page)
+
+def _wait_for_takes(page: Page, verified: int, before: str) -> None:
+    """Until the page shows the run after session ``before`` running with ``verified`` takes verified."""
+    page.wait_for_function(f"() => S.run.session.name !== '{before}' && S.run.running && ({VERIFIED})() >= {verified}",
+                           timeout=SESSION_TIMEOUT_MS)
+
+
+def test_the_estimate_is_what_sessions_take_on_this_rig_and_the_run_shows_its_time_left(
+        live: LivePanel, screens: dict[str, Page], studio: VirtualStudio) -> None:
+    # Both of the technician's screens on the session page: the laptop starts the first session, the desk the
+    # second, and each page is checked against both (two sessions in all, not two per screen).
+    laptop, desk = screens["laptop"], screens["desk"]
+    _warm_the_simulator(studio)
+    for page in screens.values():
+        _open_session_page(page, live)
+        page.uncheck("#confirm-poses")
+        expect(page.locator("#estimate")).to_contain_text("modelled: no session on this rig yet")
+        shot(page, f"time-1-modelled-estimate-{_screen(page)}")
+
+    first = _run_session(laptop)
+    expect(desk.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+    for page in screens.values():
+        expect(page.locator("#estimate")).to_contain_text("(from 1 earlier session on this rig)")
+    estimate = _estimated_s(laptop)
+    assert _estimated_s(desk) == estimate, "the two screens show different estimates for the same plan"
     hold = requests.get(f"{live.url}/api/estimate", params={"plan": "sim-demo"}, timeout=30).json()["hold_s_by_pose"]
 
     # The second run: its time left shrinks as takes verify, the cue counts against the same estimate.
-    before = page.evaluate("() => S.run.session.name")
+    before = desk.evaluate("() => S.run.session.name")
     started = time.monotonic()
-    page.click("#start")
-    page.wait_for_function(f"() => S.run.session.name !== '{before}' && ({VERIFIED})() >= 1",
-                           timeout=SESSION_TIMEOUT_MS)
-    early = _remaining_s(page)
-    expect(page.locator("#hold-timer")).to_contain_text(f"of ~{hold['p00']:.1f} s")
-    shot(page, f"time-2-remaining-and-eta-{_screen(page)}")
-    page.wait_for_function(f"() => S.run.running && ({VERIFIED})() >= 6", timeout=SESSION_TIMEOUT_MS)
-    late = _remaining_s(page)
-    assert late < early, f"time left went from {early} s to {late} s as takes verified"
-    expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+    desk.click("#start")
+    early: dict[str, float] = {}
+    for page in (desk, laptop):
+        _wait_for_takes(page, 1, before)
+        early[_screen(page)] = _remaining_s(page)
+        expect(page.locator("#hold-timer")).to_contain_text(f"of ~{hold['p00']:.1f} s")
+        shot(page, f"time-2-remaining-and-eta-{_screen(page)}")
+    for page in (desk, laptop):
+        _wait_for_takes(page, 6, before)
+        late = _remaining_s(page)
+        assert late < early[_screen(page)], (
+            f"{_screen(page)}: time left went from {early[_screen(page)]} s to {late} s as takes verified")
+    expect(desk.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
     second = time.monotonic() - started
-    expect(page.locator("#remaining")).to_have_text("")
-
     assert abs(estimate - second) <= 0.25 * second, (
         f"estimated {estimate:.1f} s, the session took {second:.1f} s (the first took {first:.1f} s)")
-    expect(page.locator("#estimate")).to_contain_text("(from 2 earlier sessions on this rig)")
-    shot(page, f"time-3-measured-estimate-{_screen(page)}")
+    for page in screens.values():
+        expect(page.locator("#run-state")).to_have_text("done")
+        expect(page.locator("#remaining")).to_have_text("")
+        expect(page.locator("#estimate")).to_contain_text("(from 2 earlier sessions on this rig)")
+        shot(page, f"time-3-measured-estimate-{_screen(page)}")
 
 
 def test_a_finished_sessions_timeline_lists_its_takes_with_their_times_in_order(
-        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
-    page = screen_page
-    page.goto(f"{live.url}/#session")
-    page.fill("#subject", SUBJECT)
-    page.select_option("#session-plan", "sim-demo")
-    page.click("#start")
-    expect(page.locator("#pose-confirm")).to_be_visible(timeout=SESSION_TIMEOUT_MS)
-    page.click("#pose-yes")
-    expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
-    name = page.evaluate("() => S.run.session.name")
+        card_live: LivePanel, screens: dict[str, Page]) -> None:
+    # One session watched at both screens: the laptop starts it, the desk confirms the pose.
+    live = card_live
+    for page in screens.values():
+        _open_session_page(page, live)
+    screens["laptop"].click("#start")
+    for page in screens.values():
+        expect(page.locator("#pose-confirm")).to_be_visible(timeout=SESSION_TIMEOUT_MS)
+    screens["desk"].click("#pose-yes")
+    names = set()
+    for page in screens.values():
+        expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+        names.add(page.evaluate("() => S.run.session.name"))
+    assert len(names) == 1, names
+    name = names.pop()
 
-    verified = page.locator('#timeline li[data-kind="take-verified"]')
-    expect(verified).to_have_count(TAKES, timeout=10_000)
-    expect(page.locator("#timeline-name")).to_have_text(name)
-    assert [verified.nth(i).get_attribute("data-take") for i in range(TAKES)] == PLAN_ORDER
-    rows = page.locator("#timeline li")
-    first = rows.first
-    expect(first).to_have_attribute("data-kind", "preflight")
-    expect(first.locator(".since")).to_have_text("+0:00")
-    expect(rows.last).to_have_attribute("data-kind", "finish")
-    expect(page.locator('#timeline li[data-kind="confirmation"]')).to_contain_text("The operator confirmed pose p00")
-    clocks = rows.locator(".clock").all_text_contents()
-    assert all(re.fullmatch(r"\d\d:\d\d:\d\d", c) for c in clocks)
-    assert clocks == sorted(clocks)
-    since = rows.locator(".since").all_text_contents()
-    assert all(re.fullmatch(r"\+\d+:\d\d", s) for s in since)
-    for i in range(TAKES):
-        expect(verified.nth(i).locator(".what")).to_have_text(
-            f"Take {PLAN_ORDER[i]} verified: 16 files ({i + 1}/{TAKES}).")
-    shot(page, f"time-4-timeline-{_screen(page)}")
+    for page in screens.values():
+        verified = page.locator('#timeline li[data-kind="take-verified"]')
+        expect(verified).to_have_count(TAKES, timeout=10_000)
+        expect(page.locator("#timeline-name")).to_have_text(name)
+        assert [verified.nth(i).get_attribute("data-take") for i in range(TAKES)] == PLAN_ORDER
+        rows = page.locator("#timeline li")
+        first = rows.first
+        expect(first).to_have_attribute("data-kind", "preflight")
+        expect(first.locator(".since")).to_have_text("+0:00")
+        expect(rows.last).to_have_attribute("data-kind", "finish")
+        expect(page.locator('#timeline li[data-kind="confirmation"]')).to_contain_text(
+            "The operator confirmed pose p00")
+        clocks = rows.locator(".clock").all_text_contents()
+        assert all(re.fullmatch(r"\d\d:\d\d:\d\d", c) for c in clocks)
+        assert clocks == sorted(clocks)
+        since = rows.locator(".since").all_text_contents()
+        assert all(re.fullmatch(r"\+\d+:\d\d", s) for s in since)
+        for i in range(TAKES):
+            expect(verified.nth(i).locator(".what")).to_have_text(
+                f"Take {PLAN_ORDER[i]} verified: 16 files ({i + 1}/{TAKES}).")
+        shot(page, f"time-4-timeline-{_screen(page)}")
 
     # The contract the past-session view relies on: the same entries from the route, oldest first.
     data = requests.get(f"{live.url}/api/sessions/{name}/timeline", timeout=30).json()
     assert data["session"] == name
     assert [e["t"] for e in data["entries"]] == sorted(e["t"] for e in data["entries"])
     assert all(set(e) == {"t", "kind", "text", "take_id", "level"} for e in data["entries"])
-    assert len(data["entries"]) == rows.count()
+    for page in screens.values():
+        assert len(data["entries"]) == page.locator("#timeline li").count()
     missing = requests.get(f"{live.url}/api/sessions/no-such-session/timeline", timeout=30)
     assert missing.status_code == 404
