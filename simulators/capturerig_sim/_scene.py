@@ -39,6 +39,7 @@ __all__ = [
     "Hits",
     "camera_truth",
     "clear_scene_caches",
+    "floor_shading",
     "normalised_grid",
     "scene_hits",
 ]
@@ -174,6 +175,7 @@ _ray_cache: dict[tuple[object, ...], tuple[Float64Array, Float64Array]] = {}
 _hit_cache: dict[tuple[object, ...], tuple[float, Hits]] = {}  # last angle per camera: stations change rarely
 _grid_cache: dict[tuple[object, ...], Float64Array] = {}
 _bundle_cache: dict[tuple[object, ...], RayBundles] = {}
+_shade_cache: dict[tuple[object, ...], tuple[Float32Array, Float32Array]] = {}
 _BLOCK_PX = 8  # side of the pixel blocks whose rays are culled together against each body part
 _Value = TypeVar("_Value")
 
@@ -185,6 +187,7 @@ def clear_scene_caches() -> None:
         _hit_cache.clear()
         _grid_cache.clear()
         _bundle_cache.clear()
+        _shade_cache.clear()
 
 
 def _remember(cache: dict[tuple[object, ...], _Value], key: tuple[object, ...], value: _Value) -> None:
@@ -321,3 +324,89 @@ def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool =
     )
     _remember(_hit_cache, key, (turntable_deg, hits))
     return hits
+
+
+_UNIT_MAPS = np.stack([part.to_unit() for part in BODY_PARTS])  # (P, 3, 3)
+_MIN_RADII = np.array([min(part.radii) for part in BODY_PARTS])
+_EQUAL_VOLUME_RADII = np.array([float(np.prod(part.radii)) ** (1.0 / 3.0) for part in BODY_PARTS])
+
+
+def _smoothstep(x: Float64Array) -> Float64Array:
+    v = np.clip(0.5 + 0.5 * x, 0.0, 1.0)
+    return np.asarray(v * v * (3.0 - 2.0 * v), dtype=np.float64)
+
+
+def _light_visibility(points: Float64Array, lights: Float64Array, light_radius_m: float) -> Float64Array:
+    """Share (0..1) of each light, a sphere of ``light_radius_m``, that each floor point sees past the body.
+
+    Subject frame. Analytic soft shadow: per part, the segment point -> light centre's closest approach to the
+    part (in the part's unit-sphere space, scaled back by its thinnest semi-axis) is the clearance c at a
+    fraction s of the way to the light; the light's disc seen from the point is R / |d| wide and the occluder's
+    edge c / (s |d|) away from its centre, so the visible share is a smoothstep of c / (s R). Near the occluder
+    (s small: feet on the floor) the shadow is sharp; far from it (the arms' shadows) it is a soft penumbra.
+    """
+    visible = np.ones((points.shape[0], lights.shape[0]))
+    d = lights[None, :, :] - points[:, None, :]  # (F, L, 3)
+    for part in range(len(BODY_PARTS)):
+        to_unit = _UNIT_MAPS[part]
+        o = (points - _CENTRES[part]) @ to_unit.T  # (F, 3)
+        du = d @ to_unit.T  # (F, L, 3)
+        dd = np.einsum("flk,flk->fl", du, du)
+        s = np.clip(-np.einsum("fk,flk->fl", o, du) / dd, 1e-6, 1.0)
+        closest = o[:, None, :] + s[..., None] * du
+        clearance = (np.sqrt(np.einsum("flk,flk->fl", closest, closest)) - 1.0) * _MIN_RADII[part]
+        np.minimum(visible, _smoothstep(clearance / (s * light_radius_m)), out=visible)
+    return visible
+
+
+def _ambient_visibility(points: Float64Array) -> Float64Array:
+    """Share of the sky (cosine-weighted) a floor point sees past the body: darker floor round the feet.
+
+    Each part counts as a sphere of its volume: one of radius r whose centre is d away at an angle theta from
+    the floor's normal hides (r / d)^2 cos(theta) of the cosine-weighted hemisphere.
+    """
+    towards = _CENTRES[None, :, :] - points[:, None, :]  # (F, P, 3)
+    dist2 = np.einsum("fpk,fpk->fp", towards, towards)
+    cosine = np.maximum(towards[..., 2], 0.0) / np.sqrt(dist2)
+    hidden = (_EQUAL_VOLUME_RADII[None, :] ** 2 / np.maximum(dist2, _EQUAL_VOLUME_RADII[None, :] ** 2)) * cosine
+    return np.asarray(np.clip(1.0 - hidden.sum(axis=1), 0.0, 1.0), dtype=np.float64)
+
+
+def floor_shading(truth: CameraTruth, turntable_deg: float, hits: Hits, light_positions: Float64Array,
+                  light_radius_m: float) -> tuple[Float32Array, Float32Array]:
+    """How the subject shades the table top in ``hits`` (cached per camera, angle and lights).
+
+    Parameters
+    ----------
+    truth, turntable_deg, hits
+        The camera, the table angle and its :func:`scene_hits` with the subject present.
+    light_positions
+        (L, 3) world positions of the fixtures.
+    light_radius_m
+        Radius of each fixture's emitting sphere (a soft box): the larger, the softer the shadow edges.
+
+    Returns
+    -------
+    visibility, ambient
+        (M, L) share of each light that reaches each hit point, and (M,) share of the ambient light; 1 on the
+        subject itself (it casts shadows on the floor, its own shading stays Lambertian).
+    """
+    key = (*truth.cache_key(), turntable_deg, hits.index.size, light_positions.tobytes(), light_radius_m)
+    with _cache_lock:
+        cached = _shade_cache.get(key)
+    if cached is not None:
+        return cached
+    visibility = np.ones((hits.index.size, light_positions.shape[0]), dtype=np.float32)
+    ambient = np.ones(hits.index.size, dtype=np.float32)
+    floor = np.flatnonzero(~hits.subject)
+    if floor.size and light_positions.size:
+        cos_a, sin_a = math.cos(math.radians(turntable_deg)), math.sin(math.radians(turntable_deg))
+        turn = np.array([[cos_a, -sin_a, 0.0], [sin_a, cos_a, 0.0], [0.0, 0.0, 1.0]])
+        # Into the subject frame (rows times turn = turned back by the table angle), where the parts live.
+        points = hits.points[floor].astype(np.float64) @ turn
+        lights = np.asarray(light_positions, dtype=np.float64) @ turn
+        visibility[floor] = _light_visibility(points, lights, light_radius_m)
+        ambient[floor] = _ambient_visibility(points)
+    result = (visibility, ambient)
+    _remember(_shade_cache, key, result)
+    return result

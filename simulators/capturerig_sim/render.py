@@ -4,8 +4,15 @@ Geometry comes from :mod:`capturerig_sim._scene` (a textured person in an A-pose
 textured turntable top) and :mod:`capturerig_sim._props` (flat textured props such as a calibration board,
 anti-aliased). Behind them is a constant dark-grey backdrop that no light changes (a painted cyclorama: nothing
 that stays still while the table turns may carry features, see :mod:`capturerig_sim._scene`). Shading is
-Lambertian from every fixture as a point light (no shadows yet) plus a small ambient term; then each camera
-applies its own colour mix, white balance, exposure, per-channel tone curve and noise.
+Lambertian from every fixture as a point light plus a small ambient term; then each camera applies its own
+colour mix, white balance, exposure, per-channel tone curve and noise.
+
+What a real stage adds and foreground masks must survive is asked for in the rig, ``simulation: {look:
+{shadows: true, light_radius_m: 0.15, spill: 0.3, backdrop: [0.01, 0.03, 0.015]}}`` (:class:`StageLook`; off
+by default, so earlier renders keep their pixels): soft shadows of the subject on the table top (each fixture a
+sphere the body occludes, and less ambient light round the feet), the backdrop's colour, and that colour
+spilling onto the subject's edge (a grazing-angle sheen). :func:`clean_plate` renders the empty rig under any
+lighting state, and :func:`subject_alpha` is the true alpha a mask is scored against.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,6 +46,7 @@ from capturerig_sim._scene import (
     Hits,
     camera_truth,
     clear_scene_caches,
+    floor_shading,
     scene_hits,
 )
 
@@ -55,8 +64,10 @@ __all__ = [
     "ExposureSettings",
     "Light",
     "PlanarProp",
+    "StageLook",
     "camera_response",
     "camera_truth",
+    "clean_plate",
     "clear_render_caches",
     "encode_jpeg",
     "expected_image",
@@ -65,6 +76,8 @@ __all__ = [
     "noise_sigma",
     "render_image",
     "render_linear",
+    "stage_look",
+    "subject_alpha",
     "subject_mask",
 ]
 
@@ -90,6 +103,73 @@ class Light:
     fixture_id: str
     position: tuple[float, float, float]
     rgb: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class StageLook:
+    """What the stage adds to the plain render (rig ``simulation.look``); the defaults change nothing.
+
+    Attributes
+    ----------
+    shadows
+        The subject shadows the table top: each fixture is a sphere of ``light_radius_m`` the body occludes
+        (soft edges, sharper near the feet), and the ambient light is occluded round the feet.
+    light_radius_m
+        Radius of each fixture's emitting sphere (a soft box), metres.
+    spill
+        The backdrop's colour mixed into the subject's radiance at grazing angles, up to this share at the
+        silhouette: ``spill * (1 - |n.v|)^4`` (what a lit cyclorama bounces onto a subject's edge).
+    backdrop
+        The backdrop's scene-linear RGB radiance (lit by nothing, so the same in every lighting state).
+    """
+
+    shadows: bool = False
+    light_radius_m: float = 0.15
+    spill: float = 0.0
+    backdrop: tuple[float, float, float] = (BACKGROUND_LINEAR, BACKGROUND_LINEAR, BACKGROUND_LINEAR)
+
+
+_LOOK_KEYS = {"shadows": "true or false", "light_radius_m": "a number > 0 (metres)",
+              "spill": "a number in 0..1", "backdrop": "three numbers in 0..1 (scene-linear RGB)"}
+PLAIN_LOOK = StageLook()
+
+
+def stage_look(rig: RigConfig | None) -> StageLook:
+    """The rig's ``simulation.look`` checked (:class:`StageLook`); the plain look when it has none.
+
+    Raises
+    ------
+    ValueError
+        Naming the rig and the key that is malformed.
+    """
+    raw: Any = None if rig is None else rig.simulation.get("look")
+    if raw is None:
+        return PLAIN_LOOK
+    where = f"rig '{rig.name if rig else ''}' simulation.look"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: must be a mapping of {', '.join(_LOOK_KEYS)}, got {raw!r}")
+    unknown = sorted(set(raw) - set(_LOOK_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {', '.join(map(repr, unknown))} (known: {', '.join(_LOOK_KEYS)})")
+
+    def number(key: str, value: Any, low: float, high: float, low_open: bool = False) -> float:
+        good = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+        if not good or value > high or value < low or (low_open and value <= low):
+            raise ValueError(f"{where}.{key}: must be {_LOOK_KEYS[key]}, got {value!r}")
+        return float(value)
+
+    shadows = raw.get("shadows", PLAIN_LOOK.shadows)
+    if not isinstance(shadows, bool):
+        raise ValueError(f"{where}.shadows: must be {_LOOK_KEYS['shadows']}, got {shadows!r}")
+    backdrop = raw.get("backdrop", list(PLAIN_LOOK.backdrop))
+    if not isinstance(backdrop, list | tuple) or len(backdrop) != 3:
+        raise ValueError(f"{where}.backdrop: must be {_LOOK_KEYS['backdrop']}, got {backdrop!r}")
+    rgb = tuple(number("backdrop", value, 0.0, 1.0) for value in backdrop)
+    return StageLook(shadows=shadows,
+                     light_radius_m=number("light_radius_m", raw.get("light_radius_m", PLAIN_LOOK.light_radius_m),
+                                           0.0, 10.0, low_open=True),
+                     spill=number("spill", raw.get("spill", PLAIN_LOOK.spill), 0.0, 1.0),
+                     backdrop=(rgb[0], rgb[1], rgb[2]))
 
 
 def fixture_lights(rig: RigConfig, frames: Mapping[UniverseKey, bytes],
@@ -131,11 +211,23 @@ def clear_render_caches() -> None:
     _fixture_lights.cache_clear()
 
 
-def _radiance(hits: Hits, lights: tuple[Light, ...], room_light: float = 0.0) -> Float32Array:
-    """Scene-linear RGB leaving each hit point towards the camera, (M, 3)."""
-    irradiance = np.full((hits.index.size, 3), AMBIENT + room_light, dtype=np.float32)
-    lit = [light for light in lights if any(channel > 0.0 for channel in light.rgb)]
-    if lit and hits.index.size:
+def _radiance(hits: Hits, lights: tuple[Light, ...], room_light: float = 0.0, truth: CameraTruth | None = None,
+              turntable_deg: float = 0.0, look: StageLook = PLAIN_LOOK) -> Float32Array:
+    """Scene-linear RGB leaving each hit point towards the camera, (M, 3).
+
+    ``truth`` and ``turntable_deg`` are needed only by a ``look`` with shadows or spill.
+    """
+    shading = None
+    # No subject (a plate): nothing casts a shadow.
+    if look.shadows and truth is not None and lights and hits.subject.any() and not hits.subject.all():
+        all_positions = np.array([light.position for light in lights], dtype=np.float64)
+        shading = floor_shading(truth, turntable_deg, hits, all_positions, look.light_radius_m)
+    ambient = np.full((hits.index.size, 1), AMBIENT + room_light, dtype=np.float32)
+    irradiance = ambient * shading[1][:, None] if shading is not None else np.repeat(ambient, 3, axis=1)
+    irradiance = np.broadcast_to(irradiance, (hits.index.size, 3)).copy()
+    lit_index = [i for i, light in enumerate(lights) if any(channel > 0.0 for channel in light.rgb)]
+    if lit_index and hits.index.size:
+        lit = [lights[i] for i in lit_index]
         positions = np.array([light.position for light in lit], dtype=np.float32)
         colours = np.array([light.rgb for light in lit], dtype=np.float32)
         # Every (point, fixture) pair at once: n.(p - x) and |p - x|^2 from two matrix products.
@@ -143,8 +235,25 @@ def _radiance(hits: Hits, lights: tuple[Light, ...], room_light: float = 0.0) ->
         facing = hits.normals @ positions.T - hits.normal_dot_point[:, None]
         dist2 = hits.point_norm2[:, None] - 2.0 * towards + np.einsum("ij,ij->i", positions, positions)[None, :]
         weight = np.maximum(facing, 0.0) / (dist2 * np.sqrt(dist2))  # cos(theta) / d^2
+        if shading is not None:
+            weight = weight * shading[0][:, lit_index]
         irradiance += weight @ colours
-    return np.asarray(hits.albedo * irradiance, dtype=np.float32)
+    radiance = np.asarray(hits.albedo * irradiance, dtype=np.float32)
+    if look.spill > 0.0 and truth is not None and hits.subject.any():
+        radiance = _with_spill(radiance, hits, truth, look)
+    return radiance
+
+
+def _with_spill(radiance: Float32Array, hits: Hits, truth: CameraTruth, look: StageLook) -> Float32Array:
+    """The backdrop's colour mixed into the subject's edge, by how grazing the view of the surface is."""
+    subject = np.flatnonzero(hits.subject)
+    view = truth.centre.astype(np.float32)[None, :] - hits.points[subject]
+    view /= np.linalg.norm(view, axis=1, keepdims=True)
+    cosine = np.abs(np.einsum("ij,ij->i", hits.normals[subject], view))
+    share = (np.float32(look.spill) * (1.0 - cosine) ** 4)[:, None]
+    backdrop = np.array(look.backdrop, dtype=np.float32)[None, :]
+    radiance[subject] = radiance[subject] * (1.0 - share) + backdrop * share
+    return radiance
 
 
 def _props_of(truth: CameraTruth, props: Sequence[PlanarProp], hits: Hits,
@@ -156,19 +265,21 @@ def _props_of(truth: CameraTruth, props: Sequence[PlanarProp], hits: Hits,
     return prop_layer(truth, props, hits, positions, colours, AMBIENT + room_light)
 
 
-def _with_props(layer: PropLayer, hits: Hits, surface_linear: Float32Array, pixel_count: int) -> Float32Array:
+def _with_props(layer: PropLayer, hits: Hits, surface_linear: Float32Array, pixel_count: int,
+                backdrop: tuple[float, float, float] = PLAIN_LOOK.backdrop) -> Float32Array:
     """Scene-linear colour of the prop layer's pixels: the scene behind, blended with the props in front."""
     rows = np.full(pixel_count, -1, dtype=np.intp)
     rows[hits.index] = np.arange(hits.index.size)
     found = rows[layer.index]
-    behind = np.full((layer.index.size, 3), BACKGROUND_LINEAR, dtype=np.float32)
+    behind = np.empty((layer.index.size, 3), dtype=np.float32)
+    behind[:] = np.array(backdrop, dtype=np.float32)
     behind[found >= 0] = surface_linear[found[found >= 0]]
     return np.asarray(behind * (1.0 - layer.coverage)[:, None] + layer.radiance, dtype=np.float32)
 
 
 def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: float,
                   props: Sequence[PlanarProp] = (), subject_present: bool = True,
-                  room_light: float = 0.0) -> Float32Array:
+                  room_light: float = 0.0, look: StageLook = PLAIN_LOOK) -> Float32Array:
     """Scene-linear RGB radiance seen by each pixel, shape (height, width, 3), float32.
 
     Parameters
@@ -185,15 +296,18 @@ def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: 
         False leaves the subject out.
     room_light
         Extra irradiance on every surface from the studio's house lights (0: off).
+    look
+        Shadows, spill and the backdrop's colour (:func:`stage_look` of the rig).
     """
     hits = scene_hits(truth, turntable_deg, subject_present)
     intr = truth.intrinsics
-    image = np.full((intr.width * intr.height, 3), BACKGROUND_LINEAR, dtype=np.float32)
-    surface = _radiance(hits, lights, room_light)
+    image = np.empty((intr.width * intr.height, 3), dtype=np.float32)
+    image[:] = np.array(look.backdrop, dtype=np.float32)
+    surface = _radiance(hits, lights, room_light, truth, turntable_deg, look)
     image[hits.index] = surface
     layer = _props_of(truth, props, hits, lights, room_light)
     if layer is not None:
-        image[layer.index] = _with_props(layer, hits, surface, image.shape[0])
+        image[layer.index] = _with_props(layer, hits, surface, image.shape[0], look.backdrop)
     return image.reshape(intr.height, intr.width, 3)
 
 
@@ -255,21 +369,22 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
     merged = {**DEFAULT_SETTINGS, **camera.settings, **(settings or {})}
     exposure = ExposureSettings.from_settings(merged)
     truth = camera_truth(camera, rig) if truth is None else truth
+    look = stage_look(rig)
     hits = scene_hits(truth, turntable_deg, subject_present)
     response = camera_response(truth.serial)
     gain = EXPOSURE_CALIBRATION * exposure.gain
     lights = fixture_lights(rig, frames, base_dir)
     # The camera pipeline runs on the pixels that see something; the backdrop is one colour, done once.
-    surface_linear = _radiance(hits, lights, room_light)
+    surface_linear = _radiance(hits, lights, room_light, truth, turntable_deg, look)
     surface = response.apply(surface_linear, gain, exposure.whitebalance)
-    backdrop = response.apply(np.full((1, 3), BACKGROUND_LINEAR, dtype=np.float32), gain, exposure.whitebalance)
+    backdrop = response.apply(np.array([look.backdrop], dtype=np.float32), gain, exposure.whitebalance)
     intr = truth.intrinsics
     levels = np.empty((intr.width * intr.height, 3), dtype=np.float32)
     levels[:] = backdrop[:, ::-1] * np.float32(255.0)  # BGR from here on
     levels[hits.index] = surface[:, ::-1] * np.float32(255.0)
     layer = _props_of(truth, props, hits, lights, room_light)
     if layer is not None:
-        blended = _with_props(layer, hits, surface_linear, levels.shape[0])
+        blended = _with_props(layer, hits, surface_linear, levels.shape[0], look.backdrop)
         levels[layer.index] = response.apply(blended, gain, exposure.whitebalance)[:, ::-1] * np.float32(255.0)
     if noise_seed is not None:
         flat = levels.reshape(-1)
@@ -290,6 +405,30 @@ def expected_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[Univers
     """
     return render_image(camera, rig, frames, turntable_deg, settings, base_dir, noise_seed=None, props=props,
                         subject_present=subject_present, room_light=room_light)
+
+
+def clean_plate(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, bytes],
+                turntable_deg: float = 0.0, settings: Mapping[str, str] | None = None,
+                base_dir: Path | None = None, noise_seed: int | None = None,
+                room_light: float = 0.0) -> npt.NDArray[np.uint8]:
+    """What ``camera`` records of the empty rig (no subject, so no shadow) under the lighting ``frames`` hold.
+
+    Same parameters as :func:`render_image`; a plate for a turntable station is rendered at its angle (the
+    table top turns with it). Masks are made by differencing a take against its plate.
+    """
+    return render_image(camera, rig, frames, turntable_deg, settings, base_dir, noise_seed=noise_seed,
+                        subject_present=False, room_light=room_light)
+
+
+def subject_alpha(camera: CameraConfig, turntable_deg: float = 0.0,
+                  rig: RigConfig | None = None) -> npt.NDArray[np.float32]:
+    """The true alpha of the subject in ``camera``'s image (height, width), float32 in 0..1.
+
+    The renderer traces one ray through each pixel centre, so a pixel is all subject or all not: the alpha is
+    exactly 0 or 1, the same coverage every rendered image of this camera and angle has (with or without
+    shadows and spill, which change colours, never coverage). Pass the ``rig`` for its true cameras.
+    """
+    return subject_mask(camera, turntable_deg, rig).astype(np.float32)
 
 
 def _mask(camera: CameraConfig, turntable_deg: float, subject: bool, rig: RigConfig | None) -> npt.NDArray[np.bool_]:

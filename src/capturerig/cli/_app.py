@@ -23,6 +23,7 @@ from capturerig.cli._cameras import cameras_app
 from capturerig.cli._develop import develop
 from capturerig.cli._devices_check import devices_check
 from capturerig.cli._lights import lights_app
+from capturerig.cli._masks import masks
 from capturerig.cli._output import (
     BAD_INPUT,
     FAILED,
@@ -72,6 +73,7 @@ app.command("agent")(agent_command)
 app.command("package")(package)
 app.command("verify")(verify)
 app.command("develop")(develop)
+app.command("masks")(masks)
 app.command("qc")(qc)
 # Plug-ins add command groups (the simulator's `capturerig sim`) through an entry point: core never
 # imports them.
