@@ -53,6 +53,8 @@ BENCHES = (
     Bench("package", ("--gigabytes", "2"), ("--gigabytes", "0.5", "--runs", "1")),
     Bench("develop", ("--files", "16", "--megapixels", "12"), ("--files", "6", "--megapixels", "6")),
     Bench("web", (), ()),
+    Bench("qc", (), ("--takes", "24", "--per-kind", "2")),
+    Bench("masks", (), ("--cameras", "8")),
     Bench("faultproxy", (), ("--pings", "1000", "--megabytes", "64")),
     Bench("agents", (), ("--quick",)),
 )

@@ -20,7 +20,7 @@ from capturerig_sim._response import DEFAULT_SETTINGS, ExposureSettings, camera_
 from capturerig_sim._scene import CameraTruth, camera_truth
 from capturerig_sim.dng import DngMeta, encode_dng
 from capturerig_sim.raw_sensor import SensorModel, sensor_counts, vignetting_correction, vignetting_map
-from capturerig_sim.render import EXPOSURE_CALIBRATION, fixture_lights, render_linear
+from capturerig_sim.render import EXPOSURE_CALIBRATION, fixture_lights, render_linear, stage_look
 
 __all__ = ["SIM_SENSOR", "encode_raw_card", "raw_meta", "raw_truth", "render_raw"]
 
@@ -43,7 +43,7 @@ def _scene(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, by
            room_light: float) -> npt.NDArray[np.float32]:
     truth = camera_truth(camera, rig) if truth is None else truth
     return render_linear(truth, fixture_lights(rig, frames, base_dir), turntable_deg, props, subject_present,
-                         room_light)
+                         room_light, look=stage_look(rig))
 
 
 def _exposure(camera: CameraConfig, settings: Mapping[str, str] | None) -> ExposureSettings:
