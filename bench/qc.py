@@ -165,8 +165,10 @@ def main() -> None:
     print(f"checks per image: median {median_ms:.1f} ms, p95 {1e3 * sorted(seconds)[int(0.95 * images)]:.1f} ms "
           "(half-size decode + measure + checks, CPU time of one core)")
     record("qc", "time per image (median, one core)", median_ms, "ms")
-    print("TODO: the capture's critical path with the checks on against off (<= 1.02x) is measured by the engine "
-          "wiring (issue 22, part 2); this bench runs the checks after the session, off the critical path.")
+    print("the capture's critical path with the checks on against off (<= 1.02x): bench/session_walltime.py "
+          "--qc-compare (figure 'session_walltime: demo plan, 16 cameras, images repeat: capture with checks on / "
+          "off'); "
+          "here the session ran them during the capture too (qc.on_fail ask) and `capturerig qc` again after it")
 
 
 if __name__ == "__main__":

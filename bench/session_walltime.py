@@ -18,6 +18,13 @@ At 64 and 128 cameras the simulator would spend more of the host's 2 cores ray-c
 spends on anything, so the rig's ``simulation.images: repeat`` makes every sim camera deliver a fixed test
 card (a real camera renders nothing on the host); the 16-camera demo row is also run with full rendering.
 Run: .venv/bin/python bench/session_walltime.py [--runs 3] [--cameras 16 64 128] [--plans demo light-stage]
+
+``--qc-compare [--images repeat|rendered]``: the demo plan on 16 cameras with the per-image checks on
+(``qc.enabled: true``, the default) and off, runs alternating, the capture's wall time medians compared (issue
+22: on / off <= 1.02x). With ``repeat`` (default) the cameras deliver the test card, as a real rig's render
+nothing on the host, and the checks (which judge every card stale: no matter, nothing is re-shot under ``ask``)
+compete only with the engine; with ``rendered`` they also compete with the simulator ray-casting every image
+on the same two cores, which a real rig does not have.
 """
 
 from __future__ import annotations
@@ -116,15 +123,57 @@ def one_session(rig_path: Path, plan_path: Path | None, workdir: Path, index: in
     return Run(session_s, last - first, time.perf_counter() - started, settling)
 
 
+QC_TARGET = 1.02
+
+
+def qc_compare(base: capturerig.LoadedRig, runs: int, images: str) -> None:
+    """The capture's wall time with the per-image checks on against off (demo plan, 16 cameras)."""
+    from capturerig.config import default_plan_path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rig = capturerig.load_rig(write_rig(rig_with_cameras(base.config, 16, images), folder))
+        plans = {}
+        for enabled in (True, False):
+            plans[enabled] = folder / f"plan-qc-{'on' if enabled else 'off'}.yaml"
+            plans[enabled].write_text(default_plan_path().read_text(encoding="utf-8")
+                                      + f"qc: {{enabled: {str(enabled).lower()}}}\n", encoding="utf-8")
+        captures: dict[bool, list[float]] = {True: [], False: []}
+        whole: dict[bool, list[float]] = {True: [], False: []}
+        for index in range(runs):
+            for enabled in (index % 2 == 0, index % 2 != 0):  # alternate which goes first
+                run = one_session(rig.path, plans[enabled], folder, 2 * index + int(enabled))
+                captures[enabled].append(run.capture_s)
+                whole[enabled].append(run.session_s)
+    on, off = statistics.median(captures[True]), statistics.median(captures[False])
+    # Session.run() also holds the wait for the last take's checks before it reports done (not the capture's).
+    print(f"Session.run() medians: checks on {statistics.median(whole[True]):.3f} s, off "
+          f"{statistics.median(whole[False]):.3f} s")
+    print(f"checks on: capture median {on:.3f} s {sorted(round(c, 3) for c in captures[True])}; off: {off:.3f} s "
+          f"{sorted(round(c, 3) for c in captures[False])}; on/off {on / off:.3f} (target <= {QC_TARGET}), "
+          f"{runs} runs each, load {os.getloadavg()[0]:.1f}")
+    best = min(captures[True]) / min(captures[False])
+    print(f"best of {runs}: on {min(captures[True]):.3f} s, off {min(captures[False]):.3f} s, on/off {best:.3f}")
+    record("session_walltime", f"demo plan, 16 cameras, images {images}: capture with checks on / off", on / off,
+           "x", target=QC_TARGET, note=f"capture medians {on:.3f} s on, {off:.3f} s off, {runs} runs each; best "
+           f"of each {best:.3f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cameras", type=int, nargs="+", default=[16, 64, 128])
     parser.add_argument("--plans", nargs="+", choices=["demo", "light-stage"], default=["demo", "light-stage"])
+    parser.add_argument("--qc-compare", action="store_true", help="only: the capture with the checks on vs off")
+    parser.add_argument("--images", choices=["repeat", "rendered"], default="repeat",
+                        help="--qc-compare: the cameras' images (repeat: a test card, nothing rendered on the host)")
     args = parser.parse_args()
     base = capturerig.load_rig()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")
+    if args.qc_compare:
+        qc_compare(base, args.runs, args.images)
+        return
     cases = [(16, "rendered", "demo")] if 16 in args.cameras and "demo" in args.plans else []
     cases += [(count, "repeat", plan) for plan in args.plans for count in args.cameras]
     for count, images, plan_name in cases:

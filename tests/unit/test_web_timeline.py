@@ -79,8 +79,10 @@ def test_the_server_stopping_mid_run_leaves_an_interrupted_session_that_resumes_
     assert row["text"] == (f"session {name} was interrupted at take {done_before + 1}/8 when the panel's server "
                            f"stopped ({done_before} of 8 takes verified); resume it")
     kinds = [e["kind"] for e in runs.timeline(name)["entries"]]
-    # The take in flight may fail as the lights go safe; the session stops at its boundary.
-    assert kinds[-2:] == ["abort", "interrupted"]
+    # The take in flight may fail as the lights go safe; the session stops at its boundary. (The checks of the
+    # last verified take run on their own thread and may be journalled after the abort: test cards repeat one
+    # image, so they find it stale.)
+    assert [k for k in kinds if not k.startswith("check-")][-2:] == ["abort", "interrupted"]
     assert kinds.index("server-stopped") < kinds.index("abort")
     assert "aborted" not in kinds, "the operator did not abort it"
 

@@ -116,8 +116,13 @@ def package(
     print_package(summary)
 
 
-def verify(package_dir: Annotated[Path, typer.Argument(help="a package (bag) folder")]) -> None:
-    """Check a package: every file against both manifests, calibration, every planned take, consent."""
+def verify(
+    package_dir: Annotated[Path, typer.Argument(help="a package (bag) folder")],
+    strict: Annotated[bool, typer.Option("--strict", help="an image that failed a check at capture fails the "
+                                                          "package too (exit 1)")] = False,
+) -> None:
+    """Check a package: every file against both manifests, calibration, every planned take, consent. Images that
+    failed a per-image check at capture are warnings (exit 0: the operator kept them), failures with --strict."""
     started = time.monotonic()
     with _byte_progress("verifying") as progress:
         total = sum(path.stat().st_size for path in Path(package_dir).rglob("*") if path.is_file())
@@ -129,10 +134,17 @@ def verify(package_dir: Annotated[Path, typer.Argument(help="a package (bag) fol
         status = consent_status_for_package(package_dir)
         problems += status.problems
         consent = f"consent {status.consent_id} {'holds' if status.ok else 'does not hold'}"
+    if strict:
+        problems += report.warnings
     for problem in problems:
         errors.print(f"[red]FAIL[/red] {problem}", highlight=False)
+    if not strict:
+        for warning in report.warnings:
+            errors.print(f"[yellow]WARN[/yellow] {warning}", highlight=False)
     summary = (f"{report.files} files, {report.snapshots} snapshots, {report.takes_complete}/{report.takes_planned} "
-               f"planned takes complete, geometry {report.geometry_source}, {consent}")
+               f"planned takes complete, geometry {report.geometry_source}, {consent}"
+               + (f", {len(report.warnings)} images failed a check at capture (data/qc.json)"
+                  if report.warnings else ""))
     if problems:
         errors.print(f"{package_dir}: {len(problems)} problem(s); {summary}", highlight=False)
         raise typer.Exit(FAILED)

@@ -48,7 +48,8 @@ def qc(
             QcFile(session_dir / record.path, record.camera_id, record.format or "jpeg"))
     if not by_take:
         raise fail(f"{escape(str(session_dir))}: no verified take to check", BAD_INPUT)
-    runner = QcRunner([camera.id for camera in folder.rig.config.cameras])
+    # The plan's own thresholds, as the session's checks used them while it was shot.
+    runner = QcRunner([camera.id for camera in folder.rig.config.cameras], folder.plan.config.qc)
     results: list[TakeQc] = []
     started = time.monotonic()
     try:

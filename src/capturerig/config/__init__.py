@@ -53,6 +53,7 @@ from capturerig.config._profiles import (
     load_body_profile,
     load_fixture_profile,
 )
+from capturerig.config._qc import QcSettings, QcThresholds
 from capturerig.config._rig import (
     CameraConfig,
     DeviceConfig,
@@ -107,6 +108,8 @@ __all__ = [
     "PlanKind",
     "Polarisation",
     "Pose",
+    "QcSettings",
+    "QcThresholds",
     "RigConfig",
     "Settle",
     "Station",

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from capturerig.config._base import FrozenModel
 from capturerig.config._lighting import LightingCondition, Subject
+from capturerig.config._qc import QcSettings
 from capturerig.config._validation import PLAN_ID_PATTERN
 
 __all__ = [
@@ -116,6 +117,8 @@ class PlanConfig(FrozenModel):
                          description="re-shoots of a failed take (or pose) before the session stops as failed")
     coverage: Coverage = Field(default=Coverage(), description="what a take needs to count as complete")
     subject: Subject = Field(default=Subject(), description="person or object; people get the flash limit")
+    qc: QcSettings = Field(default=QcSettings(), description="per-image checks during the capture and what a "
+                                                             "failed check does (ask, reshoot, report)")
 
     @model_validator(mode="before")
     @classmethod

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import LoadedPlan, LoadedRig
-from capturerig.engine._events import EventBus, RunState, Subscriber, Subscription
+from capturerig.engine._events import EventBus, ReshootRequested, RunState, Subscriber, Subscription
+from capturerig.engine._journal import TakeStatus
 from capturerig.engine._runner import PoseConfirmer, Runner, RunResult
 from capturerig.engine._session import SessionFolder, new_session_id
 from capturerig.engine._version import capturerig_version
+from capturerig.plan import expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE, ConsentGate, RegistryConsentGate, default_registry_path
 
 __all__ = ["Session", "capturerig_version"]
@@ -94,6 +96,32 @@ class Session:
     def resume(self) -> None:
         if self._runner:
             self._runner.resume()
+
+    def reshoot_take(self, take_id: str, reason: str = "the operator asked") -> bool:
+        """Shoot verified take ``take_id`` again (e.g. after a failed check, ``TakeChecked.action`` awaiting the
+        operator): during a run, as a new attempt while the subject is in the rig (True); otherwise the take is
+        marked superseded, so the next ``run`` of this session (a re-shoot) shoots it (False). A take that is not
+        verified (failed, or superseded already) is shot by the next run anyway: False, nothing changed.
+
+        Raises
+        ------
+        ValueError
+            The plan has no such take, or it was never shot (running the session shoots it).
+        """
+        folder = self.folder
+        if take_id not in {t.id for t in expand_plan(folder.rig.config, folder.plan.config)}:
+            raise ValueError(f"take '{take_id}' is not in the plan of session {folder.info.session_id}")
+        record = folder.journal.takes().get(take_id)
+        if record is None:
+            raise ValueError(f"take '{take_id}' of session {folder.info.session_id} was never shot: running the "
+                             "session shoots it")
+        if record.status != TakeStatus.VERIFIED:
+            return False
+        queued = self._runner is not None and self._runner.request_reshoot(take_id, reason)
+        if not queued:
+            folder.journal.supersede([take_id])
+        self.events.publish(ReshootRequested(take_id=take_id, reason=reason, queued=queued))
+        return queued
 
     def abort(self) -> None:
         if self._runner:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "Event",
@@ -17,12 +18,15 @@ __all__ = [
     "PhotosensitivityOverrideUsed",
     "PoseStarted",
     "PreflightResult",
+    "QcAction",
+    "ReshootRequested",
     "RunState",
     "SessionMessage",
     "StateChanged",
     "StationReached",
     "Subscriber",
     "Subscription",
+    "TakeChecked",
     "TakeFailed",
     "TakeSkipped",
     "TakeStarted",
@@ -154,6 +158,46 @@ class TakeFailed(Event):
     attempt: int
     error: str
     will_retry: bool
+
+
+class QcAction(StrEnum):
+    """What a take's per-image checks led to (``TakeChecked.action``)."""
+
+    NONE = "none"  # nothing failed
+    REPORTED = "reported"  # a check failed; the plan's on_fail is report: journalled, nothing else
+    RESHOOT = "reshoot"  # a check failed; the take is shot again while the subject is in the rig
+    AWAITING_OPERATOR = "awaiting_operator"  # a check failed; the operator decides (Session.reshoot_take)
+    RETRIES_SPENT = "retries_spent"  # a check failed after the plan's retries of re-shoots: the operator decides
+
+
+@dataclass(frozen=True, kw_only=True)
+class TakeChecked(Event):
+    """A verified take's images checked (capturerig.qc): sharpness, exposure, stale, light, black, moved.
+
+    ``verdict`` is the worst file's (ok / warn / fail). ``files``: per file ``camera``, ``path`` (relative to the
+    session folder), ``format``, ``verdict``, ``checks`` (each ``check``, ``verdict``, ``reason``, ``figures``) and
+    ``reasons`` (what to do, for the checks that warned or failed, worst first). ``action`` is what the plan's
+    ``qc.on_fail`` made of a failure (:class:`QcAction`). ``error``: the checks could not read the take's files
+    (verdict ``warn``, no action: the files are stored and hashed, ``capturerig qc`` names the file).
+    """
+
+    take_id: str
+    attempt: int
+    verdict: str
+    files: list[dict[str, Any]]
+    action: QcAction
+    on_fail: str
+    seconds: float  # CPU time of the checks (one core)
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReshootRequested(Event):
+    """The operator asked for a verified take to be shot again (after a failed check, or by eye)."""
+
+    take_id: str
+    reason: str
+    queued: bool  # True: shot again in this run; False: marked for the next run (the take was superseded)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -130,6 +130,7 @@ def _frames(folder: SessionFolder, takes: tuple[Take, ...]) -> list[PackageFrame
     times = {event["path"]: (event.get("exposed_at"), event.get("at")) for event in folder.journal.events("FileStored")}
     by_id = {t.id: t for t in takes}
     verified = folder.journal.verified_files()
+    checks = _file_checks(folder)
     with_raw = {(f.take_id, f.camera_id) for f in verified if f.format == RAW_FORMAT}
     frames = []
     for file in verified:
@@ -151,8 +152,26 @@ def _frames(folder: SessionFolder, takes: tuple[Take, ...]) -> list[PackageFrame
             light_id=take.lighting.state_id, bracket_id=take.bracket.id,
             station_angle_deg=take.station.angle_deg, sha256=file.sha256,
             lighting=lighting[take.lighting.state_id], snapshot=snapshot, take_id=take.id,
-            exposed_at=exposed_at, stored_at=stored_at, exposure=_exposure(rig, file.camera_id, take), role=role))
+            exposed_at=exposed_at, stored_at=stored_at, exposure=_exposure(rig, file.camera_id, take), role=role,
+            qc=checks.get(file.path)))
     return frames
+
+
+def _file_checks(folder: SessionFolder) -> dict[str, dict[str, Any]]:
+    """Per file (session-relative path), its checks from the journal: the ``TakeChecked`` of the attempt the take
+    was verified with (a take re-shot after a failed check carries the new attempt's)."""
+    records = folder.journal.takes()
+    found: dict[str, dict[str, Any]] = {}
+    for event in folder.journal.events("TakeChecked"):
+        record = records.get(event["take_id"])
+        if record is None or record.verified_attempt != event["attempt"]:
+            continue
+        for item in event["files"]:
+            found[item["path"]] = {"verdict": item["verdict"], "attempt": event["attempt"], "action": event["action"],
+                                   "reasons": item.get("reasons", []),
+                                   "checks": [{k: c[k] for k in ("check", "verdict", "reason")}
+                                              for c in item.get("checks", [])]}
+    return found
 
 
 def package_session(

@@ -5,6 +5,11 @@ to shoot, the pose announced (and confirmed by the operator where the plan asks)
 ``Shooter`` (engine/_shooter.py) until every take is verified or the retries are spent. The policy lives
 here: pause, resume and abort act at take boundaries (``_Round.before``), the disk reserve is checked
 there, and a failed take is shot again at once (consistency: take) or the whole pose is (consistency: pose).
+
+Each verified take's images are checked on a background thread (engine/_take_checks.py). A take whose check
+failed under the plan's ``qc.on_fail: reshoot``, or one the operator asks for (``request_reshoot``), is shot
+again as a new attempt at the end of its pose, while the subject still holds it (or, if that pose is over, at
+the end of the run, the pose announced again); the run reports done only once the queued checks are finished.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-from capturerig.config import Consistency, Pose
+from capturerig.config import Consistency, PlanKind, Pose
 from capturerig.engine._burst import BurstShooter
 from capturerig.engine._disk_reserve import DiskReserve, DiskReserveReached
 from capturerig.engine._events import (
     Event,
     EventBus,
     PoseStarted,
+    QcAction,
     RunState,
     SessionMessage,
     StateChanged,
@@ -43,13 +49,18 @@ from capturerig.engine._shooter import Next, Shooter, TakeParts
 from capturerig.engine._shot import TakeAttemptFailed
 from capturerig.engine._sync_store import session_sync, sync_summary
 from capturerig.engine._take_by_take import TakeByTakeShooter
+from capturerig.engine._take_checks import DRAIN_TIMEOUT_S, TakeChecks
 from capturerig.plan import Take, burst_refusal, estimate_plan, expand_plan
+from capturerig.qc import Verdict
 
 __all__ = ["AbortRequested", "PoseConfirmer", "RunResult", "Runner"]
 
 log = logging.getLogger(__name__)
 PoseConfirmer = Callable[[Pose], bool]
 _PAUSE_POLL_S = 0.2
+# on_fail reshoot: at the end of a pose, how long the runner waits for its takes' checks (the subject holds on;
+# a check is ~10 ms per image, so this is only ever reached by a machine far behind)
+POSE_CHECKS_WAIT_S = 30.0
 
 
 class AbortRequested(Exception):
@@ -82,6 +93,11 @@ class Runner:
         self._takes: tuple[Take, ...] = ()
         self._parts: TakeParts | None = None
         self._announced: str | None = None  # the pose the person was last told to hold (None after a pause)
+        self._checks: TakeChecks | None = None
+        self._redo_lock = threading.Lock()
+        self._redo: dict[str, str] = {}  # take id -> why it is to be shot again (a failed check, the operator)
+        self._accepting = False  # re-shoot requests still reach this run
+        self._check_reshoots: Counter[str] = Counter()
 
     # -- control from other threads ---------------------------------------------------------------------
     def pause(self) -> None:
@@ -89,6 +105,18 @@ class Runner:
 
     def resume(self) -> None:
         self._pause.clear()
+
+    def request_reshoot(self, take_id: str, reason: str) -> bool:
+        """Shoot verified take ``take_id`` again in this run (a new attempt, at the end of its pose, or at the end
+        of the run with its pose announced again). False: this run takes no more requests (it is over or
+        finishing). Raises ValueError for a take the plan does not have."""
+        if take_id not in {t.id for t in self._takes}:
+            raise ValueError(f"take '{take_id}' is not in the plan of session {self.folder.info.session_id}")
+        with self._redo_lock:
+            if not self._accepting:
+                return False
+            self._redo[take_id] = reason
+        return True
 
     def abort(self) -> None:
         self._abort.set()
@@ -161,6 +189,7 @@ class Runner:
                 recover_held_files(folder.info.session_id, takes, parts, self._publish,
                                    "since the controller stopped before it acknowledged them",
                                    {f.sha256 for f in folder.journal.files()})
+            self._checks = self._open_checks(parts, takes)
             parts.firing.base_settings_applied()  # by preflight, which read them back
             if homed_at is not None:
                 parts.table.homed(homed_at)
@@ -178,6 +207,7 @@ class Runner:
             # brought home, so no host keeps a file of this session.
             recover_held_files(folder.info.session_id, takes, parts, self._publish,
                                "exposures that came after their take stopped waiting and was shot again")
+            self._finish_checks(takes, parts)
             self._record_sync()
             self._set_state(RunState.DONE)
         except AbortRequested:
@@ -217,9 +247,92 @@ class Runner:
         self._publish(SessionMessage(level="info", text=f"sync over {report.fires} takes: exposure spread p50 "
                                      f"{report.spread_p50_s * 1e3:.2f} ms, p99 {report.spread_p99_s * 1e3:.2f} ms"))
 
+    def _open_checks(self, parts: TakeParts, takes: tuple[Take, ...]) -> TakeChecks | None:
+        """The per-image checks, fed by the verifier (none for a calibration plan: its board moves by design)."""
+        folder, plan = self.folder, self.folder.plan.config
+        if not plan.qc.enabled or plan.kind == PlanKind.CALIBRATION:
+            return None
+        checks = TakeChecks([c.id for c in folder.rig.config.cameras], plan.qc, folder.path, self._publish,
+                            self._decide)
+        if folder.journal.event_count("TakeVerified"):  # resumed: what was checked is history, not re-checked
+            checks.resume(folder.journal, takes)
+        parts.verifier.on_verified = checks.submit
+        with self._redo_lock:
+            self._accepting = True
+        return checks
+
+    def _decide(self, take: Take, attempt: int, verdict: Verdict) -> QcAction:
+        """A take's check failed (on the checks' thread): what the plan's ``qc.on_fail`` makes of it."""
+        plan = self.folder.plan.config
+        if plan.qc.on_fail == "report":
+            return QcAction.REPORTED
+        if plan.qc.on_fail == "ask":
+            return QcAction.AWAITING_OPERATOR
+        with self._redo_lock:
+            if not self._accepting or self._check_reshoots[take.id] >= plan.retries:
+                return QcAction.RETRIES_SPENT
+            self._check_reshoots[take.id] += 1
+            self._redo[take.id] = f"attempt {attempt} failed a check"
+        return QcAction.RESHOOT
+
+    def _take_redo(self, pose_takes: Sequence[Take]) -> list[Take]:
+        """The takes of this pose to shoot again now (failed checks, operator requests), taken off the list."""
+        checks = self._checks
+        if checks is not None and self.folder.plan.config.qc.on_fail == "reshoot":
+            checks.wait([t.id for t in pose_takes], POSE_CHECKS_WAIT_S)
+        with self._redo_lock:
+            again = [t for t in pose_takes if t.id in self._redo]
+            reasons = {t.id: self._redo.pop(t.id) for t in again}
+        for take_id, reason in reasons.items():
+            self._publish(SessionMessage(level="info", text=f"take {take_id}: shooting it again ({reason})"))
+        return again
+
+    def _finish_checks(self, takes: tuple[Take, ...], parts: TakeParts) -> None:
+        """Before the run reports done: every queued check finished (bounded), and the takes still to be shot
+        again (their pose is over) shot, pose by pose, each pose announced again."""
+        checks = self._checks
+        if checks is None:
+            return
+        while True:
+            left = checks.wait(None, DRAIN_TIMEOUT_S)
+            checks.raise_failure()
+            if left:
+                self._publish(SessionMessage(level="warning", text=(
+                    f"{len(left)} takes not checked within {DRAIN_TIMEOUT_S:.0f} s (first: {left[0]}); run "
+                    f"`capturerig qc {self.folder.path}` to check them")))
+            with self._redo_lock:
+                again = [t for t in takes if t.id in self._redo]
+                if not again:
+                    self._accepting = False  # a request from now on marks the take for the next run
+                reasons = {t.id: self._redo.pop(t.id) for t in again}
+            if not again:
+                if checks.unchecked:
+                    self._publish(SessionMessage(level="warning", text=(
+                        f"{len(checks.unchecked)} takes were not checked ({checks.gone}); run `capturerig qc "
+                        f"{self.folder.path}` to check them")))
+                return
+            for take_id, reason in reasons.items():
+                self._publish(SessionMessage(level="info", text=f"take {take_id}: shooting it again ({reason}); "
+                                             "its pose is announced again"))
+            for pose_id, pose_again in groupby(again, key=lambda t: t.pose.id):
+                self._shoot_pose([t for t in takes if t.pose.id == pose_id], len(takes), parts,
+                                 again=list(pose_again))
+
     def _finish(self, devices: RigDevices | None, pool: ThreadPoolExecutor) -> None:
         if self._parts is not None:
             self._parts.close()  # no light change may land after the safe state below
+        if self._checks is not None:  # the last take's checks too: the journal holds a verdict for each
+            left = self._checks.close()
+            if left:
+                log.warning("session %s: %d takes left unchecked", self.folder.info.session_id, len(left))
+        with self._redo_lock:
+            self._accepting = False
+            leftover, self._redo = list(self._redo), {}
+        if leftover:  # stopped before shooting them again: the next run of the session (a re-shoot) will
+            try:
+                self.folder.journal.supersede(leftover)
+            except Exception:  # the run is ending on an error already; the takes stay verified
+                log.exception("could not mark %s to be shot again", ", ".join(leftover))
         if devices is not None:
             unsafe = devices.lights_safe()
             if unsafe:
@@ -231,10 +344,12 @@ class Runner:
     def _result(self, takes: tuple[Take, ...], error: str | None) -> RunResult:
         return RunResult(self.state, len(takes), len(self._verified), self._shot_now, error)
 
-    def _shoot_pose(self, pose_takes: list[Take], total: int, parts: TakeParts) -> None:
-        """Shoot a pose's takes not yet done: announce the pose, then rounds of its shooter until every take is
-        verified (a failed round shoots the whole pose again under consistency: pose)."""
-        pending = self._pending(pose_takes, total)
+    def _shoot_pose(self, pose_takes: list[Take], total: int, parts: TakeParts,
+                    again: list[Take] | None = None) -> None:
+        """Shoot a pose's takes not yet done (or the verified takes ``again``): announce the pose, then rounds of
+        its shooter until every take is verified (a failed round shoots the whole pose again under consistency:
+        pose); then, while the subject still holds the pose, the takes to shoot again (failed checks, operator)."""
+        pending = self._pending(pose_takes, total) if again is None else self._again(pose_takes, again)
         if not pending:
             return
         self._checkpoint()
@@ -243,22 +358,34 @@ class Runner:
         try:
             shooter.ready(pending)  # before the hold, not in it (a burst: settings, arming, light frames)
             self._announce(pose_takes[0].pose)
-            for round_index in range(retries + 1):
-                control = _Round(self, total, retries)
-                shooter.shoot(pending, control)
-                if not control.failures:
-                    return
-                will_retry = round_index < retries
-                for failure in control.failures:
-                    failed = next(t for t in pending if t.id == failure.take_id)
-                    self._publish(TakeFailed(take_id=failed.id, attempt=self._attempt(failed) - 1,
-                                             error=str(failure), will_retry=will_retry))
-                if not will_retry:
-                    raise control.failures[0]
-                self._supersede(control.verified)
-                pending = list(pose_takes)
+            while pending:
+                for round_index in range(retries + 1):
+                    control = _Round(self, total, retries)
+                    shooter.shoot(pending, control)
+                    if not control.failures:
+                        break
+                    will_retry = round_index < retries
+                    for failure in control.failures:
+                        failed = next(t for t in pending if t.id == failure.take_id)
+                        self._publish(TakeFailed(take_id=failed.id, attempt=self._attempt(failed) - 1,
+                                                 error=str(failure), will_retry=will_retry))
+                    if not will_retry:
+                        raise control.failures[0]
+                    self._supersede(control.verified)
+                    pending = list(pose_takes)
+                redo = self._take_redo(pose_takes)  # the subject still holds the pose
+                pending = self._again(pose_takes, redo) if redo else []
         finally:
             shooter.close()
+
+    def _again(self, pose_takes: list[Take], again: list[Take]) -> list[Take]:
+        """Verified takes to shoot again as new attempts: those alone (consistency: take), or the whole pose
+        (consistency: pose: its verified takes superseded, as when a take of it fails)."""
+        if self.folder.plan.config.consistency == Consistency.POSE:
+            self._supersede(list(pose_takes))
+            return list(pose_takes)
+        self._verified -= {t.id for t in again}
+        return list(again)
 
     def _pending(self, pose_takes: list[Take], total: int) -> list[Take]:
         """The pose's takes still to shoot; the others are announced skipped. Under consistency: pose a pose
@@ -319,6 +446,8 @@ class _Round:
 
     def before(self, take: Take, storing: Take | None, along: Sequence[Take] = ()) -> None:
         runner = self.runner
+        if runner._checks is not None:
+            runner._checks.raise_failure()  # a check result the journal could not record stops the run here
         if runner._checkpoint() or runner._announced != take.pose.id:
             runner._announce(take.pose)  # the person relaxed while paused: confirm and hold again
         runner._check_reserve(take, storing, along)

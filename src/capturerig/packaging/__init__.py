@@ -21,7 +21,7 @@ from capturerig.packaging._geometry import (
 )
 from capturerig.packaging._snapshot import ColourCorrection
 from capturerig.packaging._verify import PackageReport, check_package, verify_package
-from capturerig.packaging._writer import ORIGINALS_CHOICES, PACKAGE_SCHEMA, write_package
+from capturerig.packaging._writer import ORIGINALS_CHOICES, PACKAGE_SCHEMA, QC_JSON, QC_SCHEMA, write_package
 from capturerig.packaging._xmp import DIGITAL_CAPTURE, xmp_packet
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "GEOMETRY_SCHEMA",
     "ORIGINALS_CHOICES",
     "PACKAGE_SCHEMA",
+    "QC_JSON",
+    "QC_SCHEMA",
     "CameraGeometry",
     "ColourCorrection",
     "Geometry",

@@ -56,6 +56,10 @@ class PackageFrame:
         Camera settings in force (``iso``, ``shutter``, ``aperture``, ``whitebalance`` ...).
     mask : Path or None
         A subject mask for this image (PNG, white = subject), when one exists.
+    qc : Mapping or None
+        The per-image checks of this file when it was captured (``verdict`` ok / warn / fail, ``action``,
+        ``checks``: each ``check``, ``verdict``, ``reason``); None when it was not checked. Written to
+        ``data/qc.json`` and, as the verdict and reasons, into the frame's ``package.json`` entry.
     role : {"image", "raw-rendition", "companion"}
         ``image``: the captured file is the trainers' image (or packaged as it is, for a format they cannot
         read). ``raw-rendition``: ``source`` is a RAW file; ``name`` (a PNG) is its 8-bit sRGB rendition, with
@@ -80,6 +84,7 @@ class PackageFrame:
     exposure: Mapping[str, str] = field(default_factory=dict)
     mask: Path | None = None
     role: str = "image"
+    qc: Mapping[str, Any] | None = None
 
     @property
     def snapshot_id(self) -> str:

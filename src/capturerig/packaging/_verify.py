@@ -3,7 +3,8 @@
 Three checks, every problem naming its file or take: fixity (every file against both payload manifests
 and both tag manifests, Payload-Oxum, no unlisted payload), calibration (geometry and the rig model are
 there) and completeness (every take the plan requires has the cameras its coverage rule asks for, in its
-snapshot, with its transforms and COLMAP models).
+snapshot, with its transforms and COLMAP models). Frames whose image failed a per-image check at capture
+are reported as warnings (``PackageReport.warnings``), not problems.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class PackageReport:
     ----------
     problems : tuple of str
         One readable line per problem, naming the file (``data/...``) or take; empty when all is well.
+    warnings : tuple of str
+        Frames built from images that failed a per-image check at capture (``qc`` in package.json), one line
+        each: the package is whole, a trainer can use it, and someone should look at those images.
     files : int
         Files in the bag.
     takes_planned, takes_complete : int
@@ -48,6 +52,7 @@ class PackageReport:
     takes_complete: int
     snapshots: int
     geometry_source: str
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -114,7 +119,19 @@ def check_package(package_dir: Path, workers: int | None = None,
         problems.append(f"{PAYLOAD_DIR}/calibration/colour.json: missing (the images were colour corrected)")
     planned, complete = _completeness(root, document, problems)
     return PackageReport(tuple(problems), files, planned, complete, len(document.get("snapshots", {})),
-                         str(document.get("geometry", {}).get("source", "unknown")))
+                         str(document.get("geometry", {}).get("source", "unknown")), _failed_checks(document))
+
+
+def _failed_checks(document: dict[str, Any]) -> tuple[str, ...]:
+    """A line per frame whose image failed a per-image check when it was captured."""
+    lines = []
+    for frame in document.get("frames", []):
+        checked = frame.get("qc") if isinstance(frame, dict) else None
+        if isinstance(checked, dict) and checked.get("verdict") == "fail":
+            why = "; ".join(str(r) for r in checked.get("reasons", [])[:2]) or "see data/qc.json"
+            lines.append(f"{PAYLOAD_DIR}/{frame.get('file_path', frame.get('name'))}: take {frame.get('take_id')} "
+                         f"failed a check when captured ({why})")
+    return tuple(lines)
 
 
 def verify_package(package_dir: Path) -> list[str]:

@@ -2,12 +2,13 @@
 
 ``data/`` holds ``calibration/`` (geometry.json, colour.json when given, the rig as a COLMAP model with
 rigs and frames), ``lighting/`` (fixtures, states, each image's lighting), ``package.json`` (everything
-about every image) and one folder per pose x lighting state under ``snapshots/``, each a training root of
-its own: ``transforms.json`` (nerfstudio), ``images/``, ``colmap/sparse/0`` (OPENCV),
-``undistorted/{images,sparse/0}`` (PINHOLE, for 3DGS), ``xmp/`` sidecars and ``masks/`` when there are
-masks. The bag is assembled in a hidden sibling directory and renamed into place only when complete and
-fsynced, so a crash leaves either no package or a whole one (plus a ``.<name>.partial-*`` directory that is
-obviously not a package, or a ``.<name>.failed-*`` one if it came while a failed run's was being removed).
+about every image), ``qc.json`` (each image's per-image checks at capture, when it was checked) and one
+folder per pose x lighting state under ``snapshots/``, each a training root of its own: ``transforms.json``
+(nerfstudio), ``images/``, ``colmap/sparse/0`` (OPENCV), ``undistorted/{images,sparse/0}`` (PINHOLE, for
+3DGS), ``xmp/`` sidecars and ``masks/`` when there are masks. The bag is assembled in a hidden sibling
+directory and renamed into place only when complete and fsynced, so a crash leaves either no package or a
+whole one (plus a ``.<name>.partial-*`` directory that is obviously not a package, or a ``.<name>.failed-*``
+one if it came while a failed run's was being removed).
 
 Frames are placed by a thread pool, or with a Dask client by one task each on its cluster (``_dask``);
 everything else is written here either way.
@@ -42,11 +43,14 @@ from capturerig.packaging._xmp import xmp_packet
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["ORIGINALS_CHOICES", "PACKAGE_SCHEMA", "write_package"]
+__all__ = ["ORIGINALS_CHOICES", "PACKAGE_SCHEMA", "QC_JSON", "QC_SCHEMA", "write_package"]
 
 PACKAGE_SCHEMA = "capturerig.package/2"
 ORIGINALS_CHOICES = ("keep", "reference", "drop")
-_RESERVED = {"package.json", "calibration", "lighting", SNAPSHOTS_DIR, "originals"}
+# data/qc.json: the per-image checks of every frame (beside package.json, whose frames carry the verdict)
+QC_JSON = "qc.json"
+QC_SCHEMA = "capturerig.qc/1"
+_RESERVED = {"package.json", QC_JSON, "calibration", "lighting", SNAPSHOTS_DIR, "originals"}
 Progress = Callable[[int, int], None]
 
 _CONVENTIONS = {
@@ -144,7 +148,19 @@ def _frame_entry(rig: RigConfig, frame: PackageFrame, placed: PlacedFrame) -> di
             "light_id": frame.light_id, "bracket_id": frame.bracket_id,
             "station_angle_deg": frame.station_angle_deg, "sha256": frame.sha256.lower(),
             "source": Path(frame.source).name, "exposed_at": frame.exposed_at, "stored_at": frame.stored_at,
-            "exposure": dict(frame.exposure), "olat_index": olat_index(rig, frame.lighting)}
+            "exposure": dict(frame.exposure), "olat_index": olat_index(rig, frame.lighting),
+            "qc": None if frame.qc is None else {"verdict": frame.qc.get("verdict"),
+                                                 "reasons": list(frame.qc.get("reasons", []))}}
+
+
+def _qc_document(frames: Sequence[PackageFrame], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``data/qc.json``: every packaged frame's checks as they were when it was captured."""
+    entries = [{"name": f.name, "camera_id": f.camera_id, "take_id": f.plan_take_id, "role": f.role,
+                "verdict": f.qc.get("verdict") if f.qc is not None else "unchecked",
+                **({k: v for k, v in f.qc.items() if k != "verdict"} if f.qc is not None else {})} for f in frames]
+    summary = {verdict: sum(1 for e in entries if e["verdict"] == verdict)
+               for verdict in ("ok", "warn", "fail", "unchecked")}
+    return {"schema": QC_SCHEMA, "session_id": metadata.get("session_id"), "summary": summary, "frames": entries}
 
 
 class _Build:
@@ -395,6 +411,8 @@ def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection |
         "frames": entries,
     }
     _write_json(root, "data/package.json", jsonable(document, "package.json"), build.files)
+    if any(frame.qc is not None for frame in frames):
+        _write_json(root, f"data/{QC_JSON}", jsonable(_qc_document(frames, metadata), QC_JSON), build.files)
     _write_json(root, "data/lighting/images.json", {"images": [
         {"name": e["name"], "file_path": e["file_path"], "snapshot": e["snapshot"], "light_id": e["light_id"],
          "olat_index": e["olat_index"], "levels": jsonable(f.lighting.get("levels", {}), "levels"),

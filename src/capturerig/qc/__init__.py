@@ -6,11 +6,28 @@ Domain layer: it reads files and knows nothing of sessions or the engine; the en
 hand it takes.
 """
 
+from capturerig.config import QcSettings, QcThresholds
 from capturerig.qc._checks import CHECKS, CheckResult, Verdict
 from capturerig.qc._history import CameraHistory, Seen
 from capturerig.qc._measure import ImageStats, QcError, centre_region, measure_image
 from capturerig.qc._runner import FileQc, QcFile, QcRunner, TakeQc
-from capturerig.qc._settings import QcSettings, QcThresholds
+from capturerig.qc._serve import SERVE_SCRIPT
 
-__all__ = ["CHECKS", "CameraHistory", "CheckResult", "FileQc", "ImageStats", "QcError", "QcFile", "QcRunner",
-           "QcSettings", "QcThresholds", "Seen", "TakeQc", "Verdict", "centre_region", "measure_image"]
+__all__ = [
+           "CHECKS",
+           "SERVE_SCRIPT",
+           "CameraHistory",
+           "CheckResult",
+           "FileQc",
+           "ImageStats",
+           "QcError",
+           "QcFile",
+           "QcRunner",
+           "QcSettings",
+           "QcThresholds",
+           "Seen",
+           "TakeQc",
+           "Verdict",
+           "centre_region",
+           "measure_image",
+]

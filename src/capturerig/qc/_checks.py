@@ -12,9 +12,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from capturerig.config import QcThresholds
 from capturerig.qc._history import CameraHistory, Seen
 from capturerig.qc._measure import ImageStats
-from capturerig.qc._settings import QcThresholds
 
 __all__ = ["CHECKS", "CheckResult", "Subject", "Verdict", "check_black", "check_exposure", "check_light",
            "check_moved", "check_sharpness", "check_stale", "take_level"]

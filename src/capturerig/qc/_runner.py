@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capturerig.config import QcSettings
 from capturerig.qc._checks import (
     CheckResult,
     Subject,
@@ -26,7 +27,6 @@ from capturerig.qc._checks import (
 )
 from capturerig.qc._history import CameraHistory, Seen
 from capturerig.qc._measure import QcError, measure_image
-from capturerig.qc._settings import QcSettings
 
 __all__ = ["FileQc", "QcFile", "QcRunner", "TakeQc"]
 

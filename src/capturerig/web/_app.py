@@ -40,7 +40,7 @@ from capturerig.web._routes_rigmap import rigmap_router
 from capturerig.web._routes_store import store_router
 from capturerig.web._routes_studio import studio_router
 from capturerig.web._routes_timeline import timeline_router
-from capturerig.web._runs import Busy, SessionNotFound
+from capturerig.web._runs import Busy, SessionNotFound, UnknownTake
 from capturerig.web._security import TOKEN_COOKIE, PanelGuard, PathRefused
 from capturerig.web._settings import WebSettings
 from capturerig.web._thumbs import ThumbnailError
@@ -53,10 +53,10 @@ DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI, sh
 # Exceptions our code raises on purpose, with the status each means. Anything else is a bug (500).
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (PathRefused, 403), (ConsentRefused, 403), (Busy, 409), (FileExistsError, 409), (IncompleteSession, 409),
-    (UnknownChoice, 404), (SessionNotFound, 404), (PackageNotFound, 404), (CalibrationUnavailable, 404),
-    (UnknownScene, 404), (FileNotFoundError, 404), (ConfigError, 422), (PhotosensitivityRefused, 422),
-    (StrobeOutOfRange, 422), (CalibrationRefused, 422), (ThumbnailError, 422), (RegistryError, 422),
-    (PackageIntegrityError, 422), (DeviceError, 502),
+    (UnknownChoice, 404), (SessionNotFound, 404), (UnknownTake, 404), (PackageNotFound, 404),
+    (CalibrationUnavailable, 404), (UnknownScene, 404), (FileNotFoundError, 404), (ConfigError, 422),
+    (PhotosensitivityRefused, 422), (StrobeOutOfRange, 422), (CalibrationRefused, 422), (ThumbnailError, 422),
+    (RegistryError, 422), (PackageIntegrityError, 422), (DeviceError, 502),
 )
 
 

@@ -6,7 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from capturerig.config import FixtureCommand
 
-__all__ = ["ConfirmPose", "FixtureLevels", "PackageBuild", "ReshootRequest", "SceneRequest", "SessionStart"]
+__all__ = ["ConfirmPose", "FixtureLevels", "PackageBuild", "ReshootRequest", "ReshootTake", "SceneRequest",
+           "SessionStart"]
 
 SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -24,6 +25,13 @@ class SessionStart(_Body):
 
 class ReshootRequest(_Body):
     confirm_poses: bool = True
+
+
+class ReshootTake(_Body):
+    reason: str = Field(default="the operator asked after a failed check", min_length=1, max_length=500,
+                        description="why, as the journal and the timeline keep it")
+    confirm_poses: bool = Field(default=True, description="after the run: ask the operator before each "
+                                                          "operator-confirmed pose of the re-shoot")
 
 
 class ConfirmPose(_Body):

@@ -8,7 +8,7 @@ live run view (``RunStarted``'s takes, ``RunView.status``) so the page draws bot
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from capturerig.config import ConfigError
 from capturerig.engine import FileRecord, JournalError, Session, TakeRecord, TakeStatus
 from capturerig.plan import Take, expand_plan
 from capturerig.web._problems import PanelProblem
+from capturerig.web._qc_view import journal_qc
 from capturerig.web._session_problems import require_readable
 
 __all__ = ["journal_status", "session_order", "session_view", "take_rows"]
@@ -71,18 +72,25 @@ def take_rows(takes: Sequence[Take]) -> list[dict[str, Any]]:
              "bracket": t.bracket.id, "cameras": list(t.cameras)} for t in takes]
 
 
-def journal_status(takes: Sequence[Take], records: Mapping[str, TakeRecord],
-                   files: Sequence[FileRecord]) -> dict[str, Any]:
+def journal_status(takes: Sequence[Take], records: Mapping[str, TakeRecord], files: Sequence[FileRecord],
+                   checks: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Each journalled take's status, as the live run view has it: the files shown are its verified attempt's
-    (else its last attempt's), one per camera."""
+    (else its last attempt's), one per camera, with that attempt's per-image checks (``qc``) when ``checks``
+    (the journal's ``TakeChecked`` events) hold them."""
+    by_attempt: dict[tuple[str | None, int | None], dict[str, str]] = {}
+    for f in files:  # grouped once: a studio day's session holds thousands of takes and files
+        if f.camera_id:
+            by_attempt.setdefault((f.take_id, f.attempt), {})[f.camera_id] = f.path
     status: dict[str, dict[str, Any]] = {}
     for take in takes:
         record = records.get(take.id)
         if record is None:
             continue
         attempt = record.verified_attempt or record.attempts
-        shown = {f.camera_id: f.path for f in files if f.take_id == take.id and f.attempt == attempt and f.camera_id}
-        status[take.id] = {"status": record.status, "attempt": attempt, "error": record.error, "files": shown}
+        status[take.id] = {"status": record.status, "attempt": attempt, "error": record.error,
+                           "files": dict(by_attempt.get((take.id, attempt), {}))}
+    for take_id, qc in journal_qc(checks, {t: s["attempt"] for t, s in status.items()}).items():
+        status[take_id]["qc"] = qc
     return status
 
 
@@ -100,7 +108,7 @@ def _read(path: Path, session: Session) -> dict[str, Any]:
                     "takes_planned": len(takes),
                     "takes_verified": sum(1 for r in records.values() if r.status == TakeStatus.VERIFIED)},
         "takes": take_rows(takes),
-        "status": journal_status(takes, records, files),
+        "status": journal_status(takes, records, files, folder.journal.events("TakeChecked")),
         "files": [{"path": f.path, "take_id": f.take_id, "attempt": f.attempt, "camera_id": f.camera_id,
                    "format": f.format, "size": f.size, "sha256": f.sha256, "origin": f.origin} for f in files],
     }

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
-from capturerig.web._models import ConfirmPose, PackageBuild, ReshootRequest, SessionStart
+from capturerig.web._models import ConfirmPose, PackageBuild, ReshootRequest, ReshootTake, SessionStart
 from capturerig.web._packages import zip_stream
 from capturerig.web._panel import Panel
 from capturerig.web._past_sessions import session_order
@@ -67,6 +67,15 @@ def reshoot_session(request: Request, name: str, body: ReshootRequest) -> dict[s
     panel = _panel(request)
     require_readable(panel.runs.session_dir(name))  # a damaged session: its problem, before the rig is claimed
     return {"session": panel.runs.reshoot(name, body.confirm_poses)}
+
+
+@store_router.post("/api/sessions/{name}/takes/{take_id:path}/reshoot", tags=["sessions"], status_code=202,
+                   summary="Shoot one take again (after a failed check): in the running session, or a re-shoot")
+def reshoot_take(request: Request, name: str, take_id: str, body: ReshootTake) -> dict[str, str]:
+    panel = _panel(request)
+    require_readable(panel.runs.session_dir(name))  # a damaged session: its problem, before the rig is claimed
+    when = panel.runs.reshoot_take(name, take_id, body.reason, body.confirm_poses)
+    return {"session": name, "take_id": take_id, "when": when}
 
 
 @store_router.post("/api/run/pause", tags=["sessions"], summary="Pause at the next take boundary (lights safe)")

@@ -19,18 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import ConfigError, LoadedPlan, Pose
-from capturerig.engine import Event, Journal, JournalError, RunResult, Session, TakeStatus
+from capturerig.engine import Event, Journal, JournalError, RunResult, Session, SessionMessage, TakeStatus
 from capturerig.plan import expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE
 from capturerig.web._catalog import Catalog
 from capturerig.web._estimates import RunHistory, journal_stamp
 from capturerig.web._hub import EventHub, event_message
 from capturerig.web._messages import PoseConfirmAnswered, PoseConfirmRequest, RunFinished, RunStarted
+from capturerig.web._past_sessions import journal_status
 from capturerig.web._problems import PanelProblem
 from capturerig.web._session_problems import require_readable
 from capturerig.web._timeline import PANEL_STOPPED, PanelStopped, PoseConfirmation, session_timeline
 
-__all__ = ["Busy", "Hardware", "RunManager", "SessionNotFound"]
+__all__ = ["Busy", "Hardware", "RunManager", "SessionNotFound", "UnknownTake"]
 
 log = logging.getLogger(__name__)
 POSE_CONFIRM_TIMEOUT_S = 30 * 60.0  # a subject is not kept waiting longer; the run aborts instead
@@ -45,6 +46,13 @@ class Busy(RuntimeError):
 
 class SessionNotFound(LookupError):
     """No session of that name in the storage root."""
+
+
+class UnknownTake(LookupError):
+    """A request named a take its session's plan does not have, or one never shot (nothing to shoot again)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class Hardware:
@@ -97,6 +105,9 @@ class RunManager:
         self._lock = threading.Lock()
         self.history = RunHistory(sessions_dir)
         self._interruptions: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+        # Sessions to re-shoot once the run now ending has ended (a take's re-shoot asked as it finished): name ->
+        # confirm_poses. None while no run is under way, so a late request re-shoots at once instead.
+        self._after_run: dict[str, bool] | None = None
 
     # -- queries ---------------------------------------------------------------------------------------
     @property
@@ -148,6 +159,44 @@ class RunManager:
         self._launch(session, owner, session.folder.info.rig_name, session.folder.plan, confirm_poses, resumed=True)
         return name
 
+    def reshoot_take(self, name: str, take_id: str, reason: str, confirm_poses: bool) -> str:
+        """Shoot take ``take_id`` of session ``name`` again (the operator's answer to a failed check); returns when.
+
+        While that session runs, a new attempt in this run, while the subject is in the rig
+        (``Session.reshoot_take``). Once its run has ended the take is marked and the session re-shot at once (the
+        re-shoot path: only what the journal cannot prove done); a request that reaches a run as it finishes is
+        re-shot as soon as that run has ended.
+
+        Raises SessionNotFound, UnknownTake (not in the plan, or never shot), or Busy when another session or
+        device work holds the rig.
+        """
+        path = self.session_dir(name)
+        live = self.session if self.running and self.session is not None and self.session.path.name == name else None
+        if live is not None:
+            try:
+                if live.reshoot_take(take_id, reason):
+                    return "in this run, while the subject is in the rig"
+            except ValueError as exc:
+                raise UnknownTake(str(exc)) from exc
+            with self._lock:  # the run is finishing: the take is marked; shoot it once the run has ended
+                if self._after_run is not None:
+                    self._after_run[name] = confirm_poses
+                    return "as soon as this run has ended"
+        owner = f"re-shoot of {name}"
+        self.hardware.claim(owner)
+        try:
+            session = Session.open(path, registry=self.registry)
+            try:
+                session.reshoot_take(take_id, reason)  # journalled; the take superseded, so the run shoots it
+            except ValueError as exc:
+                session.close()
+                raise UnknownTake(str(exc)) from exc
+        except BaseException:
+            self.hardware.release(owner)
+            raise
+        self._launch(session, owner, session.folder.info.rig_name, session.folder.plan, confirm_poses, resumed=True)
+        return "now, in a re-shoot of the session"
+
     def launch(self, session: Session, owner: str, rig_id: str, confirm_poses: bool) -> None:
         """Run a session made elsewhere (the calibration page's, on a staged rig) like any other: the caller has
         claimed the rig for ``owner``; the run releases it when it ends."""
@@ -160,15 +209,9 @@ class RunManager:
         takes = expand_plan(rig.config, plan.config)
         estimate = self.history.estimate(rig, plan)
         status: dict[str, Any] = {}
-        if resumed:
-            records = session.folder.journal.takes()
-            for take in takes:
-                record = records.get(take.id)
-                if record is None:
-                    continue
-                attempt = record.verified_attempt or record.attempts
-                files = {f.camera_id: f.path for f in session.folder.journal.files(take.id, attempt) if f.camera_id}
-                status[take.id] = {"status": record.status, "attempt": attempt, "error": record.error, "files": files}
+        if resumed:  # what the journal already says of each take, its checks' verdicts too
+            journal = session.folder.journal
+            status = journal_status(takes, journal.takes(), journal.files(), journal.events("TakeChecked"))
         info = {"name": name, "subject": session.folder.info.subject_id, "rig": rig_id, "plan": plan.config.name,
                 "consent_basis": session.folder.info.consent_basis, "hold_expected_s": estimate.hold_s_by_pose,
                 "session_s": estimate.session_s, "resumed": resumed,
@@ -183,6 +226,7 @@ class RunManager:
         with self._lock:
             self.session = session
             self._confirm.clear()
+            self._after_run = {}
         self.thread = threading.Thread(target=self._run, args=(session, owner, confirm_poses),
                                        name=f"capturerig-panel-{name}", daemon=True)
         self.thread.start()
@@ -210,6 +254,16 @@ class RunManager:
             finished = RunFinished(session=name, state="failed", takes_total=0, takes_verified=0, takes_shot_now=0,
                                    error=error)
         self.hub.publish_threadsafe(finished.message())
+        with self._lock:
+            after, self._after_run = self._after_run or {}, None
+        for again, confirm in after.items():  # takes marked as the run finished: shoot them now
+            try:
+                self.reshoot(again, confirm)
+            except Exception as exc:  # the rig taken meanwhile, the folder gone: the sessions list offers it
+                log.exception("could not re-shoot session %s after its run", again)
+                self.hub.publish_threadsafe(event_message(SessionMessage(
+                    level="error", text=f"the takes marked to shoot again were not shot: {exc}; re-shoot the "
+                    "session from the sessions list"), again))
 
     def _pose_confirmer(self, session: Session) -> Callable[[Pose], bool]:
         name = session.path.name

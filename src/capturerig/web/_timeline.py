@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capturerig.engine import Event, Journal
+from capturerig.web._qc_view import take_qc
 
 __all__ = ["PANEL_STOPPED", "POSE_CONFIRMATION", "PanelStopped", "PoseConfirmation", "session_timeline"]
 
@@ -40,6 +41,7 @@ POSE_CONFIRMATION = PoseConfirmation.__name__
 PANEL_STOPPED = PanelStopped.__name__
 
 Entry = dict[str, Any]
+_REASONS_SHOWN = 4  # a failed check's entry names this many images' reasons at most
 
 
 def _entry(event: dict[str, Any], kind: str, text: str, level: str = "info") -> Entry:
@@ -89,6 +91,36 @@ def _take_failed(event: dict[str, Any]) -> Entry:
     return _entry(event, "take-failed", f"{what}.", "error")
 
 
+def _checked(event: dict[str, Any]) -> Entry | None:
+    """A take's per-image checks: the ones that warned or failed, with each camera's reason and what follows; a
+    take that passed only when it was shot again (its first attempts' verdicts are on the timeline already)."""
+    take, attempt, verdict = event["take_id"], event["attempt"], event["verdict"]
+    if event.get("error"):
+        return _entry(event, "check-error", f"Take {take} (attempt {attempt}) could not be checked: {event['error']}.",
+                      "warning")
+    if verdict == "ok":
+        if int(attempt) < 2:
+            return None  # dozens a session: the sheet shows them; only a failure and its cure belong here
+        return _entry(event, "check-passed", f"Take {take} attempt {attempt}: every image passed its checks.")
+    # each reason names its camera already ("cam07 is 40 % softer than its own takes: check focus")
+    reasons = [reason for camera, entry in take_qc(event)["cameras"].items() if entry["verdict"] != "ok"
+               for reason in entry["reasons"] or [f"{camera}: {entry['verdict']}"]]
+    follows = {"reshoot": " It is shot again now.", "awaiting_operator": " Re-shoot it from the panel, or keep it.",
+               "retries_spent": " The plan's re-shoots are spent: re-shoot it from the panel, or keep it.",
+               "reported": " Reported only (the plan's qc.on_fail)."}.get(str(event.get("action")), "")
+    if len(reasons) > _REASONS_SHOWN:  # a whole ring failing at once: the sheet and the viewer have every one
+        reasons = [*reasons[:_REASONS_SHOWN], f"and {len(reasons) - _REASONS_SHOWN} more"]
+    word = "failed" if verdict == "fail" else "warned"
+    return _entry(event, f"check-{verdict}", f"Take {take} (attempt {attempt}) {word} its checks: "
+                  f"{' | '.join(reasons)}.{follows}", "error" if verdict == "fail" else "warning")
+
+
+def _reshoot(event: dict[str, Any]) -> Entry:
+    when = "in this run, while the subject is in the rig" if event["queued"] else "by the next run of the session"
+    return _entry(event, "reshoot-requested", f"Take {event['take_id']} is to be shot again ({event['reason']}): "
+                  f"{when}.", "warning")
+
+
 def _message(event: dict[str, Any]) -> Entry:
     level = event.get("level") if event.get("level") in ("warning", "error") else "info"
     text = str(event["text"]).rstrip()
@@ -97,7 +129,7 @@ def _message(event: dict[str, Any]) -> Entry:
 
 # Journal kind -> its entry. Files stored, light changes and turntable stations are left out: dozens per take,
 # they are on the contact sheet and in the session's sync record.
-_READERS: dict[str, Callable[[dict[str, Any]], Entry]] = {
+_READERS: dict[str, Callable[[dict[str, Any]], Entry | None]] = {
     "StateChanged": _state,
     "PreflightResult": _preflight,
     "PhotosensitivityOverrideUsed": lambda e: _entry(
@@ -113,6 +145,8 @@ _READERS: dict[str, Callable[[dict[str, Any]], Entry]] = {
     "TakeSkipped": lambda e: _entry(e, "take-skipped", f"Take {e['take_id']} was already verified in the journal: "
                                     "not shot again."),
     "TakeFailed": _take_failed,
+    "TakeChecked": _checked,
+    "ReshootRequested": _reshoot,
     "SessionMessage": _message,
     PANEL_STOPPED: lambda e: _entry(e, "server-stopped", f"{str(e['reason']).capitalize()}: the session stops at "
                                     "the take boundary, lights safe.", "warning"),
@@ -124,7 +158,8 @@ def session_timeline(journal: Journal) -> list[Entry]:
 
     Raises JournalError when the journal is damaged (what :class:`capturerig.engine.Journal` says of it).
     """
-    entries = [read(event) for kind, read in _READERS.items() for event in journal.events(kind)]
+    read_all = (read(event) for read_kind, read in _READERS.items() for event in journal.events(read_kind))
+    entries = [entry for entry in read_all if entry is not None]
     entries.sort(key=lambda entry: entry["t"])  # stable: same-instant entries keep the order above
     # The engine words every stop at a take boundary "aborted by the operator"; after the server stopped, it
     # was not the operator.

@@ -19,6 +19,7 @@ from typing import Any
 
 from capturerig.web._device_tiles import SYNC_DEVICE, RigDeviceIds, is_shown_image, preflight_verdict, trigger_fire
 from capturerig.web._messages import PANEL_SESSION, Snapshot, ViewPatch
+from capturerig.web._qc_view import camera_checks, take_qc
 
 __all__ = ["DeviceBoard", "HostCameras", "PanelViews", "RunView", "ViewPath", "apply_changes", "hosts_named"]
 
@@ -47,6 +48,9 @@ def hosts_named(error: str, hosts: HostCameras) -> list[str]:
 
 class RunView:
     """The session being shot (or last shot): its takes, their files, the hold cue and the messages.
+
+    A take's status entry carries ``qc``, the per-image checks of the attempt shown (``_qc_view.take_qc``), from
+    its ``TakeChecked`` until the take is shot again, and ``reshoot`` once the operator asked for that.
 
     ``hosts`` (capture host -> its cameras) lets a failed take's entry name the hosts it concerns (``hosts``).
     """
@@ -172,6 +176,17 @@ class RunView:
             else:
                 entry.pop("hosts", None)
             self._touch(("status", message["take_id"]))
+        elif kind == "TakeChecked":
+            entry, _ = self._entry(message["take_id"])
+            if int(message["attempt"]) < int(entry.get("attempt") or 0):
+                return  # an older attempt's check, arriving after the take was shot again: not what is shown
+            entry["qc"] = take_qc(message)
+            entry.pop("reshoot", None)
+            self._touch(("status", message["take_id"]))
+        elif kind == "ReshootRequested":
+            entry, _ = self._entry(message["take_id"])
+            entry["reshoot"] = {"reason": message["reason"], "queued": message["queued"], "at": at}
+            self._touch(("status", message["take_id"]))
         elif kind == "LightsApplied":
             self.lights = {k: message[k] for k in ("take_id", "lighting_id", "governor_wait_s")}
             self._touch(("lights",))
@@ -194,6 +209,9 @@ class RunView:
             self.arrivals = {}
             self._touch(("arrivals",))
         entry, _ = self._entry(take_id)
+        if (entry.get("qc") or {}).get("attempt") != message["attempt"]:  # shot again: the old verdict goes
+            entry.pop("qc", None)
+            entry.pop("reshoot", None)
         entry.update(status="running", attempt=message["attempt"], ordinal=message["ordinal"])
         self._touch(("status", take_id))
         # An exposure never shows RELAX: the engine announces each pose (PoseStarted) before its takes, and
@@ -222,7 +240,8 @@ class DeviceBoard:
     ``rigs`` (rig id -> its trigger box and turntable ids) gives those a tile from the start (``device`` trigger
     or turntable): link, homed, angle and station from preflight and ``StationReached``, the last fire's
     measured sync from ``TriggerDispatched`` of a session on that rig. A camera tile keeps its settings as
-    read back and the time of its last check, and its ``last_image`` (session, path, take) as files land.
+    read back and the time of its last check, and its ``last_image`` (session, path, take) as files land, and
+    ``last_check``, the per-image checks' verdict on its latest checked picture (``TakeChecked``).
     ``sync`` is the rig's last sync measurement as preflight read it, with its verdict.
     """
 
@@ -349,6 +368,12 @@ class DeviceBoard:
             return [("tiles", table)]
         if kind == "TakeFailed":
             return self._take_failed(message["take_id"], message["error"])
+        if kind == "TakeChecked":  # a camera's last check: a verdict on its picture, not on the device's state
+            touched: list[ViewPath] = []
+            for camera_id, check in camera_checks(message).items():
+                self._tile(camera_id)["last_check"] = check
+                touched += self._camera_paths(camera_id)
+            return touched
         if kind == "LightsSet":
             self.lights = {k: v for k, v in message.items() if k not in ("kind", "session")}
             return [("lights",)]

@@ -99,6 +99,7 @@ const currentRig = (select) => S.rigs.find((r) => r.id === rigId(select)) || S.r
 //   "finished" (result)  the session ended                             "controls"     after any action: enable buttons
 //   "link" (state)  the live connection: "live" or "offline"
 //   "viewer-image" (args)  the image viewer shows an image; args.checks is the box for its check results
+//   "sheet-marked" (table)  a contact sheet's takes were marked (drawn, or a status changed): badge its cells
 const hooks = {};
 function on(topic, fn) { (hooks[topic] ||= []).push(fn); }
 function emit(topic, ...args) { for (const fn of hooks[topic] || []) fn(...args); }

@@ -115,6 +115,8 @@ function cameraTile(camera) {
               ["preflight", t.preflight ? (t.preflight.ok ? "ok" : "FAILED") : null],
               ["last check", dashClock(t.checked_at) || "never"],
               ["last image", image ? `take ${image.take}, ${dashClock(image.at)}` : "none yet"],
+              ["image checks", t.last_check ? `${t.last_check.verdict}, take ${t.last_check.take}`
+                + (t.last_check.reasons.length ? `: ${t.last_check.reasons.join("; ")}` : "") : "none yet"],
               ["last error", t.last_error ? (host && !t.last_error.includes(host) ? `${t.last_error} (host ${host})` : t.last_error) : "none"]]),
     ...(thumb ? [thumb] : []));
 }

@@ -145,6 +145,8 @@ function colourRigMap() {
     const state = deviceState(item);
     for (const s of Object.keys(STATE_WORDS)) g.classList.toggle(`state-${s}`, s === state);
     g.dataset.state = STATE_WORDS[state];
+    const check = (((S.board && S.board.tiles) || {})[item.id] || {}).last_check;
+    for (const v of ["warn", "fail"]) g.classList.toggle(`qc-${v}`, Boolean(check && check.verdict === v));
   }
   const peek = $("#rig-map-peek");
   if (!peek.hidden) fillPeek(peek.dataset.camera);
@@ -166,8 +168,12 @@ function fillPeek(camera) {
     const src = fileUrl(image.session, image.path, true);
     img = shown && shown.dataset.path === image.path ? shown : el("img", { src, alt: `${camera} last image`, "data-path": image.path });
   }
+  const check = tile.last_check;  // the per-image checks' word on its last checked picture
+  const checked = check ? el("div", { class: `qc ${check.verdict}`, text: check.verdict === "ok"
+    ? `last checked image (take ${check.take}): every check passed`
+    : `last checked image (take ${check.take}): ${check.reasons.join("; ") || check.verdict}` }) : null;
   peek.dataset.camera = camera;
-  peek.replaceChildren(...[img, caption, error, when].filter(Boolean));
+  peek.replaceChildren(...[img, caption, error, checked, when].filter(Boolean));
 }
 
 function showPeek(camera, event) {

@@ -116,6 +116,7 @@ function markTakes(table) {
       if (node.tagName === "TH") node.title = `${take.id}: ${take.lighting_name} — ${status}${entry.error ? ": " + entry.error : ""}`;
     }
   }
+  emit("sheet-marked", table);  // js/qc.js badges the checked images
 }
 
 // The frames' shape comes from the first thumbnail: a landscape rig lays its sheet out again.

@@ -82,7 +82,7 @@ function showViewerImage() {
   const frame = $("#viewer-image"), crop = $("#viewer-crop img");
   const stage = $("#viewer-stage");
   for (const old of $$(".missing", stage)) old.remove();
-  $("#viewer-checks").replaceChildren(el("p", { class: "muted", text: "no checks yet: the panel does not check images (exposure, focus, framing) yet" }));
+  $("#viewer-checks").replaceChildren(el("p", { class: "muted", text: "no image, no checks" }));  // js/qc.js fills it
   if (!path) {
     frame.hidden = crop.hidden = true;
     const status = VIEWER.model ? ((VIEWER.model.status[take] || {}).status || "not shot yet") : "unknown";

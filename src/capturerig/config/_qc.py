@@ -1,19 +1,21 @@
-"""The per-image checks' settings: what a plan's ``qc:`` section will hold (thresholds documented here)."""
+"""A plan's ``qc:`` section: the per-image checks' thresholds and what a failed check does during a capture.
+
+Data layer (config): the plan holds it; ``capturerig.qc`` (domain) reads it."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from capturerig.config._base import FrozenModel
 
 __all__ = ["QcSettings", "QcThresholds"]
 
 
-class QcThresholds(BaseModel):
+class QcThresholds(FrozenModel):
     """When a check warns and when it fails. Ratios are against the camera's own earlier images (its baseline),
     never absolute: a focus figure depends on resolution and content."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     sharpness_warn: float = Field(0.75, gt=0.0, le=1.0, description="warn below this share of the camera's own "
                                                                      "sharpness (variance of Laplacian and Tenengrad)")
@@ -62,14 +64,12 @@ class QcThresholds(BaseModel):
         return self
 
 
-class QcSettings(BaseModel):
+class QcSettings(FrozenModel):
     """The checks of a session (a plan's ``qc:`` section).
 
     ``on_fail``: what a failed check does during a capture -- ``ask`` the operator (the panel offers the
     re-shoot), ``reshoot`` the take at once, or only ``report`` it.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="run the checks on every take")
     on_fail: Literal["ask", "reshoot", "report"] = Field("ask", description="what a failed check does")
