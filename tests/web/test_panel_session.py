@@ -23,6 +23,18 @@ def _thumbnails(page: Page) -> int:
         ".length"))
 
 
+def _settled_count(page: Page, selector: str, quiet_ms: int = 1000) -> int:
+    """How many ``selector`` elements the page shows once that number has not changed for ``quiet_ms``."""
+    count = page.locator(selector).count()
+    for _ in range(60):
+        page.wait_for_timeout(quiet_ms)
+        now = page.locator(selector).count()
+        if now == count:
+            return count
+        count = now
+    raise AssertionError(f"{selector}: still changing after a minute ({count})")
+
+
 def _page_views(page: Page) -> dict[str, Any]:
     views: dict[str, Any] = page.evaluate("() => ({seq: S.seq, run: S.run, board: S.board})")
     return views
@@ -66,15 +78,16 @@ def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_r
     expect(page.locator("#hold-cue")).to_have_class("cue hold", timeout=SESSION_TIMEOUT_MS)
     expect(page.locator("#hold-word")).to_contain_text("HOLD")
 
-    # The contact sheet fills as files land: one take's column (16 cameras), then pause at a take boundary.
-    page.wait_for_function("document.querySelectorAll('#contact-sheet td img').length >= 16",
-                           timeout=SESSION_TIMEOUT_MS)
+    # Paused as soon as the first files land (a loaded machine draws thumbnails late: waiting for them could
+    # let the run finish first), it stops at the next take boundary; the sheet holds that take's column.
     expect(page.locator("#arrivals .chip.arrived").first).to_be_visible(timeout=SESSION_TIMEOUT_MS)
     page.click("#pause")
     expect(page.locator("#run-state")).to_have_text("paused", timeout=SESSION_TIMEOUT_MS)
+    page.wait_for_function("document.querySelectorAll('#contact-sheet td img').length >= 16",
+                           timeout=SESSION_TIMEOUT_MS)
     expect(page.locator("#hold-cue")).to_have_class("cue relax")
     expect(page.locator("#resume")).to_be_enabled()
-    paused_cells = page.locator("#contact-sheet td img").count()
+    paused_cells = _settled_count(page, "#contact-sheet td img")  # the files of the takes shot before the pause
     assert 16 <= paused_cells < TAKES * CAMERAS
     assert all(not any(frame) for frame in studio.held_frames().values()), "lights must be safe while paused"
     page.wait_for_timeout(500)

@@ -321,6 +321,11 @@ class Runner:
     def _finish(self, devices: RigDevices | None, pool: ThreadPoolExecutor) -> None:
         if self._parts is not None:
             self._parts.close()  # no light change may land after the safe state below
+        if devices is not None:  # first: nothing below (the last checks, the journal) may keep the light on
+            unsafe = devices.lights_safe()
+            if unsafe:
+                self._publish(SessionMessage(level="error", text="could not put lights in the safe state: "
+                                             + ", ".join(unsafe) + " (switch them off by hand)"))
         if self._checks is not None:  # the last take's checks too: the journal holds a verdict for each
             left = self._checks.close()
             if left:
@@ -334,10 +339,6 @@ class Runner:
             except Exception:  # the run is ending on an error already; the takes stay verified
                 log.exception("could not mark %s to be shot again", ", ".join(leftover))
         if devices is not None:
-            unsafe = devices.lights_safe()
-            if unsafe:
-                self._publish(SessionMessage(level="error", text="could not put lights in the safe state: "
-                                             + ", ".join(unsafe) + " (switch them off by hand)"))
             devices.close()
         pool.shutdown(wait=True)
 
