@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +28,11 @@ from capturerig.qc._checks import (
     take_level,
 )
 from capturerig.qc._history import CameraHistory, Seen
-from capturerig.qc._measure import QcError, measure_image
+from capturerig.qc._measure import ImageStats, QcError, measure_image
 
 __all__ = ["FileQc", "QcFile", "QcRunner", "TakeQc"]
+
+_MEASURED_KEPT = 64  # measurements remembered by content (a 160-px edge image and a thumbnail each)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,9 @@ class QcRunner:
         self._masks = dict(masks or {})
         self._lock = threading.Lock()
         self._histories: dict[tuple[str, str], CameraHistory] = {}
+        # Identical bytes measure identically: a camera handing over the same file again (stale, or a test
+        # card) costs a hash, not a decode. By (camera, sha256): the subject region is per camera.
+        self._measured: OrderedDict[tuple[str, str], ImageStats] = OrderedDict()
 
     def _history(self, camera_id: str, file_format: str) -> CameraHistory:
         key = (camera_id, file_format)
@@ -119,7 +126,15 @@ class QcRunner:
             data = item.path.read_bytes()
         except OSError as exc:
             raise QcError(f"{item.path}: cannot read it ({exc})") from exc
-        stats = measure_image(data, str(item.path), self._masks.get(item.camera_id))
+        key = (item.camera_id, hashlib.sha256(data).hexdigest())
+        with self._lock:
+            stats = self._measured.get(key)
+        if stats is None:
+            stats = measure_image(data, str(item.path), self._masks.get(item.camera_id))
+            with self._lock:
+                self._measured[key] = stats
+                while len(self._measured) > _MEASURED_KEPT:
+                    self._measured.popitem(last=False)
         return Subject(item.camera_id, str(item.path), take_id, light_id, station, stats)
 
     def add_reference(self, take_id: str, light_id: str | None, files: Sequence[QcFile],
