@@ -31,7 +31,9 @@ from capturerig_sim.opendmx_sim import OpenDmxSim
 from capturerig_sim.sacn_receiver import SacnReceiver
 from capturerig_sim.serial_lights_sim import SerialLightsSim
 
-STREAM_S = float(os.environ.get("CAPTURERIG_STREAM_S", "120"))
+# 30 s: Art-Net's sequence wraps five times, fifteen keep-alives, 1300 frames per output at 44 Hz; a longer soak
+# with CAPTURERIG_STREAM_S (the suite's other tests wait while this one streams).
+STREAM_S = float(os.environ.get("CAPTURERIG_STREAM_S", "30"))
 RATE_HZ = 44.0
 CHANGE_EVERY_S = 0.006  # new frames faster than the clocks send them: every sent frame must still be whole
 
