@@ -108,3 +108,27 @@ def test_a_held_pose_on_the_trigger_box_is_one_burst_bound_by_settle_and_exposur
     # Without a box it is shot take by take: every take downloads before the next light.
     take_by_take = estimate_plan(rig.config.model_copy(update={"trigger": None}), one_station, engine_overhead_s=0.0)
     assert take_by_take.hold_s_by_pose["p00"] > estimate.hold_s_by_pose["p00"] + 4 * body.card_write_ms / 1000
+
+
+@pytest.mark.parametrize(("plates", "first", "last"), [("before", "plate", "p00"), ("after", "p00", "plate")])
+def test_clean_plates_are_one_more_pose_shot_before_or_after_the_subject(plates: str, first: str, last: str) -> None:
+    rig = load_rig(default_rig_path())
+    plan = load_plan(default_plan_path(), rig).config.replace(plates=plates)
+    takes = expand_plan(rig.config, plan)
+    assert len(takes) == 16
+    assert (takes[0].pose.id, takes[-1].pose.id) == (first, last)
+    plate_takes = [t for t in takes if t.pose.id == "plate"]
+    assert {(t.station.id, t.lighting.state_id) for t in plate_takes} == {
+        (s, light) for s in ("s00", "s01") for light in ("l00", "l01", "l02", "l03")}
+    assert plate_takes[0].pose.operator_confirmed
+    assert "clear the rig" in plate_takes[0].pose.description
+    assert plate_takes[0].file_name("cam07", "jpg") == "cam07_plate_s00_l00.jpg"
+
+
+def test_a_subject_pose_named_plate_is_refused_with_the_reason(tmp_path: Path) -> None:
+    text = default_plan_path().read_text().replace("id: p00", "id: plate")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    rig = load_rig(default_rig_path())
+    with pytest.raises(Exception, match="pose id 'plate' is reserved for the clean plates"):
+        load_plan(path, rig)

@@ -28,6 +28,7 @@ from capturerig.config._load import (
     selected_cameras,
 )
 from capturerig.config._plan import (
+    PLATE_POSE_ID,
     Bracket,
     CalibrationCapture,
     Consistency,
@@ -35,6 +36,7 @@ from capturerig.config._plan import (
     LightingCondition,
     PlanConfig,
     PlanKind,
+    Plates,
     Pose,
     Settle,
     Station,
@@ -74,6 +76,7 @@ __all__ = [
     "DEFAULT_MAX_FLASHES_PER_S",
     "DMX_UNIVERSE_SIZE",
     "MAX_DMX_RATE_HZ",
+    "PLATE_POSE_ID",
     "AgentLinkSettings",
     "Bracket",
     "CalibrationCapture",
@@ -106,6 +109,7 @@ __all__ = [
     "PhotosensitivityOverride",
     "PlanConfig",
     "PlanKind",
+    "Plates",
     "Polarisation",
     "Pose",
     "QcSettings",

@@ -13,6 +13,7 @@ from capturerig.config._qc import QcSettings
 from capturerig.config._validation import PLAN_ID_PATTERN
 
 __all__ = [
+    "PLATE_POSE_ID",
     "Bracket",
     "CalibrationCapture",
     "Consistency",
@@ -20,6 +21,7 @@ __all__ = [
     "LightingCondition",
     "PlanConfig",
     "PlanKind",
+    "Plates",
     "Pose",
     "Settle",
     "Station",
@@ -34,6 +36,19 @@ class Consistency(StrEnum):
 
     TAKE = "take"
     POSE = "pose"
+
+
+PLATE_POSE_ID = "plate"
+"""The pose id of a plan's clean plates (the empty rig); reserved, so no subject pose may use it."""
+
+
+class Plates(StrEnum):
+    """When a plan shoots its clean plates (every camera, station, lighting state and bracket, the rig empty):
+    before the subject steps in, after the subject leaves, or not at all."""
+
+    BEFORE = "before"
+    AFTER = "after"
+    NONE = "none"
 
 
 class Pose(FrozenModel):
@@ -119,6 +134,8 @@ class PlanConfig(FrozenModel):
     subject: Subject = Field(default=Subject(), description="person or object; people get the flash limit")
     qc: QcSettings = Field(default=QcSettings(), description="per-image checks during the capture and what a "
                                                              "failed check does (ask, reshoot, report)")
+    plates: Plates = Field(default=Plates.NONE, description="clean plates of the empty rig (for masks): shot "
+                                                            "before the subject's poses, after them, or none")
 
     @model_validator(mode="before")
     @classmethod
@@ -157,3 +174,27 @@ class PlanConfig(FrozenModel):
         if self.kind == PlanKind.CAPTURE and self.calibration is not None:
             raise ValueError("'calibration' belongs only in a plan of kind calibration (add kind: calibration)")
         return self
+
+    @model_validator(mode="after")
+    def _plate_pose_reserved(self) -> PlanConfig:
+        if any(pose.id == PLATE_POSE_ID for pose in self.poses):
+            raise ValueError(f"pose id '{PLATE_POSE_ID}' is reserved for the clean plates (set plates: before or "
+                             "after to shoot them); rename the pose")
+        if self.kind == PlanKind.CALIBRATION and self.plates != Plates.NONE:
+            raise ValueError("a calibration plan shoots no clean plates (remove 'plates')")
+        return self
+
+    @property
+    def plate_pose(self) -> Pose:
+        """The pose the plates are shot in: confirmed by the technician once the rig is clear."""
+        return Pose(id=PLATE_POSE_ID, operator_confirmed=True,
+                    description="clean plate: clear the rig (nobody and nothing in it) before it is shot")
+
+    @property
+    def shooting_poses(self) -> tuple[Pose, ...]:
+        """The subject's poses with the plate pose before or after them, as ``plates`` says."""
+        if self.plates == Plates.BEFORE:
+            return (self.plate_pose, *self.poses)
+        if self.plates == Plates.AFTER:
+            return (*self.poses, self.plate_pose)
+        return self.poses

@@ -54,13 +54,14 @@ def expand_plan(rig: RigConfig, plan: PlanConfig) -> tuple[Take, ...]:
 
     Order: pose, then station (the turntable is the slowest device), then lighting, then bracket,
     so a person holds each pose once and the table turns once per station. Lighting generators (OLAT,
-    gradients) are expanded into their states first, each with a stable id (``olat-fx3``, ``grad-x``).
+    gradients) are expanded into their states first, each with a stable id (``olat-fx3``, ``grad-x``). The
+    clean plates (``plates: before|after``) are one more pose, ``plate``, first or last, shot like the others.
     """
     cameras = selected_cameras(rig, plan)
     bracketed = len(plan.brackets) > 1
     lighting_states = expand_lighting(rig, plan.lighting)
     takes: list[Take] = []
-    for pose in plan.poses:
+    for pose in plan.shooting_poses:
         for station in plan.stations:
             for lighting in lighting_states:
                 for bracket in plan.brackets:
