@@ -7,7 +7,8 @@ each file unique) in a temporary folder, then times, files per second:
   ``--rounds`` rounds alternating with the development-only rounds below, the median of each;
 * loop: ``capturerig.processing.develop_file`` (rawpy, sha256 check, 8-bit PNG + 16-bit TIFF written and
   renamed) called file after file in this process;
-* Dask, 1 and 2 local worker processes: the same task, one per file, through ``develop_session``'s path;
+* Dask, 1 and 2 local worker processes: the same task, one per file, through ``develop_session``'s path; the
+  loop, 1 worker and 2 workers interleaved for ``--rounds`` rounds, the median of each;
 * Dask, 1 worker, development only (``develop_linear``: the same LibRaw call, plus the DNG's vignetting gain):
   against plain rawpy, what a worker adds to the decode itself.
 
@@ -15,7 +16,7 @@ Every figure is one core per process: LibRaw's OpenMP runs one thread (OMP_NUM_T
 (distributed sets it so, one worker process per core), so "1 worker" and "the loop" do the same work on the
 same one core. Targets (issue 21): 1 worker >= 0.9x plain rawpy (development only) and >= 0.9x the loop (the
 whole task); 2 workers >= 1.7x 1 worker on a 2-core machine.
-Run: .venv/bin/python bench/develop.py [--files 16] [--megapixels 12] [--rounds 3]
+Run: .venv/bin/python bench/develop.py [--files 16] [--megapixels 12] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ["OMP_NUM_THREADS"] = "1"  # before LibRaw loads: one core per process, as a Dask worker runs it
 
@@ -35,6 +38,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _figures import record  # bench/ is not a package; bench/all.py collects these figures
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 ONE_WORKER_TARGET = 0.9
 TWO_WORKER_TARGET = 1.7
@@ -111,8 +117,6 @@ def development_only(files: list[tuple[Path, str]], rounds: int) -> tuple[float,
     compare the two under the same load)."""
     from statistics import median
 
-    from distributed import Client
-
     from capturerig.processing import MEMORY_RESOURCE, open_cluster
 
     def developing(client: Client) -> float:
@@ -137,31 +141,53 @@ def development_only(files: list[tuple[Path, str]], rounds: int) -> tuple[float,
         return median(plain), median(ours)
 
 
-def dask_run(files: list[tuple[Path, str]], out: Path, workers: int) -> float:
+def _whole_task(client: Client, files: list[tuple[Path, str]], out: Path) -> float:
     from distributed import wait
 
-    from capturerig.processing import MEMORY_RESOURCE, develop_file, open_cluster
+    from capturerig.processing import MEMORY_RESOURCE, develop_file
 
-    with open_cluster(workers=workers) as client:
-        client.run(_warm)  # workers up, LibRaw and our modules loaded, before the clock starts
-        started = time.perf_counter()
-        futures = []
-        for path, sha256 in files:
-            stem = out / "cam00" / path.stem
-            futures.append(client.submit(develop_file, str(path), sha256, "cam00", f"{stem}.png", f"{stem}.tif",
-                                         resources={MEMORY_RESOURCE: 1}, pure=False))
-        wait(futures)
-        for future in futures:
-            future.result()
-        return len(files) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    futures = []
+    for path, sha256 in files:
+        stem = out / "cam00" / path.stem
+        futures.append(client.submit(develop_file, str(path), sha256, "cam00", f"{stem}.png", f"{stem}.tif",
+                                     resources={MEMORY_RESOURCE: 1}, pure=False))
+    wait(futures)
+    for future in futures:
+        future.result()
+    return len(files) / (time.perf_counter() - started)
+
+
+def whole_tasks(files: list[tuple[Path, str]], root: Path, rounds: int) -> tuple[float, float, float]:
+    """The whole task (develop_file) in a loop here, on 1 worker and on 2 workers, files/s each: the three
+    interleaved for ``rounds`` rounds (order rotated each round), the median of each. Both clusters stay up
+    (an idle worker costs nothing measurable); each is warmed before the first round."""
+    from statistics import median
+
+    from capturerig.processing import open_cluster
+
+    with open_cluster(workers=1) as one_client, open_cluster(workers=2) as two_client:
+        for client in (one_client, two_client):
+            client.run(_warm)  # workers up, LibRaw and our modules loaded, before the clock starts
+        runs: dict[str, Callable[[], float]] = {
+            "loop": lambda: loop(files, root / "loop"),
+            "dask1": lambda: _whole_task(one_client, files, root / "dask1"),
+            "dask2": lambda: _whole_task(two_client, files, root / "dask2"),
+        }
+        figures: dict[str, list[float]] = {name: [] for name in runs}
+        names = list(runs)
+        for round_ in range(rounds):
+            for name in names[round_ % 3:] + names[:round_ % 3]:
+                figures[name].append(runs[name]())
+        return median(figures["loop"]), median(figures["dask1"]), median(figures["dask2"])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--megapixels", type=float, default=12.0)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of plain rawpy and "
-                        "development only (the median of each is reported)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of each comparison (the "
+                        "median of each figure is reported)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -173,9 +199,7 @@ def main() -> int:
         print(f"{len(files)} DNGs of {args.megapixels:g} MP ({size_mb:.0f} MB) made in "
               f"{time.perf_counter() - started:.1f} s")
         bound, developing = development_only(files, args.rounds)
-        looped = loop(files, root / "loop")
-        one = dask_run(files, root / "dask1", 1)
-        two = dask_run(files, root / "dask2", 2)
+        looped, one, two = whole_tasks(files, root, args.rounds)
         identical = all((root / "loop" / "cam00" / name).read_bytes() == (root / run / "cam00" / name).read_bytes()
                         for run in ("dask1", "dask2") for name in os.listdir(root / "loop" / "cam00"))
     print(f"plain rawpy (develop only, nothing written): {bound:6.2f} files/s  (the bound)")

@@ -7,7 +7,7 @@ own lens vignetting correction (OpcodeList3 FixVignetteRadial, which LibRaw leav
 bins each 2x2 Bayer block (no demosaic): the fast path for previews and checks.
 """
 
-from capturerig.develop._images import linear_bgr16, neutral_srgb8, preview_bgr8
+from capturerig.develop._images import linear_bgr16, linear_rgb16, neutral_srgb8, preview_bgr8
 from capturerig.develop._linear import (
     RAW_SUFFIXES,
     Developed,
@@ -18,4 +18,4 @@ from capturerig.develop._linear import (
 )
 
 __all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "check_raw", "develop_linear", "is_raw", "linear_bgr16",
-           "neutral_srgb8", "preview_bgr8"]
+           "linear_rgb16", "neutral_srgb8", "preview_bgr8"]

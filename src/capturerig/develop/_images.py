@@ -7,15 +7,32 @@ import numpy.typing as npt
 
 from capturerig.develop._linear import Developed
 
-__all__ = ["linear_bgr16", "neutral_srgb8", "preview_bgr8"]
+__all__ = ["linear_bgr16", "linear_rgb16", "neutral_srgb8", "preview_bgr8"]
 
 _PREVIEW_GAMMA = 1 / 2.2
+# Whole-frame conversions go a band of rows at a time: a 45 MP frame's float temporaries would be ~540 MB each,
+# every one freshly mapped and faulted in by the kernel (and two workers fault at once); a band's stay in cache.
+_BAND_ROWS = 64
+
+
+def _bands(height: int) -> list[slice]:
+    return [slice(top, min(top + _BAND_ROWS, height)) for top in range(0, height, _BAND_ROWS)]
+
+
+def linear_rgb16(rgb: npt.NDArray[np.float32], reverse: bool = False) -> npt.NDArray[np.uint16]:
+    """``rgb`` (linear 0..1) as 0..65535, clipped, rounded to the nearest code; ``reverse`` gives BGR."""
+    out = np.empty(rgb.shape, dtype=np.uint16)
+    for rows in _bands(rgb.shape[0]):
+        band = rgb[rows, :, ::-1] if reverse else rgb[rows]
+        scaled = np.clip(band, 0.0, 1.0) * np.float32(65535.0)
+        np.rint(scaled, out=scaled)
+        out[rows] = scaled
+    return out
 
 
 def linear_bgr16(developed: Developed) -> npt.NDArray[np.uint16]:
     """Camera-native linear values, 0..65535 for black..white level, BGR: what the colour fit samples."""
-    scaled = np.rint(np.clip(developed.rgb[..., ::-1], 0.0, 1.0) * np.float32(65535.0))
-    return np.ascontiguousarray(scaled.astype(np.uint16))
+    return linear_rgb16(developed.rgb, reverse=True)
 
 
 def preview_bgr8(developed: Developed) -> npt.NDArray[np.uint8]:
@@ -42,6 +59,10 @@ def neutral_srgb8(developed: Developed) -> npt.NDArray[np.uint8]:
     sRGB's primaries, clipped at the white level, the sRGB curve (through a 16-bit table: exact to the 8-bit
     code but for values within 1/65535 of a code's edge). A faithful exposure, not calibrated colour."""
     gains = (np.float32(65535.0) / developed.as_shot_neutral.astype(np.float32))[::-1]
-    balanced = developed.rgb[..., ::-1] * gains
-    np.clip(balanced, 0.0, 65535.0, out=balanced)
-    return np.ascontiguousarray(_SRGB_16_TO_8[np.rint(balanced).astype(np.uint16)])
+    out = np.empty(developed.rgb.shape, dtype=np.uint8)
+    for rows in _bands(developed.rgb.shape[0]):
+        balanced = developed.rgb[rows, :, ::-1] * gains
+        np.clip(balanced, 0.0, 65535.0, out=balanced)
+        np.rint(balanced, out=balanced)
+        out[rows] = _SRGB_16_TO_8[balanced.astype(np.uint16)]
+    return out

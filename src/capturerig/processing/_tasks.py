@@ -26,7 +26,7 @@ import tifffile
 from distributed import get_worker
 
 from capturerig.calibration.colour import ColourCalibration, load_colour
-from capturerig.develop import develop_linear, linear_bgr16, neutral_srgb8
+from capturerig.develop import develop_linear, linear_bgr16, linear_rgb16, neutral_srgb8
 from capturerig.files import fsync_file
 
 __all__ = ["HOST_RESOURCE_PREFIX", "DevelopedFile", "develop_file", "develop_near", "worker_hosts"]
@@ -139,10 +139,10 @@ def develop_near(session_copy: str, expected_sha256: str, camera_id: str, out_pn
 def _develop_bytes(data: bytes, name: str, camera_id: str, out_png: str, out_tiff: str | None,
                    colour_json: str | None) -> dict[str, str]:
     developed = develop_linear(data, name=name)
-    linear16 = linear_bgr16(developed)
     outputs: dict[str, str] = {}
     if colour_json:
         calibration = _calibration(colour_json, os.stat(colour_json).st_mtime_ns)
+        linear16 = linear_bgr16(developed)
         srgb8 = calibration.correct(camera_id, linear16, bits=8)
         linear_rgb = np.clip(calibration.to_linear(camera_id, linear16), 0.0, 1.0) if out_tiff else None
     else:  # no calibration: the camera's own neutral as white balance (capturerig.develop.neutral_srgb8)
@@ -152,6 +152,5 @@ def _develop_bytes(data: bytes, name: str, camera_id: str, out_png: str, out_tif
     outputs[out_png] = _write_atomically(Path(out_png), _png(srgb8))
     if out_tiff and linear_rgb is not None:
         Path(out_tiff).parent.mkdir(parents=True, exist_ok=True)
-        rgb16 = np.rint(np.clip(linear_rgb, 0.0, 1.0) * 65535.0).astype(np.uint16)
-        outputs[out_tiff] = _write_atomically(Path(out_tiff), _tiff(rgb16))
+        outputs[out_tiff] = _write_atomically(Path(out_tiff), _tiff(linear_rgb16(linear_rgb)))
     return outputs
