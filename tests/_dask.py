@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from capturerig.processing import WORKER_ENVIRONMENT
+
 DASK = str(Path(sys.executable).with_name("dask"))
 
 
@@ -30,11 +32,12 @@ class StudioCluster:
                                                    "--no-dashboard"])
         self.workers = [self._start(f"worker{k}", [
             DASK, "worker", self.address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
-            "--resources", "memory_mb=2000", "--no-dashboard"]) for k in range(2)]
+            "--resources", "memory_mb=2000", "--no-dashboard"], WORKER_ENVIRONMENT) for k in range(2)]
 
-    def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("wb")
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         from distributed import Client

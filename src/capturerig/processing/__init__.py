@@ -8,12 +8,12 @@ and renames, so a task retried after a worker died is harmless; each asks for a 
 to its frame, so large frames never overrun a worker.
 """
 
-from capturerig.processing._cluster import MEMORY_RESOURCE, ProcessingError, open_cluster
+from capturerig.processing._cluster import MEMORY_RESOURCE, WORKER_ENVIRONMENT, ProcessingError, open_cluster
 from capturerig.processing._develop import DevelopReport, develop_session, raw_files
 from capturerig.processing._tasks import develop_file
 
-__all__ = ["MEMORY_RESOURCE", "DevelopReport", "ProcessingError", "develop_file", "develop_session",
-           "open_cluster", "raw_files"]
+__all__ = ["MEMORY_RESOURCE", "WORKER_ENVIRONMENT", "DevelopReport", "ProcessingError", "develop_file",
+           "develop_session", "open_cluster", "raw_files"]
 
 # Placement near the file (a capture host's kept copy, read by a worker on that host).
 from capturerig.processing._develop import HeldCopy, held_copies, host_workers
