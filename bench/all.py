@@ -51,10 +51,11 @@ BENCHES = (
     Bench("colour", (), ()),
     Bench("colour", ("--raw",), ("--raw",)),  # RAW beside JPEG q92: the same script, its RAW case
     Bench("package", ("--gigabytes", "2"), ("--gigabytes", "0.5", "--runs", "1")),
-    Bench("develop", ("--files", "16", "--megapixels", "12"), ("--files", "6", "--megapixels", "6")),
+    Bench("develop", ("--files", "8", "--megapixels", "12"), ("--files", "4", "--megapixels", "6", "--rounds", "3")),
     Bench("web", (), ()),
     Bench("qc", (), ("--takes", "24", "--per-kind", "2")),
     Bench("masks", (), ("--cameras", "8")),
+    Bench("provenance", (), ("--repeat", "2")),
     Bench("faultproxy", (), ("--pings", "1000", "--megabytes", "64")),
     Bench("agents", (), ("--quick",)),
 )

@@ -15,8 +15,14 @@ NAMED = re.compile(r"`((?:src|simulators|tests|bench|docs)/[\w./-]+?)(?::([\w.]+
 
 
 def _defined_names(path: Path) -> set[str]:
-    """Every function, class and method a module defines, as ``name`` and ``Class.name``."""
+    """Every function, class and method a module defines, as ``name`` and ``Class.name``, and its module-level
+    constants (``NAME = ...``)."""
     names: set[str] = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for statement in tree.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else (
+            [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+        names.update(target.id for target in targets if isinstance(target, ast.Name))
 
     def walk(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
@@ -25,7 +31,7 @@ def _defined_names(path: Path) -> set[str]:
                 if isinstance(child, ast.ClassDef):
                     walk(child, f"{prefix}{child.name}.")
 
-    walk(ast.parse(path.read_text(encoding="utf-8")), "")
+    walk(tree, "")
     return names
 
 

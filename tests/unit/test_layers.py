@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "capturerig"
 ROOT = "capturerig"  # the top-level package's own modules: __init__, __main__, _api
 # Highest first; a layer may import its own and any lower layer.
 LAYERS = [{"cli", "web", "agent", "_api", "__init__", "__main__"}, {"engine", "processing"},
-          {"plan", "lighting", "calibration", "packaging", "subjects", "develop", "qc", "masks"}, {"devices"},
+          {"plan", "lighting", "calibration", "packaging", "subjects", "develop", "qc", "masks",
+           "provenance"}, {"devices"},
           {"config", "files"}]
 # Packages that must not import another even where the layers would allow it (plans are pure data).
 FORBIDDEN = {"plan": {"devices"}, "lighting": {"devices"}}

@@ -36,6 +36,7 @@ from capturerig.cli._output import (
 from capturerig.cli._output import fail as _fail
 from capturerig.cli._package import package, print_package, verify
 from capturerig.cli._progress import SessionProgress
+from capturerig.cli._provenance import provenance_app
 from capturerig.cli._qc import qc
 from capturerig.cli._serve import serve as serve_command
 from capturerig.cli._serve import serve_demo
@@ -67,6 +68,7 @@ app.add_typer(subjects_app, name="subjects")
 app.command("purge")(purge)
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(colour_app, name="colour")
+app.add_typer(provenance_app, name="provenance")
 devices_app.command("check")(devices_check)
 app.command("serve")(serve_command)
 app.command("agent")(agent_command)
