@@ -74,6 +74,7 @@ class ExposureRecord:
     # the light that counts is the light in this window (see VirtualStudio.exposure_light).
     exposure_start: float = 0.0
     exposure_end: float = 0.0
+    take_id: str | None = None  # the take the engine armed it for (ExposureLabels), when it said
 
 
 StudioRole = Literal["local", "publisher", "mirror"]  # see capturerig_sim.studio_bus

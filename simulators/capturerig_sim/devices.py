@@ -256,6 +256,11 @@ class SimCamera(_SimDevice):
             settings = dict(self._state.settings)
         self._studio.arm(self.id, settings, self._bytes_needed(), exposures, self._timing(settings))
 
+    def label_exposures(self, session_id: str, takes: Sequence[tuple[str, int]]) -> None:
+        """The next arm's exposures, in order, are for these (take id, attempt): the studio records each
+        exposure's take (and its technician clears the rig for the clean plates)."""
+        self._studio.label_exposures(self.id, [take_id for take_id, _ in takes])
+
     def trigger_capture(self, timeout_s: float) -> None:
         """Expose now by software (armed or not); a full card raises DeviceError here."""
         self.prepare_trigger(timeout_s)()

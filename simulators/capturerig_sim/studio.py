@@ -5,6 +5,10 @@ its motion), the cameras' cards, settings and armed state, the exposures the tri
 a test asked for; and what stands on the stage: the subject (or not) and planar props such as a calibration
 board, which a simulated operator may move before each exposure. Drivers change it; the renderer reads it;
 tests inspect it.
+
+The studio's technician does what the engine's pose prompt asks of a real one: the cameras learn which take
+each exposure is for (the ``ExposureLabels`` capability), and before the first exposure of the clean plates
+(pose ``plate``) the subject steps out of the rig, and back in before the next exposure of a subject pose.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from capturerig.config import DMX_UNIVERSE_SIZE, ChannelRole, RigConfig
+from capturerig.config import DMX_UNIVERSE_SIZE, PLATE_POSE_ID, ChannelRole, RigConfig
 from capturerig.lighting import UniverseKey, decode_fixture
 from capturerig_sim._faults import FAULT_KINDS, FaultInjector, FaultKind
 from capturerig_sim._props import PlanarProp
@@ -124,6 +128,8 @@ class VirtualStudio:
         self._seq = itertools.count()
         self._props: tuple[PlanarProp, ...] = ()
         self._subject_present = True
+        self._cleared_for_plates = False  # the technician took the subject out for the plates (and brings it back)
+        self._labels: dict[str, deque[str]] = {}  # camera -> the take ids of its next exposures, oldest first
         self._room_light = 0.0
         self._operator: StudioOperator | None = None
         self.publisher: StudioPublisher | None = None  # set on the controller of a multihost rig (studio_bus)
@@ -362,6 +368,7 @@ class VirtualStudio:
     def subject_present(self, present: bool) -> None:
         with self._lock:
             self._subject_present = bool(present)
+            self._cleared_for_plates = False  # the stage set by hand: the technician brings nothing back
         self._publish_scene()
 
     @property
@@ -424,6 +431,23 @@ class VirtualStudio:
             if exposures == 1:
                 self._pending.pop(camera_id, None)
 
+    def label_exposures(self, camera_id: str, take_ids: Iterable[str]) -> None:
+        """The next exposures of ``camera_id`` (its next arm's, in order) are for these takes (the engine says
+        so through the cameras' ``ExposureLabels``); each exposure records its take, and those of the clean
+        plates have the rig cleared first (see the module's docstring)."""
+        with self._lock:
+            self._labels[camera_id] = deque(take_ids)
+
+    def _stage_for(self, take_ids: Iterable[str]) -> None:
+        """The technician answers the pose prompt before these exposures: the rig cleared for the clean plates,
+        the subject brought back for a subject pose (only a subject it took out: a calibration stage stays)."""
+        poses = {take_id.split("/", 1)[0] for take_id in take_ids}
+        if PLATE_POSE_ID in poses:
+            if self._subject_present:
+                self._subject_present, self._cleared_for_plates = False, True
+        elif poses and self._cleared_for_plates:
+            self._subject_present, self._cleared_for_plates = True, False
+
     def disarm(self, camera_id: str) -> None:
         """``camera_id`` no longer exposes on a trigger (closing a camera does this); a download waiting for its
         exposure stops waiting."""
@@ -462,6 +486,9 @@ class VirtualStudio:
         """
         wanted = list(dict.fromkeys(camera_ids))
         with self._lock:
+            labels = {camera_id: self._labels[camera_id].popleft() for camera_id in wanted
+                      if camera_id in self._armed and self._labels.get(camera_id)}
+            self._stage_for(labels.values())
             if self._operator is not None:
                 self._operator.before_fire(self, [camera_id for camera_id in wanted if camera_id in self._armed])
             fired_at, fired_monotonic = time.time(), time.monotonic()
@@ -485,7 +512,8 @@ class VirtualStudio:
                     self._last_exposure[camera_id] = start
                 record = ExposureRecord(next(self._seq), camera_id, fired_at, fired_monotonic, frames, angle,
                                         armed.settings, error, self._props, self._subject_present,
-                                        self._room_light, start, start + self.wall_seconds(timing.shutter_s))
+                                        self._room_light, start, start + self.wall_seconds(timing.shutter_s),
+                                        labels.get(camera_id))
                 queue.append(record)
                 self._log.append(record)
                 exposed.append(camera_id)

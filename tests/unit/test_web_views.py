@@ -202,7 +202,9 @@ def test_after_a_pause_the_pose_announced_again_shows_hold_before_the_next_expos
     page.receive(views.apply(_m("StateChanged", 9.0, state="running", reason="resumed")))
     assert page.run["hold"]["state"] == "relax"  # not yet: the engine announces the pose (and asks) first
     page.receive(views.apply(_m("PoseConfirmRequest", 9.1, pose_id="p00", description="A-pose")))
-    assert page.run["awaiting_pose"] == {"pose_id": "p00", "description": "A-pose"}
+    # A request without prompt fields (a recorded stream from before the clean plates) is a plain pose.
+    assert page.run["awaiting_pose"] == {"pose_id": "p00", "description": "A-pose", "kind": "pose", "title": "",
+                                         "question": ""}
     page.receive(views.apply(_m("PoseConfirmAnswered", 9.5, pose_id="p00", confirmed=True)))
     page.receive(views.apply(_m("PoseStarted", 9.6, pose_id="p00", description="A-pose")))
     assert page.run["hold"] == {"state": "hold", "pose_id": "p00", "since": 9.6, "expected_s": 3.5,

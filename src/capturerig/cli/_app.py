@@ -45,10 +45,27 @@ from capturerig.cli._studio_folder import write_studio_file
 from capturerig.cli._subjects import RegistryOption, enrol_demo, purge, subjects_app
 from capturerig.cli._trigger import trigger_app
 from capturerig.cli._turntable import turntable_app
-from capturerig.config import LoadedPlan, LoadedRig, PlanConfig, Pose, RigConfig, default_plan_path, default_rig_path
+from capturerig.config import (
+    PLATE_POSE_ID,
+    LoadedPlan,
+    LoadedRig,
+    PlanConfig,
+    Pose,
+    RigConfig,
+    default_plan_path,
+    default_rig_path,
+)
 from capturerig.devices import DeviceError, DriverContext, available_drivers, create_camera
 from capturerig.devices.remote import check_hosts
-from capturerig.engine import JournalError, RunResult, RunState, Session, capturerig_version
+from capturerig.engine import (
+    JournalError,
+    PromptKind,
+    RunResult,
+    RunState,
+    Session,
+    capturerig_version,
+    pose_prompt,
+)
 from capturerig.plan import estimate_plan, expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE, DEMO_PURPOSE, RegistryError
 
@@ -121,12 +138,25 @@ def _require_terminal_for_poses(yes: bool, rig: RigConfig, plan: PlanConfig, ver
                          else f"poses {', '.join(poses)} need the operator's confirmation")
 
 
+def confirm_prompt_text(pose: Pose, previous_pose_id: str | None) -> str:
+    """The terminal's question before ``pose`` (Enter answers yes): the clean plates ask for the rig cleared."""
+    prompt = pose_prompt(pose, previous_pose_id)
+    if prompt.kind is PromptKind.PLATE:
+        return ("Clear the rig for the clean plates: nobody and nothing in it (the subject, props, stands, yourself), "
+                "lights and cameras as they are; then press Enter to shoot the empty rig")
+    return prompt.question
+
+
 def _run(session: Session, confirm: bool) -> RunResult:
+    asked: list[str] = []  # the poses asked so far: the first subject pose after the plates asks for it back
+
     def confirm_pose(pose: Pose) -> bool:
         if not confirm:
             return True
+        text = confirm_prompt_text(pose, asked[-1] if asked else None)
+        asked.append(pose.id)
         try:
-            return typer.confirm(f"Is the subject holding pose {pose.id} ({pose.description})?", default=True)
+            return typer.confirm(text, default=True)
         except typer.Abort:  # end of input or Ctrl-C at the prompt: no, abort the session (lights safe)
             return False
 
@@ -248,8 +278,9 @@ def plan_estimate(rig: Annotated[Path, typer.Argument()], plan: Annotated[Path, 
     table.add_column("estimate", justify="right")
     table.add_row("takes", str(estimate.takes))
     table.add_row("images", str(estimate.images))
-    for pose_id, seconds in estimate.hold_s_by_pose.items():
-        table.add_row(f"hold time, pose {pose_id}", f"{seconds:.1f} s")
+    for pose_id, seconds in estimate.hold_s_by_pose.items():  # nobody holds the plates: the empty rig's time
+        table.add_row("clean plates (the empty rig)" if pose_id == PLATE_POSE_ID else f"hold time, pose {pose_id}",
+                      f"{seconds:.1f} s")
     table.add_row("session time", f"{estimate.session_s:.1f} s")
     table.add_row("disk space", f"{estimate.disk_bytes / 1e6:.1f} MB")
     console.print(table)

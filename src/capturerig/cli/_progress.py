@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from capturerig.config import PLATE_POSE_ID
 from capturerig.engine import (
     Event,
     PoseStarted,
@@ -48,6 +49,10 @@ class SessionProgress:
         elif isinstance(event, StateChanged):
             self.console.print(f"session: [bold]{event.state.value}[/bold]" + (f" ({event.reason})" if event.reason
                                                                                else ""))
+        elif isinstance(event, PoseStarted) and event.pose_id == PLATE_POSE_ID:
+            # Its own line (with --yes nobody was asked): what is shot now must be the empty rig.
+            self.console.print("[bold]clean plates[/bold]: shooting the empty rig (it must be clear: nobody and "
+                               "nothing in it) at every station, light and bracket")
         elif isinstance(event, PoseStarted):
             self.console.print(f"pose {event.pose_id}: {event.description}")
         elif isinstance(event, TakeStarted):

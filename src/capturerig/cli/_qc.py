@@ -25,6 +25,7 @@ def qc(
 ) -> None:
     """Check every verified image of a session: sharpness, exposure, stale files, light, black frames, a moved
     view. Exit 0 when all are ok or warn, 1 with any fail."""
+    from capturerig.config import PLATE_POSE_ID
     from capturerig.engine import JournalError, Session
     from capturerig.plan import expand_plan
     from capturerig.qc import QcError, QcFile, QcRunner, Verdict
@@ -57,7 +58,8 @@ def qc(
             take = takes.get(take_id)
             light = take.lighting.state_id if take else None  # a take the plan no longer has: history only
             station = take.station.id if take else None
-            results.append(runner.check_take(take_id, light, take_files, station=station))
+            plate = take is not None and take.pose.id == PLATE_POSE_ID  # the empty rig: the plates' own baseline
+            results.append(runner.check_take(take_id, light, take_files, station=station, plate=plate))
     except QcError as exc:
         raise fail(escape(str(exc)), FAILED) from exc
     elapsed = time.monotonic() - started

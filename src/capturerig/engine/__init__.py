@@ -35,6 +35,7 @@ from capturerig.engine._journal import (
     TakeStatus,
 )
 from capturerig.engine._package import IncompleteSession, package_session
+from capturerig.engine._pose_prompt import PosePrompt, PromptKind, pose_prompt
 from capturerig.engine._preflight import PreflightFailed, run_preflight
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._runner import RunResult
@@ -75,9 +76,11 @@ __all__ = [
     "JournalError",
     "LightsApplied",
     "PhotosensitivityOverrideUsed",
+    "PosePrompt",
     "PoseStarted",
     "PreflightFailed",
     "PreflightResult",
+    "PromptKind",
     "QcAction",
     "ReshootRequested",
     "RigDevices",
@@ -105,6 +108,7 @@ __all__ = [
     "missing_regions",
     "package_session",
     "percentile",
+    "pose_prompt",
     "preflight_verdict",
     "region_shares",
     "rig_sync_path",

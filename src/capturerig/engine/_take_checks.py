@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from capturerig.config import QcSettings
+from capturerig.config import PLATE_POSE_ID, QcSettings
 from capturerig.engine._events import Event, FileStored, QcAction, SessionMessage, TakeChecked
 from capturerig.engine._journal import Journal, TakeStatus
 from capturerig.plan import Take
@@ -276,4 +276,4 @@ class TakeChecks:
 
 def _request(op: str, take: Take, files: Sequence[QcFile]) -> dict[str, Any]:
     return {"op": op, "take": take.id, "light": take.lighting.state_id, "station": take.station.id,
-            "files": [[str(f.path), f.camera_id, f.format] for f in files]}
+            "plate": take.pose.id == PLATE_POSE_ID, "files": [[str(f.path), f.camera_id, f.format] for f in files]}

@@ -59,6 +59,7 @@ class Subject:
     light_id: str | None
     station: str | None
     stats: ImageStats
+    plate: bool = False  # a clean plate (the empty rig): judged against the camera's plates only
 
 
 def _graded(value: float, warn: float, fail: float, above: bool = True) -> Verdict:
@@ -94,7 +95,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def check_stale(image: Subject, history: CameraHistory, limits: QcThresholds) -> CheckResult:
     """The camera handed over a file it had delivered before, or the same picture under another light/station
-    (a second exposure of the same scene is near-identical by nature and is not compared)."""
+    (a second exposure of the same scene is near-identical by nature and is not compared; so is a clean plate
+    at another station under the same light: the empty rig may look the same whichever way the table turned)."""
     stats = image.stats
     earlier = history.delivered(stats.sha256)
     if earlier is not None:
@@ -102,7 +104,7 @@ def check_stale(image: Subject, history: CameraHistory, limits: QcThresholds) ->
                            f"to {earlier}): it did not expose -- check its trigger cable and reshoot",
                            {"identical_to": earlier})
     for seen in reversed(list(history)):
-        if seen.light_id == image.light_id and seen.station == image.station:
+        if seen.light_id == image.light_id and (seen.station == image.station or image.plate):
             continue
         bits = (seen.stats.phash ^ stats.phash).bit_count()
         if bits > limits.near_identical_bits:

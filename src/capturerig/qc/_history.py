@@ -24,11 +24,15 @@ class Seen:
 
 class CameraHistory:
     """A camera's (one format's) earlier images, newest last, at most ``size`` of them; every SHA-256 it ever
-    delivered is kept (a 64-character string per file: cheap, and a stale file may be an old one)."""
+    delivered is kept (a 64-character string per file: cheap, and a stale file may be an old one).
 
-    def __init__(self, size: int) -> None:
+    ``hashes`` shares that memory between histories of one camera (its subject images and its clean plates are
+    two baselines, but a file handed over again is stale whichever scene it first showed).
+    """
+
+    def __init__(self, size: int, hashes: dict[str, str] | None = None) -> None:
         self._seen: deque[Seen] = deque(maxlen=size)
-        self._hashes: dict[str, str] = {}  # sha256 -> the first path that had it
+        self._hashes: dict[str, str] = {} if hashes is None else hashes  # sha256 -> the first path that had it
 
     def add(self, seen: Seen) -> None:
         """Remember ``seen`` (the oldest image drops out past the size)."""

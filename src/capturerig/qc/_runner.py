@@ -107,19 +107,24 @@ class QcRunner:
         self.camera_ids = frozenset(camera_ids)
         self._masks = dict(masks or {})
         self._lock = threading.Lock()
-        self._histories: dict[tuple[str, str], CameraHistory] = {}
+        # Per (camera, format, plate): a clean plate shows the empty rig, so it has its own baseline and
+        # neither softens nor darkens the subject's (nor is judged against it); the delivered hashes are shared.
+        self._histories: dict[tuple[str, str, bool], CameraHistory] = {}
+        self._hashes: dict[tuple[str, str], dict[str, str]] = {}
         # Identical bytes measure identically: a camera handing over the same file again (stale, or a test
         # card) costs a hash, not a decode. By (camera, sha256): the subject region is per camera.
         self._measured: OrderedDict[tuple[str, str], ImageStats] = OrderedDict()
 
-    def _history(self, camera_id: str, file_format: str) -> CameraHistory:
-        key = (camera_id, file_format)
+    def _history(self, camera_id: str, file_format: str, plate: bool) -> CameraHistory:
+        key = (camera_id, file_format, plate)
         history = self._histories.get(key)
         if history is None:
-            history = self._histories[key] = CameraHistory(self.settings.thresholds.history)
+            hashes = self._hashes.setdefault((camera_id, file_format), {})
+            history = self._histories[key] = CameraHistory(self.settings.thresholds.history, hashes)
         return history
 
-    def _measure(self, take_id: str, light_id: str | None, station: str | None, item: QcFile) -> Subject:
+    def _measure(self, take_id: str, light_id: str | None, station: str | None, item: QcFile,
+                 plate: bool) -> Subject:
         if item.camera_id not in self.camera_ids:
             raise QcError(f"{item.path}: camera '{item.camera_id}' is not one of the rig's cameras")
         try:
@@ -135,20 +140,25 @@ class QcRunner:
                 self._measured[key] = stats
                 while len(self._measured) > _MEASURED_KEPT:
                     self._measured.popitem(last=False)
-        return Subject(item.camera_id, str(item.path), take_id, light_id, station, stats)
+        return Subject(item.camera_id, str(item.path), take_id, light_id, station, stats, plate)
 
     def add_reference(self, take_id: str, light_id: str | None, files: Sequence[QcFile],
-                      station: str | None = None) -> None:
-        """Remember ``files`` as good images of their cameras (calibration captures, a take judged by eye)."""
-        subjects = [(item, self._measure(take_id, light_id, station, item)) for item in files]
+                      station: str | None = None, plate: bool = False) -> None:
+        """Remember ``files`` as good images of their cameras (calibration captures, a take judged by eye);
+        ``plate``: clean plates of the empty rig (a baseline of their own)."""
+        subjects = [(item, self._measure(take_id, light_id, station, item, plate)) for item in files]
         with self._lock:
             for item, subject in subjects:
-                self._history(item.camera_id, item.format).add(
+                self._history(item.camera_id, item.format, plate).add(
                     Seen(subject.path, take_id, light_id, station, subject.stats))
 
     def check_take(self, take_id: str, light_id: str | None, files: Sequence[QcFile],
-                   station: str | None = None) -> TakeQc:
+                   station: str | None = None, plate: bool = False) -> TakeQc:
         """Check a take's files against each camera's history and each other, then remember the good ones.
+
+        ``plate``: the take is a clean plate (the empty rig, no subject): its sharpness, exposure, light and
+        view are judged against the camera's earlier plates only, and it joins only their baseline; a file the
+        camera delivered before (in either) is stale all the same.
 
         Raises
         ------
@@ -158,20 +168,21 @@ class QcRunner:
         measured: list[tuple[QcFile, Subject, float]] = []
         for item in files:
             started = time.process_time()  # CPU time of this thread: the cost on one core, whatever else runs
-            subject = self._measure(take_id, light_id, station, item)
+            subject = self._measure(take_id, light_id, station, item, plate)
             measured.append((item, subject, time.process_time() - started))
         limits = self.settings.thresholds
         results: list[FileQc] = []
         with self._lock:
             kept: list[tuple[QcFile, Subject, Verdict]] = []
             for file_format in sorted({item.format for item in files}):
-                group = [(s, self._history(i.camera_id, i.format)) for i, s, _ in measured if i.format == file_format]
+                group = [(s, self._history(i.camera_id, i.format, plate)) for i, s, _ in measured
+                         if i.format == file_format]
                 ratio = take_level(group)
                 for item, subject, seconds in measured:
                     if item.format != file_format:
                         continue
                     started = time.process_time()
-                    history = self._history(item.camera_id, item.format)
+                    history = self._history(item.camera_id, item.format, plate)
                     others = [s for s, _ in group if s.camera_id != item.camera_id]
                     checks = (check_black(subject, limits), check_stale(subject, history, limits),
                               check_sharpness(subject, history, limits),
@@ -182,7 +193,7 @@ class QcRunner:
                     results.append(FileQc(str(item.path), item.camera_id, item.format, verdict, checks,
                                           seconds + time.process_time() - started, subject.stats.to_json()))
             for item, subject, verdict in kept:  # after the whole take: no file is its own baseline
-                history = self._history(item.camera_id, item.format)
+                history = self._history(item.camera_id, item.format, plate)
                 if verdict is not Verdict.OK:  # a doubtful image stays out of the baselines; its bytes are known
                     history.note_hash(subject.stats.sha256, subject.path)
                 else:

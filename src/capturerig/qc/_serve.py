@@ -9,7 +9,8 @@ runs at the lowest CPU priority and stops when its stdin closes (the controller 
 Protocol, one JSON object per line:
 
 - first line in: ``{"cameras": [...], "settings": {...}}`` (the plan's ``qc`` section), answered ``{"ok": true}``;
-- ``{"op": "check", "take": ID, "light": ID|null, "station": ID|null, "files": [[path, camera, format], ...]}``
+- ``{"op": "check", "take": ID, "light": ID|null, "station": ID|null, "plate": bool (optional, default false),
+  "files": [[path, camera, format], ...]}``
   -> ``{"ok": true, "result": TakeQc.to_json()}``, or ``{"ok": false, "error": "..."}`` (a file it cannot read);
 - ``{"op": "reference", ...the same fields}`` -> ``{"ok": true}`` (a camera's history, not judged).
 """
@@ -40,9 +41,11 @@ def _answer(request: dict[str, Any], runner: QcRunner) -> dict[str, Any]:
     files = _files(request)
     try:
         if request.get("op") == "reference":
-            runner.add_reference(request["take"], request.get("light"), files, station=request.get("station"))
+            runner.add_reference(request["take"], request.get("light"), files, station=request.get("station"),
+                                 plate=bool(request.get("plate", False)))
             return {"ok": True}
-        result = runner.check_take(request["take"], request.get("light"), files, station=request.get("station"))
+        result = runner.check_take(request["take"], request.get("light"), files, station=request.get("station"),
+                                   plate=bool(request.get("plate", False)))
     except QcError as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True, "result": result.to_json()}

@@ -79,11 +79,16 @@ class RunStarted(PanelMessage):
 
 @dataclass(frozen=True, kw_only=True)
 class PoseConfirmRequest(PanelMessage):
-    """The run waits for the operator to confirm the subject holds ``pose_id``."""
+    """The run waits for the operator to confirm the subject holds ``pose_id`` -- or, for the clean plates
+    (``prompt_kind`` ``plate``), that the rig is clear; ``subject_back``: the subject back in after the plates.
+    ``title`` and ``question`` are the words to show (``capturerig.engine.pose_prompt``)."""
 
     session: str
     pose_id: str
     description: str
+    prompt_kind: str = "pose"
+    title: str = ""
+    question: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from capturerig.config import ConfigError, LoadedPlan, Pose
-from capturerig.engine import Event, Journal, JournalError, RunResult, Session, SessionMessage, TakeStatus
+from capturerig.engine import (
+    Event,
+    Journal,
+    JournalError,
+    RunResult,
+    Session,
+    SessionMessage,
+    TakeStatus,
+    pose_prompt,
+)
 from capturerig.plan import expand_plan
 from capturerig.subjects import CAPTURE_PURPOSE
 from capturerig.web._catalog import Catalog
@@ -267,14 +276,18 @@ class RunManager:
 
     def _pose_confirmer(self, session: Session) -> Callable[[Pose], bool]:
         name = session.path.name
+        previous: list[str] = []  # the poses asked so far: the first subject pose after the plates asks for it back
 
         def confirm(pose: Pose) -> bool:
             with self._lock:
                 self._confirm.clear()
                 self._confirm_answer = False
             asked = time.time()
-            self.hub.publish_threadsafe(PoseConfirmRequest(session=name, pose_id=pose.id,
-                                                           description=pose.description).message())
+            prompt = pose_prompt(pose, previous[-1] if previous else None)
+            previous.append(pose.id)
+            self.hub.publish_threadsafe(PoseConfirmRequest(
+                session=name, pose_id=pose.id, description=pose.description, prompt_kind=prompt.kind.value,
+                title=prompt.title, question=prompt.question).message())
             answered = self._confirm.wait(POSE_CONFIRM_TIMEOUT_S)
             confirmed = answered and self._confirm_answer
             self.hub.publish_threadsafe(PoseConfirmAnswered(session=name, pose_id=pose.id,

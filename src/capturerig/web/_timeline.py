@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from capturerig.config import PLATE_POSE_ID
 from capturerig.engine import Event, Journal
 from capturerig.web._qc_view import take_qc
 
@@ -77,11 +78,21 @@ def _preflight(event: dict[str, Any]) -> Entry:
 
 def _confirmation(event: dict[str, Any]) -> Entry:
     waited = float(event["at"]) - float(event["asked_at"])
+    if event["confirmed"] and event["pose_id"] == PLATE_POSE_ID:
+        return _entry(event, "confirmation", f"The operator confirmed the rig is clear for the clean plates "
+                      f"({waited:.1f} s after being asked).")
     if event["confirmed"]:
         return _entry(event, "confirmation", f"The operator confirmed pose {event['pose_id']} ({waited:.1f} s after "
                       "being asked).")
     return _entry(event, "confirmation", f"Pose {event['pose_id']} was not confirmed ({waited:.1f} s after being "
                   "asked): the session stops.", "warning")
+
+
+def _pose_started(event: dict[str, Any]) -> Entry:
+    if event["pose_id"] == PLATE_POSE_ID:
+        return _entry(event, "plate", "Clean plates: the empty rig is shot (nobody and nothing in it).")
+    described = f" ({d})" if (d := event.get("description")) else ""
+    return _entry(event, "pose", f"Pose {event['pose_id']}: the subject is told to hold{described}.")
 
 
 def _take_failed(event: dict[str, Any]) -> Entry:
@@ -136,8 +147,7 @@ _READERS: dict[str, Callable[[dict[str, Any]], Entry | None]] = {
         e, "photosensitivity-override", f"Flash limit raised to {e['max_flashes_per_s']}/s after a screening by "
         f"{e['screened_by']} on {e['screened_on']}.", "warning"),
     POSE_CONFIRMATION: _confirmation,
-    "PoseStarted": lambda e: _entry(e, "pose", f"Pose {e['pose_id']}: the subject is told to hold"
-                                    f"{f' ({d})' if (d := e.get('description')) else ''}."),
+    "PoseStarted": _pose_started,
     "TakeStarted": lambda e: _entry(e, "take-started", f"Take {e['take_id']} started ({int(e['ordinal']) + 1}/"
                                     f"{e['total']}, attempt {e['attempt']})."),
     "TakeVerified": lambda e: _entry(e, "take-verified", f"Take {e['take_id']} verified: {e['files']} files "

@@ -141,7 +141,10 @@ class RunView:
             self.awaiting_pose = None
             self._touch(("awaiting_pose",))
         elif kind == "PoseConfirmRequest":
-            self.awaiting_pose = {"pose_id": message["pose_id"], "description": message.get("description", "")}
+            # prompt_kind: pose, plate (clear the rig) or subject_back; a recorded stream from before says none
+            self.awaiting_pose = {"pose_id": message["pose_id"], "description": message.get("description", ""),
+                                  "kind": message.get("prompt_kind", "pose"), "title": message.get("title", ""),
+                                  "question": message.get("question", "")}
             self._touch(("awaiting_pose",))
         elif kind == "PoseConfirmAnswered":
             self.awaiting_pose = None

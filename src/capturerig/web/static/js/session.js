@@ -20,13 +20,27 @@ function renderRun() {
   $("#progress").textContent = `${takesDone(r)}/${r.takes.length}`;
   const ask = r.awaiting_pose;
   $("#pose-confirm").hidden = !ask || linkLost;
-  if (ask) { $("#pose-name").textContent = ask.pose_id; $("#pose-description").textContent = ask.description || ""; }
+  if (ask) renderPoseAsk(ask);
   renderHold();
   renderRemaining();
   const log = $("#messages");
   log.replaceChildren(...r.messages.slice(-40).map((m) => el("li", { class: m.level, text: `${m.level}: ${m.text}` })));
   updateControls();
   loadTimeline();
+}
+
+// The question before an operator-confirmed pose, in the server's words: the subject to hold it, the rig to be
+// cleared for the clean plates (kind "plate"), or the subject back in the rig after them ("subject_back").
+const POSE_YES = { pose: "Yes, shoot", plate: "The rig is clear, shoot the plates", subject_back: "Subject in pose, shoot" };
+
+function renderPoseAsk(ask) {
+  const kind = ask.kind || "pose";
+  $("#pose-confirm").dataset.kind = kind;
+  $("#pose-title").textContent = ask.title || "";
+  $("#pose-question").textContent = ask.question || `Is the subject holding pose ${ask.pose_id}?`;
+  $("#pose-name").textContent = ask.pose_id;
+  $("#pose-description").textContent = ask.description || "";
+  $("#pose-yes").textContent = POSE_YES[kind] || POSE_YES.pose;
 }
 
 const takesDone = (r) => Object.values(r.status).filter((s) => s.status === "verified" || s.status === "skipped").length;
@@ -43,7 +57,9 @@ function renderHold() {
   }
   const hold = r.hold || { state: "relax" };
   cue.className = `cue ${hold.state}`;
-  $("#hold-word").textContent = hold.state === "hold" ? `HOLD${hold.pose_id ? " — pose " + hold.pose_id : ""}` : "RELAX";
+  const plates = hold.state === "hold" && hold.pose_id === "plate";  // nobody holds: the rig must stay clear
+  $("#hold-word").textContent = plates ? "CLEAN PLATES — keep the rig clear"
+    : hold.state === "hold" ? `HOLD${hold.pose_id ? " — pose " + hold.pose_id : ""}` : "RELAX";
   const seconds = hold.since ? Math.max(0, Date.now() / 1000 - hold.since) : 0;
   $("#hold-timer").textContent = hold.state === "hold"
     ? `${seconds.toFixed(1)} s${hold.expected_s ? " of ~" + hold.expected_s.toFixed(1) + " s" : ""}` : "";
@@ -162,7 +178,9 @@ async function loadEstimate() {
   if (!rig || !plan) return;
   const e = await api("GET", `/api/estimate?rig=${encodeURIComponent(rig)}&plan=${encodeURIComponent(plan)}`).catch((x) => { report(x); return null; });
   if (!e) return;
-  const holds = Object.entries(e.hold_s_by_pose).map(([p, s]) => `pose ${p} hold ~${fmtSeconds(s)}`).join(", ");
+  // The plates are no hold (nobody is in the rig): their time is the empty rig's, said so.
+  const holds = Object.entries(e.hold_s_by_pose).map(([p, s]) => p === "plate" ? `clean plates ~${fmtSeconds(s)}`
+                                                                                : `pose ${p} hold ~${fmtSeconds(s)}`).join(", ");
   $("#estimate").textContent = `Estimate: ${e.takes} takes, ${e.images} images, ${holds}; session ~${fmtSeconds(e.session_s)} `
     + `(${e.basis}); disk ${fmtBytes(e.disk_bytes)}`;
   $("#estimate").dataset.source = e.source;

@@ -15,6 +15,8 @@ const SIDE_MIN_LEFT = 480;      // px the session's controls need beside a sheet
 const PAGE_PAD = 16;            // px of main's padding
 const FIT_FRAME = 4;            // px of the fit mode's frame (coloured by the hold cue)
 
+const PLATE_POSE = "plate";  // the clean plates' pose (config PLATE_POSE_ID): the empty rig, marked as plates
+const isPlate = (take) => take.pose === PLATE_POSE;
 const takeLabel = (take, poses) =>
   `${poses > 1 ? take.pose + " " : ""}${take.station} ${take.lighting}${take.bracket !== "b0" ? " " + take.bracket : ""}`;
 // A session as /api/sessions/{name}/view reads it back from its journal, as a sheet's model.
@@ -55,7 +57,8 @@ function drawSheet(table, model, plan) {
   table.style.width = `${plan.width}px`;
   table.classList.toggle("takes-rows", plan.takesAsRows);
   const poses = new Set(model.takes.map((t) => t.pose)).size;
-  const takeHeader = (take) => el("th", { "data-take": take.id, title: `${take.id}: ${take.lighting_name}`, text: takeLabel(take, poses) });
+  const takeHeader = (take) => el("th", { "data-take": take.id, title: `${take.id}: ${take.lighting_name}`, text: takeLabel(take, poses),
+                                          class: isPlate(take) ? "plate" : "" });
   const cameraHeader = (camera) => el("th", { "data-camera": camera, title: camera, text: camera });
   const rows = plan.takesAsRows ? model.takes : model.cameras;
   const cols = plan.takesAsRows ? model.cameras : model.takes;
@@ -66,7 +69,8 @@ function drawSheet(table, model, plan) {
     const line = el("tr", {}, plan.takesAsRows ? takeHeader(rowItem) : cameraHeader(rowItem));
     for (const colItem of cols) {
       const take = plan.takesAsRows ? rowItem : colItem, camera = plan.takesAsRows ? colItem : rowItem;
-      const cell = el("td", { "data-take": take.id, "data-camera": camera, title: `${camera} · ${take.id}` });
+      const cell = el("td", { "data-take": take.id, "data-camera": camera, class: isPlate(take) ? "plate" : "",
+                              title: `${camera} · ${take.id}${isPlate(take) ? " (clean plate: the empty rig)" : ""}` });
       // In fit mode the column labels' row is hidden: the first row's cells carry them.
       if (i === 0) cell.append(el("span", { class: "cap", text: plan.takesAsRows ? camera : takeLabel(take, poses) }));
       line.append(cell);
@@ -113,7 +117,7 @@ function markTakes(table) {
       node.classList.toggle("retrying", status === "retrying");
       node.classList.toggle("running", status === "running");
       node.classList.toggle("verified", status === "verified" || status === "skipped");
-      if (node.tagName === "TH") node.title = `${take.id}: ${take.lighting_name} — ${status}${entry.error ? ": " + entry.error : ""}`;
+      if (node.tagName === "TH") node.title = `${take.id}${isPlate(take) ? " (clean plate: the empty rig)" : ""}: ${take.lighting_name} — ${status}${entry.error ? ": " + entry.error : ""}`;
     }
   }
   emit("sheet-marked", table);  // js/qc.js badges the checked images
