@@ -20,6 +20,7 @@ import capturerig
 from capturerig.agent import AgentRefused, AgentServer, serve_agent
 from capturerig.devices.remote import API, BOOT_HEADER, Command
 from capturerig.engine import Event, RunState, Session, TakeFailed, TakeVerified, capturerig_version
+from capturerig_sim import get_studio
 from tests._multihost import multihost_rig
 
 pytestmark = pytest.mark.usefixtures("fast_sim")
@@ -68,6 +69,24 @@ def test_a_session_over_two_agents_verifies_every_take_and_the_spools_end_empty(
     assert all((session.path / f.path).is_file() for f in files)
     for server in agents.values():  # every file acknowledged once journalled: nothing left to pull
         assert server.agent.spool.unacknowledged() == []
+
+
+def test_cameras_on_agents_learn_which_take_each_exposure_is_so_plates_show_the_empty_rig(
+        studio_files: Path, tmp_path: Path, agents: dict[str, AgentServer]) -> None:
+    # The sim's technician clears the rig for exposures labelled for the plate pose: the labels the controller
+    # sends with each arm must reach the agents' cameras as they reach a local one.
+    plan = studio_files / "plan.yaml"
+    plan.write_text(plan.read_text(encoding="utf-8") + "plates: after\n", encoding="utf-8")
+    session = _session(studio_files, tmp_path)
+    result = session.run()
+    assert result.state == RunState.DONE, result.error
+    assert result.takes_verified == 16
+    rig = capturerig.load_rig(studio_files / "rig.yaml")
+    log = get_studio("default", rig.config, rig.path.parent).exposure_log()
+    labelled = {(r.take_id or "").split("/")[0]: set() for r in log}
+    for record in log:
+        labelled[(record.take_id or "").split("/")[0]].add(record.subject_present)
+    assert labelled == {"p00": {True}, "plate": {False}}
 
 
 def test_software_triggered_cameras_on_agents_fire_at_a_scheduled_time(

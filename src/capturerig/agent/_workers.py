@@ -21,7 +21,7 @@ from typing import Any
 
 from capturerig.agent._events import EventLog
 from capturerig.agent._spool import Spool, SpoolError
-from capturerig.devices import Camera, DeviceError
+from capturerig.devices import Camera, DeviceError, ExposureLabels
 from capturerig.devices.remote import CameraView, Command, CommandReply
 
 __all__ = ["CameraWorker"]
@@ -101,8 +101,10 @@ class CameraWorker:
                                               f"{summary.reserve_bytes} kept in reserve; refusing to arm",
                               "free disk space on the capture host (the controller has not yet pulled "
                               f"{summary.files} files)")
-        self.camera.arm(command.timeout_s, exposures)
         labels = [(str(session), str(take), int(attempt)) for session, take, attempt in args.get("labels", [])]
+        if labels and isinstance(self.camera, ExposureLabels):  # as the engine tells a local camera, before arming
+            self.camera.label_exposures(labels[0][0], [(take, attempt) for _, take, attempt in labels])
+        self.camera.arm(command.timeout_s, exposures)
         armed_at, wait_s = time.time(), float(args.get("wait_s", 30.0))
         with self._lock:
             self._expected += [_Expected(command.cmd_id, k, labels[k] if k < len(labels) else None, armed_at, wait_s)
