@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,6 +17,7 @@ import capturerig
 from capturerig.cli._output import BAD_INPUT, FAILED, console, errors, fail
 from capturerig.config import ConfigError
 from capturerig.engine import IncompleteSession, package_session
+from capturerig.masks import MaskError
 from capturerig.packaging import ORIGINALS_CHOICES, PackageIntegrityError, PackageSummary, check_package
 from capturerig.subjects import consent_status_for_package, read_package_consent
 
@@ -73,7 +75,24 @@ def print_package(summary: PackageSummary) -> None:
         rms = f", RMS {summary.geometry_rms_px:.3f} px" if summary.geometry_rms_px is not None else ""
         geometry = f"calibrated ({'calibration' + named}{rms})"
     console.print(f"  geometry:      {geometry}; colour {'corrected' if summary.colour_applied else 'as captured'}")
+    masks = _masks_line(summary.data_dir / "package.json")
+    if masks:
+        console.print(f"  masks:         {masks}")
     console.print(f"  manifest:      {summary.manifest_path}")
+
+
+def _masks_line(package_json: Path) -> str | None:
+    """What package.json says about the masks, in a line (None when it says nothing)."""
+    try:
+        masks = json.loads(package_json.read_text(encoding="utf-8")).get("masks") or {}
+    except (OSError, ValueError):
+        return None
+    if not masks.get("made"):
+        return f"none ({masks['why']})" if masks.get("why") else None
+    hull = f"{masks['exposures_with_hull']} of {masks['exposures']} exposures mended by the visual hull" \
+        if masks.get("exposures_with_hull") else "no visual hull (no geometry calibration)"
+    return (f"from the clean plates (data/plates/); {hull}; masks/ + mask_path in transforms.json, colmap/masks/, "
+            "undistorted/masks/" + (", RGBA images" if masks.get("rgba") else ""))
 
 
 def package(
@@ -95,6 +114,11 @@ def package(
                                                   help="place the frames on a running Dask scheduler, e.g. "
                                                        "tcp://10.0.0.5:8786 (default: the rig's "
                                                        "processing.scheduler, if any)")] = None,
+    masks: Annotated[str, typer.Option("--masks", help="a mask per training image from the session's clean "
+                                                       "plates: auto (when it shot plates), on (an error without "
+                                                       "them) or off")] = "auto",
+    rgba: Annotated[bool, typer.Option("--rgba", help="also write each masked image as an RGBA PNG for 3DGS "
+                                                      "(the mask as alpha)")] = False,
 ) -> None:
     """Write a training package: a BagIt bag with COLMAP, nerfstudio and 3DGS folders per snapshot."""
     if originals not in ORIGINALS_CHOICES:
@@ -108,10 +132,10 @@ def package(
                 task = progress.add_task(description, total=None)
                 summary = package_session(
                     session_dir, out, allow_incomplete, geometry=geometry, colour=colour, originals=originals,
-                    undistort=undistorted, client=client,
+                    undistort=undistorted, client=client, masks=masks, rgba=rgba,
                     progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (ConfigError, IncompleteSession, FileExistsError, FileNotFoundError, PackageIntegrityError,
-                capturerig.ConsentRefused, ValueError) as exc:
+                capturerig.ConsentRefused, MaskError, ValueError) as exc:
             raise fail(str(exc), BAD_INPUT) from exc
     print_package(summary)
 

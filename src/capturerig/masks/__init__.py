@@ -17,11 +17,20 @@ from capturerig.masks._linear import (
     read_linear,
     srgb_to_linear,
 )
-from capturerig.masks._make import MaskReport, hull_geometry, make_masks, write_mask
+from capturerig.masks._make import (
+    ExposureJob,
+    ExposureMasks,
+    MaskReport,
+    hull_geometry,
+    make_masks,
+    mask_exposure,
+    write_mask,
+)
 from capturerig.masks._matte import Matte, MatteSettings, clean_mask, difference_matte
 from capturerig.masks._segmenter import SEGMENTER_GROUP, DifferenceSegmenter, Segmenter, load_segmenter
 
-__all__ = ["IMAGE_SUFFIXES", "SEGMENTER_GROUP", "DifferenceSegmenter", "Hull", "HullCamera", "LinearImage",
-           "MaskError", "MaskReport", "Matte", "MatteSettings", "Segmenter", "Shot", "carve_hull", "clean_mask",
-           "difference_matte", "hull_geometry", "load_segmenter", "make_masks", "mend_with_hull", "noise_sigma",
-           "pair_plates", "project_hull", "read_linear", "scan_folder", "srgb_to_linear", "write_mask"]
+__all__ = ["IMAGE_SUFFIXES", "SEGMENTER_GROUP", "DifferenceSegmenter", "ExposureJob", "ExposureMasks", "Hull",
+           "HullCamera", "LinearImage", "MaskError", "MaskReport", "Matte", "MatteSettings", "Segmenter", "Shot",
+           "carve_hull", "clean_mask", "difference_matte", "hull_geometry", "load_segmenter", "make_masks",
+           "mask_exposure", "mend_with_hull", "noise_sigma", "pair_plates", "project_hull", "read_linear",
+           "scan_folder", "srgb_to_linear", "write_mask"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from capturerig.masks._matte import BoolArray, Matte
 from capturerig.masks._segmenter import DifferenceSegmenter, Segmenter
 from capturerig.packaging import Geometry
 
-__all__ = ["MaskReport", "hull_geometry", "make_masks", "write_mask"]
+__all__ = ["ExposureJob", "ExposureMasks", "MaskReport", "hull_geometry", "make_masks", "mask_exposure",
+           "write_mask"]
 
 
 @dataclass
@@ -127,28 +130,108 @@ def make_masks(plates_dir: Path, images_dir: Path, out_dir: Path,
     plates = _Plates()
     done = 0
     for exposure, members in sorted(exposures.items()):
-        mattes = [(image, _matte(segmenter, image, plate, plates, images_dir, plates_dir)) for image, plate in members]
-        masks = {image.camera: matte.foreground for image, matte in mattes}
-        carving = [(geometry[image.camera], matte) for image, matte in mattes
-                   if geometry is not None and image.camera in geometry]
-        for camera, matte in carving:
-            shape = matte.foreground.shape
-            if shape != (camera.height, camera.width):
-                raise MaskError(f"exposure {exposure}: images of {shape[1]}x{shape[0]} but the geometry's camera "
-                                f"is {camera.width}x{camera.height}: geometry of another rig?")
-        if len(carving) >= 2:
-            hull = carve_hull([(camera, matte.foreground) for camera, matte in carving], min_votes)
-            for image, matte in mattes:
-                if geometry is not None and image.camera in geometry:
-                    masks[image.camera] = mend_with_hull(matte, project_hull(hull, geometry[image.camera]))
-            report.hull_exposures += 1
-        elif geometry is not None:
-            report.without_hull.append(f"exposure {exposure}: seen by {len(carving)} calibrated camera(s); a hull "
-                                       "needs two")
-        for image, _ in mattes:
+        mattes = [(image.camera, _matte(segmenter, image, plate, plates, images_dir, plates_dir))
+                  for image, plate in members]
+        masks, hull, note = _exposure_masks(exposure, mattes, geometry, min_votes)
+        report.hull_exposures += hull
+        if note is not None:
+            report.without_hull.append(note)
+        for image, _ in members:
             report.written.append(write_mask(masks[image.camera], out_dir / image.camera / f"{image.path.stem}.png"))
         done += len(members)
         if progress is not None:
             progress(done, len(pairs))
     report.seconds = time.monotonic() - started
     return report
+
+
+def _exposure_masks(exposure: str, mattes: Sequence[tuple[str, Matte]], geometry: Mapping[str, HullCamera] | None,
+                    min_votes: int) -> tuple[dict[str, BoolArray], bool, str | None]:
+    """The masks of one exposure by camera, whether a hull mended them, and why not when geometry was given."""
+    masks = {camera: matte.foreground for camera, matte in mattes}
+    carving = [(geometry[camera], matte) for camera, matte in mattes if geometry is not None and camera in geometry]
+    for hull_camera, matte in carving:
+        shape = matte.foreground.shape
+        if shape != (hull_camera.height, hull_camera.width):
+            raise MaskError(f"exposure {exposure}: images of {shape[1]}x{shape[0]} but the geometry's camera "
+                            f"is {hull_camera.width}x{hull_camera.height}: geometry of another rig?")
+    if len(carving) >= 2:
+        hull = carve_hull([(hull_camera, matte.foreground) for hull_camera, matte in carving], min_votes)
+        for camera, matte in mattes:
+            if geometry is not None and camera in geometry:
+                masks[camera] = mend_with_hull(matte, project_hull(hull, geometry[camera]))
+        return masks, True, None
+    if geometry is not None:
+        return masks, False, f"exposure {exposure}: seen by {len(carving)} calibrated camera(s); a hull needs two"
+    return masks, False, None
+
+
+@dataclass(frozen=True)
+class ExposureJob:
+    """The masks of one exposure (every camera of one pose, station, lighting state and bracket) to make.
+
+    Paths in, paths out, so it travels to a Dask worker as it is. ``members`` holds, per camera, its image,
+    its plate and where its mask goes (whose folder must exist: the task never creates one, so a task still
+    running after its caller gave up cannot bring a removed folder back).
+    """
+
+    exposure: str
+    members: tuple[tuple[str, str, str, str], ...]  # camera, image, plate, mask
+    geometry: Mapping[str, HullCamera] | None = None
+    min_votes: int = 2
+
+
+@dataclass(frozen=True)
+class ExposureMasks:
+    """What :func:`mask_exposure` wrote: the masks (in ``members``' order), whether a hull mended them, and why
+    not when geometry was given."""
+
+    exposure: str
+    written: tuple[str, ...]
+    hull: bool
+    note: str | None
+
+
+def _publish_mask(mask: BoolArray, path: Path) -> None:
+    """Write the mask PNG under a temporary name beside ``path`` and rename it over: a retried task finds no
+    half-written file."""
+    ok, encoded = cv2.imencode(".png", np.where(mask, 255, 0).astype(np.uint8))
+    if not ok:
+        raise MaskError(f"{path}: could not be encoded")
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.partial")
+    try:
+        with temporary.open("xb") as handle:
+            handle.write(encoded.tobytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def mask_exposure(job: ExposureJob, segmenter: Segmenter | None = None) -> ExposureMasks:
+    """Make and write the masks of one exposure (a task: one per exposure, the hull needs all its cameras).
+
+    Raises
+    ------
+    MaskError
+        An image or plate that cannot be read, an image and plate of different sizes or kinds, or geometry
+        of another size; naming the files.
+    """
+    segmenter = segmenter or DifferenceSegmenter()
+    plates: dict[str, LinearImage] = {}
+    mattes = []
+    for camera, image_path, plate_path, _ in job.members:
+        image = read_linear(Path(image_path))
+        plate = plates.get(plate_path) or plates.setdefault(plate_path, read_linear(Path(plate_path)))
+        if image.size != plate.size:
+            raise MaskError(f"{image_path} is {image.size[0]}x{image.size[1]} but its plate {plate_path} is "
+                            f"{plate.size[0]}x{plate.size[1]}: plates from another rig or camera setting?")
+        if image.encoding != plate.encoding:
+            raise MaskError(f"{image_path} and its plate {plate_path} are different kinds of file (8-bit and "
+                            "linear): shoot plates in the images' format")
+        mattes.append((camera, segmenter.segment(image, plate)))
+    masks, hull, note = _exposure_masks(job.exposure, mattes, job.geometry, job.min_votes)
+    for camera, _, _, mask_path in job.members:
+        _publish_mask(masks[camera], Path(mask_path))
+    return ExposureMasks(job.exposure, tuple(member[3] for member in job.members), hull, note)

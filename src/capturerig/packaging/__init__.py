@@ -4,8 +4,9 @@
 frames), ``lighting/`` (fixtures, states, each image's lighting), ``package.json`` and one folder per
 pose x lighting state under ``snapshots/``, each with ``transforms.json`` (nerfstudio), ``images/``,
 ``colmap/sparse/0`` (OPENCV), ``undistorted/{images,sparse/0}`` (PINHOLE, for 3DGS), ``xmp/`` sidecars and
-``masks/`` when there are masks. Poses are in the subject frame (metres, z up), so turntable stations
-become cameras around a static subject.
+``masks/`` (with COLMAP-named ``colmap/masks/``, ``undistorted/masks/`` and, on request, RGBA images) when there
+are masks; the clean plates they were made from are kept in ``data/plates/``. Poses are in the subject frame
+(metres, z up), so turntable stations become cameras around a static subject.
 """
 
 # Re-exported for callers that still take them from here; their home is capturerig.files.
@@ -20,6 +21,7 @@ from capturerig.packaging._geometry import (
     nominal_geometry,
 )
 from capturerig.packaging._snapshot import ColourCorrection
+from capturerig.packaging._undistort import RASTER_EXTENSIONS
 from capturerig.packaging._verify import PackageReport, check_package, verify_package
 from capturerig.packaging._writer import ORIGINALS_CHOICES, PACKAGE_SCHEMA, QC_JSON, QC_SCHEMA, write_package
 from capturerig.packaging._xmp import DIGITAL_CAPTURE, xmp_packet
@@ -33,6 +35,7 @@ __all__ = [
     "PACKAGE_SCHEMA",
     "QC_JSON",
     "QC_SCHEMA",
+    "RASTER_EXTENSIONS",
     "CameraGeometry",
     "ColourCorrection",
     "Geometry",

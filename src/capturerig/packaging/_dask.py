@@ -58,6 +58,7 @@ class PlacerSpec:
     originals: str
     xmp_fields: Mapping[str, str]
     created: str
+    rgba: bool = False
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # this package run, the workers' cache key
 
 
@@ -76,7 +77,7 @@ def _placer(spec: PlacerSpec) -> FramePlacer:
         if placer is None:
             undistorter = Undistorter(spec.geometry, spec.camera_ids) if spec.undistort else None
             placer = FramePlacer(Path(spec.root), spec.rig, spec.geometry, undistorter, spec.colour, spec.originals,
-                                 spec.xmp_fields, _no_progress, created=spec.created)
+                                 spec.xmp_fields, _no_progress, created=spec.created, rgba=spec.rgba)
             _placers[spec.token] = placer
             while len(_placers) > _PLACERS_KEPT:
                 _placers.popitem(last=False)
@@ -124,7 +125,7 @@ def _memory_mb(spec: PlacerSpec, frame: PackageFrame) -> int:
     if frame.role == "raw-rendition":
         per_pixel = _BYTES_PER_PIXEL["raw-rendition"]
     elif (frame.role == "image" and Path(frame.name).suffix.lower() in RASTER_EXTENSIONS
-          and (spec.colour is not None or spec.undistort)):
+          and (spec.colour is not None or spec.undistort or (spec.rgba and frame.mask is not None))):
         per_pixel = _BYTES_PER_PIXEL["pixels"]
     else:
         return _LINK_ONLY_MB

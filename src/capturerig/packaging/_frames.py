@@ -60,11 +60,12 @@ class PackageFrame:
         The per-image checks of this file when it was captured (``verdict`` ok / warn / fail, ``action``,
         ``checks``: each ``check``, ``verdict``, ``reason``); None when it was not checked. Written to
         ``data/qc.json`` and, as the verdict and reasons, into the frame's ``package.json`` entry.
-    role : {"image", "raw-rendition", "companion"}
+    role : {"image", "raw-rendition", "companion", "plate"}
         ``image``: the captured file is the trainers' image (or packaged as it is, for a format they cannot
         read). ``raw-rendition``: ``source`` is a RAW file; ``name`` (a PNG) is its 8-bit sRGB rendition, with
         a 16-bit linear one beside it and the RAW kept as the original. ``companion``: the camera's own JPEG
-        written beside a RAW file, kept as an original only.
+        written beside a RAW file, kept as an original only. ``plate``: a clean plate of the empty rig (the
+        plan's ``plate`` pose), kept under ``data/plates/<camera>/`` as captured; never a training image.
     """
 
     source: Path
@@ -224,5 +225,7 @@ def validate_frames(rig: RigConfig, frames: Sequence[PackageFrame]) -> None:
             raise ValueError(f"{where}: source file {frame.source} does not exist or is not a file")
         if not _NAME_PATTERN.match(frame.snapshot_id):
             raise ValueError(f"{where}: snapshot '{frame.snapshot_id}' must be a flat folder name")
+        if frame.role == "plate" and frame.mask is not None:
+            raise ValueError(f"{where}: a clean plate has no mask (it is the empty rig)")
         if frame.mask is not None and not Path(frame.mask).is_file():
             raise ValueError(f"{where}: mask {frame.mask} does not exist or is not a file")

@@ -1,8 +1,14 @@
-"""Placing one frame of a package: image, undistorted image, mask, XMP sidecar and original.
+"""Placing one frame of a package: image, undistorted image, masks, RGBA image, XMP sidecar and original.
 
 Each frame is one unit of work for the writer's thread pool, or one Dask task (``_dask``). Every source
 byte is read once: the same buffer (or stream) is hashed with sha256 (checked against the journal) and
 sha512, linked or copied into the bag, and decoded when the frame needs colour correction or undistortion.
+
+A frame with a mask gets it as each trainer reads it: ``masks/<stem>.png`` (nerfstudio's ``mask_path``),
+``colmap/masks/<name>.png`` (COLMAP's ``--ImageReader.mask_path`` naming), ``undistorted/masks/<name>.png``
+(warped with the undistorted image's own maps: COLMAP's undistorter does not undistort masks) and, on request,
+an RGBA PNG for 3DGS (the mask as alpha, colour zeroed where it is 0). A clean plate (role ``plate``) is an
+original only: ``plates/<camera>/<name>``, never a training image.
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ from capturerig.packaging._lighting import olat_index
 from capturerig.packaging._undistort import RASTER_EXTENSIONS, Undistorter, decode_image, encode_image
 from capturerig.packaging._xmp import DIGITAL_CAPTURE, xmp_packet
 
-__all__ = ["SNAPSHOTS_DIR", "ColourCorrection", "FramePlacer", "PlacedFrame"]
+__all__ = ["MASKS_DIR", "PLATES_DIR", "RGBA_DIR", "SNAPSHOTS_DIR", "ColourCorrection", "FramePlacer", "PlacedFrame"]
 
 SNAPSHOTS_DIR = "snapshots"
 ORIGINALS_DIR = "originals"
 LINEAR_DIR = "linear"  # beside images/: the 16-bit linear renditions of RAW frames
+PLATES_DIR = "plates"  # data/plates/<camera>/<name>: the clean plates the masks were made from
+MASKS_DIR = "masks"  # in a snapshot: nerfstudio's masks; in colmap/ and undistorted/: COLMAP-named ones
+RGBA_DIR = "rgba"  # the image with its mask as alpha, for 3DGS (undistorted/rgba/ when undistorting)
 NEUTRAL_RENDITION = ("the camera's own neutral as white balance, its RGB taken as sRGB's primaries, the sRGB "
                      "curve (no colour calibration)")
 
@@ -130,11 +139,13 @@ class FramePlacer:
     created : str, optional
         The sidecars' ``xmp:MetadataDate`` (ISO 8601); default: now. One value for the whole package, also
         when its frames are placed by many processes.
+    rgba : bool
+        Also write each masked image as an RGBA PNG (3DGS reads the alpha channel as its mask).
     """
 
     def __init__(self, root: Path, rig: RigConfig, geometry: Geometry, undistorter: Undistorter | None,
                  colour: ColourCorrection | None, originals: str, xmp_fields: Mapping[str, str],
-                 progress: Callable[[int], None], created: str | None = None) -> None:
+                 progress: Callable[[int], None], created: str | None = None, rgba: bool = False) -> None:
         self.root = root
         self.rig = rig
         self.geometry = geometry
@@ -145,6 +156,7 @@ class FramePlacer:
         self.xmp_fields = dict(xmp_fields)
         self.progress = progress
         self.created = created or datetime.now(UTC).isoformat(timespec="seconds")
+        self.rgba = rgba
 
     def _path(self, relative: str) -> Path:
         path = self.root / relative
@@ -206,6 +218,8 @@ class FramePlacer:
             return self._place_raw(frame)
         if frame.role == "companion":
             return self._place_companion(frame)
+        if frame.role == "plate":
+            return self._place_plate(frame)
         if self.colour is not None and frame.camera_id in self.colour.raw_cameras \
                 and Path(frame.name).suffix.lower() in RASTER_EXTENSIONS:
             raise ValueError(f"frame '{frame.name}': {frame.camera_id}'s colour calibration was made from RAW files "
@@ -217,7 +231,8 @@ class FramePlacer:
         files: dict[str, Digests] = {}
         image_path = f"{snapshot}/{'images' if raster else 'raw'}/{frame.name}"
         corrected = raster and self.colour is not None
-        needs_pixels = raster and (self.colour is not None or self.undistorter is not None)
+        needs_pixels = raster and (self.colour is not None or self.undistorter is not None
+                                   or (self.rgba and frame.mask is not None))
         data = b""
         if not needs_pixels:
             original = place_file(source, self._path(image_path), self.progress)
@@ -237,6 +252,8 @@ class FramePlacer:
         if original.sha256 != frame.sha256.lower():
             raise PackageIntegrityError(frame.name, source, frame.sha256.lower(), original.sha256)
         entry: dict[str, Any] = {"file_path": image_path.removeprefix("data/")}
+        pixels: npt.NDArray[Any] | None = None
+        undistorted_pixels: npt.NDArray[Any] | None = None
         if needs_pixels:
             where = f"frame '{frame.name}' ({source})"
             pixels = decode_image(data, where)
@@ -256,19 +273,65 @@ class FramePlacer:
                     entry["original_reference"] = {"path": str(source.resolve()), "sha256": original.sha256}
             if self.undistorter is not None:
                 undistorted = f"{snapshot}/undistorted/images/{frame.name}"
-                encoded = encode_image(self.undistorter.undistort(frame.camera_id, pixels), extension, where)
+                undistorted_pixels = self.undistorter.undistort(frame.camera_id, pixels)
+                encoded = encode_image(undistorted_pixels, extension, where)
                 files[undistorted] = write_bytes(self._path(undistorted), encoded)
                 entry["undistorted_path"] = undistorted.removeprefix("data/")
         if frame.mask is not None and raster:
-            mask_path = f"{snapshot}/masks/{Path(frame.name).stem}.png"
-            files[mask_path] = place_file(Path(frame.mask), self._path(mask_path))
-            entry["mask_path"] = mask_path.removeprefix("data/")
+            self._place_masks(frame, Path(frame.mask), snapshot, (pixels, undistorted_pixels), files, entry)
         xmp_path = f"{snapshot}/xmp/{frame.name}.xmp"
         files[xmp_path] = write_bytes(self._path(xmp_path), self._xmp(frame, corrected))
         entry.update(
             xmp_path=xmp_path.removeprefix("data/"), packaged_sha256=files[image_path].sha256,
             bytes=files[image_path].size, captured_bytes=original.size, colour_corrected=corrected)
         return PlacedFrame(files, entry, raster)
+
+    def _place_masks(self, frame: PackageFrame, source: Path, snapshot: str,
+                     pixels: tuple[npt.NDArray[Any] | None, npt.NDArray[Any] | None], files: dict[str, Digests],
+                     entry: dict[str, Any]) -> None:
+        """The frame's mask ``source`` for each trainer (see the module); ``pixels``, the image as packaged and
+        undistorted (None: not decoded), for RGBA."""
+        data = source.read_bytes()
+        where = f"frame '{frame.name}': mask {source}"
+        mask = decode_image(data, where)
+        camera = self.geometry.cameras[frame.camera_id]
+        # nerfstudio's rules: one channel, 8 bits, the image's size, black (0) = ignore; we write 0/255 only.
+        if mask.dtype != np.uint8 or mask.ndim != 2:
+            raise ValueError(f"{where}: want a single-channel 8-bit PNG, got {mask.dtype} with shape {mask.shape}")
+        if mask.shape != (camera.height, camera.width):
+            raise ValueError(f"{where}: {mask.shape[1]}x{mask.shape[0]} but camera {frame.camera_id} is "
+                             f"{camera.width}x{camera.height}")
+        if not np.isin(mask, (0, 255)).all():
+            raise ValueError(f"{where}: holds values other than 0 and 255")
+        stem = Path(frame.name).stem
+        mask_path = f"{snapshot}/{MASKS_DIR}/{stem}.png"
+        colmap_path = f"{snapshot}/colmap/{MASKS_DIR}/{frame.name}.png"  # COLMAP: <image name>.png
+        for path in (mask_path, colmap_path):
+            files[path] = write_bytes(self._path(path), data)
+        entry.update(mask_path=mask_path.removeprefix("data/"), colmap_mask_path=colmap_path.removeprefix("data/"))
+        rgba_source, rgba_mask, rgba_path = pixels[0], mask, f"{snapshot}/{RGBA_DIR}/{stem}.png"
+        if self.undistorter is not None:
+            undistorted_mask = self.undistorter.undistort_mask(frame.camera_id, mask)
+            undistorted_path = f"{snapshot}/undistorted/{MASKS_DIR}/{frame.name}.png"
+            files[undistorted_path] = write_bytes(self._path(undistorted_path),
+                                                  encode_image(undistorted_mask, ".png", where))
+            entry["undistorted_mask_path"] = undistorted_path.removeprefix("data/")
+            rgba_source = pixels[1]
+            rgba_mask, rgba_path = undistorted_mask, f"{snapshot}/undistorted/{RGBA_DIR}/{stem}.png"
+        if self.rgba and rgba_source is not None:
+            files[rgba_path] = write_bytes(self._path(rgba_path),
+                                           encode_image(_rgba(rgba_source, rgba_mask, where), ".png", where))
+            entry["rgba_path"] = rgba_path.removeprefix("data/")
+
+    def _place_plate(self, frame: PackageFrame) -> PlacedFrame:
+        """A clean plate of the empty rig: kept as captured, checked against its journalled sha256."""
+        path = f"data/{PLATES_DIR}/{frame.camera_id}/{frame.name}"
+        placed = place_file(Path(frame.source), self._path(path), self.progress)
+        if placed.sha256 != frame.sha256.lower():
+            raise PackageIntegrityError(frame.name, Path(frame.source), frame.sha256.lower(), placed.sha256)
+        entry = {"file_path": path.removeprefix("data/"), "packaged_sha256": placed.sha256, "bytes": placed.size,
+                 "captured_bytes": placed.size, "colour_corrected": False}
+        return PlacedFrame({path: placed}, entry, raster=False)
 
     def _read_checked(self, frame: PackageFrame) -> tuple[bytes, Digests]:
         source = Path(frame.source)
@@ -328,21 +391,30 @@ class FramePlacer:
                                 "colour": "colour.json (made from RAW)" if self.colour is not None
                                 else NEUTRAL_RENDITION, "linear_space": linear_space, "linear_encoding":
                                 "16-bit TIFF, RGB, 0..65535 for 0..1 of the sensor's white level"})
+        undistorted_srgb8 = None
         if self.undistorter is not None:
             undistorted = f"{snapshot}/undistorted/images/{frame.name}"
-            encoded = encode_image(self.undistorter.undistort(frame.camera_id, srgb8), ".png", where)
+            undistorted_srgb8 = self.undistorter.undistort(frame.camera_id, srgb8)
+            encoded = encode_image(undistorted_srgb8, ".png", where)
             files[undistorted] = write_bytes(self._path(undistorted), encoded)
             entry["undistorted_path"] = undistorted.removeprefix("data/")
         if frame.mask is not None:
-            mask_path = f"{snapshot}/masks/{Path(frame.name).stem}.png"
-            files[mask_path] = place_file(Path(frame.mask), self._path(mask_path))
-            entry["mask_path"] = mask_path.removeprefix("data/")
+            self._place_masks(frame, Path(frame.mask), snapshot, (srgb8, undistorted_srgb8), files, entry)
         corrected = self.colour is not None
         xmp_path = f"{snapshot}/xmp/{frame.name}.xmp"
         files[xmp_path] = write_bytes(self._path(xmp_path), self._xmp(frame, corrected))
         entry.update(xmp_path=xmp_path.removeprefix("data/"), packaged_sha256=files[image_path].sha256,
                      bytes=files[image_path].size, captured_bytes=original.size, colour_corrected=corrected)
         return PlacedFrame(files, entry, raster=True)
+
+
+def _rgba(pixels: npt.NDArray[Any], mask: npt.NDArray[Any], where: str) -> npt.NDArray[np.uint8]:
+    """BGRA for OpenCV's PNG writer: the image's colour zeroed where the mask is 0 (3DGS multiplies its render by
+    the alpha and compares it with the stored colour), the mask as alpha."""
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"{where}: an RGBA image needs an 8-bit colour image, got {pixels.dtype} {pixels.shape}")
+    keep = (mask > 0)[..., None]
+    return np.concatenate([np.where(keep, pixels, 0), mask[..., None]], axis=2).astype(np.uint8)
 
 
 def _tiff_bytes(rgb16: npt.NDArray[np.uint16]) -> bytes:

@@ -92,6 +92,12 @@ class Undistorter:
                 self._maps.popitem(last=False)
         return maps[0], maps[1]
 
+    def undistort_mask(self, camera_id: str, mask: Image) -> npt.NDArray[np.uint8]:
+        """A 0/255 mask of ``camera_id`` warped with its image's maps (bilinear, as the image), then thresholded
+        at half so it stays 0/255 and its edge follows the image's; 0 outside the distorted frame."""
+        warped = self.undistort(camera_id, mask)
+        return np.where(warped >= 128, 255, 0).astype(np.uint8)
+
     def undistort(self, camera_id: str, image: Image) -> Image:
         """``image`` of ``camera_id`` resampled onto its PINHOLE camera (bilinear, black outside)."""
         first, second = self._tables(camera_id)

@@ -3,7 +3,8 @@
 Three checks, every problem naming its file or take: fixity (every file against both payload manifests
 and both tag manifests, Payload-Oxum, no unlisted payload), calibration (geometry and the rig model are
 there) and completeness (every take the plan requires has the cameras its coverage rule asks for, in its
-snapshot, with its transforms and COLMAP models). Frames whose image failed a per-image check at capture
+snapshot, with its transforms and COLMAP models; every mask, RGBA image and clean plate package.json names is
+there). Frames whose image failed a per-image check at capture
 are reported as warnings (``PackageReport.warnings``), not problems.
 """
 
@@ -23,6 +24,9 @@ PACKAGE_JSON = f"{PAYLOAD_DIR}/package.json"
 _REQUIRED_CALIBRATION = ("calibration/geometry.json", "calibration/colmap/cameras.bin",
                          "calibration/colmap/rigs.bin", "calibration/colmap/frames.bin")
 _MODEL_FILES = ("cameras.bin", "images.bin", "points3D.bin")
+# A frame's files besides its image, as package.json names them (data-relative), and what each is for.
+_FRAME_FILES = {"mask_path": "nerfstudio mask", "colmap_mask_path": "COLMAP mask",
+                "undistorted_mask_path": "undistorted COLMAP mask", "rgba_path": "RGBA image"}
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,14 @@ class PackageReport:
 def _completeness(root: Path, document: dict[str, Any], problems: list[str]) -> tuple[int, int]:
     data = root / PAYLOAD_DIR
     present: dict[str, set[str]] = {}
-    for frame in document.get("frames", []):
+    for frame in [*document.get("frames", []), *document.get("plates", [])]:
         if (data / frame["file_path"]).is_file():
             present.setdefault(frame["take_id"], set()).add(frame["camera_id"])
+        elif "plates" in Path(frame["file_path"]).parts[:1]:
+            problems.append(f"{PAYLOAD_DIR}/{frame['file_path']}: missing (clean plate of take {frame['take_id']}, "
+                            f"camera {frame['camera_id']})")
+        problems.extend(f"{PAYLOAD_DIR}/{frame[key]}: missing ({what} of {frame['name']})"
+                        for key, what in _FRAME_FILES.items() if frame.get(key) and not (data / frame[key]).is_file())
     planned = document.get("planned", [])
     complete = 0
     for take in planned:

@@ -5,7 +5,9 @@ rigs and frames), ``lighting/`` (fixtures, states, each image's lighting), ``pac
 about every image), ``qc.json`` (each image's per-image checks at capture, when it was checked) and one
 folder per pose x lighting state under ``snapshots/``, each a training root of its own: ``transforms.json``
 (nerfstudio), ``images/``, ``colmap/sparse/0`` (OPENCV), ``undistorted/{images,sparse/0}`` (PINHOLE, for
-3DGS), ``xmp/`` sidecars and ``masks/`` when there are masks. The bag is assembled in a hidden sibling
+3DGS), ``xmp/`` sidecars and, when there are masks, ``masks/`` (nerfstudio), ``colmap/masks/`` and
+``undistorted/masks/`` (COLMAP-named) and on request ``rgba/`` (3DGS); the clean plates the masks were made from
+go to ``data/plates/<camera>/`` (originals, never training images). The bag is assembled in a hidden sibling
 directory and renamed into place only when complete and fsynced, so a crash leaves either no package or a
 whole one (plus a ``.<name>.partial-*`` directory that is obviously not a package, or a ``.<name>.failed-*``
 one if it came while a failed run's was being removed).
@@ -36,7 +38,15 @@ from capturerig.packaging._geometry import PIXEL_CENTRE_OFFSET, Geometry, nomina
 from capturerig.packaging._jsonable import jsonable
 from capturerig.packaging._lighting import fixtures_document, olat_index, states_document
 from capturerig.packaging._nerfstudio import transforms_document
-from capturerig.packaging._snapshot import SNAPSHOTS_DIR, ColourCorrection, FramePlacer, PlacedFrame
+from capturerig.packaging._snapshot import (
+    MASKS_DIR,
+    PLATES_DIR,
+    RGBA_DIR,
+    SNAPSHOTS_DIR,
+    ColourCorrection,
+    FramePlacer,
+    PlacedFrame,
+)
 from capturerig.packaging._undistort import RASTER_EXTENSIONS, Undistorter
 from capturerig.packaging._xmp import xmp_packet
 
@@ -50,7 +60,7 @@ ORIGINALS_CHOICES = ("keep", "reference", "drop")
 # data/qc.json: the per-image checks of every frame (beside package.json, whose frames carry the verdict)
 QC_JSON = "qc.json"
 QC_SCHEMA = "capturerig.qc/1"
-_RESERVED = {"package.json", QC_JSON, "calibration", "lighting", SNAPSHOTS_DIR, "originals"}
+_RESERVED = {"package.json", QC_JSON, "calibration", "lighting", SNAPSHOTS_DIR, "originals", PLATES_DIR}
 Progress = Callable[[int, int], None]
 
 _CONVENTIONS = {
@@ -101,6 +111,26 @@ def _check_masks(frames: Sequence[PackageFrame]) -> None:
     if mixed:
         raise ValueError(f"snapshot {', '.join(mixed)}: some frames have a mask and some do not; give every "
                          "frame of a snapshot a mask, or none")
+
+
+def _masks_document(frames: Sequence[PackageFrame], made: Mapping[str, Any] | None, rgba: bool,
+                    undistort: bool) -> dict[str, Any]:
+    """package.json's ``masks``: whether there are masks, how they were made, and where each trainer finds them."""
+    if not any(frame.mask is not None for frame in frames):
+        return {"present": False, **(made or {})}
+    where = "undistorted/" if undistort else ""
+    return {
+        "present": True, **(made or {}),
+        "nerfstudio": f"snapshots/<snapshot>/{MASKS_DIR}/<image stem>.png, each frame's mask_path in transforms.json "
+                      "(relative to it): single-channel 8-bit PNG, the image's size, 255 = subject, 0 = ignore",
+        "colmap": f"snapshots/<snapshot>/colmap/{MASKS_DIR}/<image name>.png, for colmap/sparse/0 "
+                  f"(feature_extractor --ImageReader.mask_path colmap/{MASKS_DIR}: no features where 0)",
+        "undistorted": f"snapshots/<snapshot>/undistorted/{MASKS_DIR}/<image name>.png, warped with the undistorted "
+                       "images' own maps, for undistorted/sparse/0 (COLMAP's image_undistorter does not undistort "
+                       "masks)" if undistort else None,
+        "rgba": f"snapshots/<snapshot>/{where}{RGBA_DIR}/<image stem>.png: 8-bit RGBA PNG, the image with its mask "
+                "as alpha and colour 0 where alpha is 0 (3DGS reads alpha as its mask)" if rgba else None,
+    }
 
 
 class _Counter:
@@ -166,24 +196,26 @@ def _qc_document(frames: Sequence[PackageFrame], metadata: Mapping[str, Any]) ->
 class _Build:
     """One package being assembled in ``root`` (the partial directory)."""
 
-    def __init__(self, rig: RigConfig, frames: Sequence[PackageFrame], root: Path, geometry: Geometry) -> None:
-        self.rig, self.frames, self.root, self.geometry = rig, frames, root, geometry
-        used = {frame.camera_id for frame in frames}
+    def __init__(self, rig: RigConfig, frames: Sequence[PackageFrame], plates: Sequence[PackageFrame], root: Path,
+                 geometry: Geometry) -> None:
+        self.rig, self.frames, self.plates, self.root, self.geometry = rig, frames, plates, root, geometry
+        self.placing = [*frames, *plates]  # placed alike; plates then go to package.json's plates, not snapshots
+        used = {frame.camera_id for frame in self.placing}
         self.camera_ids = {c.id: index + 1 for index, c in enumerate(rig.cameras) if c.id in used}
         self.files: dict[str, Digests] = {}
 
     def place_frames(self, placer: FramePlacer, workers: int) -> list[PlacedFrame]:
         # Grouped by camera, so the undistorter's per-camera remap tables are reused while cached.
-        order = sorted(range(len(self.frames)), key=lambda i: (self.frames[i].camera_id, i))
+        order = sorted(range(len(self.placing)), key=lambda i: (self.placing[i].camera_id, i))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(lambda i: placer.place(self.frames[i]), order))
-        placed: list[PlacedFrame | None] = [None] * len(self.frames)
+            results = list(pool.map(lambda i: placer.place(self.placing[i]), order))
+        placed: list[PlacedFrame | None] = [None] * len(self.placing)
         for index, result in zip(order, results, strict=True):
             placed[index] = result
         return self.record([p for p in placed if p is not None])
 
     def record(self, placed: list[PlacedFrame]) -> list[PlacedFrame]:
-        """Take the files of placed frames (in ``frames``' order) into the bag's manifests."""
+        """Take the files of placed frames (in ``placing``'s order) into the bag's manifests."""
         for result in placed:
             self.files.update(result.files)
         return placed
@@ -262,6 +294,8 @@ def write_package(
     workers: int | None = None,
     progress: Progress | None = None,
     client: Client | None = None,
+    masks: Mapping[str, Any] | None = None,
+    rgba: bool = False,
 ) -> PackageSummary:
     """Write a training package (a BagIt 1.0 bag) of verified frames.
 
@@ -271,7 +305,8 @@ def write_package(
         The rig the frames were shot with.
     frames : Sequence[PackageFrame]
         One verified image each; written in this order (COLMAP image ids are 1-based positions within
-        each snapshot).
+        each snapshot). Frames of role ``plate`` (clean plates) are kept under ``data/plates/`` and listed in
+        package.json's ``plates``, never in a snapshot.
     out_dir : Path
         The bag to create; must not exist yet. Its parent is created if needed.
     metadata : Mapping[str, Any]
@@ -302,6 +337,11 @@ def write_package(
     client : distributed.Client, optional
         Place each frame by one task on this client's cluster (its workers must see ``out_dir`` and the
         sources at the same paths); default: a thread pool in this process.
+    masks : Mapping, optional
+        How the frames' masks were made (method, plates, whether a visual hull mended them ...), stored in
+        package.json's ``masks`` with where each trainer finds them.
+    rgba : bool
+        Also write every masked image as an RGBA PNG for 3DGS (needs masks).
 
     Returns
     -------
@@ -328,7 +368,14 @@ def write_package(
     missing = sorted({f.camera_id for f in frames} - set(geometry.cameras))
     if missing:
         raise ValueError(f"geometry has no camera {', '.join(missing)}")
+    plates = [frame for frame in frames if frame.role == "plate"]
+    frames = [frame for frame in frames if frame.role != "plate"]
+    if not frames:
+        raise ValueError(f"nothing to package: the {len(plates)} frames given are all clean plates")
     _check_masks(frames)
+    if rgba and not any(frame.mask is not None for frame in frames):
+        raise ValueError("rgba: RGBA images need masks, and no frame has one")
+    jsonable(masks or {}, "masks")
     extra = dict(extra_payload or {})
     _check_extra_payload(extra)
     xmp_packet(dict(xmp_fields or {}))  # unknown prefixes fail here
@@ -340,9 +387,9 @@ def write_package(
     partial = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
     os.mkdir(partial)
     try:
-        build = _Build(rig, frames, partial, geometry)
+        build = _Build(rig, frames, plates, partial, geometry)
         _fill(build, metadata, colour, originals, planned, extra, xmp_fields or {}, undistort,
-              workers or os.cpu_count() or 1, progress, client)
+              workers or os.cpu_count() or 1, progress, client, _masks_document(frames, masks, rgba, undistort), rgba)
         for directory, _, _ in sorted(os.walk(partial), key=lambda item: -len(item[0])):
             fsync_dir(Path(directory))  # deepest first: the rename may only publish names that are on disk
         os.rename(partial, out_dir)
@@ -369,22 +416,24 @@ def write_package(
 
 def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection | None, originals: str,
           planned: Sequence[PlannedTake] | None, extra: Mapping[str, bytes], xmp_fields: Mapping[str, str],
-          undistort: bool, workers: int, progress: Progress | None, client: Client | None) -> None:
+          undistort: bool, workers: int, progress: Progress | None, client: Client | None,
+          masks: Mapping[str, Any], rgba: bool) -> None:
     frames, rig, root = build.frames, build.rig, build.root
     undistorter = Undistorter(build.geometry, build.camera_ids, 2 * workers) if undistort else None
-    counter = _Counter(sum(Path(f.source).stat().st_size for f in frames), progress)
+    counter = _Counter(sum(Path(f.source).stat().st_size for f in build.placing), progress)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     if client is None:
         placer = FramePlacer(root, rig, build.geometry, undistorter, colour, originals, xmp_fields, counter,
-                             created=created)
+                             created=created, rgba=rgba)
         placed = build.place_frames(placer, workers)
     else:
         from capturerig.packaging._dask import PlacerSpec, place_frames_on_cluster  # imports distributed
 
         spec = PlacerSpec(str(root), rig, build.geometry, dict(build.camera_ids), undistort, colour, originals,
-                          dict(xmp_fields), created)
-        placed = build.record(place_frames_on_cluster(client, frames, spec, counter))
-    entries = [_frame_entry(rig, frame, p) for frame, p in zip(frames, placed, strict=True)]
+                          dict(xmp_fields), created, rgba)
+        placed = build.record(place_frames_on_cluster(client, build.placing, spec, counter))
+    entries = [_frame_entry(rig, frame, p) for frame, p in zip(frames, placed[:len(frames)], strict=True)]
+    plate_entries = [_frame_entry(rig, frame, p) for frame, p in zip(build.plates, placed[len(frames):], strict=True)]
     snapshots = build.snapshot_models(entries, undistorter)
     build.calibration(colour)
     build.lighting()
@@ -408,7 +457,9 @@ def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection |
         "cameras": _camera_entries(rig, build.geometry, build.camera_ids),
         "snapshots": snapshots,
         "planned": [{"take_id": t.take_id, "cameras": list(t.cameras), "min_cameras": t.min_cameras} for t in takes],
+        "masks": masks,
         "frames": entries,
+        "plates": plate_entries,
     }
     _write_json(root, "data/package.json", jsonable(document, "package.json"), build.files)
     if any(frame.qc is not None for frame in frames):
