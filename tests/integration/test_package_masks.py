@@ -235,9 +235,20 @@ def test_masks_follow_nerfstudio_rules_and_colmap_naming_and_plates_are_no_train
             rgba = cv2.imread(str(package / "data" / entry["rgba_path"]), cv2.IMREAD_UNCHANGED)
             undistorted_mask = _read_mask(package / "data" / entry["undistorted_mask_path"])
             assert rgba.shape[2] == 4
-            assert entry["rgba_path"].startswith(f"snapshots/{snapshot.name}/undistorted/rgba/")
+            assert entry["rgba_path"].startswith(f"snapshots/{snapshot.name}/undistorted/rgba/images/")
             assert np.array_equal(rgba[..., 3], undistorted_mask)
             assert not rgba[..., :3][undistorted_mask == 0].any()
+        # ... a 3DGS source folder of its own: its model names the PNGs (3DGS finds images by the model's names),
+        # with the undistorted model's cameras and poses.
+        rgba_model = pycolmap.Reconstruction(str(snapshot / "undistorted" / "rgba" / "sparse" / "0"))
+        undistorted_model = pycolmap.Reconstruction(str(snapshot / "undistorted" / "sparse" / "0"))
+        by_name = {image.name: image for image in undistorted_model.images.values()}
+        assert {image.name for image in rgba_model.images.values()} == {
+            p.name for p in (snapshot / "undistorted" / "rgba" / "images").iterdir()}
+        for image in rgba_model.images.values():
+            twin = by_name[f"{Path(image.name).stem}.jpg"]
+            assert np.allclose(image.cam_from_world().matrix(), twin.cam_from_world().matrix())
+            assert image.camera.params.tolist() == twin.camera.params.tolist()
     plates = document["plates"]
     assert len(plates) == len(CAMERAS) * len(LIGHTS)
     for plate in plates:

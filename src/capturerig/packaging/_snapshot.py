@@ -42,7 +42,8 @@ ORIGINALS_DIR = "originals"
 LINEAR_DIR = "linear"  # beside images/: the 16-bit linear renditions of RAW frames
 PLATES_DIR = "plates"  # data/plates/<camera>/<name>: the clean plates the masks were made from
 MASKS_DIR = "masks"  # in a snapshot: nerfstudio's masks; in colmap/ and undistorted/: COLMAP-named ones
-RGBA_DIR = "rgba"  # the image with its mask as alpha, for 3DGS (undistorted/rgba/ when undistorting)
+RGBA_DIR = "rgba"  # the image with its mask as alpha: a 3DGS source of its own, images/ + sparse/0 naming them
+# (3DGS looks each image up by its model name: a PNG cannot share the JPEG's); undistorted/rgba/ when undistorting
 NEUTRAL_RENDITION = ("the camera's own neutral as white balance, its RGB taken as sRGB's primaries, the sRGB "
                      "curve (no colour calibration)")
 
@@ -309,7 +310,7 @@ class FramePlacer:
         for path in (mask_path, colmap_path):
             files[path] = write_bytes(self._path(path), data)
         entry.update(mask_path=mask_path.removeprefix("data/"), colmap_mask_path=colmap_path.removeprefix("data/"))
-        rgba_source, rgba_mask, rgba_path = pixels[0], mask, f"{snapshot}/{RGBA_DIR}/{stem}.png"
+        rgba_source, rgba_mask, rgba_path = pixels[0], mask, f"{snapshot}/{RGBA_DIR}/images/{stem}.png"
         if self.undistorter is not None:
             undistorted_mask = self.undistorter.undistort_mask(frame.camera_id, mask)
             undistorted_path = f"{snapshot}/undistorted/{MASKS_DIR}/{frame.name}.png"
@@ -317,7 +318,7 @@ class FramePlacer:
                                                   encode_image(undistorted_mask, ".png", where))
             entry["undistorted_mask_path"] = undistorted_path.removeprefix("data/")
             rgba_source = pixels[1]
-            rgba_mask, rgba_path = undistorted_mask, f"{snapshot}/undistorted/{RGBA_DIR}/{stem}.png"
+            rgba_mask, rgba_path = undistorted_mask, f"{snapshot}/undistorted/{RGBA_DIR}/images/{stem}.png"
         if self.rgba and rgba_source is not None:
             files[rgba_path] = write_bytes(self._path(rgba_path),
                                            encode_image(_rgba(rgba_source, rgba_mask, where), ".png", where))

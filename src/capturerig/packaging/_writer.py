@@ -128,8 +128,10 @@ def _masks_document(frames: Sequence[PackageFrame], made: Mapping[str, Any] | No
         "undistorted": f"snapshots/<snapshot>/undistorted/{MASKS_DIR}/<image name>.png, warped with the undistorted "
                        "images' own maps, for undistorted/sparse/0 (COLMAP's image_undistorter does not undistort "
                        "masks)" if undistort else None,
-        "rgba": f"snapshots/<snapshot>/{where}{RGBA_DIR}/<image stem>.png: 8-bit RGBA PNG, the image with its mask "
-                "as alpha and colour 0 where alpha is 0 (3DGS reads alpha as its mask)" if rgba else None,
+        "rgba": f"snapshots/<snapshot>/{where}{RGBA_DIR}/images/<image stem>.png: 8-bit RGBA PNG, the image with "
+                "its mask as alpha and colour 0 where alpha is 0 (3DGS reads alpha as its mask), with "
+                f"{where}{RGBA_DIR}/sparse/0 naming them: a 3DGS source folder (train.py -s .../{where}{RGBA_DIR})"
+                if rgba else None,
     }
 
 
@@ -239,6 +241,12 @@ class _Build:
             self._model(f"{base}/colmap/sparse/0", images, None)
             if undistorter is not None:
                 self._model(f"{base}/undistorted/sparse/0", images, undistorter)
+            with_alpha = [(f, e) for f, e in rasters if e.get("rgba_path")]
+            if with_alpha:  # the RGBA folder is a 3DGS source of its own: its model names its PNGs
+                rgba_dir = f"{base}/{'undistorted/' if undistorter is not None else ''}{RGBA_DIR}"
+                self._model(f"{rgba_dir}/sparse/0", [ModelImage(Path(e["rgba_path"]).name, f.camera_id, f.station_id,
+                                                                f.station_angle_deg) for f, e in with_alpha],
+                            undistorter)
             inside = f"{base.removeprefix('data/')}/"  # package.json paths are data-relative, transforms' local
             documents = [{"file_path": e["file_path"].removeprefix(inside),
                           "mask_path": e.get("mask_path", "").removeprefix(inside),
