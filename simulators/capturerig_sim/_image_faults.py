@@ -16,18 +16,27 @@ camera's exposure k + 1), and recorded in the sim ledger when it fires.
 
 The optical faults act on the noiseless render, and the sensor noise is added after them, so a blurred image
 is as noisy as a sharp one (blurring the noise too would make defocus easier to see than it is).
+:func:`faulty_image` renders one exposure with the faults that act on its pixels (the shutter and the optics);
+the ones that choose what is rendered (a stale file, another lighting state's frames) are the caller's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal, Protocol, get_args
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from capturerig_sim._faults import FaultKind
+
+if TYPE_CHECKING:
+    from capturerig.config import CameraConfig, RigConfig
+    from capturerig.lighting import UniverseKey
+    from capturerig_sim._props import PlanarProp
+    from capturerig_sim._scene import SubjectPose
 
 __all__ = [
     "BUMP_ANGLE_DEG",
@@ -40,6 +49,7 @@ __all__ = [
     "ImageFaultKind",
     "add_sensor_noise",
     "apply_optical_faults",
+    "faulty_image",
     "shutter_settings",
     "take_picture_faults",
 ]
@@ -113,3 +123,27 @@ def take_picture_faults(studio: _FaultSource, camera_id: str, has_previous: bool
     only counts once the camera has a previous exposure to hand over again)."""
     return frozenset(kind for kind in IMAGE_FAULT_KINDS
                      if (has_previous or kind != "stale_file") and studio.take_fault(camera_id, kind))
+
+
+def faulty_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, bytes], turntable_deg: float,
+                 settings: Mapping[str, str], base_dir: Path | None, noise_seed: int, faults: frozenset[str], *,
+                 props: Sequence[PlanarProp] = (), subject_present: bool = True, room_light: float = 0.0,
+                 subject_pose: SubjectPose | None = None) -> npt.NDArray[np.uint8]:
+    """What ``camera`` records of one exposure (8-bit BGR) with the picture ``faults`` that act on its pixels:
+    ``wrong_shutter`` (the settings' shutter 2 EV off) and the :data:`OPTICAL_FAULTS` (on the noiseless render,
+    then the sensor noise). Parameters as :func:`capturerig_sim.render.render_image`; ``frames`` already those
+    a ``silent_fixture`` or ``late_fire`` shows, and a ``stale_file`` is not rendered at all (the caller hands
+    over the previous files)."""
+    from capturerig_sim._response import DEFAULT_SETTINGS, ExposureSettings
+    from capturerig_sim.render import noise_sigma, render_image
+
+    if "wrong_shutter" in faults:
+        settings = shutter_settings(settings, noise_seed, 1 / 125)
+    optical = faults & OPTICAL_FAULTS
+    image = render_image(camera, rig, frames, turntable_deg, settings, base_dir,
+                         noise_seed=None if optical else noise_seed, props=props, subject_present=subject_present,
+                         room_light=room_light, subject_pose=subject_pose)
+    if not optical:
+        return image
+    iso = ExposureSettings.from_settings({**DEFAULT_SETTINGS, **camera.settings, **settings}).iso
+    return add_sensor_noise(apply_optical_faults(image, optical, noise_seed), noise_sigma(iso), noise_seed)

@@ -7,6 +7,10 @@ seeded texture and a red mark at 0 deg (:mod:`capturerig_sim._texture`). Both tu
 angles turn counter-clockwise seen from above) and neither texture repeats, so structure from motion can match
 them without being fooled.
 
+A live subject (rig ``simulation.live_subject``, off by default) is a person, not a mannequin: between
+exposures it sways and turns a little, and at each new pose it stands a little elsewhere
+(:func:`live_subject_pose` gives a :class:`SubjectPose` per exposure; the table top stays where it is).
+
 Beyond the table there is nothing to see: the backdrop is a featureless painted cyclorama (a constant grey in
 the renderer). That is deliberate, not a shortcut: a capture's training package puts every image in the
 subject frame (the table's turn folded into each camera pose), so anything textured that stays still while
@@ -33,13 +37,17 @@ from capturerig_sim._texture import body_albedo, table_albedo
 __all__ = [
     "BODY_PARTS",
     "FLOOR_RADIUS_M",
+    "LIVE_SUBJECT_KEYS",
+    "STILL",
     "SUBJECT_CENTRE",
     "TRUTH_KEYS",
     "CameraTruth",
     "Hits",
+    "SubjectPose",
     "camera_truth",
     "clear_scene_caches",
     "floor_shading",
+    "live_subject_pose",
     "normalised_grid",
     "scene_hits",
 ]
@@ -157,6 +165,96 @@ def camera_truth(camera: CameraConfig, rig: RigConfig | None = None) -> CameraTr
 
 
 @dataclass(frozen=True)
+class SubjectPose:
+    """Where the subject stands against its place on the table: shifted on the table top (metres, table frame:
+    it turns with the table) and turned about its own vertical axis (degrees, counter-clockwise from above)."""
+
+    dx_m: float = 0.0
+    dy_m: float = 0.0
+    yaw_deg: float = 0.0
+
+    def placement(self, turntable_deg: float) -> tuple[Float64Array, Float64Array]:
+        """The subject frame in the world at ``turntable_deg``: (turn, offset) with world = turn @ x + offset."""
+        a, b = math.radians(turntable_deg), math.radians(turntable_deg + self.yaw_deg)
+        turn = np.array([[math.cos(b), -math.sin(b), 0.0], [math.sin(b), math.cos(b), 0.0], [0.0, 0.0, 1.0]])
+        offset = np.array([math.cos(a) * self.dx_m - math.sin(a) * self.dy_m,
+                           math.sin(a) * self.dx_m + math.cos(a) * self.dy_m, 0.0])
+        return turn, offset
+
+
+STILL = SubjectPose()  # the mannequin: exactly where the table puts it
+
+# What ``simulation.live_subject`` may say (all optional; an empty mapping is a live subject with the defaults).
+LIVE_SUBJECT_KEYS: Mapping[str, tuple[float, str]] = {
+    "seed": (0.0, "integer; the same seed gives the same sway and the same pose offsets on every run"),
+    "sway_mm": (10.0, "largest sway of the body on the table top while it holds a pose, millimetres"),
+    "sway_deg": (1.5, "largest turn of the body about its vertical axis while it holds a pose, degrees"),
+    "pose_mm": (30.0, "largest shift of where it stands at a new pose (it stepped out and back), millimetres"),
+    "pose_deg": (5.0, "largest turn of how it stands at a new pose, degrees"),
+}
+# Sway: two slow sinusoids per axis (body sway round 0.1-0.3 Hz, breathing round 0.25 Hz), seeded phases.
+_SWAY_HZ = ((0.07, 0.19), (0.11, 0.23), (0.05, 0.29))
+
+
+def _live_settings(rig: RigConfig) -> dict[str, float] | None:
+    """``rig.simulation.live_subject`` checked (every key filled in), or None when the subject stands still."""
+    raw: Any = rig.simulation.get("live_subject")
+    if raw is None:
+        return None
+    where = f"rig '{rig.name}' simulation.live_subject"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: must be a mapping of {', '.join(LIVE_SUBJECT_KEYS)} (empty: the defaults), "
+                         f"got {raw!r}")
+    unknown = sorted(set(raw) - set(LIVE_SUBJECT_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(LIVE_SUBJECT_KEYS)})")
+    settings = {}
+    for key, (default, meaning) in LIVE_SUBJECT_KEYS.items():
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{where}.{key}: must be a number >= 0 ({meaning}), got {value!r}")
+        settings[key] = float(value)
+    return settings
+
+
+def _draws(seed: float, label: str, count: int) -> Float64Array:
+    digest = hashlib.sha256(f"live:{int(seed)}:{label}".encode()).digest()  # the same in every process
+    return np.random.default_rng(int.from_bytes(digest[:8], "little")).uniform(-1.0, 1.0, count)
+
+
+def live_subject_pose(rig: RigConfig | None, take_id: str | None, moment_s: float) -> SubjectPose:
+    """Where a live subject stands for an exposure of ``take_id`` at ``moment_s`` (studio seconds).
+
+    :data:`STILL` unless the rig has ``simulation: {live_subject: {...}}`` (:data:`LIVE_SUBJECT_KEYS`). Then the
+    body sways smoothly in time (within ``sway_mm`` and ``sway_deg``; two exposures a second apart differ by a
+    few millimetres) about a place drawn per pose (the take id's first part; within ``pose_mm`` and
+    ``pose_deg``), every draw seeded. All cameras of one trigger must get the same ``take_id`` and ``moment_s``.
+
+    Raises
+    ------
+    ValueError
+        When ``simulation.live_subject`` is malformed (naming the rig and the key).
+    """
+    settings = None if rig is None else _live_settings(rig)
+    if settings is None:
+        return STILL
+    seed = settings["seed"]
+    pose_id = (take_id or "").split("/", 1)[0]
+    place = _draws(seed, f"pose:{pose_id}", 3)
+    phases = _draws(seed, "sway", 6) * math.pi
+    sway = []
+    for axis, (slow, fast) in enumerate(_SWAY_HZ):  # each axis within [-1, 1]
+        sway.append(0.6 * math.sin(2 * math.pi * slow * moment_s + phases[2 * axis])
+                    + 0.4 * math.sin(2 * math.pi * fast * moment_s + phases[2 * axis + 1]))
+    sway_m, pose_m = settings["sway_mm"] / 1000.0, settings["pose_mm"] / 1000.0
+    # Shifts inside a disc of the stated radius (the two axes' draws scaled so their length stays within it).
+    return SubjectPose(dx_m=float(pose_m * place[0] + sway_m * sway[0]) / math.sqrt(2.0),
+                       dy_m=float(pose_m * place[1] + sway_m * sway[1]) / math.sqrt(2.0),
+                       yaw_deg=float(settings["pose_deg"] * place[2] + settings["sway_deg"] * sway[2]))
+
+
+@dataclass(frozen=True)
 class Hits:
     """Where a camera's rays meet the scene at one turntable angle (only the pixels that hit something)."""
 
@@ -172,7 +270,8 @@ class Hits:
 _CACHE_SIZE = 64
 _cache_lock = threading.Lock()
 _ray_cache: dict[tuple[object, ...], tuple[Float64Array, Float64Array]] = {}
-_hit_cache: dict[tuple[object, ...], tuple[float, Hits]] = {}  # last angle per camera: stations change rarely
+# The last angle and subject pose per camera: stations change rarely (a live subject re-traces every exposure).
+_hit_cache: dict[tuple[object, ...], tuple[tuple[float, SubjectPose], Hits]] = {}
 _grid_cache: dict[tuple[object, ...], Float64Array] = {}
 _bundle_cache: dict[tuple[object, ...], RayBundles] = {}
 _shade_cache: dict[tuple[object, ...], tuple[Float32Array, Float32Array]] = {}
@@ -263,34 +362,38 @@ _GRADIENTS = np.stack([part.to_unit().T @ part.to_unit() for part in BODY_PARTS]
 _CENTRES = np.array([part.centre for part in BODY_PARTS], dtype=np.float64)
 
 
-def _subject(origin: Float64Array, rays: Float64Array, cos_a: float, sin_a: float, bundles: RayBundles,
-             ) -> tuple[npt.NDArray[np.intp], Float64Array, Float64Array, Float32Array]:
-    """Pixel indices, world points, world normals and albedo where rays meet the turned body."""
-    index, distance, part = intersect_body(origin, rays, cos_a, sin_a, bundles)
+def _subject(origin: Float64Array, rays: Float64Array, turn: Float64Array, offset: Float64Array,
+             bundles: RayBundles) -> tuple[npt.NDArray[np.intp], Float64Array, Float64Array, Float32Array]:
+    """Pixel indices, world points, world normals and albedo where rays meet the body placed by ``turn`` and
+    ``offset`` (:meth:`SubjectPose.placement`)."""
+    # A body shifted by ``offset`` is met where the camera shifted back by it meets the body in place.
+    index, distance, part = intersect_body(origin - offset, rays, float(turn[0, 0]), float(turn[1, 0]), bundles)
     points = origin[None, :] + distance[:, None] * rays[:, index].T
-    # Into the subject frame (turned back by the table angle): the texture and the normals live there.
-    turn = np.array([[cos_a, -sin_a, 0.0], [sin_a, cos_a, 0.0], [0.0, 0.0, 1.0]])
-    local = points @ turn
+    # Into the subject frame (shifted and turned back): the texture and the normals live there.
+    local = (points - offset[None, :]) @ turn
     normals = np.einsum("nij,nj->ni", _GRADIENTS[part], local - _CENTRES[part])
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     return index, points, normals @ turn.T, body_albedo(local)
 
 
-def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool = True) -> Hits:
+def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool = True,
+               pose: SubjectPose = STILL) -> Hits:
     """Where ``truth``'s pixels meet the subject or the table top at ``turntable_deg`` (cached per camera).
 
-    ``subject_present`` False leaves the subject out (a calibration capture: the stage is empty).
+    ``subject_present`` False leaves the subject out (a calibration capture: the stage is empty). ``pose``:
+    where a live subject stands on the table for this exposure (the table top does not move with it).
     """
     key = (*truth.cache_key(), subject_present)
     with _cache_lock:
         cached = _hit_cache.get(key)
-    if cached is not None and cached[0] == turntable_deg:
+    if cached is not None and cached[0] == (turntable_deg, pose):
         return cached[1]
     origin, rays = _rays(truth)
     cos_a, sin_a = math.cos(math.radians(turntable_deg)), math.sin(math.radians(turntable_deg))
     if subject_present:
         bundles = _bundles(truth)
-        subject_index, subject_points, subject_normals, subject_albedo = _subject(origin, rays, cos_a, sin_a,
+        turn, offset = pose.placement(turntable_deg)
+        subject_index, subject_points, subject_normals, subject_albedo = _subject(origin, rays, turn, offset,
                                                                                   bundles)
     else:
         subject_index, subject_points = np.zeros(0, dtype=np.intp), np.zeros((0, 3))
@@ -322,7 +425,7 @@ def scene_hits(truth: CameraTruth, turntable_deg: float, subject_present: bool =
         normal_dot_point=np.einsum("ij,ij->i", normals, points),
         point_norm2=np.einsum("ij,ij->i", points, points),
     )
-    _remember(_hit_cache, key, (turntable_deg, hits))
+    _remember(_hit_cache, key, ((turntable_deg, pose), hits))
     return hits
 
 
@@ -373,7 +476,7 @@ def _ambient_visibility(points: Float64Array) -> Float64Array:
 
 
 def floor_shading(truth: CameraTruth, turntable_deg: float, hits: Hits, light_positions: Float64Array,
-                  light_radius_m: float) -> tuple[Float32Array, Float32Array]:
+                  light_radius_m: float, pose: SubjectPose = STILL) -> tuple[Float32Array, Float32Array]:
     """How the subject shades the table top in ``hits`` (cached per camera, angle and lights).
 
     Parameters
@@ -384,6 +487,8 @@ def floor_shading(truth: CameraTruth, turntable_deg: float, hits: Hits, light_po
         (L, 3) world positions of the fixtures.
     light_radius_m
         Radius of each fixture's emitting sphere (a soft box): the larger, the softer the shadow edges.
+    pose
+        Where the subject stands (as for :func:`scene_hits`): its shadow moves with it.
 
     Returns
     -------
@@ -391,7 +496,7 @@ def floor_shading(truth: CameraTruth, turntable_deg: float, hits: Hits, light_po
         (M, L) share of each light that reaches each hit point, and (M,) share of the ambient light; 1 on the
         subject itself (it casts shadows on the floor, its own shading stays Lambertian).
     """
-    key = (*truth.cache_key(), turntable_deg, hits.index.size, light_positions.tobytes(), light_radius_m)
+    key = (*truth.cache_key(), turntable_deg, pose, hits.index.size, light_positions.tobytes(), light_radius_m)
     with _cache_lock:
         cached = _shade_cache.get(key)
     if cached is not None:
@@ -400,11 +505,10 @@ def floor_shading(truth: CameraTruth, turntable_deg: float, hits: Hits, light_po
     ambient = np.ones(hits.index.size, dtype=np.float32)
     floor = np.flatnonzero(~hits.subject)
     if floor.size and light_positions.size:
-        cos_a, sin_a = math.cos(math.radians(turntable_deg)), math.sin(math.radians(turntable_deg))
-        turn = np.array([[cos_a, -sin_a, 0.0], [sin_a, cos_a, 0.0], [0.0, 0.0, 1.0]])
-        # Into the subject frame (rows times turn = turned back by the table angle), where the parts live.
-        points = hits.points[floor].astype(np.float64) @ turn
-        lights = np.asarray(light_positions, dtype=np.float64) @ turn
+        turn, offset = pose.placement(turntable_deg)
+        # Into the subject frame (shifted back, then rows times turn = turned back), where the parts live.
+        points = (hits.points[floor].astype(np.float64) - offset) @ turn
+        lights = (np.asarray(light_positions, dtype=np.float64) - offset) @ turn
         visibility[floor] = _light_visibility(points, lights, light_radius_m)
         ambient[floor] = _ambient_visibility(points)
     result = (visibility, ambient)

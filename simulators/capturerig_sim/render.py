@@ -13,6 +13,10 @@ by default, so earlier renders keep their pixels): soft shadows of the subject o
 sphere the body occludes, and less ambient light round the feet), the backdrop's colour, and that colour
 spilling onto the subject's edge (a grazing-angle sheen). :func:`clean_plate` renders the empty rig under any
 lighting state, and :func:`subject_alpha` is the true alpha a mask is scored against.
+
+A live subject (a person who sways between exposures and stands a little elsewhere at each pose, rig
+``simulation: {live_subject: {}}``) is placed per exposure by ``subject_pose`` (:func:`live_subject_pose` of
+the exposure's take and time); the true alpha of that exposure takes the same pose.
 """
 
 from __future__ import annotations
@@ -41,12 +45,15 @@ from capturerig_sim._response import (
 from capturerig_sim._scene import (
     BODY_PARTS,
     FLOOR_RADIUS_M,
+    STILL,
     SUBJECT_CENTRE,
     CameraTruth,
     Hits,
+    SubjectPose,
     camera_truth,
     clear_scene_caches,
     floor_shading,
+    live_subject_pose,
     scene_hits,
 )
 
@@ -57,6 +64,7 @@ __all__ = [
     "EXPOSURE_CALIBRATION",
     "FLOOR_RADIUS_M",
     "JPEG_QUALITY",
+    "STILL",
     "SUBJECT_CENTRE",
     "CameraResponse",
     "CameraTruth",
@@ -65,6 +73,7 @@ __all__ = [
     "Light",
     "PlanarProp",
     "StageLook",
+    "SubjectPose",
     "camera_response",
     "camera_truth",
     "clean_plate",
@@ -73,6 +82,7 @@ __all__ = [
     "expected_image",
     "fixture_lights",
     "floor_mask",
+    "live_subject_pose",
     "noise_sigma",
     "render_image",
     "render_linear",
@@ -212,16 +222,17 @@ def clear_render_caches() -> None:
 
 
 def _radiance(hits: Hits, lights: tuple[Light, ...], room_light: float = 0.0, truth: CameraTruth | None = None,
-              turntable_deg: float = 0.0, look: StageLook = PLAIN_LOOK) -> Float32Array:
+              turntable_deg: float = 0.0, look: StageLook = PLAIN_LOOK, pose: SubjectPose = STILL) -> Float32Array:
     """Scene-linear RGB leaving each hit point towards the camera, (M, 3).
 
-    ``truth`` and ``turntable_deg`` are needed only by a ``look`` with shadows or spill.
+    ``truth``, ``turntable_deg`` and ``pose`` (where the subject stands) are needed only by a ``look`` with
+    shadows or spill.
     """
     shading = None
     # No subject (a plate): nothing casts a shadow.
     if look.shadows and truth is not None and lights and hits.subject.any() and not hits.subject.all():
         all_positions = np.array([light.position for light in lights], dtype=np.float64)
-        shading = floor_shading(truth, turntable_deg, hits, all_positions, look.light_radius_m)
+        shading = floor_shading(truth, turntable_deg, hits, all_positions, look.light_radius_m, pose)
     ambient = np.full((hits.index.size, 1), AMBIENT + room_light, dtype=np.float32)
     irradiance = ambient * shading[1][:, None] if shading is not None else np.repeat(ambient, 3, axis=1)
     irradiance = np.broadcast_to(irradiance, (hits.index.size, 3)).copy()
@@ -279,7 +290,8 @@ def _with_props(layer: PropLayer, hits: Hits, surface_linear: Float32Array, pixe
 
 def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: float,
                   props: Sequence[PlanarProp] = (), subject_present: bool = True,
-                  room_light: float = 0.0, look: StageLook = PLAIN_LOOK) -> Float32Array:
+                  room_light: float = 0.0, look: StageLook = PLAIN_LOOK,
+                  subject_pose: SubjectPose = STILL) -> Float32Array:
     """Scene-linear RGB radiance seen by each pixel, shape (height, width, 3), float32.
 
     Parameters
@@ -298,12 +310,14 @@ def render_linear(truth: CameraTruth, lights: tuple[Light, ...], turntable_deg: 
         Extra irradiance on every surface from the studio's house lights (0: off).
     look
         Shadows, spill and the backdrop's colour (:func:`stage_look` of the rig).
+    subject_pose
+        Where a live subject stands for this exposure (:func:`live_subject_pose`); default still.
     """
-    hits = scene_hits(truth, turntable_deg, subject_present)
+    hits = scene_hits(truth, turntable_deg, subject_present, subject_pose)
     intr = truth.intrinsics
     image = np.empty((intr.width * intr.height, 3), dtype=np.float32)
     image[:] = np.array(look.backdrop, dtype=np.float32)
-    surface = _radiance(hits, lights, room_light, truth, turntable_deg, look)
+    surface = _radiance(hits, lights, room_light, truth, turntable_deg, look, subject_pose)
     image[hits.index] = surface
     layer = _props_of(truth, props, hits, lights, room_light)
     if layer is not None:
@@ -331,7 +345,8 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
                  turntable_deg: float = 0.0, settings: Mapping[str, str] | None = None,
                  base_dir: Path | None = None, noise_seed: int | None = None,
                  props: Sequence[PlanarProp] = (), subject_present: bool = True,
-                 truth: CameraTruth | None = None, room_light: float = 0.0) -> npt.NDArray[np.uint8]:
+                 truth: CameraTruth | None = None, room_light: float = 0.0,
+                 subject_pose: SubjectPose | None = None) -> npt.NDArray[np.uint8]:
     """What ``camera`` records: an 8-bit BGR image (height, width, 3).
 
     Parameters
@@ -360,6 +375,9 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
     room_light
         Extra irradiance on every surface from the studio's house lights (0: off), as the fixtures'
         light is measured (a full white fixture gives about 0.6 at 1.8 m).
+    subject_pose
+        Where a live subject stands for this exposure (:func:`live_subject_pose` of its take and time: every
+        camera of one trigger gets the same); None: still, where the table puts it.
 
     Raises
     ------
@@ -370,12 +388,13 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
     exposure = ExposureSettings.from_settings(merged)
     truth = camera_truth(camera, rig) if truth is None else truth
     look = stage_look(rig)
-    hits = scene_hits(truth, turntable_deg, subject_present)
+    pose = STILL if subject_pose is None else subject_pose
+    hits = scene_hits(truth, turntable_deg, subject_present, pose)
     response = camera_response(truth.serial)
     gain = EXPOSURE_CALIBRATION * exposure.gain
     lights = fixture_lights(rig, frames, base_dir)
     # The camera pipeline runs on the pixels that see something; the backdrop is one colour, done once.
-    surface_linear = _radiance(hits, lights, room_light, truth, turntable_deg, look)
+    surface_linear = _radiance(hits, lights, room_light, truth, turntable_deg, look, pose)
     surface = response.apply(surface_linear, gain, exposure.whitebalance)
     backdrop = response.apply(np.array([look.backdrop], dtype=np.float32), gain, exposure.whitebalance)
     intr = truth.intrinsics
@@ -397,14 +416,16 @@ def render_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseK
 def expected_image(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, bytes],
                    turntable_deg: float = 0.0, settings: Mapping[str, str] | None = None,
                    base_dir: Path | None = None, props: Sequence[PlanarProp] = (),
-                   subject_present: bool = True, room_light: float = 0.0) -> npt.NDArray[np.uint8]:
+                   subject_present: bool = True, room_light: float = 0.0,
+                   subject_pose: SubjectPose | None = None) -> npt.NDArray[np.uint8]:
     """The noiseless image ``camera`` should record (what a sim camera's JPEG decodes to, within noise).
 
     Same parameters as :func:`render_image`; pass an exposure record's ``frames``, ``turntable_deg``,
-    ``settings``, ``props``, ``subject_present`` and ``room_light`` to check a downloaded file.
+    ``settings``, ``props``, ``subject_present`` and ``room_light`` (and a live subject's pose) to check a
+    downloaded file.
     """
     return render_image(camera, rig, frames, turntable_deg, settings, base_dir, noise_seed=None, props=props,
-                        subject_present=subject_present, room_light=room_light)
+                        subject_present=subject_present, room_light=room_light, subject_pose=subject_pose)
 
 
 def clean_plate(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKey, bytes],
@@ -421,37 +442,40 @@ def clean_plate(camera: CameraConfig, rig: RigConfig, frames: Mapping[UniverseKe
 
 
 def subject_alpha(camera: CameraConfig, turntable_deg: float = 0.0,
-                  rig: RigConfig | None = None) -> npt.NDArray[np.float32]:
+                  rig: RigConfig | None = None, subject_pose: SubjectPose = STILL) -> npt.NDArray[np.float32]:
     """The true alpha of the subject in ``camera``'s image (height, width), float32 in 0..1.
 
     The renderer traces one ray through each pixel centre, so a pixel is all subject or all not: the alpha is
-    exactly 0 or 1, the same coverage every rendered image of this camera and angle has (with or without
-    shadows and spill, which change colours, never coverage). Pass the ``rig`` for its true cameras.
+    exactly 0 or 1, the same coverage every rendered image of this camera, angle and subject pose has (with or
+    without shadows and spill, which change colours, never coverage). Pass the ``rig`` for its true cameras,
+    and a live subject's ``subject_pose`` of the exposure (the one its image was rendered with).
     """
-    return subject_mask(camera, turntable_deg, rig).astype(np.float32)
+    return subject_mask(camera, turntable_deg, rig, subject_pose).astype(np.float32)
 
 
-def _mask(camera: CameraConfig, turntable_deg: float, subject: bool, rig: RigConfig | None) -> npt.NDArray[np.bool_]:
+def _mask(camera: CameraConfig, turntable_deg: float, subject: bool, rig: RigConfig | None,
+          pose: SubjectPose = STILL) -> npt.NDArray[np.bool_]:
     truth = camera_truth(camera, rig)
-    hits = scene_hits(truth, turntable_deg)
+    hits = scene_hits(truth, turntable_deg, pose=pose)
     mask = np.zeros(truth.intrinsics.width * truth.intrinsics.height, dtype=bool)
     mask[hits.index[hits.subject == subject]] = True
     return mask.reshape(truth.intrinsics.height, truth.intrinsics.width)
 
 
 def subject_mask(camera: CameraConfig, turntable_deg: float = 0.0,
-                 rig: RigConfig | None = None) -> npt.NDArray[np.bool_]:
+                 rig: RigConfig | None = None, subject_pose: SubjectPose = STILL) -> npt.NDArray[np.bool_]:
     """Pixels of ``camera`` that see the subject (height, width), bool.
 
     Pass the ``rig`` to get the mask of the true camera (``simulation.truth``); without it, the nominal one.
+    ``subject_pose``: where a live subject stood for the exposure (default still).
     """
-    return _mask(camera, turntable_deg, True, rig)
+    return _mask(camera, turntable_deg, True, rig, subject_pose)
 
 
 def floor_mask(camera: CameraConfig, turntable_deg: float = 0.0,
-               rig: RigConfig | None = None) -> npt.NDArray[np.bool_]:
+               rig: RigConfig | None = None, subject_pose: SubjectPose = STILL) -> npt.NDArray[np.bool_]:
     """Pixels of ``camera`` that see the turntable top and not the subject (height, width), bool."""
-    return _mask(camera, turntable_deg, False, rig)
+    return _mask(camera, turntable_deg, False, rig, subject_pose)
 
 
 def encode_jpeg(image_bgr: npt.NDArray[np.uint8], quality: int = JPEG_QUALITY) -> bytes:
