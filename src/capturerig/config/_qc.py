@@ -32,10 +32,10 @@ class QcThresholds(FrozenModel):
     colour_warn: float = Field(0.03, gt=0.0, description="warn when the chromaticity (r, g, b shares) moves by more "
                                                           "(largest share difference)")
     colour_fail: float = Field(0.06, gt=0.0, description="fail beyond this chromaticity change")
-    pattern_warn: float = Field(0.04, gt=0.0, description="warn when where the light falls (the thumbnail "
+    pattern_warn: float = Field(0.06, gt=0.0, description="warn when where the light falls (an 8x6 thumbnail "
                                                            "relative to its mean) moves by more, against the camera's "
                                                            "earlier images of the same state and station")
-    pattern_fail: float = Field(0.08, gt=0.0, description="fail beyond this change of the light's pattern")
+    pattern_fail: float = Field(0.12, gt=0.0, description="fail beyond this change of the light's pattern")
     black_level: float = Field(8.0, ge=0.0, le=255.0, description="an image whose brightest 1 % is below this "
                                                                    "8-bit level is black (lens cap, shutter)")
     uniform_std: float = Field(2.0, ge=0.0, description="an image whose spread is below this (8-bit levels) is "
