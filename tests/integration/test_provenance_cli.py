@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
 from capturerig.cli import app
@@ -21,9 +20,9 @@ from capturerig.provenance import (
     ImageManifest,
     create_test_identity,
     load_identity,
-    make_test_chain,
     sign_image,
 )
+from tests._provenance import chain_and_encrypted_key
 
 runner = CliRunner()
 CONSENT = json.dumps({"schema": "capturerig.consent/1", "consent_id": "C-9", "subject_id": "P-7",
@@ -80,13 +79,7 @@ def test_init_show_then_verify_good_and_tampered_images(tmp_path: Path, monkeypa
 
 
 def test_import_with_wrong_password_fails_clearly_and_writes_nothing(tmp_path: Path) -> None:
-    made = make_test_chain("Imported Studio")
-    chain = tmp_path / "chain.pem"
-    chain.write_bytes(made.leaf.public_bytes(serialization.Encoding.PEM)
-                      + made.root.public_bytes(serialization.Encoding.PEM))
-    key = tmp_path / "key.pem"
-    key.write_bytes(made.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.BestAvailableEncryption(b"open sesame")))
+    chain, key = chain_and_encrypted_key(tmp_path, b"open sesame")
     password = tmp_path / "password"
     password.write_text("close sesame\n")
     target = tmp_path / "signing"

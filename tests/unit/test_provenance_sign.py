@@ -7,11 +7,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import c2pa  # type: ignore[import-untyped]
+import c2pa
 import cv2
 import numpy as np
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from capturerig.provenance import (
     C2PA_EKUS,
@@ -30,10 +29,10 @@ from capturerig.provenance import (
     create_test_identity,
     import_identity,
     load_identity,
-    make_test_chain,
     sign_image,
     verify_image,
 )
+from tests._provenance import chain_and_encrypted_key
 
 CAPTURED = datetime.datetime(2026, 11, 30, 14, 5, 7, 250000, tzinfo=datetime.UTC)
 FACTS = CaptureFacts(session_id="S-0042-20261130", rig_id="sim-studio", camera_id="cam017", captured_at=CAPTURED,
@@ -218,13 +217,7 @@ def test_expired_certificate_signs_nothing(tmp_path: Path) -> None:
 
 
 def test_wrong_password_on_an_imported_key_signs_nothing(tmp_path: Path) -> None:
-    made = make_test_chain("Imported Studio")
-    chain = tmp_path / "chain.pem"
-    chain.write_bytes(made.leaf.public_bytes(serialization.Encoding.PEM)
-                      + made.root.public_bytes(serialization.Encoding.PEM))
-    key = tmp_path / "key.pem"
-    key.write_bytes(made.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.BestAvailableEncryption(b"right horse")))
+    chain, key = chain_and_encrypted_key(tmp_path, b"right horse")
     password = tmp_path / "password"
     password.write_text("right horse\n")
     identity = import_identity(chain, key, tmp_path / "signing", password_file=password)
