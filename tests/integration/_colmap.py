@@ -37,6 +37,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pycolmap
 
@@ -111,18 +112,25 @@ class Matched:
     costs: dict[str, Cost]
     reused_from: Path | None = None
 
+    def verified_pair_names(self) -> list[tuple[str, str]]:
+        """The image pairs COLMAP verified here (at least ``MIN_NUM_MATCHES`` inliers), by image name."""
+        with closing(sqlite3.connect(self.database)) as connection:
+            names = dict(connection.execute("SELECT image_id, name FROM images").fetchall())
+        return [(names[id1], names[id2]) for id1, id2, _ in _verified_pairs(self.database)]
+
     def for_model(self, images_dir: Path, sparse_dir: Path) -> Matched:
         """This database for another model of the same images (e.g. the same session packaged with other
         geometry): features and matches are reused, so only the cameras differ between the two checks.
 
-        Raises ColmapError unless the model names the same images and every file is byte-identical.
+        Raises ColmapError unless the model names the same images and every image has the same pixels (what
+        COLMAP's features come from: a file may differ in its metadata, e.g. a signed package's embedded manifest).
         """
         model = pycolmap.Reconstruction(str(sparse_dir))
         names = sorted(image.name for image in model.images.values())
         ours = sorted(image.name for image in pycolmap.Reconstruction(str(self.sparse_dir)).images.values())
         if names != ours:
             raise ColmapError(f"{sparse_dir} names other images than {self.sparse_dir}; match it on its own")
-        different = [n for n in names if (images_dir / n).read_bytes() != (self.images_dir / n).read_bytes()]
+        different = [n for n in names if not _same_pixels(images_dir / n, self.images_dir / n)]
         if different:
             raise ColmapError(f"{len(different)} images differ from {self.images_dir} (e.g. {different[0]}); "
                               "match them on their own")
@@ -222,9 +230,11 @@ class PoseFreeReport:
                 f"{_timing(self.costs)}" + (f"; {self.note}" if self.note else ""))
 
 
-def match(images_dir: Path, sparse_dir: Path, work_dir: Path, colmap: str | None = None) -> Matched:
+def match(images_dir: Path, sparse_dir: Path, work_dir: Path, colmap: str | None = None,
+          pairs: list[tuple[str, str]] | None = None) -> Matched:
     """Build the snapshot's database in ``work_dir``: packaged cameras and images, SIFT features, exhaustive
-    matching with two-view verification (CPU).
+    matching with two-view verification (CPU); or, given ``pairs`` (image names), only those pairs are matched
+    and verified (``matches_importer``), as COLMAP does for any pair list.
 
     Raises ColmapError when colmap is missing, a step fails, or an image gets no features (e.g. its size
     differs from its camera's).
@@ -245,9 +255,19 @@ def match(images_dir: Path, sparse_dir: Path, work_dir: Path, colmap: str | None
         "--database_path", str(database), "--image_path", str(images_dir), "--image_list_path", str(image_list),
         "--SiftExtraction.use_gpu", "0", "--SiftExtraction.num_threads", str(THREADS)], work_dir)
     _require_features(database, model)
-    costs["matching"] = _run(colmap, "exhaustive_matcher", [
-        "--database_path", str(database), "--SiftMatching.use_gpu", "0",
-        "--SiftMatching.num_threads", str(THREADS)], work_dir)
+    matching = ["--database_path", str(database), "--SiftMatching.use_gpu", "0",
+                "--SiftMatching.num_threads", str(THREADS)]
+    if pairs is None:
+        costs["matching"] = _run(colmap, "exhaustive_matcher", matching, work_dir)
+    else:
+        names = {image.name for image in model.images.values()}
+        unknown = sorted({name for pair in pairs for name in pair} - names)
+        if unknown:
+            raise ColmapError(f"the pair list names images not in {sparse_dir} (e.g. {unknown[0]})")
+        pair_list = work_dir / "pair-list.txt"
+        pair_list.write_text("".join(f"{a} {b}\n" for a, b in pairs), encoding="utf-8")
+        costs["matching"] = _run(colmap, "matches_importer", [
+            *matching, "--match_list_path", str(pair_list), "--match_type", "pairs"], work_dir)
     verified = len(_verified_pairs(database))
     models = sorted({camera.model.name for camera in model.cameras.values()})
     return Matched(colmap, colmap_version(colmap), images_dir, sparse_dir, database, work_dir, model.num_images(),
@@ -299,7 +319,7 @@ def triangulate_fixed(matched: Matched, work_dir: Path) -> FixedPoseReport:
         verified_pairs=len(distances), contradicting_pairs=int(np.sum(distances > CONTRADICTION_PX)),
         median_epipolar_px=float(np.median(distances)) if distances.size else float("nan"), costs=costs,
         note="" if matched.reused_from is None else f"features and matches reused from {matched.reused_from}'s "
-                                                    "images (byte-identical)")
+                                                    "images (the same pixels)")
 
 
 def map_free(matched: Matched, work_dir: Path) -> PoseFreeReport:
@@ -349,6 +369,14 @@ def similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarra
     rotation = u @ sign @ vt
     scale = float(np.trace(np.diag(d) @ sign) / np.mean(np.sum(s_c**2, axis=1)))
     return scale, rotation, mu_t - scale * rotation @ mu_s
+
+
+def _same_pixels(one: Path, other: Path) -> bool:
+    """Whether two image files hold the same pixels: the same bytes, or the same decoded image."""
+    if one.read_bytes() == other.read_bytes():
+        return True
+    first, second = cv2.imread(str(one), cv2.IMREAD_UNCHANGED), cv2.imread(str(other), cv2.IMREAD_UNCHANGED)
+    return first is not None and second is not None and first.shape == second.shape and bool((first == second).all())
 
 
 def _empty_dir(path: Path) -> Path:
