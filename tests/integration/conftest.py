@@ -31,15 +31,17 @@ class Demo:
 
 
 def _run_demo(out: Path) -> str:
+    # Without the modelled latencies: what the tests read (images, calibration, package) does not depend on them,
+    # they cost about two minutes of a worker here, and the tests that time devices run them with latencies on.
     result = subprocess.run([sys.executable, "-m", "capturerig", "demo", "--out", str(out), "--no-serve"],
-                            env=child_env(1.0), capture_output=True, text=True, timeout=300)
+                            env=child_env(0.0), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """``capturerig demo`` as a user runs it, on a fresh folder (modelled hardware latencies on).
+    """``capturerig demo`` as a user runs it, on a fresh folder (without modelled latencies: see _run_demo).
 
     Run once per test run: under pytest-xdist the first worker that needs it runs it into the run's shared
     temporary folder while the others wait on a lock, then all read the same folder (none writes to it).
