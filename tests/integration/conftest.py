@@ -85,8 +85,8 @@ def demo_until(args: list[str], wanted: str,
         yield process, lines
     finally:
         process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
+        try:  # reading what it still prints: a full pipe would hold the demo in a write, unable to exit
+            process.communicate(timeout=60)
         except subprocess.TimeoutExpired:  # seen only on a machine loaded ~10x its cores: say so, do not hang
             warnings.warn(f"capturerig demo {' '.join(args)} was still running 60 s after Ctrl-C; killed",
                           stacklevel=1)
