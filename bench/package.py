@@ -6,7 +6,9 @@ temporary folder on the disk the package goes to, then times, per run:
 * baseline: ``cp`` of every image into a fresh folder, then ``sha256sum`` of the copies;
 * package (link): ``write_package`` as on the session's filesystem: hard links, every byte read once for
   sha256 + sha512, parallel workers, BagIt tag files, COLMAP models and transforms.json;
-* package (copy): the same with hard links refused, as onto another disk (copy + hash in one pass).
+* package (copy): the same with hard links refused, as onto another disk (copy + hash in one pass);
+* package (copy, signed): the same with every image signed (C2PA, a TEST identity made in the temp folder) and
+  the package claim; target: signing adds <= 20 % to the forced-copy time. Also one image's signing time alone.
 
 ``write_package`` runs without ``undistorted/`` (decoding and re-encoding every image is a separate cost,
 reported once at the end on rig-sized images). Target: package MB/s >= 0.8x the baseline's.
@@ -16,6 +18,7 @@ Run: .venv/bin/python bench/package.py [--gigabytes 2] [--runs 3] [--dir PATH]
 from __future__ import annotations
 
 import argparse
+import datetime
 import errno
 import hashlib
 import os
@@ -35,7 +38,15 @@ import numpy as np
 from _figures import record  # bench/ is on sys.path when a script runs
 
 from capturerig.config import RigConfig, default_rig_path, load_rig
-from capturerig.packaging import PackageFrame, write_package
+from capturerig.packaging import PackageFrame, PackageSigning, write_package
+from capturerig.provenance import (
+    CaptureFacts,
+    ConsentClaim,
+    ImageManifest,
+    ImageSigner,
+    create_test_identity,
+    load_identity,
+)
 
 METADATA = {"session_id": "bench", "capturerig_version": "bench"}
 
@@ -92,14 +103,29 @@ def baseline(sources: Path, target: Path) -> float:
     return time.perf_counter() - started
 
 
-def package(rig: RigConfig, frames: list[PackageFrame], target: Path, copy: bool, undistort: bool = False) -> float:
+def package(rig: RigConfig, frames: list[PackageFrame], target: Path, copy: bool, undistort: bool = False,
+            signing: PackageSigning | None = None) -> float:
     started = time.perf_counter()
     if copy:
         with _no_hard_links():
-            write_package(rig, frames, target, METADATA, undistort=undistort)
+            write_package(rig, frames, target, METADATA, undistort=undistort, signing=signing)
     else:
-        write_package(rig, frames, target, METADATA, undistort=undistort)
+        write_package(rig, frames, target, METADATA, undistort=undistort, signing=signing)
     return time.perf_counter() - started
+
+
+def one_signature(identity_dir: Path, image: Path, repeats: int = 5) -> float:
+    """Median seconds to sign one image in memory on one thread (what each placing thread pays per image)."""
+    manifest = ImageManifest(CaptureFacts("bench", "bench", "cam", datetime.datetime.now(datetime.UTC)),
+                             ConsentClaim("", "bench", ""))
+    data = image.read_bytes()
+    with ImageSigner(load_identity(identity_dir)) as signer:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            signer.sign_bytes(data, image.name, manifest)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -118,11 +144,16 @@ def main() -> None:
         total = sum(f.source.stat().st_size for f in frames)
         print(f"{count} images of {len(jpeg) / 1e6:.1f} MB = {total / 1e9:.2f} GB in {work} "
               f"(filesystem {os.statvfs(work).f_fsid:x})")
-        timings: dict[str, list[float]] = {"cp + sha256sum": [], "package (hard links)": [], "package (copy)": []}
+        identity = create_test_identity(work / "signing", studio="capturerig bench").directory
+        signing = PackageSigning(str(identity), "bench", rig.name, None, "bench", "bench")
+        timings: dict[str, list[float]] = {"cp + sha256sum": [], "package (hard links)": [], "package (copy)": [],
+                                           "package (copy, signed)": []}
         for run in range(args.runs):
             for label, action in (("cp + sha256sum", lambda t: baseline(work / "session", t)),
                                   ("package (hard links)", lambda t: package(rig, frames, t, copy=False)),
-                                  ("package (copy)", lambda t: package(rig, frames, t, copy=True))):
+                                  ("package (copy)", lambda t: package(rig, frames, t, copy=True)),
+                                  ("package (copy, signed)",
+                                   lambda t: package(rig, frames, t, copy=True, signing=signing))):
                 target = work / f"out-{run}-{len(timings[label])}-{label.split()[0]}"
                 timings[label].append(action(target))
                 shutil.rmtree(target)
@@ -134,6 +165,16 @@ def main() -> None:
             if label != "cp + sha256sum":
                 record("package", f"{label} throughput", total / 1e6 / median, "MB/s", better="higher",
                        bound=total / 1e6 / base, note="bound: cp + sha256sum of the same files")
+        plain, signed = (statistics.median(timings[k]) for k in ("package (copy)", "package (copy, signed)"))
+        added = (signed - plain) / plain * 100
+        per_image = one_signature(identity, frames[0].source)
+        print(f"signing: +{added:.1f} % on the forced-copy package time (target <= 20 %); "
+              f"{(signed - plain) / count * 1000:.1f} ms wall per image with {os.cpu_count()} workers; "
+              f"{per_image * 1000:.1f} ms to sign one {frames[0].source.stat().st_size / 1e6:.1f} MB JPEG on one "
+              "thread")
+        record("package", "signing added to the forced-copy package time", added, "%", target=20.0)
+        record("package", "signing one image (one thread)", per_image * 1000, "ms",
+               note=f"{frames[0].source.stat().st_size / 1e6:.1f} MB JPEG, in memory")
         small = make_frames(rig, work / "rig-sized", _jpeg(480, 640, 2), 4 * len(rig.cameras))
         small_total = sum(f.source.stat().st_size for f in small)
         seconds = package(rig, small, work / "undistorted", copy=False, undistort=True)

@@ -40,7 +40,7 @@ from capturerig.cli._provenance import provenance_app
 from capturerig.cli._qc import qc
 from capturerig.cli._serve import serve as serve_command
 from capturerig.cli._serve import serve_demo
-from capturerig.cli._studio_day import studio_calibration
+from capturerig.cli._studio_day import demo_signing_dir, studio_calibration
 from capturerig.cli._studio_folder import write_studio_file
 from capturerig.cli._subjects import RegistryOption, enrol_demo, purge, subjects_app
 from capturerig.cli._trigger import trigger_app
@@ -199,8 +199,10 @@ def demo(out: Annotated[Path, typer.Option(help="folder for the session and its 
             _report(session, result)
         finally:
             session.close()
+        signing = demo_signing_dir(out / "signing")
         package = capturerig.package_session(session.path, out / "packages" / session.path.name,
-                                             geometry=calibration.geometry, colour=calibration.colour)
+                                             geometry=calibration.geometry, colour=calibration.colour, sign="on",
+                                             signing_dir=signing)
     print_package(package)
     write_studio_file(out.absolute(), registry.absolute(), DEMO_PURPOSE)
     console.print(f"studio day done in {time.monotonic() - started:.0f} s: calibration {calibration.id}, "

@@ -19,6 +19,7 @@ from capturerig.config import ConfigError
 from capturerig.engine import IncompleteSession, package_session
 from capturerig.masks import MaskError
 from capturerig.packaging import ORIGINALS_CHOICES, PackageIntegrityError, PackageSummary, check_package
+from capturerig.provenance import IdentityError, default_signing_dir, load_identity
 from capturerig.subjects import consent_status_for_package, read_package_consent
 
 if TYPE_CHECKING:
@@ -79,6 +80,23 @@ def print_package(summary: PackageSummary) -> None:
     if masks:
         console.print(f"  masks:         {masks}")
     console.print(f"  manifest:      {summary.manifest_path}")
+    signed = _signed_line(summary.data_dir / "package.json")
+    if signed:
+        console.print(f"  provenance:    {signed}", highlight=False)
+
+
+def _signed_line(package_json: Path) -> str | None:
+    """Whether the package is signed (C2PA), by whom, or why not."""
+    try:
+        provenance = json.loads(package_json.read_text(encoding="utf-8")).get("provenance") or {}
+    except (OSError, ValueError):
+        return None
+    if not provenance:
+        return None
+    if not provenance.get("signed"):
+        return f"unsigned ({provenance.get('why', '?')})"
+    test = ", a TEST identity" if provenance.get("test_identity") else ""
+    return f"every image signed (C2PA) by {escape(str(provenance.get('signer')))}{test}; package claim signed"
 
 
 def _masks_line(package_json: Path) -> str | None:
@@ -119,6 +137,12 @@ def package(
                                                        "them) or off")] = "auto",
     rgba: Annotated[bool, typer.Option("--rgba", help="also write each masked image as an RGBA PNG for 3DGS "
                                                       "(the mask as alpha)")] = False,
+    sign: Annotated[str, typer.Option("--sign", help="sign every image and the bag (C2PA) with the studio's "
+                                                     "identity: auto (when one is found), on (an error without "
+                                                     "one) or off")] = "auto",
+    signing_dir: Annotated[Path | None, typer.Option("--signing-dir", help="the signing identity's folder "
+                                                     "(default: $CAPTURERIG_SIGNING_DIR, else <user config dir>/"
+                                                     "capturerig/signing)")] = None,
 ) -> None:
     """Write a training package: a BagIt bag with COLMAP, nerfstudio and 3DGS folders per snapshot."""
     if originals not in ORIGINALS_CHOICES:
@@ -132,7 +156,8 @@ def package(
                 task = progress.add_task(description, total=None)
                 summary = package_session(
                     session_dir, out, allow_incomplete, geometry=geometry, colour=colour, originals=originals,
-                    undistort=undistorted, client=client, masks=masks, rgba=rgba,
+                    undistort=undistorted, client=client, masks=masks, rgba=rgba, sign=sign,
+                    signing_dir=signing_dir,
                     progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (ConfigError, IncompleteSession, FileExistsError, FileNotFoundError, PackageIntegrityError,
                 capturerig.ConsentRefused, MaskError, ValueError) as exc:
@@ -144,6 +169,10 @@ def verify(
     package_dir: Annotated[Path, typer.Argument(help="a package (bag) folder")],
     strict: Annotated[bool, typer.Option("--strict", help="an image that failed a check at capture fails the "
                                                           "package too (exit 1)")] = False,
+    trust: Annotated[Path | None, typer.Option("--trust", help="PEM root certificates a signed package's images "
+                                               "must chain to (default: the studio's trust.pem)")] = None,
+    signing_dir: Annotated[Path | None, typer.Option("--signing-dir", help="the signing identity's folder whose "
+                                                     "trust.pem is the default trust list")] = None,
 ) -> None:
     """Check a package: every file against both manifests, calibration, every planned take, consent. Images that
     failed a per-image check at capture are warnings (exit 0: the operator kept them), failures with --strict."""
@@ -151,22 +180,27 @@ def verify(
     with _byte_progress("verifying") as progress:
         total = sum(path.stat().st_size for path in Path(package_dir).rglob("*") if path.is_file())
         task = progress.add_task("verifying", total=total)
-        report = check_package(package_dir, progress=lambda count: progress.advance(task, count))
+        report = check_package(package_dir, progress=lambda count: progress.advance(task, count),
+                               trust=_trust(trust, signing_dir))
     problems = list(report.problems)
     consent = "no consent record (packaged without a subject registry)"
     if read_package_consent(package_dir) is not None:
         status = consent_status_for_package(package_dir)
         problems += status.problems
         consent = f"consent {status.consent_id} {'holds' if status.ok else 'does not hold'}"
+        if report.signed and not status.ok:
+            problems.append(f"the consent behind the {report.signed_images} signed images ({status.consent_id}) no "
+                            "longer holds: their signatures stay valid and still name it, but it does not allow "
+                            "their use any more")
     if strict:
-        problems += report.warnings
+        problems += [*report.warnings, *report.provenance_warnings]
     for problem in problems:
-        errors.print(f"[red]FAIL[/red] {problem}", highlight=False)
+        errors.print(f"[red]FAIL[/red] {escape(problem)}", highlight=False)
     if not strict:
-        for warning in report.warnings:
-            errors.print(f"[yellow]WARN[/yellow] {warning}", highlight=False)
+        for warning in [*report.warnings, *report.provenance_warnings]:
+            errors.print(f"[yellow]WARN[/yellow] {escape(warning)}", highlight=False)
     summary = (f"{report.files} files, {report.snapshots} snapshots, {report.takes_complete}/{report.takes_planned} "
-               f"planned takes complete, geometry {report.geometry_source}, {consent}"
+               f"planned takes complete, geometry {report.geometry_source}, {consent}; {report.provenance}"
                + (f", {len(report.warnings)} images failed a check at capture (data/qc.json)"
                   if report.warnings else ""))
     if problems:
@@ -174,3 +208,17 @@ def verify(
         raise typer.Exit(FAILED)
     console.print(f"{package_dir}: every file matches both manifests; {summary} "
                   f"({time.monotonic() - started:.1f} s)")
+
+
+def _trust(pem: Path | None, signing_dir: Path | None) -> tuple[bytes | None, str]:
+    """The trust list a signed package is checked against: ``--trust``, else the studio identity's trust.pem."""
+    if pem is not None:
+        try:
+            return pem.read_bytes(), str(pem)
+        except OSError as exc:
+            raise fail(f"--trust {escape(str(pem))}: cannot read it ({exc.strerror or exc})", BAD_INPUT) from exc
+    try:
+        identity = load_identity(signing_dir)
+    except IdentityError:
+        return None, f"no signing identity in {default_signing_dir(signing_dir)}"
+    return identity.trust_pem(), f"the studio's trust list ({identity.directory / 'trust.pem'})"

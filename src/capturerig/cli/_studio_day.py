@@ -10,6 +10,9 @@ while the rig file (its simulation section included) is unchanged.
 The stages are chosen by configuration, not by importing the simulators: each calibration session's rig
 snapshot is the demo rig with ``simulation.stage`` set (``calibration``: an empty stage and a technician with
 the board; ``colour-chart``: a chart stand before every camera), so the session can be resumed as it was shot.
+
+The demo signs its package (C2PA) with a TEST identity kept in its own folder (``signing/``), made on the first
+run: never the studio's real identity, and never one in the user's config dir.
 """
 
 from __future__ import annotations
@@ -41,9 +44,25 @@ from capturerig.config import (
 )
 from capturerig.engine import Event, Journal, RunState, Session, TakeVerified, calibration_frames
 from capturerig.plan import expand_plan
+from capturerig.provenance import IDENTITY_FILE, IdentityError, create_test_identity, load_identity
 from capturerig.web import accept_file, current_calibration
 
-__all__ = ["studio_calibration"]
+__all__ = ["demo_signing_dir", "studio_calibration"]
+
+
+def demo_signing_dir(folder: Path) -> Path:
+    """The demo's signing identity folder, with a TEST identity made there when it has none (one line said)."""
+    made = "reused"
+    try:
+        identity = load_identity(folder)
+        identity.check_valid()
+    except IdentityError:  # none yet; or an old demo's, expired or damaged: a TEST identity is simply made anew
+        identity = create_test_identity(folder, studio="capturerig demo studio",
+                                        force=(folder / IDENTITY_FILE).is_file())
+        made = "made"
+    console.print(f"signing: a TEST identity ({made} in {identity.directory}; not for production, its trust.pem "
+                  "is the only root that verifies the demo's package)", highlight=False)
+    return identity.directory
 
 
 def _staged_rig(rig: LoadedRig, stage: str, folder: Path) -> LoadedRig:

@@ -42,9 +42,11 @@ from capturerig.packaging import (
     ColourCorrection,
     Geometry,
     PackageFrame,
+    PackageSigning,
     PackageSummary,
     PlannedTake,
     geometry_from_document,
+    resolve_signing,
     write_package,
 )
 from capturerig.plan import Take, expand_plan
@@ -432,6 +434,8 @@ def package_session(
     client: Client | None = None,
     masks: str = "auto",
     rgba: bool = False,
+    sign: str = "auto",
+    signing_dir: str | Path | None = None,
 ) -> PackageSummary:
     """Package every verified take of a session into a BagIt bag at ``out_dir`` (which must not exist yet).
 
@@ -459,6 +463,10 @@ def package_session(
         the masks there, one task per exposure.
     masks : {"auto", "on", "off"}, rgba : bool
         Masks from the session's clean plates, and RGBA images for 3DGS (see :func:`package_frames`).
+    sign : {"auto", "on", "off"}, signing_dir : path, optional
+        Sign every image and the bag (C2PA) with the studio's identity in ``signing_dir`` (else
+        ``$CAPTURERIG_SIGNING_DIR``, else the user config dir): auto when one is there, on (an error without
+        one), off; package.json says whether the package is signed and why not.
 
     Raises
     ------
@@ -471,6 +479,9 @@ def package_session(
     MaskError
         Masks asked for and impossible: no plates, plates missing or not fitting (naming camera, lighting state,
         file); raised before the registry records a package.
+    SigningRefused
+        ``sign`` on without an identity, or an identity that cannot sign (expired certificate, wrong key
+        password); raised before anything is written or recorded.
     """
     folder = SessionFolder.open(Path(session_dir))
     try:
@@ -495,6 +506,7 @@ def package_session(
         if Path(out_dir).exists():  # before the registry records a package that will not be written
             raise FileExistsError(f"{out_dir} already exists; packages are never overwritten")
         _masks_wanted(frames, masks, rgba, str(info.session_id))  # likewise
+        identity, unsigned_why = resolve_signing(sign, signing_dir)  # likewise
         payload, fields = dict(extra_payload or {}), dict(xmp_fields or {})
         if info.consent_registry:
             # Consent is checked again now (it may have been revoked or have expired since the capture); the
@@ -506,10 +518,14 @@ def package_session(
             payload = {**provenance.files, **payload}
             fields = {**provenance.xmp, **fields}
             metadata.update(package_id=provenance.package_id, consent_id=provenance.consent_id)
+        signing = None if identity is None else PackageSigning(
+            str(identity.directory), str(info.session_id), rig.name, payload.get("provenance/consent.json"),
+            str(info.subject_id or ""), str(metadata["capturerig_version"]))
         return package_frames(
             rig, frames, Path(out_dir), metadata,
             geometry=calibrated, masks=masks, rgba=rgba, colour=corrected,
             originals=originals, planned=planned, extra_payload=payload, xmp_fields=fields,
-            undistort=undistort, workers=workers, progress=progress, client=client)
+            undistort=undistort, workers=workers, progress=progress, client=client, signing=signing,
+            unsigned_why=unsigned_why)
     finally:
         folder.journal.close()

@@ -16,7 +16,10 @@ from capturerig.engine._events import PreflightResult
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._sync_store import SYNC_CHECK, describe_rig_sync
 from capturerig.engine._version import capturerig_version
+from capturerig.packaging import signing_readiness
 from capturerig.plan import PlanEstimate
+
+SIGNING_CHECK = "signing"  # preflight's line about the studio's C2PA signing identity
 
 __all__ = ["PreflightFailed", "run_preflight"]
 
@@ -123,6 +126,9 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
            f"storage: {free / 1e9:.2f} GB free at {session_dir}, the plan needs {need / 1e9:.2f} GB "
            f"including the {devices.rig.storage.reserve_bytes / 1e9:.2f} GB reserve (storage.reserve_bytes) "
            "(free space or choose another --out)", f"{free / 1e9:.1f} GB free")
+    # The studio's signing identity: a missing or expired one is a warning (capture is not refused; packaging
+    # then signs nothing, or refuses to sign with it).
+    report(SIGNING_CHECK, None, signing_readiness()[1])
     if rig_path is not None and len(wanted) > 1:
         report(SYNC_CHECK, None, describe_rig_sync(rig_path))  # information: a stale or missing one is no failure
     if problems:

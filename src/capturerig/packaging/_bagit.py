@@ -60,7 +60,8 @@ def _manifest_text(entries: Mapping[str, Digests], algorithm: str) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def write_tag_files(root: Path, payload: Mapping[str, Digests], info: Iterable[tuple[str, str]]) -> None:
+def write_tag_files(root: Path, payload: Mapping[str, Digests], info: Iterable[tuple[str, str]],
+                    more_tags: Callable[[Mapping[str, Digests]], Mapping[str, Digests]] | None = None) -> None:
     """Write every tag file of a bag whose payload (``data/...`` paths) is already on disk and digested.
 
     Parameters
@@ -71,6 +72,9 @@ def write_tag_files(root: Path, payload: Mapping[str, Digests], info: Iterable[t
         Every payload file by bag-relative path (``data/...``).
     info : iterable of (label, value)
         ``bag-info.txt`` lines in order; ``Payload-Oxum`` is added here.
+    more_tags : callable, optional
+        Given the tag files written so far (declaration, bag-info, payload manifests) by name, writes more tag
+        files (the signed package claim) and returns theirs; the tag manifests then list them too.
     """
     tags: dict[str, Digests] = {}
     tags[BAGIT_TXT] = write_bytes(root / BAGIT_TXT, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
@@ -80,6 +84,8 @@ def write_tag_files(root: Path, payload: Mapping[str, Digests], info: Iterable[t
     for algorithm in ALGORITHMS:
         name = manifest_name(algorithm)
         tags[name] = write_bytes(root / name, _manifest_text(payload, algorithm))
+    if more_tags is not None:
+        tags.update(more_tags(dict(tags)))
     for algorithm in ALGORITHMS:
         write_bytes(root / manifest_name(algorithm, tag=True), _manifest_text(tags, algorithm))
 

@@ -27,6 +27,7 @@ from capturerig.config import RigConfig
 from capturerig.packaging._files import remove_temporaries
 from capturerig.packaging._frames import PackageFrame
 from capturerig.packaging._geometry import Geometry
+from capturerig.packaging._signing import FrameSigner, PackageSigning
 from capturerig.packaging._snapshot import ColourCorrection, FramePlacer, PlacedFrame
 from capturerig.packaging._undistort import RASTER_EXTENSIONS, Undistorter
 
@@ -59,6 +60,7 @@ class PlacerSpec:
     xmp_fields: Mapping[str, str]
     created: str
     rgba: bool = False
+    signing: PackageSigning | None = None  # the identity's folder, never its key: each worker reads the key
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # this package run, the workers' cache key
 
 
@@ -77,10 +79,11 @@ def _placer(spec: PlacerSpec) -> FramePlacer:
         if placer is None:
             undistorter = Undistorter(spec.geometry, spec.camera_ids) if spec.undistort else None
             placer = FramePlacer(Path(spec.root), spec.rig, spec.geometry, undistorter, spec.colour, spec.originals,
-                                 spec.xmp_fields, _no_progress, created=spec.created, rgba=spec.rgba)
+                                 spec.xmp_fields, _no_progress, created=spec.created, rgba=spec.rgba,
+                                 signer=None if spec.signing is None else FrameSigner(spec.signing))
             _placers[spec.token] = placer
             while len(_placers) > _PLACERS_KEPT:
-                _placers.popitem(last=False)
+                _placers.popitem(last=False)[1].close()
         return placer
 
 
@@ -111,7 +114,9 @@ def place_frame(spec: PlacerSpec, frame: PackageFrame) -> PlacedFrame:
 def _forget(token: str) -> None:
     """On a worker: drop the package run's placer (a 45 MP camera's undistortion tables are ~360 MB)."""
     with _lock:
-        _placers.pop(token, None)
+        placer = _placers.pop(token, None)
+    if placer is not None:
+        placer.close()
 
 
 def _frames_in_flight(token: str) -> int:
@@ -121,6 +126,12 @@ def _frames_in_flight(token: str) -> int:
 
 
 def _memory_mb(spec: PlacerSpec, frame: PackageFrame) -> int:
+    # Signing holds the captured file, its signed copy and c2pa's output buffer in memory at once.
+    signing = 3 * Path(frame.source).stat().st_size // 1_000_000 if spec.signing is not None else 0
+    return _pixels_mb(spec, frame) + signing
+
+
+def _pixels_mb(spec: PlacerSpec, frame: PackageFrame) -> int:
     camera = spec.geometry.cameras[frame.camera_id]
     if frame.role == "raw-rendition":
         per_pixel = _BYTES_PER_PIXEL["raw-rendition"]

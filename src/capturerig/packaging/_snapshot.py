@@ -9,10 +9,16 @@ A frame with a mask gets it as each trainer reads it: ``masks/<stem>.png`` (nerf
 (warped with the undistorted image's own maps: COLMAP's undistorter does not undistort masks) and, on request,
 an RGBA PNG for 3DGS (the mask as alpha, colour zeroed where it is 0). A clean plate (role ``plate``) is an
 original only: ``plates/<camera>/<name>``, never a training image.
+
+With a :class:`~capturerig.packaging._signing.FrameSigner`, every image placed (originals, renditions, RGBA; not
+masks) is signed from the bytes in memory and written signed: never hard-linked, since signing a link would
+change the session's own file. An original gets ``c2pa.created``; a rendition names the original (as the package
+holds it, signed, or else the captured bytes) as its ``parentOf`` ingredient.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -32,8 +38,10 @@ from capturerig.packaging._files import Digests, digest_bytes, link_file, place_
 from capturerig.packaging._frames import PackageFrame, PackageIntegrityError
 from capturerig.packaging._geometry import Geometry
 from capturerig.packaging._lighting import olat_index
+from capturerig.packaging._signing import FrameSigner
 from capturerig.packaging._undistort import RASTER_EXTENSIONS, Undistorter, decode_image, encode_image
 from capturerig.packaging._xmp import DIGITAL_CAPTURE, xmp_packet
+from capturerig.provenance import EMBED_FORMATS, Edit
 
 __all__ = ["MASKS_DIR", "PLATES_DIR", "RGBA_DIR", "SNAPSHOTS_DIR", "ColourCorrection", "FramePlacer", "PlacedFrame"]
 
@@ -146,7 +154,8 @@ class FramePlacer:
 
     def __init__(self, root: Path, rig: RigConfig, geometry: Geometry, undistorter: Undistorter | None,
                  colour: ColourCorrection | None, originals: str, xmp_fields: Mapping[str, str],
-                 progress: Callable[[int], None], created: str | None = None, rgba: bool = False) -> None:
+                 progress: Callable[[int], None], created: str | None = None, rgba: bool = False,
+                 signer: FrameSigner | None = None) -> None:
         self.root = root
         self.rig = rig
         self.geometry = geometry
@@ -158,6 +167,37 @@ class FramePlacer:
         self.progress = progress
         self.created = created or datetime.now(UTC).isoformat(timespec="seconds")
         self.rgba = rgba
+        self.signer = signer
+
+    def close(self) -> None:
+        """Release the signers (the key in c2pa's memory); the placer signs no more."""
+        if self.signer is not None:
+            self.signer.close()
+
+    def _image(self, relative: str, data: bytes, frame: PackageFrame, files: dict[str, Digests],
+               edits: tuple[Edit, ...] = (), parent: tuple[str, bytes] | None = None) -> bytes:
+        """Write an image a trainer (or an auditor) gets: signed when signing, as given otherwise; the bytes
+        written."""
+        if self.signer is None:
+            files[relative] = write_bytes(self._path(relative), data)
+            return data
+        return self.signer.write(self._path(relative), relative, data, frame, files, edits=edits, parent=parent)
+
+    def _original(self, source: Path, relative: str, frame: PackageFrame, files: dict[str, Digests]
+                  ) -> tuple[bytes, Digests, bytes]:
+        """Read a captured file once, digest it and put it at ``relative``: hard-linked (or copied) unsigned,
+        written signed when signing. ``(captured bytes, their digests, the bytes in the bag)``."""
+        if self.signer is None:
+            data, digests = _read_link_or_copy(source, self._path(relative))
+            files[relative] = digests
+            return data, digests, data
+        data = source.read_bytes()
+        # sha256 only: the captured bytes are checked against the journal, while the bag's manifests hash what is
+        # written, the signed bytes (a sha512 of these would cost ~20 ms per 16 MB and serve nothing).
+        digests = Digests(len(data), hashlib.sha256(data).hexdigest(), "")
+        if digests.sha256 != frame.sha256.lower():  # before anything of it is signed
+            raise PackageIntegrityError(frame.name, source, frame.sha256.lower(), digests.sha256)
+        return data, digests, self._image(relative, data, frame, files)
 
     def _path(self, relative: str) -> Path:
         path = self.root / relative
@@ -235,26 +275,31 @@ class FramePlacer:
         needs_pixels = raster and (self.colour is not None or self.undistorter is not None
                                    or (self.rgba and frame.mask is not None))
         data = b""
-        if not needs_pixels:
+        parent = (source.name, b"")  # the original a rendition names: as the bag holds it, else as captured
+        if not needs_pixels and self.signer is None:
             original = place_file(source, self._path(image_path), self.progress)
             files[image_path] = original
+        elif not needs_pixels:
+            data, original, _ = self._original(source, image_path, frame, files)
         elif corrected and self.keep_originals:
             original_path = f"data/{ORIGINALS_DIR}/{frame.name}"
-            data, original = _read_link_or_copy(source, self._path(original_path))
-            files[original_path] = original
+            data, original, kept = self._original(source, original_path, frame, files)
+            parent = (frame.name, kept)
         elif corrected:
             data = source.read_bytes()
             original = digest_bytes(data)
+            parent = (source.name, data)
         else:
-            data, original = _read_link_or_copy(source, self._path(image_path))
-            files[image_path] = original
-        if needs_pixels:
+            data, original, kept = self._original(source, image_path, frame, files)
+            parent = (frame.name, kept)
+        if needs_pixels or self.signer is not None:
             self.progress(len(data))
         if original.sha256 != frame.sha256.lower():
             raise PackageIntegrityError(frame.name, source, frame.sha256.lower(), original.sha256)
         entry: dict[str, Any] = {"file_path": image_path.removeprefix("data/")}
         pixels: npt.NDArray[Any] | None = None
         undistorted_pixels: npt.NDArray[Any] | None = None
+        edits: tuple[Edit, ...] = (Edit.COLOUR_CORRECTION,) if corrected else ()
         if needs_pixels:
             where = f"frame '{frame.name}' ({source})"
             pixels = decode_image(data, where)
@@ -267,7 +312,8 @@ class FramePlacer:
                     raise ValueError(f"{where}: colour correction needs an 8-bit colour image, got "
                                      f"{pixels.dtype} with shape {pixels.shape}")
                 pixels = self.colour.correct(frame.camera_id, pixels.astype(np.uint8))
-                files[image_path] = write_bytes(self._path(image_path), encode_image(pixels, extension, where))
+                self._image(image_path, encode_image(pixels, extension, where), frame, files,
+                            (Edit.COLOUR_CORRECTION,), parent)
                 if self.keep_originals:
                     entry["original_path"] = f"{ORIGINALS_DIR}/{frame.name}"
                 elif self.reference_originals:
@@ -276,22 +322,32 @@ class FramePlacer:
                 undistorted = f"{snapshot}/undistorted/images/{frame.name}"
                 undistorted_pixels = self.undistorter.undistort(frame.camera_id, pixels)
                 encoded = encode_image(undistorted_pixels, extension, where)
-                files[undistorted] = write_bytes(self._path(undistorted), encoded)
+                self._image(undistorted, encoded, frame, files, (*edits, Edit.UNDISTORTION), parent)
                 entry["undistorted_path"] = undistorted.removeprefix("data/")
         if frame.mask is not None and raster:
-            self._place_masks(frame, Path(frame.mask), snapshot, (pixels, undistorted_pixels), files, entry)
+            self._place_masks(frame, Path(frame.mask), snapshot, (pixels, undistorted_pixels), files, entry,
+                              (edits, parent))
         xmp_path = f"{snapshot}/xmp/{frame.name}.xmp"
         files[xmp_path] = write_bytes(self._path(xmp_path), self._xmp(frame, corrected))
         entry.update(
             xmp_path=xmp_path.removeprefix("data/"), packaged_sha256=files[image_path].sha256,
             bytes=files[image_path].size, captured_bytes=original.size, colour_corrected=corrected)
+        self._signed(entry, files)
         return PlacedFrame(files, entry, raster)
+
+    def _signed(self, entry: dict[str, Any], files: dict[str, Digests]) -> None:
+        """package.json's list of the frame's signed images (what verify checks), when signing."""
+        if self.signer is not None:
+            entry["signed_paths"] = sorted(path.removeprefix("data/") for path in files
+                                           if (path.lower().endswith(tuple(EMBED_FORMATS)) or f"{path}.c2pa" in files)
+                                           and f"/{MASKS_DIR}/" not in path)
 
     def _place_masks(self, frame: PackageFrame, source: Path, snapshot: str,
                      pixels: tuple[npt.NDArray[Any] | None, npt.NDArray[Any] | None], files: dict[str, Digests],
-                     entry: dict[str, Any]) -> None:
+                     entry: dict[str, Any], lineage: tuple[tuple[Edit, ...], tuple[str, bytes]]) -> None:
         """The frame's mask ``source`` for each trainer (see the module); ``pixels``, the image as packaged and
-        undistorted (None: not decoded), for RGBA."""
+        undistorted (None: not decoded), for RGBA; ``lineage``, the image's edits and original, for the RGBA
+        image's manifest."""
         data = source.read_bytes()
         where = f"frame '{frame.name}': mask {source}"
         mask = decode_image(data, where)
@@ -311,6 +367,7 @@ class FramePlacer:
             files[path] = write_bytes(self._path(path), data)
         entry.update(mask_path=mask_path.removeprefix("data/"), colmap_mask_path=colmap_path.removeprefix("data/"))
         rgba_source, rgba_mask, rgba_path = pixels[0], mask, f"{snapshot}/{RGBA_DIR}/images/{stem}.png"
+        edits = lineage[0]
         if self.undistorter is not None:
             undistorted_mask = self.undistorter.undistort_mask(frame.camera_id, mask)
             undistorted_path = f"{snapshot}/undistorted/{MASKS_DIR}/{frame.name}.png"
@@ -319,20 +376,33 @@ class FramePlacer:
             entry["undistorted_mask_path"] = undistorted_path.removeprefix("data/")
             rgba_source = pixels[1]
             rgba_mask, rgba_path = undistorted_mask, f"{snapshot}/undistorted/{RGBA_DIR}/images/{stem}.png"
+            edits = (*edits, Edit.UNDISTORTION)
         if self.rgba and rgba_source is not None:
-            files[rgba_path] = write_bytes(self._path(rgba_path),
-                                           encode_image(_rgba(rgba_source, rgba_mask, where), ".png", where))
+            self._image(rgba_path, encode_image(_rgba(rgba_source, rgba_mask, where), ".png", where), frame, files,
+                        (*edits, Edit.MASK_ALPHA), lineage[1])
             entry["rgba_path"] = rgba_path.removeprefix("data/")
 
     def _place_plate(self, frame: PackageFrame) -> PlacedFrame:
         """A clean plate of the empty rig: kept as captured, checked against its journalled sha256."""
         path = f"data/{PLATES_DIR}/{frame.camera_id}/{frame.name}"
+        files, placed = self._place_original(frame, path)
+        entry = {"file_path": path.removeprefix("data/"), "packaged_sha256": files[path].sha256,
+                 "bytes": files[path].size, "captured_bytes": placed.size, "colour_corrected": False}
+        self._signed(entry, files)
+        return PlacedFrame(files, entry, raster=False)
+
+    def _place_original(self, frame: PackageFrame, path: str) -> tuple[dict[str, Digests], Digests]:
+        """A captured file kept as it is (signed when signing), checked against its journalled sha256: the bag's
+        files and the captured file's digests."""
+        files: dict[str, Digests] = {}
+        if self.signer is not None:
+            data, placed, _ = self._original(Path(frame.source), path, frame, files)
+            self.progress(len(data))
+            return files, placed
         placed = place_file(Path(frame.source), self._path(path), self.progress)
         if placed.sha256 != frame.sha256.lower():
             raise PackageIntegrityError(frame.name, Path(frame.source), frame.sha256.lower(), placed.sha256)
-        entry = {"file_path": path.removeprefix("data/"), "packaged_sha256": placed.sha256, "bytes": placed.size,
-                 "captured_bytes": placed.size, "colour_corrected": False}
-        return PlacedFrame({path: placed}, entry, raster=False)
+        return {path: placed}, placed
 
     def _read_checked(self, frame: PackageFrame) -> tuple[bytes, Digests]:
         source = Path(frame.source)
@@ -346,12 +416,12 @@ class FramePlacer:
     def _place_companion(self, frame: PackageFrame) -> PlacedFrame:
         """The camera's own JPEG beside its RAW file: an original, not a trainer's image."""
         path = f"data/{ORIGINALS_DIR}/{frame.name}"
-        placed = place_file(Path(frame.source), self._path(path), self.progress)
-        if placed.sha256 != frame.sha256.lower():
-            raise PackageIntegrityError(frame.name, Path(frame.source), frame.sha256.lower(), placed.sha256)
-        entry = {"file_path": path.removeprefix("data/"), "companion_of_raw": True, "packaged_sha256": placed.sha256,
-                 "bytes": placed.size, "captured_bytes": placed.size, "colour_corrected": False}
-        return PlacedFrame({path: placed}, entry, raster=False)
+        files, placed = self._place_original(frame, path)
+        entry = {"file_path": path.removeprefix("data/"), "companion_of_raw": True,
+                 "packaged_sha256": files[path].sha256, "bytes": files[path].size, "captured_bytes": placed.size,
+                 "colour_corrected": False}
+        self._signed(entry, files)
+        return PlacedFrame(files, entry, raster=False)
 
     def _place_raw(self, frame: PackageFrame) -> PlacedFrame:
         """A RAW frame: its 8-bit sRGB rendition in images/ (what trainers read), its 16-bit linear one in
@@ -363,10 +433,11 @@ class FramePlacer:
         files: dict[str, Digests] = {}
         entry: dict[str, Any] = {}
         raw_path = f"{snapshot}/raw/{Path(frame.name).stem}{source.suffix.lower()}"
+        parent = (source.name, data)
         if self.reference_originals:
             entry["original_reference"] = {"path": str(source.resolve()), "sha256": original.sha256}
         elif self.keep_originals:
-            files[raw_path] = write_bytes(self._path(raw_path), data)
+            parent = (Path(raw_path).name, self._image(raw_path, data, frame, files))
             entry["raw_path"] = raw_path.removeprefix("data/")
         developed = develop_linear(data, name=where)  # a DevelopError (a ValueError) names the frame and file
         geometry = self.geometry.cameras[frame.camera_id]
@@ -383,10 +454,11 @@ class FramePlacer:
         else:
             srgb8, linear_rgb, linear_space = neutral_srgb8(developed), developed.rgb, "camera RGB"
         image_path = f"{snapshot}/images/{frame.name}"
-        files[image_path] = write_bytes(self._path(image_path), encode_image(srgb8, ".png", where))
+        edits = (Edit.DEVELOPMENT, *((Edit.COLOUR_CORRECTION,) if self.colour is not None else ()))
+        self._image(image_path, encode_image(srgb8, ".png", where), frame, files, edits, parent)
         linear_path = f"{snapshot}/{LINEAR_DIR}/{Path(frame.name).stem}.tif"
         rgb16 = np.rint(np.clip(linear_rgb, 0.0, 1.0) * np.float32(65535.0)).astype(np.uint16)
-        files[linear_path] = write_bytes(self._path(linear_path), _tiff_bytes(rgb16))
+        self._image(linear_path, _tiff_bytes(rgb16), frame, files, (Edit.LINEARISATION,), parent)
         entry.update(file_path=image_path.removeprefix("data/"), linear_path=linear_path.removeprefix("data/"),
                      rendition={"from": source.name, "developed": "LibRaw, linear (capturerig.develop)",
                                 "colour": "colour.json (made from RAW)" if self.colour is not None
@@ -397,15 +469,17 @@ class FramePlacer:
             undistorted = f"{snapshot}/undistorted/images/{frame.name}"
             undistorted_srgb8 = self.undistorter.undistort(frame.camera_id, srgb8)
             encoded = encode_image(undistorted_srgb8, ".png", where)
-            files[undistorted] = write_bytes(self._path(undistorted), encoded)
+            self._image(undistorted, encoded, frame, files, (*edits, Edit.UNDISTORTION), parent)
             entry["undistorted_path"] = undistorted.removeprefix("data/")
         if frame.mask is not None:
-            self._place_masks(frame, Path(frame.mask), snapshot, (srgb8, undistorted_srgb8), files, entry)
+            self._place_masks(frame, Path(frame.mask), snapshot, (srgb8, undistorted_srgb8), files, entry,
+                              (edits, parent))
         corrected = self.colour is not None
         xmp_path = f"{snapshot}/xmp/{frame.name}.xmp"
         files[xmp_path] = write_bytes(self._path(xmp_path), self._xmp(frame, corrected))
         entry.update(xmp_path=xmp_path.removeprefix("data/"), packaged_sha256=files[image_path].sha256,
                      bytes=files[image_path].size, captured_bytes=original.size, colour_corrected=corrected)
+        self._signed(entry, files)
         return PlacedFrame(files, entry, raster=True)
 
 

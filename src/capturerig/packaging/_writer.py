@@ -38,6 +38,13 @@ from capturerig.packaging._geometry import PIXEL_CENTRE_OFFSET, Geometry, nomina
 from capturerig.packaging._jsonable import jsonable
 from capturerig.packaging._lighting import fixtures_document, olat_index, states_document
 from capturerig.packaging._nerfstudio import transforms_document
+from capturerig.packaging._signing import (
+    PACKAGE_CLAIM,
+    UNSIGNED_NOTE,
+    FrameSigner,
+    PackageSigning,
+    sign_package_claim,
+)
 from capturerig.packaging._snapshot import (
     MASKS_DIR,
     PLATES_DIR,
@@ -304,6 +311,8 @@ def write_package(
     client: Client | None = None,
     masks: Mapping[str, Any] | None = None,
     rgba: bool = False,
+    signing: PackageSigning | None = None,
+    unsigned_why: str = "",
 ) -> PackageSummary:
     """Write a training package (a BagIt 1.0 bag) of verified frames.
 
@@ -350,6 +359,11 @@ def write_package(
         package.json's ``masks`` with where each trainer finds them.
     rgba : bool
         Also write every masked image as an RGBA PNG for 3DGS (needs masks).
+    signing : PackageSigning, optional
+        Sign every image placed (originals, renditions, RGBA; not masks) with the identity in its folder, before
+        it is hashed into the manifests, and the bag's tag files by a package claim (``_signing``); the caller
+        has checked the identity (:func:`~capturerig.packaging.resolve_signing`). None: unsigned, and
+        package.json says so with ``unsigned_why``.
 
     Returns
     -------
@@ -397,7 +411,8 @@ def write_package(
     try:
         build = _Build(rig, frames, plates, partial, geometry)
         _fill(build, metadata, colour, originals, planned, extra, xmp_fields or {}, undistort,
-              workers or os.cpu_count() or 1, progress, client, _masks_document(frames, masks, rgba, undistort), rgba)
+              workers or os.cpu_count() or 1, progress, client, _masks_document(frames, masks, rgba, undistort), rgba,
+              (signing, unsigned_why))
         for directory, _, _ in sorted(os.walk(partial), key=lambda item: -len(item[0])):
             fsync_dir(Path(directory))  # deepest first: the rename may only publish names that are on disk
         os.rename(partial, out_dir)
@@ -425,20 +440,24 @@ def write_package(
 def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection | None, originals: str,
           planned: Sequence[PlannedTake] | None, extra: Mapping[str, bytes], xmp_fields: Mapping[str, str],
           undistort: bool, workers: int, progress: Progress | None, client: Client | None,
-          masks: Mapping[str, Any], rgba: bool) -> None:
+          masks: Mapping[str, Any], rgba: bool, signed: tuple[PackageSigning | None, str]) -> None:
     frames, rig, root = build.frames, build.rig, build.root
+    signing, unsigned_why = signed
     undistorter = Undistorter(build.geometry, build.camera_ids, 2 * workers) if undistort else None
     counter = _Counter(sum(Path(f.source).stat().st_size for f in build.placing), progress)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     if client is None:
         placer = FramePlacer(root, rig, build.geometry, undistorter, colour, originals, xmp_fields, counter,
-                             created=created, rgba=rgba)
-        placed = build.place_frames(placer, workers)
+                             created=created, rgba=rgba, signer=None if signing is None else FrameSigner(signing))
+        try:
+            placed = build.place_frames(placer, workers)
+        finally:
+            placer.close()
     else:
         from capturerig.packaging._dask import PlacerSpec, place_frames_on_cluster  # imports distributed
 
         spec = PlacerSpec(str(root), rig, build.geometry, dict(build.camera_ids), undistort, colour, originals,
-                          dict(xmp_fields), created, rgba)
+                          dict(xmp_fields), created, rgba, signing)
         placed = build.record(place_frames_on_cluster(client, build.placing, spec, counter))
     entries = [_frame_entry(rig, frame, p) for frame, p in zip(frames, placed[:len(frames)], strict=True)]
     plate_entries = [_frame_entry(rig, frame, p) for frame, p in zip(build.plates, placed[len(frames):], strict=True)]
@@ -466,6 +485,7 @@ def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection |
         "snapshots": snapshots,
         "planned": [{"take_id": t.take_id, "cameras": list(t.cameras), "min_cameras": t.min_cameras} for t in takes],
         "masks": masks,
+        "provenance": _provenance_document(signing, unsigned_why),
         "frames": entries,
         "plates": plate_entries,
     }
@@ -484,4 +504,25 @@ def _fill(build: _Build, metadata: Mapping[str, Any], colour: ColourCorrection |
             ("Internal-Sender-Description",
              f"training package of session {metadata.get('session_id', '?')}: {len(frames)} images in "
              f"{len(snapshots)} snapshots; geometry {build.geometry.source}")]
-    write_tag_files(root, build.files, info)
+    write_tag_files(root, build.files, info, None if signing is None
+                    else lambda tags: sign_package_claim(root, signing, tags))
+
+
+def _provenance_document(signing: PackageSigning | None, unsigned_why: str) -> dict[str, Any]:
+    """package.json's ``provenance``: signed or not (and why), and what a signature covers."""
+    if signing is None:
+        return {"signed": False, "why": unsigned_why or "no signing identity was given"}
+    identity = FrameSigner(signing).identity  # public parts only: the key is read to sign, never here
+    return {
+        "signed": True, "standard": "C2PA (Content Credentials), manifests embedded in the images",
+        "signer": identity.certificate.subject.rfc4514_string(), "issuer": identity.certificate.issuer.rfc4514_string(),
+        "certificate_sha256": identity.fingerprint, "test_identity": identity.kind == "test",
+        "valid_until": identity.certificate.not_valid_after_utc.isoformat(),
+        "images": "every frame's signed_paths: images/, undistorted/images/, linear/, rgba/images/, originals/, raw/ "
+                  "and plates/; an original carries c2pa.created (digitalCapture), a rendition its edits with the "
+                  "original as parentOf ingredient; org.capturerig.consent carries the consent record's hash and "
+                  "scope, cawg.training-mining what the consent allows",
+        "unsigned": UNSIGNED_NOTE,
+        "package_claim": f"{PACKAGE_CLAIM} beside bagit.txt (sha256 of bagit.txt, bag-info.txt and both payload "
+                         f"manifests), its C2PA manifest store in {PACKAGE_CLAIM}.c2pa",
+    }

@@ -23,6 +23,7 @@ from capturerig.provenance._identity import (
     load_identity,
 )
 from capturerig.provenance._manifest import (
+    ALGORITHMIC_MEDIA,
     CAPTURE_LABEL,
     CAWG_ENTRIES,
     CAWG_LABEL,
@@ -47,6 +48,7 @@ from capturerig.provenance._sign import (
 from capturerig.provenance._verify import ImageVerdict, Verdict, verify_image
 
 __all__ = [
+    "ALGORITHMIC_MEDIA",
     "C2PA_EKUS", "CAPTURE_LABEL", "CAWG_ENTRIES", "CAWG_LABEL", "CONSENT_LABEL", "DIGITAL_CAPTURE", "EMBED_FORMATS",
     "IDENTITY_FILE", "PURPOSE_GRANTS", "SIDECAR_SUFFIX", "SIGNING_DIR_ENV", "CaptureFacts", "CertificateExpired",
     "ConsentClaim", "Edit", "IdentityError", "ImageManifest", "ImageSigner", "ImageVerdict", "ProvenanceError",

@@ -26,14 +26,15 @@ from typing import Any
 
 from capturerig.provenance._errors import SigningError
 
-__all__ = ["CAPTURE_LABEL", "CAWG_ENTRIES", "CAWG_LABEL", "CONSENT_LABEL", "DIGITAL_CAPTURE", "PURPOSE_GRANTS",
-           "CaptureFacts", "ConsentClaim", "Edit", "ImageManifest", "training_mining"]
+__all__ = ["ALGORITHMIC_MEDIA", "CAPTURE_LABEL", "CAWG_ENTRIES", "CAWG_LABEL", "CONSENT_LABEL", "DIGITAL_CAPTURE",
+           "PURPOSE_GRANTS", "CaptureFacts", "ConsentClaim", "Edit", "ImageManifest", "training_mining"]
 
 CAPTURE_LABEL = "org.capturerig.capture"
 CONSENT_LABEL = "org.capturerig.consent"
 CAWG_LABEL = "cawg.training-mining"
 CAWG_ENTRIES = ("cawg.data_mining", "cawg.ai_training", "cawg.ai_generative_training", "cawg.ai_inference")
 DIGITAL_CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
 
 # Consent purposes (the words `capturerig subjects consent --purpose` records) that grant a CAWG use. Generative
 # training is the use that can remake a person's likeness, so it needs its own word; consenting to it also
@@ -127,6 +128,8 @@ class Edit(enum.Enum):
     COLOUR_CORRECTION = ("c2pa.color_adjustments", "colour corrected from the studio's chart calibration")
     UNDISTORTION = ("c2pa.edited", "lens distortion removed (undistorted to a pinhole camera)")
     LINEARISATION = ("c2pa.color_adjustments", "developed to linear light (no tone curve)")
+    DEVELOPMENT = ("c2pa.color_adjustments", "developed from the RAW file to an 8-bit sRGB image")
+    MASK_ALPHA = ("c2pa.edited", "the subject mask added as alpha, the colour outside it set to 0")
 
     @property
     def action(self) -> str:
@@ -152,6 +155,9 @@ class ImageManifest:
     title: str = ""
     software: str = "capturerig"
     extra: Mapping[str, Any] = field(default_factory=dict)  # more custom assertions, label -> data
+    # An original's IPTC digitalSourceType (c2pa.created requires one): a capture, or for what a program wrote
+    # (a package claim) algorithmicMedia.
+    source_type: str = DIGITAL_CAPTURE
 
     def __post_init__(self) -> None:
         if self.edits and self.parent is None:
@@ -164,7 +170,7 @@ class ImageManifest:
 
     def actions(self) -> list[dict[str, Any]]:
         if not self.edits:
-            return [{"action": "c2pa.created", "digitalSourceType": DIGITAL_CAPTURE, "when": self.capture.when,
+            return [{"action": "c2pa.created", "digitalSourceType": self.source_type, "when": self.capture.when,
                      "softwareAgent": {"name": self.software}}]
         # c2pa.opened names the parent ingredient (linked by the builder through its instance id).
         steps: list[dict[str, Any]] = [{"action": "c2pa.opened", "softwareAgent": {"name": self.software},

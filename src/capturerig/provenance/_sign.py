@@ -8,6 +8,7 @@ folder, fsynced and renamed, so a failure leaves the destination as it was and n
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import time
 from collections.abc import Callable
@@ -142,6 +143,40 @@ class ImageSigner:
         except c2pa.C2paError as exc:
             raise SigningError(f"{src}: c2pa could not sign it as {mime}: {exc}") from exc
         return SignedImage(out, sidecar, len(manifest_bytes), time.perf_counter() - started)
+
+    def sign_bytes(self, data: bytes, name: str, manifest: ImageManifest, *,
+                   parent_data: bytes | None = None) -> tuple[bytes, bytes | None]:
+        """Sign an image held in memory (``name`` gives its format and the manifest's title).
+
+        Returns ``(asset, sidecar)``: the signed image, and for a format c2pa cannot embed into, the asset
+        unchanged and the manifest store to keep beside it as ``<name>.c2pa`` (else None). In-memory streams:
+        c2pa reads and seeks a large PNG tens of thousands of times, which costs little on a BytesIO and a
+        system call each on a file. ``parent_data`` is the rendition's original (``manifest.parent`` names it),
+        when the caller holds its bytes already.
+
+        Raises
+        ------
+        SigningError
+            c2pa refused it (the message names ``name``).
+        """
+        mime, embedded = manifest_format(Path(name))
+        try:
+            with c2pa.Builder(manifest.definition(name), self._context) as builder:
+                if manifest.parent is not None:
+                    if parent_data is None:
+                        self._add_parent(builder, manifest.parent)
+                    else:
+                        ingredient = {"title": manifest.parent.name, "relationship": "parentOf",
+                                      "label": PARENT_INGREDIENT_ID}
+                        builder.add_ingredient(ingredient, manifest_format(manifest.parent)[0],
+                                               io.BytesIO(parent_data))
+                if not embedded:
+                    builder.set_no_embed()
+                target = io.BytesIO()
+                store = builder.sign(self._signer, mime, io.BytesIO(data), target)
+        except c2pa.C2paError as exc:
+            raise SigningError(f"{name}: c2pa could not sign it as {mime}: {exc}") from exc
+        return (target.getvalue(), None) if embedded else (data, bytes(store))
 
     def _add_parent(self, builder: c2pa.Builder, parent: Path) -> None:
         if not parent.is_file():
