@@ -138,7 +138,7 @@ def test_exit_codes_say_failed_device_1_and_bad_input_2_in_every_command(studio_
     for args, code, says in [
         (["lights", "blackout", "--rig", unplugged], 1, "dmx0: cannot open serial port"),
         (["lights", "scene", "--rig", unplugged, "disco"], 2, "no scene 'disco'"),
-        (["devices", "check", "--rig", unplugged], 1, "1 of 21 checks failed"),
+        (["devices", "check", "--rig", unplugged], 1, "1 of 22 checks failed"),
         (["cameras", "settings", "--rig", str(tmp_path / "missing.yaml"), "iso=100"], 2, "cannot read file"),
         (["run", "--rig", unplugged, "--plan", str(studio_files / "plan.yaml"), "--subject", "S1", "--out",
           str(tmp_path / "s"), "--yes"], 1, "session failed"),

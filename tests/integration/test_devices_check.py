@@ -36,13 +36,14 @@ def test_devices_check_prints_every_device_ok_and_exits_0(grbl_rig: Path) -> Non
     assert "preflight of rig sim-studio-grbl for plan grbl-stations" in result.output
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.startswith("│")}
     rows.pop("", None)  # continuation lines of a wrapped cell
-    assert set(rows) == {"dmx0", "trig0", "tt0", "storage", "sync", *(f"cam{i:02d}" for i in range(16))}
+    assert set(rows) == {"dmx0", "trig0", "tt0", "storage", "sync", "signing", *(f"cam{i:02d}" for i in range(16))}
+    assert "identity" in rows["signing"]  # the one packages are signed with, or a warning that there is none
     assert "not measured yet" in rows["sync"]
     assert rows["sync"].split("│")[2].strip() == "not measured"  # information, but never read as a pass
     assert "ok" in rows["tt0"]
     assert "homed" in rows["tt0"]
     assert "SIM00003" in rows["cam03"]
-    assert "all 21 checks passed" in result.output
+    assert "all 22 checks passed" in result.output
 
 
 def test_devices_check_reports_the_failing_device_and_exits_1(grbl_rig: Path, tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_devices_check_reports_the_failing_device_and_exits_1(grbl_rig: Path, tm
     (row,) = [line for line in result.output.splitlines() if line.startswith("│ tt0")]
     assert "FAILED" in row
     assert f"failed: tt0: cannot open {tmp_path / 'tt0'}" in result.output  # in full below the table
-    assert "1 of 21 checks failed" in result.output
+    assert "1 of 22 checks failed" in result.output
     assert "cam00" in result.output  # the other devices were still checked
 
 
