@@ -11,7 +11,7 @@ demo: bootstrap
 test: bootstrap
 	$(VENV)/bin/python -m ruff check src simulators tests bench
 	$(VENV)/bin/python -m mypy
-	$(VENV)/bin/python -m pytest -q -n auto $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n auto --durations=25 $(ARGS)
 
 lint: bootstrap
 	$(VENV)/bin/python -m ruff check src simulators tests bench

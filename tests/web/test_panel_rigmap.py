@@ -53,12 +53,14 @@ def test_rig_map_shows_a_failed_camera_in_the_failed_colour_with_its_last_image(
     expect(page.locator(f'{top} g.dev[data-device="cam05"]')).to_have_attribute("data-state", "not checked")
 
     # A session: once cam05 has stored an image, its card fills up for good (every attempt of a take fails).
+    # Scheduled before the start: injected after the page saw the image, a loaded machine may have shot the
+    # last take by then.
+    studio.faults.schedule("cam05", "card_full", after=1, count=3)
     _start_session(page)
     # While a take is being shot, its cameras that have not delivered yet are busy (blue), not ok or failed.
     page.wait_for_function("() => document.querySelector('#rig-map-top g.dev.camera[data-state=\"busy\"]')",
                            timeout=TIMEOUT_MS)
     page.wait_for_function("() => S.board.tiles.cam05 && S.board.tiles.cam05.last_image", timeout=TIMEOUT_MS)
-    studio.inject_fault("cam05", "card_full", count=3)
     page.wait_for_function("() => S.run && S.run.result !== null", timeout=TIMEOUT_MS)
     failed = page.locator(f'{top} g.dev[data-device="cam05"]')
     expect(failed).to_have_attribute("data-state", "failed")
