@@ -14,8 +14,10 @@ stands up to 3 cm / 5 deg elsewhere at each new pose; rig ``simulation.live_subj
 plan and fault schedule, the takes 2 s apart. The sim camera does not yet hand the exposure's take and time to
 the renderer, so this run renders each exposure directly as the sim camera does (``faulty_image``; a stale file
 is the previous file's bytes, a silent fixture the previous take's light, a late fire the fixtures dark) and
-feeds the files to the same ``QcRunner`` that ``capturerig qc`` uses, in take order. ``--direct-still`` shoots
-the still subject the same way, a control for that path.
+feeds the files to the same ``QcRunner`` that ``capturerig qc`` uses, in take order, with the same subject
+regions (the capture volume through the rig's nominal geometry: ``capturerig.qc.subject_regions``; "moved"
+measures the view outside them). ``--direct-still`` shoots the still subject the same way, a control for that
+path.
 
 Run: .venv/bin/python bench/qc.py [--takes 100] [--cameras 16] [--per-kind 8] [--seed 22] [--still | --live]
      [--direct-still]
@@ -50,7 +52,7 @@ from capturerig.cli import app
 from capturerig.config import PlanConfig, RigConfig
 from capturerig.lighting import frames_for_condition
 from capturerig.plan import Take, expand_plan
-from capturerig.qc import CHECKS, QcFile, QcRunner
+from capturerig.qc import CHECKS, QcFile, QcRunner, session_views, subject_regions
 from capturerig_sim import encode_jpeg, get_studio
 from capturerig_sim._image_faults import IMAGE_FAULT_KINDS, faulty_image
 from capturerig_sim._ledger import LEDGER_ENV, read_ledger
@@ -152,7 +154,7 @@ def shoot_direct(rig: RigConfig, base_dir: Path, takes: tuple[Take, ...], truth:
 def check_direct(rig: RigConfig, plan: PlanConfig, takes: tuple[Take, ...],
                  shot: dict[str, list[QcFile]]) -> dict[str, Any]:
     """``capturerig qc``'s own loop over ``shot`` (its JSON document's ``takes``)."""
-    runner = QcRunner([camera.id for camera in rig.cameras], plan.qc)
+    runner = QcRunner([camera.id for camera in rig.cameras], plan.qc, masks=subject_regions(*session_views(rig)))
     by_id = {take.id: take for take in takes}
     return {"takes": [runner.check_take(take_id, by_id[take_id].lighting.state_id, files,
                                         station=by_id[take_id].station.id).to_json()

@@ -84,12 +84,18 @@ def demo_until(args: list[str], wanted: str,
                 break
         yield process, lines
     finally:
+        # The first Ctrl-C stops at the next take boundary, and a calibration take on a loaded machine can be
+        # long: a technician who wants out presses it again (stop at once, lights safe).
         process.send_signal(signal.SIGINT)
         try:  # reading what it still prints: a full pipe would hold the demo in a write, unable to exit
-            process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:  # seen only on a machine loaded ~10x its cores: say so, do not hang
-            warnings.warn(f"capturerig demo {' '.join(args)} was still running 60 s after Ctrl-C; killed",
-                          stacklevel=1)
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=50)
+            except subprocess.TimeoutExpired:  # seen only on a machine loaded ~10x its cores: say so, do not hang
+                warnings.warn(f"capturerig demo {' '.join(args)} was still running 60 s after Ctrl-C twice; killed",
+                              stacklevel=1)
         finally:
             process.kill()
             process.wait(10)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import capturerig
 from capturerig.cli import app
+from capturerig.packaging import nominal_geometry
 from capturerig.plan import expand_plan
 from capturerig.subjects import DEMO_PURPOSE, enrol_demo_subject
 from capturerig_sim import get_studio, reset_studios
@@ -99,6 +100,19 @@ def test_a_clean_session_passes_and_exits_0(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert report["summary"] == {"ok": 16, "warn": 0, "fail": 0}
     assert "every image passed every check" in result.output
+    assert "subject region: the capture volume through the nominal geometry" in result.output
+    # With a geometry calibration the region is projected through it; a file that does not fit is bad input.
+    rig = capturerig.load_rig(tmp_path / "rig.yaml").config
+    geometry = tmp_path / "geometry.json"
+    geometry.write_text(json.dumps({**nominal_geometry(rig).document, "source": "calibration"}))
+    result = CliRunner().invoke(app, ["qc", str(session), "--geometry", str(geometry)])
+    assert result.exit_code == 0, result.output
+    assert "through the calibration geometry" in result.output
+    geometry.write_text(json.dumps({**nominal_geometry(rig).document, "cameras": {}}))
+    result = CliRunner().invoke(app, ["qc", str(session), "--geometry", str(geometry)])
+    assert result.exit_code == 2
+    assert "geometry.json" in result.output
+    assert "is not calibrated" in result.output
 
 
 def test_a_folder_that_is_not_a_session_is_bad_input(tmp_path: Path) -> None:

@@ -22,13 +22,16 @@ __all__ = ["qc"]
 def qc(
     session_dir: Annotated[Path, typer.Argument(help="a session folder (its journal names the verified files)")],
     json_out: Annotated[Path | None, typer.Option("--json", help="write every file's checks here as JSON")] = None,
+    geometry: Annotated[Path | None, typer.Option(
+        "--geometry", help="geometry.json from calibration: the cameras the subject region (the capture volume) is "
+                           "projected through; default the rig file's nominal poses")] = None,
 ) -> None:
     """Check every verified image of a session: sharpness, exposure, stale files, light, black frames, a moved
     view. Exit 0 when all are ok or warn, 1 with any fail."""
     from capturerig.config import PLATE_POSE_ID
     from capturerig.engine import JournalError, Session
     from capturerig.plan import expand_plan
-    from capturerig.qc import QcError, QcFile, QcRunner, Verdict
+    from capturerig.qc import QcError, QcFile, QcRunner, Verdict, session_views, subject_regions
 
     try:
         session = Session.open(session_dir)
@@ -49,8 +52,16 @@ def qc(
             QcFile(session_dir / record.path, record.camera_id, record.format or "jpeg"))
     if not by_take:
         raise fail(f"{escape(str(session_dir))}: no verified take to check", BAD_INPUT)
+    try:
+        cameras, source = session_views(folder.rig.config, geometry)
+    except ValueError as exc:
+        raise fail(escape(str(exc)), BAD_INPUT) from exc
+    regions = subject_regions(cameras, source)
+    outside = sorted(camera_id for camera_id, region in regions.items() if region.centre)
+    console.print(f"subject region: the capture volume through the {source} geometry"
+                  + (f" ({', '.join(outside)} do not see it: the centre of their frames)" if outside else ""))
     # The plan's own thresholds, as the session's checks used them while it was shot.
-    runner = QcRunner([camera.id for camera in folder.rig.config.cameras], folder.plan.config.qc)
+    runner = QcRunner([camera.id for camera in folder.rig.config.cameras], folder.plan.config.qc, masks=regions)
     results: list[TakeQc] = []
     started = time.monotonic()
     try:

@@ -69,13 +69,13 @@ class ChecksGone(RuntimeError):
 class _Child:
     """The child process running the checks, spoken to in JSON lines (only from the checks' thread)."""
 
-    def __init__(self, camera_ids: Sequence[str], settings: QcSettings) -> None:
+    def __init__(self, camera_ids: Sequence[str], settings: QcSettings, regions: dict[str, Any] | None) -> None:
         try:
             self._process = subprocess.Popen([sys.executable, str(SERVE_SCRIPT)], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, text=True, encoding="utf-8")
         except OSError as exc:
             raise ChecksGone(f"cannot start {sys.executable} {SERVE_SCRIPT}: {exc}") from exc
-        self.ask({"cameras": list(camera_ids), "settings": settings.model_dump(mode="json")})
+        self.ask({"cameras": list(camera_ids), "settings": settings.model_dump(mode="json"), "regions": regions})
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         stdin, stdout = self._process.stdin, self._process.stdout
@@ -128,11 +128,15 @@ class TakeChecks:
         by ``raise_failure``, so it stops the run at its next take boundary).
     decide
         What a take's verdict leads to, from the runner (called on the checks' thread).
+    regions
+        The geometry the cameras' subject regions are projected through (:func:`capturerig.qc.regions_document`);
+        None: the centre of each frame.
     """
 
     def __init__(self, camera_ids: Sequence[str], settings: QcSettings, session_dir: Path,
-                 publish: Callable[[Event], None], decide: Decide) -> None:
+                 publish: Callable[[Event], None], decide: Decide, regions: dict[str, Any] | None = None) -> None:
         self.settings = settings
+        self._regions = regions
         self.session_dir = session_dir
         self._camera_ids = list(camera_ids)
         self._publish = publish
@@ -223,7 +227,7 @@ class TakeChecks:
     def _work(self) -> None:
         child: _Child | None = None
         try:
-            child = _Child(self._camera_ids, self.settings)
+            child = _Child(self._camera_ids, self.settings, self._regions)
         except ChecksGone as exc:
             self._went(exc)
         try:

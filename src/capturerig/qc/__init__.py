@@ -10,13 +10,23 @@ from capturerig.config import QcSettings, QcThresholds
 from capturerig.qc._checks import CHECKS, CheckResult, Verdict
 from capturerig.qc._history import CameraHistory, Seen
 from capturerig.qc._measure import ImageStats, QcError, centre_region, measure_image
+from capturerig.qc._region import (
+    DEFAULT_VOLUME,
+    CaptureVolume,
+    SubjectRegion,
+    regions_document,
+    session_views,
+    subject_regions,
+)
 from capturerig.qc._runner import FileQc, QcFile, QcRunner, TakeQc
 from capturerig.qc._serve import SERVE_SCRIPT
 
 __all__ = [
            "CHECKS",
+           "DEFAULT_VOLUME",
            "SERVE_SCRIPT",
            "CameraHistory",
+           "CaptureVolume",
            "CheckResult",
            "FileQc",
            "ImageStats",
@@ -26,8 +36,12 @@ __all__ = [
            "QcSettings",
            "QcThresholds",
            "Seen",
+           "SubjectRegion",
            "TakeQc",
            "Verdict",
            "centre_region",
            "measure_image",
+           "regions_document",
+           "session_views",
+           "subject_regions",
 ]

@@ -16,12 +16,13 @@ from capturerig.config import QcThresholds
 from capturerig.qc._history import CameraHistory, Seen
 from capturerig.qc._measure import ImageStats
 
-__all__ = ["CHECKS", "CheckResult", "Subject", "Verdict", "check_black", "check_exposure", "check_light",
+__all__ = ["CHECKS", "MIN_OUTSIDE", "CheckResult", "Subject", "Verdict", "check_black", "check_exposure", "check_light",
            "check_moved", "check_sharpness", "check_stale", "take_level"]
 
 CHECKS = ("black", "stale", "sharpness", "exposure", "light", "moved")
 OTHER_STATION_SLACK = 2.0  # thresholds widened (EV and colour x2, sharpness ratios squared) against other stations
 _MIN_RESPONSE = 0.05  # a phase-correlation peak below this is no match at all (nothing to compare)
+MIN_OUTSIDE = 0.15  # "moved" needs this share of the frame outside the subject region, or it says so
 
 
 class Verdict(StrEnum):
@@ -258,22 +259,31 @@ def _shift(reference: Seen, image: Subject) -> tuple[float, float]:
     a, b = reference.stats.edges, image.stats.edges
     if a.shape != b.shape:
         return math.inf, 0.0
-    window = cv2.createHanningWindow((a.shape[1], a.shape[0]), cv2.CV_32F)
-    (dx, dy), response = cv2.phaseCorrelate(a, b, window)
+    # No window: a Hanning window fades out the frame's borders, and the stage -- what stands still in front of
+    # the subject -- is often there (bench/qc --live).
+    (dx, dy), response = cv2.phaseCorrelate(a, b)
     return math.hypot(dx, dy) * image.stats.scale, float(response)
 
 
 def check_moved(image: Subject, history: CameraHistory, limits: QcThresholds) -> CheckResult:
-    """The view shifted against the camera's earlier images of the same scene (same station: the subject and
-    rig stand as they stood), measured by phase correlation on reduced edge images."""
+    """The view shifted against the camera's earlier images of the same scene -- the same station and lighting
+    state (the rig stands as it stood and is lit alike) -- measured by phase correlation on reduced edge images,
+    outside the subject region (a person sways; the rig, stage and backdrop do not)."""
+    outside = image.stats.outside
+    if outside < MIN_OUTSIDE:
+        return _ok("moved", f"nothing to compare outside the subject ({outside:.0%} of the frame is outside "
+                   "the capture volume)", outside=round(outside, 3))
     for seen in history.at_station(image.station):
+        if seen.light_id != image.light_id:
+            continue
         shift, response = _shift(seen, image)
         if response < _MIN_RESPONSE:
             continue
-        figures = {"shift_px": round(shift, 2), "response": round(response, 3), "against": seen.path}
+        figures = {"shift_px": round(shift, 2), "response": round(response, 3), "against": seen.path,
+                   "outside": round(outside, 3)}
         verdict = _graded(shift, limits.moved_warn_px, limits.moved_fail_px)
         if verdict is Verdict.OK:
             return CheckResult("moved", verdict, "the view is where it was", figures)
         return CheckResult("moved", verdict, f"{image.camera_id}'s view moved {shift:.1f} px since {seen.path}: "
                            "the camera was bumped -- check its mount, then recalibrate geometry", figures)
-    return _ok("moved", "no earlier image of this scene to compare with")
+    return _ok("moved", "no earlier image of this scene in this light to compare with", outside=round(outside, 3))

@@ -18,6 +18,7 @@ __all__ = ["ImageStats", "QcError", "centre_region", "measure_image"]
 Gray = npt.NDArray[np.float32]
 THUMB_SIZE = (32, 24)  # width, height of the near-identity thumbnail
 EDGE_WIDTH = 160  # the reduced edge image for "view moved" (half-size 240 -> 160: 3 full-size px per pixel)
+FEATHER_CELLS = 4.0  # edge-image cells over which "moved" fades its image out towards the subject region
 
 
 class QcError(ValueError):
@@ -48,6 +49,9 @@ class ImageStats:
     thumb: Gray = field(repr=False, compare=False)  # (24, 32) gray
     edges: Gray = field(repr=False, compare=False)  # reduced edge magnitude for phase correlation
     scale: float = 1.0
+    # The share of the frame "moved" measures: outside the subject region when one is left out (inside it the
+    # edge image is flat), else the whole frame.
+    outside: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         """The figures (not the arrays)."""
@@ -85,10 +89,32 @@ def _dhash(gray: Gray) -> int:
     return int(sum(1 << index for index, bit in enumerate(bits) if bit))
 
 
-def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = None) -> ImageStats:
+def _still_edges(magnitude: Gray, size: tuple[int, int],
+                 exclude: npt.NDArray[np.bool_] | None) -> tuple[Gray, float]:
+    """The reduced edge image "moved" correlates, and the share of the frame it covers. Where the subject may
+    be (``exclude``) the image is flat (the mean of the rest), and the rest fades into that flat level over
+    :data:`FEATHER_CELLS` from the region: a hard border, the same in every image, would pin the match at no
+    shift (a bumped camera read 1.2 px instead of 6, tests/integration/test_qc_live_subject.py)."""
+    edges = np.asarray(cv2.resize(magnitude, size, interpolation=cv2.INTER_AREA), np.float32)
+    if exclude is None:
+        return edges, 1.0
+    # A cell touched by the region is left out (INTER_AREA: any share of it inside reads above zero).
+    kept = cv2.resize(exclude.astype(np.float32), size, interpolation=cv2.INTER_AREA) <= 0.0
+    outside = float(kept.mean())
+    if outside <= 0.0:
+        return np.zeros_like(edges), 0.0
+    level = np.float32(edges[kept].mean())
+    weight = np.clip(cv2.distanceTransform(kept.astype(np.uint8), cv2.DIST_L2, 3) / FEATHER_CELLS, 0.0, 1.0)
+    return np.asarray(level + (edges - level) * weight.astype(np.float32), np.float32), outside
+
+
+def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = None,
+                  exclude: npt.NDArray[np.bool_] | None = None) -> ImageStats:
     """Measure ``data`` (a file's bytes; ``name`` says RAW or not and names it in errors).
 
     ``mask``: the subject region (any size: resized to the half-size frame); default the centre region.
+    ``exclude``: where the subject may be (any size), left out of the edges "moved" compares; default nothing
+    (the whole frame).
 
     Raises
     ------
@@ -119,8 +145,8 @@ def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = N
     total = float(sums.sum())
     chroma = tuple(float(v) for v in sums / total) if total > 0 else (1 / 3, 1 / 3, 1 / 3)
     edge_height = max(8, round(height * EDGE_WIDTH / width))
-    magnitude = cv2.magnitude(gx, gy)
-    edges = np.asarray(cv2.resize(magnitude, (EDGE_WIDTH, edge_height), interpolation=cv2.INTER_AREA), np.float32)
+    magnitude = np.asarray(cv2.magnitude(gx, gy), np.float32)
+    edges, outside = _still_edges(magnitude, (EDGE_WIDTH, edge_height), exclude)
     return ImageStats(
         sha256=sha, width=width * 2, height=height * 2,
         laplacian=float(laplacian[region].var()) / norm,
@@ -129,4 +155,4 @@ def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = N
         spread=float(gray.std()), top=float(np.percentile(bgr.max(axis=2), 99)),
         phash=_dhash(gray), thumb=np.asarray(cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA), np.float32),
         edges=edges,
-        scale=2.0 * width / EDGE_WIDTH)
+        scale=2.0 * width / EDGE_WIDTH, outside=outside)

@@ -29,6 +29,7 @@ from capturerig.qc._checks import (
 )
 from capturerig.qc._history import CameraHistory, Seen
 from capturerig.qc._measure import ImageStats, QcError, measure_image
+from capturerig.qc._region import SubjectRegion
 
 __all__ = ["FileQc", "QcFile", "QcRunner", "TakeQc"]
 
@@ -98,14 +99,23 @@ class QcRunner:
     settings
         Thresholds and policy (:class:`QcSettings`).
     masks
-        Optional subject region per camera (bool, any size); default the centre of the frame.
+        Optional subject region per camera: a :class:`SubjectRegion` (the capture volume projected, see
+        :func:`capturerig.qc.subject_regions`) or a bool mask (any size). The exposure checks judge the subject
+        inside it and "moved" measures the view outside it. Without one: the centre of the frame for the
+        exposure checks and the whole frame for "moved" (as for a camera that does not see the volume).
     """
 
     def __init__(self, camera_ids: Iterable[str], settings: QcSettings | None = None,
-                 masks: Mapping[str, npt.NDArray[np.bool_]] | None = None) -> None:
+                 masks: Mapping[str, npt.NDArray[np.bool_] | SubjectRegion] | None = None) -> None:
         self.settings = settings or QcSettings()
         self.camera_ids = frozenset(camera_ids)
-        self._masks = dict(masks or {})
+        # camera -> (the subject region of the exposure checks, what "moved" leaves out)
+        self._masks: dict[str, tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None]] = {}
+        for camera_id, given in (masks or {}).items():
+            if isinstance(given, SubjectRegion):
+                self._masks[camera_id] = (given.mask, None if given.centre else given.mask)
+            else:
+                self._masks[camera_id] = (given, given)
         self._lock = threading.Lock()
         # Per (camera, format, plate): a clean plate shows the empty rig, so it has its own baseline and
         # neither softens nor darkens the subject's (nor is judged against it); the delivered hashes are shared.
@@ -135,7 +145,8 @@ class QcRunner:
         with self._lock:
             stats = self._measured.get(key)
         if stats is None:
-            stats = measure_image(data, str(item.path), self._masks.get(item.camera_id))
+            region, exclude = self._masks.get(item.camera_id, (None, None))
+            stats = measure_image(data, str(item.path), region, exclude)
             with self._lock:
                 self._measured[key] = stats
                 while len(self._measured) > _MEASURED_KEPT:

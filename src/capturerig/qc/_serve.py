@@ -8,7 +8,9 @@ runs at the lowest CPU priority and stops when its stdin closes (the controller 
 
 Protocol, one JSON object per line:
 
-- first line in: ``{"cameras": [...], "settings": {...}}`` (the plan's ``qc`` section), answered ``{"ok": true}``;
+- first line in: ``{"cameras": [...], "settings": {...}, "regions": {...}}`` (the plan's ``qc`` section; the
+  geometry the subject regions are projected through, :func:`capturerig.qc.regions_document`, optional),
+  answered ``{"ok": true}``;
 - ``{"op": "check", "take": ID, "light": ID|null, "station": ID|null, "plate": bool (optional, default false),
   "files": [[path, camera, format], ...]}``
   -> ``{"ok": true, "result": TakeQc.to_json()}``, or ``{"ok": false, "error": "..."}`` (a file it cannot read);
@@ -25,6 +27,7 @@ from typing import Any, TextIO
 
 from capturerig.config import QcSettings
 from capturerig.qc._measure import QcError
+from capturerig.qc._region import regions_from_document
 from capturerig.qc._runner import QcFile, QcRunner
 
 __all__ = ["CHILD_NICE", "SERVE_SCRIPT", "main", "serve"]
@@ -56,7 +59,9 @@ def serve(lines_in: TextIO, lines_out: TextIO) -> None:
     first = json.loads(lines_in.readline() or "null")
     if not isinstance(first, dict):
         raise SystemExit("capturerig.qc._serve: the first line must name the cameras and settings")
-    runner = QcRunner(first["cameras"], QcSettings.model_validate(first["settings"]))
+    regions = first.get("regions")
+    runner = QcRunner(first["cameras"], QcSettings.model_validate(first["settings"]),
+                      masks=regions_from_document(regions) if regions else None)
     lines_out.write('{"ok": true}\n')
     lines_out.flush()
     for line in lines_in:
