@@ -32,6 +32,7 @@ from capturerig.provenance import (
     sign_image,
     verify_image,
 )
+from capturerig.provenance._embed import insertion_offset
 from tests._provenance import chain_and_encrypted_key
 
 CAPTURED = datetime.datetime(2026, 11, 30, 14, 5, 7, 250000, tzinfo=datetime.UTC)
@@ -246,3 +247,89 @@ def test_signing_failure_leaves_the_destination_untouched(tmp_path: Path, studio
 def test_a_rendition_without_its_original_is_refused() -> None:
     with pytest.raises(SigningError, match="needs its original as parent"):
         ImageManifest(FACTS, ConsentClaim.from_consent_json(_consent_json("capture")), edits=(Edit.UNDISTORTION,))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_in_memory_signing_splices_the_manifest_in_and_binds_it_to_the_given_digest(
+        tmp_path: Path, studio: SigningIdentity, suffix: str) -> None:
+    """The data-hashed route packaging takes: the signed file is the input with one manifest inserted, its hard
+    binding is the caller's sha256 of the input (so a wrong digest is a broken file, not a silent pass)."""
+    data = _image(tmp_path / f"captured{suffix}").read_bytes()
+    digest = hashlib.sha256(data).digest()
+    with ImageSigner(studio) as signer:
+        asset, sidecar = signer.sign_bytes(data, f"cam017{suffix}", _manifest("capture"), sha256=digest)
+        wrong, _ = signer.sign_bytes(data, f"wrong{suffix}", _manifest("capture"), sha256=bytes(32))
+    assert sidecar is None
+    offset = insertion_offset(data, "image/jpeg" if suffix == ".jpg" else "image/png")
+    assert offset is not None
+    added = len(asset) - len(data)
+    assert asset[:offset] + asset[offset + added:] == data  # nothing of the input changed or moved
+    signed = tmp_path / f"cam017{suffix}"
+    signed.write_bytes(asset)
+    state, failures, _ = _reader_report(signed, studio)
+    assert (state, failures) == ("Trusted", [])
+    assert verify_image(signed, studio.trust_pem()).ok
+
+    (tmp_path / f"wrong{suffix}").write_bytes(wrong)
+    read = verify_image(tmp_path / f"wrong{suffix}", studio.trust_pem())
+    assert read.verdict is Verdict.BROKEN
+    assert "assertion.dataHash.mismatch" in read.describe()
+    flipped = bytearray(asset)
+    flipped[-200] ^= 0x01
+    (tmp_path / f"flipped{suffix}").write_bytes(bytes(flipped))
+    assert verify_image(tmp_path / f"flipped{suffix}", studio.trust_pem()).verdict is Verdict.BROKEN
+
+
+def test_renditions_of_one_original_in_memory_each_carry_it_as_parent(tmp_path: Path,
+                                                                    studio: SigningIdentity) -> None:
+    """The original's ingredient is built once and reused (same bytes object), and each rendition validates."""
+    captured = _image(tmp_path / "captured.jpg").read_bytes()
+    consent = ConsentClaim.from_consent_json(_consent_json("capture"))
+    with ImageSigner(studio) as signer:
+        original, _ = signer.sign_bytes(captured, "cam017.jpg", ImageManifest(FACTS, consent))
+        renditions = {}
+        for name, edits in (("graded.jpg", (Edit.COLOUR_CORRECTION,)),
+                            ("undistorted.jpg", (Edit.COLOUR_CORRECTION, Edit.UNDISTORTION)),
+                            ("rgba.png", (Edit.MASK_ALPHA,))):
+            pixels = _image(tmp_path / f"render-{name}", seed=len(name)).read_bytes()
+            manifest = ImageManifest(FACTS, consent, edits=edits, parent=Path("cam017.jpg"))
+            renditions[name] = signer.sign_bytes(pixels, name, manifest, parent_data=original)[0]
+        other = _image(tmp_path / "other.jpg", seed=9).read_bytes()  # another original: a new ingredient
+        other_signed, _ = signer.sign_bytes(other, "cam018.jpg", ImageManifest(FACTS, consent))
+        renditions["cam018-graded.jpg"] = signer.sign_bytes(
+            other, "cam018-graded.jpg", ImageManifest(FACTS, consent, edits=(Edit.COLOUR_CORRECTION,),
+                                                      parent=Path("cam018.jpg")), parent_data=other_signed)[0]
+    for name, asset in renditions.items():
+        path = tmp_path / name
+        path.write_bytes(asset)
+        read = verify_image(path, studio.trust_pem())
+        assert read.ok, read.describe()
+        assert read.parents == ("cam018.jpg",) if name.startswith("cam018") else ("cam017.jpg",)
+        assert read.actions[0] == "c2pa.opened"
+        state, failures, _ = _reader_report(path, studio)
+        assert (state, failures) == ("Trusted", [])
+
+
+def test_an_image_holding_a_manifest_already_is_signed_the_ordinary_way(tmp_path: Path,
+                                                                        studio: SigningIdentity) -> None:
+    once = _image(tmp_path / "once.jpg")
+    sign_image(once, studio, _manifest("capture"))
+    data = once.read_bytes()
+    assert insertion_offset(data, "image/jpeg") is None  # an APP11 there: not spliced a second time
+    with ImageSigner(studio) as signer:
+        asset, _ = signer.sign_bytes(data, "twice.jpg", _manifest("capture", "ai-training"))
+    (tmp_path / "twice.jpg").write_bytes(asset)
+    read = verify_image(tmp_path / "twice.jpg", studio.trust_pem())
+    assert read.ok, read.describe()
+    assert read.training_mining["cawg.ai_training"] == "allowed"
+
+
+def test_insertion_goes_after_the_jfif_and_exif_segments() -> None:
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    app1 = b"\xff\xe1\x00\x08Exif\x00\x00"
+    rest = b"\xff\xdb\x00\x04\x00\x00\xff\xda\x00\x02\x00\xff\xd9"
+    assert insertion_offset(b"\xff\xd8" + app0 + app1 + rest, "image/jpeg") == 2 + len(app0) + len(app1)
+    assert insertion_offset(b"\xff\xd8" + rest, "image/jpeg") == 2
+    assert insertion_offset(b"\xff\xd8\xff\xeb\x00\x04JP" + rest, "image/jpeg") is None
+    assert insertion_offset(b"not a jpeg", "image/jpeg") is None
+    assert insertion_offset(b"\xff\xd8" + rest, "image/tiff") is None

@@ -20,13 +20,15 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capturerig.packaging._files import Digests, json_bytes, write_bytes
+from capturerig.files import CHUNK_BYTES
+from capturerig.packaging._files import Digests, Progress, _publish, _temporary, json_bytes, write_bytes
 from capturerig.packaging._frames import PackageFrame
 from capturerig.provenance import (
     ALGORITHMIC_MEDIA,
@@ -166,20 +168,79 @@ class FrameSigner:
         return ImageManifest(facts, self.consent, edits=edits, parent=None if parent is None else Path(parent))
 
     def write(self, path: Path, relative: str, data: bytes, frame: PackageFrame, files: dict[str, Digests], *,
-              edits: tuple[Edit, ...] = (), parent: tuple[str, bytes] | None = None) -> bytes:
+              edits: tuple[Edit, ...] = (), parent: tuple[str, bytes] | None = None,
+              sha256: str | None = None) -> bytes:
         """Sign ``data`` (an original without ``edits``, else a rendition of ``parent``: name and bytes) and write
         it to ``path`` (bag path ``relative``), a sidecar manifest beside it where the format cannot embed one;
-        their digests go into ``files``. Returns the signed bytes (a rendition's parent, next)."""
+        their digests go into ``files``. ``sha256``: the hex digest of ``data`` when the caller has it (an original
+        checked against its journal): a JPEG's or PNG's hard binding is that digest, not hashed again. Returns the
+        signed bytes (a rendition's parent, next: pass the same tuple for each rendition of one original)."""
         manifest = self.manifest(frame, edits, None if parent is None else parent[0])
         try:
             asset, sidecar = self._signer().sign_bytes(data, path.name, manifest,
-                                                       parent_data=None if parent is None else parent[1])
+                                                       parent_data=None if parent is None else parent[1],
+                                                       sha256=None if sha256 is None else bytes.fromhex(sha256))
         except ProvenanceError as exc:  # e.g. the certificate expired mid-package: the package is given up
             raise SigningRefused(f"frame '{frame.name}': {exc}") from exc
         files[relative] = write_bytes(path, asset)
         if sidecar is not None:
             files[relative + ".c2pa"] = write_bytes(sidecar_path(path), sidecar)
         return asset
+
+
+    def stream_original(self, source: Path, path: Path, relative: str, frame: PackageFrame,
+                        files: dict[str, Digests], progress: Progress | None = None) -> Digests | None:
+        """Sign a captured JPEG into ``path`` while copying it in chunks, as the unsigned copy does: every chunk
+        is hashed while hot in cache for the journal check (sha256 of the captured bytes) and for the bag (sha256
+        and sha512 of the signed bytes), and written. The manifest is signed first, its hard binding being the
+        journal's sha256 of the captured file; the file is published only when the bytes read match it.
+
+        Returns the captured file's digests (``files`` gets the signed file's only when they match the journal:
+        the caller raises on a mismatch, and nothing was written), or None when this route does not apply (not a
+        JPEG, or one whose header the first chunk does not hold): sign it from memory with :meth:`write`.
+        """
+        signer = self._signer()
+        with source.open("rb", buffering=0) as reader:
+            buffer = bytearray(CHUNK_BYTES)
+            view = memoryview(buffer)
+            count = reader.readinto(buffer)
+            try:
+                placed = signer.embeddable(bytes(view[:count]), path.name, self.manifest(frame),
+                                           bytes.fromhex(frame.sha256))
+            except ProvenanceError as exc:
+                raise SigningRefused(f"frame '{frame.name}': {exc}") from exc
+            if placed is None:
+                return None
+            offset, manifest = placed
+            captured, signed256, signed512, size = hashlib.sha256(), hashlib.sha256(), hashlib.sha512(), 0
+            temporary = _temporary(path)
+            try:
+                with temporary.open("xb") as writer:  # buffered: a raw write may write only part of a chunk
+                    def out(chunk: memoryview | bytes) -> None:
+                        signed256.update(chunk)
+                        signed512.update(chunk)
+                        writer.write(chunk)
+
+                    out(view[:offset])
+                    out(manifest)
+                    chunk = view[offset:count]
+                    while count:
+                        captured.update(view[:count])
+                        out(chunk)
+                        size += count
+                        if progress is not None:
+                            progress(count)
+                        count = reader.readinto(buffer)
+                        chunk = view[:count]
+                    writer.flush()
+                    os.fsync(writer.fileno())
+                digests = Digests(size, captured.hexdigest(), "")
+                if digests.sha256 == frame.sha256.lower():
+                    _publish(temporary, path)
+                    files[relative] = Digests(size + len(manifest), signed256.hexdigest(), signed512.hexdigest())
+            finally:
+                temporary.unlink(missing_ok=True)
+        return digests
 
 
 def package_claim(root: Path, session_id: str, tag_files: Mapping[str, Digests]) -> dict[str, Any]:

@@ -175,13 +175,15 @@ class FramePlacer:
             self.signer.close()
 
     def _image(self, relative: str, data: bytes, frame: PackageFrame, files: dict[str, Digests],
-               edits: tuple[Edit, ...] = (), parent: tuple[str, bytes] | None = None) -> bytes:
+               edits: tuple[Edit, ...] = (), parent: tuple[str, bytes] | None = None,
+               sha256: str | None = None) -> bytes:
         """Write an image a trainer (or an auditor) gets: signed when signing, as given otherwise; the bytes
-        written."""
+        written. ``sha256``: the hex digest of ``data`` when known (the signer binds to it without rehashing)."""
         if self.signer is None:
             files[relative] = write_bytes(self._path(relative), data)
             return data
-        return self.signer.write(self._path(relative), relative, data, frame, files, edits=edits, parent=parent)
+        return self.signer.write(self._path(relative), relative, data, frame, files, edits=edits, parent=parent,
+                                 sha256=sha256)
 
     def _original(self, source: Path, relative: str, frame: PackageFrame, files: dict[str, Digests]
                   ) -> tuple[bytes, Digests, bytes]:
@@ -197,7 +199,21 @@ class FramePlacer:
         digests = Digests(len(data), hashlib.sha256(data).hexdigest(), "")
         if digests.sha256 != frame.sha256.lower():  # before anything of it is signed
             raise PackageIntegrityError(frame.name, source, frame.sha256.lower(), digests.sha256)
-        return data, digests, self._image(relative, data, frame, files)
+        return data, digests, self._image(relative, data, frame, files, sha256=digests.sha256)
+
+    def _original_streamed(self, source: Path, relative: str, frame: PackageFrame, files: dict[str, Digests]
+                           ) -> tuple[bytes, Digests]:
+        """An original nothing else reads, signed: a JPEG is signed while copied in chunks (hashed hot in cache, as
+        the unsigned copy is; its progress reported on the way, so the bytes returned are empty), anything else
+        from memory. ``(captured bytes or b"", their digests)``; raises when they are not the journal's."""
+        assert self.signer is not None
+        digests = self.signer.stream_original(source, self._path(relative), relative, frame, files, self.progress)
+        if digests is None:
+            data, digests, _ = self._original(source, relative, frame, files)
+            return data, digests
+        if digests.sha256 != frame.sha256.lower():  # nothing was published
+            raise PackageIntegrityError(frame.name, source, frame.sha256.lower(), digests.sha256)
+        return b"", digests
 
     def _path(self, relative: str) -> Path:
         path = self.root / relative
@@ -280,7 +296,7 @@ class FramePlacer:
             original = place_file(source, self._path(image_path), self.progress)
             files[image_path] = original
         elif not needs_pixels:
-            data, original, _ = self._original(source, image_path, frame, files)
+            data, original = self._original_streamed(source, image_path, frame, files)
         elif corrected and self.keep_originals:
             original_path = f"data/{ORIGINALS_DIR}/{frame.name}"
             data, original, kept = self._original(source, original_path, frame, files)
@@ -396,7 +412,7 @@ class FramePlacer:
         files and the captured file's digests."""
         files: dict[str, Digests] = {}
         if self.signer is not None:
-            data, placed, _ = self._original(Path(frame.source), path, frame, files)
+            data, placed = self._original_streamed(Path(frame.source), path, frame, files)
             self.progress(len(data))
             return files, placed
         placed = place_file(Path(frame.source), self._path(path), self.progress)

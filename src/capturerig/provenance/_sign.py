@@ -8,6 +8,7 @@ folder, fsynced and renamed, so a failure leaves the destination as it was and n
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import os
 import time
@@ -20,6 +21,7 @@ from typing import BinaryIO
 import c2pa
 
 from capturerig.provenance._context import c2pa_context
+from capturerig.provenance._embed import DataHashedSigning, insertion_offset
 from capturerig.provenance._errors import IdentityError, SigningError
 from capturerig.provenance._identity import SigningIdentity
 from capturerig.provenance._manifest import PARENT_INGREDIENT_ID, ImageManifest
@@ -90,6 +92,11 @@ class ImageSigner:
             self._context.close()
             raise IdentityError(f"{identity.directory}: c2pa cannot sign with this identity ({exc}); check the "
                                 "chain and key with `capturerig provenance show`") from exc
+        self._data_hashed = DataHashedSigning(self._signer)
+        # The last original given as a rendition's parent, as c2pa's ingredient archive: a frame's renditions
+        # (colour-corrected, undistorted) share one original, and add_ingredient reads and validates all of it
+        # (manifest and a full hash) each time. Keyed by the bytes object itself, which the entry keeps alive.
+        self._parent: tuple[str, bytes, bytes] | None = None
 
     def __enter__(self) -> ImageSigner:
         return self
@@ -98,6 +105,7 @@ class ImageSigner:
         self.close()
 
     def close(self) -> None:
+        self._parent = None
         self._signer.close()
         self._context.close()
 
@@ -145,14 +153,18 @@ class ImageSigner:
         return SignedImage(out, sidecar, len(manifest_bytes), time.perf_counter() - started)
 
     def sign_bytes(self, data: bytes, name: str, manifest: ImageManifest, *,
-                   parent_data: bytes | None = None) -> tuple[bytes, bytes | None]:
+                   parent_data: bytes | None = None, sha256: bytes | None = None) -> tuple[bytes, bytes | None]:
         """Sign an image held in memory (``name`` gives its format and the manifest's title).
 
         Returns ``(asset, sidecar)``: the signed image, and for a format c2pa cannot embed into, the asset
-        unchanged and the manifest store to keep beside it as ``<name>.c2pa`` (else None). In-memory streams:
-        c2pa reads and seeks a large PNG tens of thousands of times, which costs little on a BytesIO and a
-        system call each on a file. ``parent_data`` is the rendition's original (``manifest.parent`` names it),
-        when the caller holds its bytes already.
+        unchanged and the manifest store to keep beside it as ``<name>.c2pa`` (else None). A JPEG or PNG is
+        signed by the data-hashed route (:mod:`capturerig.provenance._embed`: the manifest spliced in, its hard
+        binding the sha256 of ``data``, which ``sha256`` passes when the caller has it already); other formats,
+        or one that holds a manifest already, through c2pa's streams (in memory: c2pa reads and seeks a large
+        TIFF tens of thousands of times, which costs little on a BytesIO and a system call each on a file).
+        ``parent_data`` is the rendition's original (``manifest.parent`` names it), when the caller holds its
+        bytes already; pass the same bytes object for every rendition of one original and its ingredient is
+        built once.
 
         Raises
         ------
@@ -166,17 +178,51 @@ class ImageSigner:
                     if parent_data is None:
                         self._add_parent(builder, manifest.parent)
                     else:
-                        ingredient = {"title": manifest.parent.name, "relationship": "parentOf",
-                                      "label": PARENT_INGREDIENT_ID}
-                        builder.add_ingredient(ingredient, manifest_format(manifest.parent)[0],
-                                               io.BytesIO(parent_data))
+                        self._add_parent_bytes(builder, manifest.parent.name, parent_data)
                 if not embedded:
                     builder.set_no_embed()
+                else:
+                    digest = sha256 if sha256 is not None else hashlib.sha256(data).digest()
+                    signed = self._data_hashed.sign(builder, data, mime, digest)
+                    if signed is not None:
+                        return signed, None
                 target = io.BytesIO()
                 store = builder.sign(self._signer, mime, io.BytesIO(data), target)
         except c2pa.C2paError as exc:
             raise SigningError(f"{name}: c2pa could not sign it as {mime}: {exc}") from exc
         return (target.getvalue(), None) if embedded else (data, bytes(store))
+
+    def embeddable(self, head: bytes, name: str, manifest: ImageManifest, sha256: bytes) -> tuple[int, bytes] | None:
+        """For an original streamed from its file rather than held whole: ``(offset, signed manifest)`` to insert
+        into the image whose first bytes are ``head`` and whose full sha256 is ``sha256`` (the signed image is
+        ``image[:offset] + manifest + image[offset:]``); None when the data-hashed route does not apply (not a
+        JPEG, a header ``head`` does not reach the end of, a manifest there already, a rendition): sign the bytes.
+
+        Raises
+        ------
+        SigningError
+            c2pa refused it (the message names ``name``).
+        """
+        mime, embedded = manifest_format(Path(name))
+        offset = insertion_offset(head, mime) if embedded and mime == "image/jpeg" else None
+        if offset is None or manifest.parent is not None or not DataHashedSigning.available():
+            return None
+        try:
+            with c2pa.Builder(manifest.definition(name), self._context) as builder:
+                return offset, self._data_hashed.manifest(builder, mime, offset, sha256)
+        except c2pa.C2paError as exc:
+            raise SigningError(f"{name}: c2pa could not sign it as {mime}: {exc}") from exc
+
+    def _add_parent_bytes(self, builder: c2pa.Builder, title: str, data: bytes) -> None:
+        cached = self._parent
+        if cached is None or cached[0] != title or cached[1] is not data:
+            ingredient = {"title": title, "relationship": "parentOf", "label": PARENT_INGREDIENT_ID}
+            with c2pa.Builder({}, self._context) as scratch:
+                scratch.add_ingredient(ingredient, manifest_format(Path(title))[0], io.BytesIO(data))
+                archive = io.BytesIO()
+                scratch.write_ingredient_archive(PARENT_INGREDIENT_ID, archive)
+            cached = self._parent = (title, data, archive.getvalue())
+        builder.add_ingredient_from_archive(io.BytesIO(cached[2]))
 
     def _add_parent(self, builder: c2pa.Builder, parent: Path) -> None:
         if not parent.is_file():
