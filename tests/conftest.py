@@ -15,11 +15,20 @@ from capturerig.config import LoadedRig, default_rig_path, load_rig
 from capturerig.devices import DriverContext
 from capturerig.subjects import REGISTRY_ENV, SubjectRegistry
 from capturerig_sim import TIME_SCALE_ENV, VirtualStudio, get_studio, reset_studios
+from tests._demo_run import start_in_controller, stop_in_controller
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples" / "sim-studio"
 # A session folder written, and interrupted, by the release before journals had a schema version.
 UNVERSIONED_SESSION = REPO_ROOT / "tests" / "fixtures" / "session-journal-v0"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    start_in_controller(session.config)  # the demo several integration tests read, begun as the run begins
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_in_controller()
 
 
 def copy_unversioned_session(target: Path) -> Path:

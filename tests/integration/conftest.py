@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from capturerig.config import LoadedRig, default_rig_path, load_rig
+from tests._demo_run import WAIT_S, demo_output
 from tests.conftest import child_env
 
 
@@ -31,37 +31,24 @@ class Demo:
     rig: LoadedRig
 
 
-def _run_demo(out: Path) -> str:
-    # Without the modelled latencies: what the tests read (images, calibration, package) does not depend on them,
-    # they cost about two minutes of a worker here, and the tests that time devices run them with latencies on.
-    result = subprocess.run([sys.executable, "-m", "capturerig", "demo", "--out", str(out), "--no-serve"],
-                            env=child_env(0.0), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """``capturerig demo`` as a user runs it, on a fresh folder (without modelled latencies: see _run_demo).
-
-    Run once per test run: under pytest-xdist the first worker that needs it runs it into the run's shared
-    temporary folder while the others wait on a lock, then all read the same folder (none writes to it).
-    """
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        out = tmp_path_factory.mktemp("demo")
-        output = _run_demo(out)
-    else:
-        shared = tmp_path_factory.getbasetemp().parent  # this run's folder, the parent of every worker's
-        out, printed = shared / "demo", shared / "demo-output.txt"
-        with (shared / "demo.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not printed.exists():
-                printed.write_text(_run_demo(out), encoding="utf-8")
-        output = printed.read_text(encoding="utf-8")
+    """``capturerig demo`` as a user runs it, on a fresh folder (without modelled latencies), once per test run
+    (tests/_demo_run.py: started by the xdist controller as the run begins, or by the first worker needing it);
+    every test reads the same folder and none writes to it."""
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp if os.environ.get("PYTEST_XDIST_WORKER") is None else basetemp.parent
+    out, output = demo_output(shared)
     (session,) = (out / "sessions").iterdir()
     (package,) = (out / "packages").iterdir()
     return Demo(output, out, session, package, load_rig(default_rig_path()))
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test reading the demo may wait for it beyond the usual per-test timeout (the wait is its setup)."""
+    for item in items:
+        if "demo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(WAIT_S + 120))
 
 
 @contextmanager
