@@ -6,17 +6,22 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display, no GUI toolkit
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from capturerig.calibration._calibrate import RigCalibration
 
 __all__ = ["write_report"]
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A figure drawn to files only (no pyplot, no display); matplotlib is imported here because importing it
+    costs every process that loads the calibration package about a second."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
 
 
 def _grid(count: int) -> tuple[int, int]:
@@ -28,7 +33,7 @@ def _coverage_plot(result: RigCalibration, path: Path) -> Path:
     bundle = result.bundle
     cameras = sorted(result.geometry.cameras)
     rows, columns = _grid(len(cameras))
-    figure: Figure = plt.figure(figsize=(2.0 * columns, 2.6 * rows))
+    figure: Figure = _figure(2.0 * columns, 2.6 * rows)
     for index, camera in enumerate(cameras):
         axes = figure.add_subplot(rows, columns, index + 1)
         entry = result.geometry.cameras[camera]
@@ -46,12 +51,11 @@ def _coverage_plot(result: RigCalibration, path: Path) -> Path:
     figure.suptitle("corners used per camera (one colour per view); % of 8x8 image cells reached")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)
     return path
 
 
 def _residual_plot(result: RigCalibration, path: Path) -> Path:
-    figure: Figure = plt.figure(figsize=(7, 4))
+    figure: Figure = _figure(7, 4)
     axes = figure.add_subplot(1, 1, 1)
     if result.bundle is not None and result.bundle.residuals:
         norms = np.concatenate([np.linalg.norm(r, axis=1) for r in result.bundle.residuals])
@@ -63,13 +67,12 @@ def _residual_plot(result: RigCalibration, path: Path) -> Path:
     axes.set_title("residuals after the joint adjustment (outliers removed)")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)
     return path
 
 
 def _per_view_plot(result: RigCalibration, path: Path) -> Path:
     cameras = sorted(result.geometry.cameras)
-    figure: Figure = plt.figure(figsize=(max(6.0, 0.5 * len(cameras) + 2), 4))
+    figure: Figure = _figure(max(6.0, 0.5 * len(cameras) + 2), 4)
     axes = figure.add_subplot(1, 1, 1)
     for index, camera in enumerate(cameras):
         values = [rms for (cam, _), rms in result.per_view_rms.items() if cam == camera]
@@ -80,12 +83,11 @@ def _per_view_plot(result: RigCalibration, path: Path) -> Path:
     axes.set_title("per-view reprojection error")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)
     return path
 
 
 def _rig_plot(result: RigCalibration, path: Path, axes_pair: tuple[int, int], title: str) -> Path:
-    figure: Figure = plt.figure(figsize=(6, 6))
+    figure: Figure = _figure(6, 6)
     axes = figure.add_subplot(1, 1, 1)
     a, b = axes_pair
     names = "xyz"
@@ -111,7 +113,6 @@ def _rig_plot(result: RigCalibration, path: Path, axes_pair: tuple[int, int], ti
                    fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
-    plt.close(figure)
     return path
 
 
