@@ -192,5 +192,7 @@ def test_preflight_refuses_a_host_whose_clock_is_off(studio_files: Path, tmp_pat
     result = _session(studio_files, tmp_path).run()
     assert result.state == RunState.FAILED
     assert result.error is not None
-    assert re.search(r"host agent1's clock is \+(39|40)\.\d ms", result.error), result.error
+    # Measured over a loopback round trip, to within half of it: a loaded machine's trip can be milliseconds.
+    offset = re.search(r"host agent1's clock is \+(\d+\.\d) ms", result.error)
+    assert offset is not None and 30.0 <= float(offset.group(1)) <= 50.0, result.error
     assert "bound 5 ms" in result.error

@@ -52,13 +52,14 @@ def test_bytes_pass_unchanged_both_ways_and_are_counted(proxy: FaultProxy) -> No
 
 def test_latency_adds_at_least_the_set_delay_each_way(proxy: FaultProxy) -> None:
     with connect(proxy.address) as client:
-        assert round_trip(client) < 0.1
+        # Upper bounds are loose: a loaded 2-core machine adds scheduling delay, never less than the latency set.
+        assert round_trip(client) < 0.2
         proxy.set_latency(0.1)
         trips = [round_trip(client) for _ in range(3)]
         assert min(trips) >= 0.2, f"round trips {trips} with 100 ms each way"
-        assert max(trips) < 0.6
+        assert max(trips) < 1.0
         proxy.set_latency(0.0, direction="upstream")
-        assert 0.1 <= round_trip(client) < 0.5  # only the way back is delayed now
+        assert 0.1 <= round_trip(client) < 0.2 + 0.3  # only the way back is delayed now
 
 
 def test_jitter_stays_within_its_bound_and_the_same_seed_replays_it(proxy: FaultProxy) -> None:
