@@ -7,7 +7,11 @@ render -> detect -> calibrate -> write -> read back, through the real CLI. The f
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,7 @@ from capturerig.cli import app
 from capturerig.config import load_rig
 from capturerig_sim.calib_capture import CalibrationTruth, render_calibration_capture
 from capturerig_sim.calib_operator import STAGE_ENV
+from tests.conftest import EXAMPLES
 
 CAMERAS = ("cam00", "cam01", "cam02", "cam03", "cam04")
 
@@ -31,6 +36,35 @@ def _small_rig(studio_files: Path) -> Path:
     path = studio_files / "rig-5.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+@dataclass(frozen=True)
+class SmallCapture:
+    rig: Path  # the five-camera rig file
+    images: Path  # its rendered capture: <camera_id>/<frame>.png and truth.json
+    truth: CalibrationTruth
+
+
+@pytest.fixture(scope="module")
+def small_capture(tmp_path_factory: pytest.TempPathFactory) -> SmallCapture:
+    """The five-camera rig's capture of 24 frames (seed 3), rendered once per test run for the tests that calibrate
+    it with and without the rig: the CLI only reads the images and writes to its own --out. Under pytest-xdist
+    it lies in the run's folder (the parent of every worker's), so a second worker reads it instead of rendering."""
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp if os.environ.get("PYTEST_XDIST_WORKER") is None else basetemp.parent
+    folder = shared / "geometry-small-capture"
+    images = folder / "capture"
+    with (shared / "geometry-small-capture.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / "rendered"  # written last: a process killed mid-render leaves no half capture behind it
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(EXAMPLES, folder / "studio")
+            rig_path = _small_rig(folder / "studio")
+            render_calibration_capture(load_rig(rig_path).config, load_board("studio-charuco"), images, frames=24,
+                                       seed=3, workers=2)
+            done.touch()
+    return SmallCapture(folder / "studio" / "rig-5.yaml", images, CalibrationTruth.load(images))
 
 
 def _z_scores(geometry_path: Path, truth: CalibrationTruth) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
@@ -59,14 +93,12 @@ def _z_scores(geometry_path: Path, truth: CalibrationTruth) -> tuple[np.ndarray,
 
 @pytest.mark.slow
 def test_a_rendered_capture_calibrates_through_the_cli_within_its_reported_uncertainty(
-        studio_files: Path, tmp_path: Path) -> None:
-    rig_path = _small_rig(studio_files)
-    rig = load_rig(rig_path).config
-    images = tmp_path / "capture"
-    truth = render_calibration_capture(rig, load_board("studio-charuco"), images, frames=24, seed=3, workers=2)
+        small_capture: SmallCapture, tmp_path: Path) -> None:
+    truth = small_capture.truth
     out = tmp_path / "calibration"
-    result = CliRunner().invoke(app, ["calibrate", "geometry", "--board", "studio-charuco", "--images", str(images),
-                                      "--rig", str(rig_path), "--out", str(out), "--no-plots"])
+    result = CliRunner().invoke(app, ["calibrate", "geometry", "--board", "studio-charuco", "--images",
+                                      str(small_capture.images), "--rig", str(small_capture.rig), "--out", str(out),
+                                      "--no-plots"])
     assert result.exit_code in (0, 1), result.output
     assert "board views per camera: cam00" in result.output
     assert (out / "report.html").is_file()
@@ -139,14 +171,12 @@ def test_a_calibration_session_is_calibrated_with_session(studio_files: Path, tm
 
 @pytest.mark.slow
 def test_images_without_a_rig_calibrate_rig_free_and_say_what_was_not_compared(
-        studio_files: Path, tmp_path: Path) -> None:
+        small_capture: SmallCapture, tmp_path: Path) -> None:
     # A technician's own capture: five cameras, which the simulated studio's sixteen must not judge.
-    images = tmp_path / "capture"
-    render_calibration_capture(load_rig(_small_rig(studio_files)).config, load_board("studio-charuco"), images,
-                               frames=24, seed=3, workers=2)
     out = tmp_path / "calibration"
-    result = CliRunner().invoke(app, ["calibrate", "geometry", "--board", "studio-charuco", "--images", str(images),
-                                      "--out", str(out), "--no-plots"], terminal_width=400)
+    result = CliRunner().invoke(app, ["calibrate", "geometry", "--board", "studio-charuco", "--images",
+                                      str(small_capture.images), "--out", str(out), "--no-plots"],
+                                terminal_width=400)
     assert result.exit_code in (0, 1), result.output
     assert "rig: none given" in result.output
     assert "no images of this camera" not in result.output  # cam05..cam15 of the studio are not missing

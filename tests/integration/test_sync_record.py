@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import capturerig
 from capturerig.cli import app
 from capturerig.engine import PreflightResult, RunState, Session, rig_sync_path
+from tests.conftest import with_test_card_images
 
 pytestmark = pytest.mark.usefixtures("fast_sim")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "triggerbox"
@@ -26,7 +27,7 @@ def box_rig(tmp_path: Path) -> Path:
     rig.write_text(rig.read_text().replace("port: /tmp/capturerig-sim/trig0", f"port: {tmp_path / 'pty' / 'trig0'}"))
     plan = target / "plan.yaml"
     plan.write_text(plan.read_text().replace("  - {id: s01, angle_deg: 90}\n", ""))
-    return rig
+    return with_test_card_images(rig)  # sync is timed from the pulses and the cameras' clocks, not from pixels
 
 
 def test_trigger_test_saves_the_measurement_beside_the_rig_and_preflight_shows_it(box_rig: Path) -> None:

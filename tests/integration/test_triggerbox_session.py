@@ -13,6 +13,7 @@ from capturerig.cli import app
 from capturerig.engine import Event, RunState, Session, TakeStarted, TriggerDispatched
 from capturerig_sim import get_studio
 from capturerig_sim._latency import trigger_latency_ms
+from tests.conftest import with_test_card_images
 
 pytestmark = pytest.mark.usefixtures("fast_sim")
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "triggerbox"
@@ -38,13 +39,15 @@ settle: {lights_s: 0.0, turntable_s: 0.0}
 
 @pytest.fixture
 def box_studio(tmp_path: Path) -> Path:
-    """The trigger-box example, its box served at a pty link inside the test's folder."""
+    """The trigger-box example, its box served at a pty link inside the test's folder; its cameras deliver test
+    cards (these tests check pulses, latencies and file counts, not pixels)."""
     target = tmp_path / "triggerbox"
     shutil.copytree(EXAMPLE, target)
     rig = target / "rig.yaml"
     text = rig.read_text()
     assert "port: /tmp/capturerig-sim/trig0" in text
     rig.write_text(text.replace("port: /tmp/capturerig-sim/trig0", f"port: {tmp_path / 'pty' / 'trig0'}"))
+    with_test_card_images(rig)
     plan = target / "plan.yaml"
     text = plan.read_text()
     assert "  - {id: s01, angle_deg: 90}\n" in text
@@ -107,6 +110,7 @@ def test_software_trigger_session_records_the_dispatch_spread(studio_files: Path
     trigger_block = "trigger:\n  id: trig0\n  driver: sim\n  params: {studio: default}\n"
     assert trigger_block in text
     rig_path.write_text(text.replace(trigger_block, ""))  # no box: the engine triggers by software
+    with_test_card_images(rig_path)  # the dispatch spread is checked, not the pixels
     plan_path = studio_files / "one-take.yaml"
     plan_path.write_text(ONE_TAKE_PLAN)
     session, events = _run(rig_path, plan_path, tmp_path / "session")

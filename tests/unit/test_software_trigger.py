@@ -11,6 +11,7 @@ import pytest
 import capturerig
 from capturerig.devices import DeviceError, DriverContext, PreparedTrigger, create_camera
 from capturerig.engine import RunState, Session, TriggerDispatched, dispatch_prepared
+from tests.conftest import with_test_card_images
 
 
 def _preparer(fired: list[str], camera_id: str) -> Callable[[], Callable[[], None]]:
@@ -55,7 +56,7 @@ def test_a_rig_without_a_trigger_box_fires_sim_cameras_through_the_fast_path(stu
     start = text.index("trigger:\n")
     end = text.index("turntable:\n")
     rig_file.write_text(text[:start] + text[end:])  # no trigger box: software trigger
-    rig = capturerig.load_rig(rig_file)
+    rig = capturerig.load_rig(with_test_card_images(rig_file))  # the dispatch is checked, not the pixels
     plan = capturerig.load_plan(studio_files / "plan.yaml", rig)
     session = Session.create(rig, plan, subject="S-soft", out=tmp_path / "session")
     events: list[TriggerDispatched] = []

@@ -6,6 +6,7 @@ Screenshots go to ``tests/web/artifacts/`` (git-ignored); each test prints where
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -14,10 +15,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from capturerig.config import LoadedRig
+from capturerig.config import LoadedRig, default_rig_path
 from capturerig.subjects import DEMO_PURPOSE, enrol_demo_subject
 from capturerig.web import Panel, PanelServer, WebSettings, create_app
 from capturerig_sim import VirtualStudio
+from tests.conftest import with_test_card_images
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"  # Debian's; never a downloaded browser
@@ -31,6 +33,7 @@ class LivePanel:
     server: PanelServer
     root: Path
     token: str | None
+    rig: Path | None = None  # the rig file it serves (None: the embedded studio); a restart passes it again
 
 
 def start_panel(root: Path, token: str | None = None, queue_size: int = 256, rig: Path | None = None,
@@ -44,13 +47,53 @@ def start_panel(root: Path, token: str | None = None, queue_size: int = 256, rig
     app = create_app(settings)
     server = PanelServer(app, "127.0.0.1", port)
     server.start()
-    return LivePanel(server.url, app.state.panel, server, root, token)
+    return LivePanel(server.url, app.state.panel, server, root, token, rig)
 
 
 @pytest.fixture
 def live(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
     """The panel over a fresh fast simulated studio (``studio`` is the world its sim devices share)."""
     handle = start_panel(tmp_path)
+    try:
+        yield handle
+    finally:
+        handle.server.stop()
+        assert handle.panel.runs.wait(30.0), "a panel session was still running after the server stopped"
+
+
+def card_rig(folder: Path, lights_s: float | None = None) -> Path:
+    """A copy in ``folder`` of the embedded studio ``live`` serves (its rig and the plans beside it), its cameras
+    delivering a fixed test card instead of a rendered image (rendering is most of a session's time).
+
+    ``lights_s`` raises the demo plan's light settle (0.05 s): a take then lasts at least that long, for tests that
+    stop, pause or abort a session mid-run, which a session of test cards could otherwise finish first."""
+    folder.mkdir(parents=True)
+    for path in default_rig_path().parent.glob("*.yaml"):
+        shutil.copy(path, folder / path.name)
+    if lights_s is not None:
+        plan = folder / "plan.yaml"
+        text = plan.read_text(encoding="utf-8")
+        assert "  lights_s: 0.05\n" in text, f"{plan} no longer settles its lights for 0.05 s"
+        plan.write_text(text.replace("  lights_s: 0.05\n", f"  lights_s: {lights_s}\n"), encoding="utf-8")
+    return with_test_card_images(folder / default_rig_path().name)
+
+
+@pytest.fixture
+def live_cards(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
+    """``live`` with test-card images (:func:`card_rig`): for the panel tests that do not look at image content
+    (sessions' events, counts and state, the socket, the lights); tests that judge pixels (QC, calibration,
+    masks and plates) keep ``live``."""
+    yield from _serving(start_panel(tmp_path, rig=card_rig(tmp_path / "studio")))
+
+
+@pytest.fixture
+def paced_cards(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
+    """``live_cards`` whose demo takes last at least 0.6 s each (their light settle): for tests that stop, pause or
+    abort a session mid-run, so it is still running when they do, as it is with rendered images."""
+    yield from _serving(start_panel(tmp_path, rig=card_rig(tmp_path / "studio", lights_s=0.6)))
+
+
+def _serving(handle: LivePanel) -> Iterator[LivePanel]:
     try:
         yield handle
     finally:

@@ -12,7 +12,6 @@ import requests
 from playwright.sync_api import Page, expect
 
 from capturerig.engine import Journal
-from capturerig_sim import VirtualStudio
 from tests.web.conftest import SUBJECT, LivePanel, shot, start_panel
 
 SESSION_TIMEOUT_MS = 120_000
@@ -33,7 +32,8 @@ def _start_demo(page: Page, live: LivePanel) -> str:
 
 
 def test_the_server_stopping_mid_session_shows_connection_lost_and_after_a_restart_the_session_resumes_to_the_end(
-        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
+        paced_cards: LivePanel, screen_page: Page) -> None:
+    live = paced_cards
     page, screen = screen_page, _start_demo(screen_page, live)
     page.wait_for_function(f"{VERIFIED} >= 2", timeout=SESSION_TIMEOUT_MS)
     name = page.evaluate("() => S.run.session.name")
@@ -65,7 +65,7 @@ def test_the_server_stopping_mid_session_shows_connection_lost_and_after_a_resta
     assert live.panel.runs.wait(30.0)
 
     # The server comes back over the same studio folder and port: the page reconnects and names the session.
-    restarted = start_panel(live.root, port=live.server.port)
+    restarted = start_panel(live.root, port=live.server.port, rig=live.rig)
     try:
         expect(page.locator("#link")).to_have_text("live", timeout=10_000)
         expect(lost).to_be_hidden()
@@ -111,8 +111,9 @@ def _verified(live: LivePanel, name: str) -> int:
         journal.close()
 
 
-def test_a_session_the_technician_aborted_is_not_reported_as_interrupted(live: LivePanel, screen_page: Page,
-                                                                        studio: VirtualStudio) -> None:
+def test_a_session_the_technician_aborted_is_not_reported_as_interrupted(paced_cards: LivePanel,
+                                                                        screen_page: Page) -> None:
+    live = paced_cards
     page, screen = screen_page, _start_demo(screen_page, live)
     page.wait_for_function(f"{VERIFIED} >= 1", timeout=SESSION_TIMEOUT_MS)
     page.click("#abort")

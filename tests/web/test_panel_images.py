@@ -175,7 +175,9 @@ def _older_copy(live: LivePanel, name: str, hours_before: float) -> str:
     return copy
 
 
-def test_a_past_session_opens_read_only_with_its_sheet_timeline_and_files(live: LivePanel, screen_page: Page) -> None:
+def test_a_past_session_opens_read_only_with_its_sheet_timeline_and_files(live_cards: LivePanel,
+                                                                          screen_page: Page) -> None:
+    live = live_cards  # the sheet, timeline and files are checked (sizes, hashes), not what the images show
     page, size = screen_page, screen_page.viewport_size
     assert size is not None
     label = f"{size['width']}x{size['height']}"

@@ -61,7 +61,8 @@ def _page_holds_the_servers_views(page: Page, live: LivePanel) -> None:
 
 
 def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_resumes(
-        live: LivePanel, page: Page, studio: VirtualStudio) -> None:
+        paced_cards: LivePanel, page: Page, studio: VirtualStudio) -> None:
+    live = paced_cards  # the run's controls, the sheet's cells and the package are checked, not what images show
     page.goto(f"{live.url}/#session")
     page.fill("#subject", SUBJECT)
     page.select_option("#session-plan", "sim-demo")
@@ -147,7 +148,8 @@ def test_a_whole_session_from_the_panel_fills_the_contact_sheet_and_pauses_and_r
 
 
 def test_a_failed_take_is_highlighted_reshot_and_an_abort_puts_the_lights_safe(
-        live: LivePanel, page: Page, studio: VirtualStudio) -> None:
+        paced_cards: LivePanel, page: Page, studio: VirtualStudio) -> None:
+    live = paced_cards  # a corrupt download fails the take whatever the image shows; paced: aborted mid-run
     # cam03 delivers corrupt files five times. A corrupt file shows when the take is stored, while the next take is
     # already being shot, so the first two takes take turns: the first fails all three attempts (the session fails
     # there), the second fails twice and its third attempt is good.

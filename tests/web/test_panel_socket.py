@@ -22,7 +22,7 @@ from capturerig.web._messages import message_kinds
 from capturerig.web._views import apply_changes
 from capturerig_sim import VirtualStudio
 from tests.web._stream import load_stream
-from tests.web.conftest import SUBJECT, LivePanel, start_panel
+from tests.web.conftest import SUBJECT, LivePanel, card_rig, start_panel
 
 QUEUE = 64  # per client; a session sends several hundred messages
 TAKES, CAMERAS = 8, 16
@@ -90,7 +90,8 @@ def _caught_up(live: LivePanel, *clients: _Client) -> dict[str, Any]:
 
 @pytest.fixture
 def small_queues(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
-    handle = start_panel(tmp_path, queue_size=QUEUE)
+    # Test cards: the views and messages of a session are checked, not its images.
+    handle = start_panel(tmp_path, queue_size=QUEUE, rig=card_rig(tmp_path / "studio"))
     try:
         yield handle
     finally:
