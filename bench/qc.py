@@ -19,7 +19,8 @@ regions (the capture volume through the rig's nominal geometry: ``capturerig.qc.
 measures the view outside them). ``--direct-still`` shoots the still subject the same way, a control for that
 path.
 
-Run: .venv/bin/python bench/qc.py [--takes 100] [--cameras 16] [--per-kind 8] [--seed 22] [--still | --live]
+Run: .venv/bin/python bench/qc.py [--takes 100] [--cameras 16] [--per-kind 8] [--bumped 24] [--seed 22]
+     [--still | --live]
      [--direct-still]
 """
 
@@ -52,7 +53,7 @@ from capturerig.cli import app
 from capturerig.config import PlanConfig, RigConfig
 from capturerig.lighting import frames_for_condition
 from capturerig.plan import Take, expand_plan
-from capturerig.qc import CHECKS, QcFile, QcRunner, session_views, subject_regions
+from capturerig.qc import CHECKS, QcFile, QcRunner, rig_volume, session_views, subject_regions
 from capturerig_sim import encode_jpeg, get_studio
 from capturerig_sim._image_faults import IMAGE_FAULT_KINDS, faulty_image
 from capturerig_sim._ledger import LEDGER_ENV, read_ledger
@@ -83,13 +84,18 @@ def plan_text(takes: int, groups: list[str]) -> str:
             + "settle: {lights_s: 0.0, turntable_s: 0.0}\n")
 
 
-def schedule(cameras: list[str], takes: int, per_kind: int, warmup: int, seed: int) -> dict[tuple[str, int], str]:
-    """(camera, take index) -> fault kind: ``per_kind`` of each, never two on one camera in neighbouring takes."""
+def schedule(cameras: list[str], takes: int, per_kind: int, warmup: int, seed: int,
+             bumped: int | None = None) -> dict[tuple[str, int], str]:
+    """(camera, take index) -> fault kind: ``per_kind`` of each (``bumped`` of that kind when given), never two on
+    one camera in neighbouring takes."""
     rng = random.Random(seed)
     chosen: dict[tuple[str, int], str] = {}
     for kind in IMAGE_FAULT_KINDS:
         placed = 0
-        while placed < per_kind:
+        wanted = bumped if kind == "bumped" and bumped is not None else per_kind
+        if wanted * 3 > len(cameras) * (takes - warmup):
+            sys.exit(f"{wanted} {kind} faults do not fit {len(cameras)} cameras x {takes - warmup} takes")
+        while placed < wanted:
             camera, index = rng.choice(cameras), rng.randrange(warmup, takes)
             if any((camera, index + step) in chosen for step in (-1, 0, 1)):
                 continue
@@ -154,7 +160,8 @@ def shoot_direct(rig: RigConfig, base_dir: Path, takes: tuple[Take, ...], truth:
 def check_direct(rig: RigConfig, plan: PlanConfig, takes: tuple[Take, ...],
                  shot: dict[str, list[QcFile]]) -> dict[str, Any]:
     """``capturerig qc``'s own loop over ``shot`` (its JSON document's ``takes``)."""
-    runner = QcRunner([camera.id for camera in rig.cameras], plan.qc, masks=subject_regions(*session_views(rig)))
+    runner = QcRunner([camera.id for camera in rig.cameras], plan.qc,
+                      masks=subject_regions(*session_views(rig), rig_volume(rig)))
     by_id = {take.id: take for take in takes}
     return {"takes": [runner.check_take(take_id, by_id[take_id].lighting.state_id, files,
                                         station=by_id[take_id].station.id).to_json()
@@ -167,7 +174,8 @@ def run_direct(work: Path, args: argparse.Namespace, live: bool) -> None:
     rig = capturerig.load_rig(rig_path)
     plan = capturerig.load_plan(plan_path, rig)
     takes = expand_plan(rig.config, plan.config)
-    truth = schedule([c.id for c in rig.config.cameras], len(takes), args.per_kind, warmup=8, seed=args.seed)
+    truth = schedule([c.id for c in rig.config.cameras], len(takes), args.per_kind, warmup=8, seed=args.seed,
+                     bumped=args.bumped)
     started = time.perf_counter()
     shot = shoot_direct(rig.config, rig.path.parent, takes, truth, work / ("live" if live else "still-direct"))
     shot_s = time.perf_counter() - started
@@ -255,6 +263,9 @@ def main() -> None:
     parser.add_argument("--takes", type=int, default=100)
     parser.add_argument("--cameras", type=int, default=16, help="the first N cameras of the simulated studio")
     parser.add_argument("--per-kind", type=int, default=8, help="faults of each kind (8 kinds)")
+    parser.add_argument("--bumped", type=int, default=24,
+                        help="bumped cameras (a bump turns the view as well as shifting it, so where it lands "
+                             "matters: more samples than the other kinds)")
     parser.add_argument("--seed", type=int, default=22)
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--still", action="store_true", help="only the still subject through the engine")
@@ -282,7 +293,7 @@ def run_engine(work: Path, args: argparse.Namespace) -> None:
     rig = session.folder.rig
     takes = expand_plan(rig.config, session.folder.plan.config)
     total = len(takes)
-    truth = schedule([c.id for c in cameras], total, args.per_kind, warmup=8, seed=args.seed)
+    truth = schedule([c.id for c in cameras], total, args.per_kind, warmup=8, seed=args.seed, bumped=args.bumped)
     studio = get_studio("default", rig.config, rig.path.parent)
     studio.room_light = ROOM_LIGHT
     for (camera, index), kind in truth.items():

@@ -10,8 +10,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+import yaml
 
 import capturerig
+from capturerig.config import ConfigError
 from capturerig.packaging import nominal_geometry
 from capturerig.qc import (
     DEFAULT_VOLUME,
@@ -20,6 +22,7 @@ from capturerig.qc import (
     QcRunner,
     Verdict,
     regions_document,
+    rig_volume,
     session_views,
     subject_regions,
 )
@@ -194,3 +197,47 @@ def test_moved_says_when_the_region_leaves_too_little_to_compare(tmp_path: Path)
     assert moved.verdict is Verdict.OK
     assert moved.reason.startswith("nothing to compare outside the subject")
     assert moved.figures["outside"] < 0.15
+
+
+def _rig_file(tmp_path: Path, stage: dict[str, object] | None) -> Path:
+    document = capturerig.load_rig().config.model_dump(mode="json", exclude_defaults=True)
+    if stage is not None:
+        document["stage"] = stage
+    path = tmp_path / "rig.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_the_rig_file_sets_the_capture_volume_and_every_caller_projects_it(tmp_path: Path) -> None:
+    assert rig_volume(capturerig.load_rig(_rig_file(tmp_path, None)).config) == DEFAULT_VOLUME
+    narrow = {"volume": {"radius_m": 0.45, "top_m": 1.6, "base_radius_m": 0.2, "base_top_m": 0.6,
+                         "centre_xy": [0.05, 0.0]}}
+    rig = capturerig.load_rig(_rig_file(tmp_path, narrow)).config
+    volume = rig_volume(rig)
+    assert volume == CaptureVolume(0.45, 1.6, 0.2, 0.6, 0.0, (0.05, 0.0))
+    cameras, source = session_views(rig)
+    wide, small = subject_regions(cameras, source), subject_regions(cameras, source, volume)
+    for camera_id in wide:
+        assert small[camera_id].share < wide[camera_id].share, camera_id
+        assert not (small[camera_id].mask & ~wide[camera_id].mask).any(), camera_id  # a smaller volume, inside
+    # What the engine hands the checks' process carries the rig's volume.
+    document = json.loads(json.dumps(regions_document(cameras, source, volume)))
+    assert CaptureVolume.from_json(document["volume"]) == volume
+    assert np.array_equal(regions_from_document(document)["cam00"].mask, small["cam00"].mask)
+
+
+@pytest.mark.parametrize(("volume", "words"), [
+    ({"base_radius_m": 0.9}, ["stage.volume", "base_radius_m (0.9) must not exceed radius_m (0.6)"]),
+    ({"top_m": 0.5}, ["stage.volume", "base_top_m (0.6) < top_m (0.5)"]),
+    ({"radius_m": -0.2}, ["stage.volume.radius_m", "greater than 0"]),
+    ({"radius": 0.5}, ["stage.volume.radius"]),
+])
+def test_a_bad_capture_volume_in_the_rig_file_is_refused_naming_the_field(tmp_path: Path, volume: dict[str, object],
+                                                                          words: list[str]) -> None:
+    path = _rig_file(tmp_path, {"volume": volume})
+    with pytest.raises(ConfigError) as caught:
+        capturerig.load_rig(path)
+    message = str(caught.value)
+    assert "rig.yaml" in message
+    for word in words:
+        assert word in message, message

@@ -31,7 +31,7 @@ def qc(
     from capturerig.config import PLATE_POSE_ID
     from capturerig.engine import JournalError, Session
     from capturerig.plan import expand_plan
-    from capturerig.qc import QcError, QcFile, QcRunner, Verdict, session_views, subject_regions
+    from capturerig.qc import QcError, QcFile, QcRunner, Verdict, rig_volume, session_views, subject_regions
 
     try:
         session = Session.open(session_dir)
@@ -56,7 +56,7 @@ def qc(
         cameras, source = session_views(folder.rig.config, geometry)
     except ValueError as exc:
         raise fail(escape(str(exc)), BAD_INPUT) from exc
-    regions = subject_regions(cameras, source)
+    regions = subject_regions(cameras, source, rig_volume(folder.rig.config))
     outside = sorted(camera_id for camera_id, region in regions.items() if region.centre)
     console.print(f"subject region: the capture volume through the {source} geometry"
                   + (f" ({', '.join(outside)} do not see it: the centre of their frames)" if outside else ""))

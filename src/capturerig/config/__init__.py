@@ -58,12 +58,14 @@ from capturerig.config._profiles import (
 from capturerig.config._qc import QcSettings, QcThresholds
 from capturerig.config._rig import (
     CameraConfig,
+    CaptureVolumeConfig,
     DeviceConfig,
     FixtureConfig,
     Intrinsics,
     LightOutputConfig,
     NominalPose,
     RigConfig,
+    StageConfig,
     StorageConfig,
     TurntableConfig,
 )
@@ -83,6 +85,7 @@ __all__ = [
     "CameraBodyProfile",
     "CameraConfig",
     "CapabilityRange",
+    "CaptureVolumeConfig",
     "ChannelRole",
     "ConfigError",
     "ConfigProblem",
@@ -116,6 +119,7 @@ __all__ = [
     "QcThresholds",
     "RigConfig",
     "Settle",
+    "StageConfig",
     "Station",
     "StorageConfig",
     "Subject",

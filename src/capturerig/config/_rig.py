@@ -14,6 +14,7 @@ from capturerig.config._validation import RIG_ID_PATTERN
 
 __all__ = [
     "CameraConfig",
+    "CaptureVolumeConfig",
     "DeviceConfig",
     "FixtureConfig",
     "Intrinsics",
@@ -21,6 +22,7 @@ __all__ = [
     "NominalPose",
     "ProcessingSettings",
     "RigConfig",
+    "StageConfig",
     "StorageConfig",
     "TurntableConfig",
 ]
@@ -149,6 +151,34 @@ class TurntableConfig(DeviceConfig):
         return self
 
 
+class CaptureVolumeConfig(FrozenModel):
+    """Where the subject can be (rig frame, metres, z up, origin at the turntable centre on the floor): a vertical
+    cylinder on the stage, narrower where the subject stands (``base_radius_m`` up to ``base_top_m``) than where
+    it reaches (``radius_m`` up to ``top_m``). The per-image checks judge exposure inside its projection and
+    "moved" outside it. The defaults fit a standing person in an A-pose with a few centimetres of sway."""
+
+    radius_m: float = Field(default=0.6, gt=0, description="radius where the subject reaches (arms)")
+    top_m: float = Field(default=1.85, gt=0, description="the top of the volume (the top of the head, with room)")
+    base_radius_m: float = Field(default=0.3, gt=0, description="radius where the subject stands (feet, legs)")
+    base_top_m: float = Field(default=0.6, description="how high the narrow base reaches")
+    floor_m: float = Field(default=0.0, description="the stage's top")
+    centre_xy: tuple[float, float] = Field(default=(0.0, 0.0), description="the volume's axis (the turntable's)")
+
+    @model_validator(mode="after")
+    def _shape(self) -> CaptureVolumeConfig:
+        if self.base_radius_m > self.radius_m:
+            raise ValueError(f"base_radius_m ({self.base_radius_m:g}) must not exceed radius_m ({self.radius_m:g})")
+        if not self.floor_m <= self.base_top_m < self.top_m:
+            raise ValueError(f"want floor_m ({self.floor_m:g}) <= base_top_m ({self.base_top_m:g}) < top_m "
+                             f"({self.top_m:g})")
+        return self
+
+
+class StageConfig(FrozenModel):
+    volume: CaptureVolumeConfig = Field(default=CaptureVolumeConfig(),
+                                        description="the capture volume: where the subject can be")
+
+
 class StorageConfig(FrozenModel):
     root: str = "sessions"
     min_free_bytes: int = Field(default=200_000_000, ge=0)
@@ -174,6 +204,7 @@ class RigConfig(FrozenModel):
     trigger: DeviceConfig | None = Field(
         default=None, description="the trigger box; without one the cameras are fired in software")
     turntable: TurntableConfig | None = Field(default=None, description="the turntable that plan stations turn")
+    stage: StageConfig = Field(default=StageConfig(), description="the stage: where the subject can be")
     storage: StorageConfig = Field(default=StorageConfig(),
                                    description="where sessions go and the disk space they leave free")
     scenes: tuple[LightingCondition, ...] = Field(

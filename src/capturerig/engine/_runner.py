@@ -51,7 +51,7 @@ from capturerig.engine._sync_store import session_sync, sync_summary
 from capturerig.engine._take_by_take import TakeByTakeShooter
 from capturerig.engine._take_checks import DRAIN_TIMEOUT_S, TakeChecks
 from capturerig.plan import Take, burst_refusal, estimate_plan, expand_plan
-from capturerig.qc import Verdict, regions_document, session_views
+from capturerig.qc import Verdict, regions_document, rig_volume, session_views
 
 __all__ = ["AbortRequested", "PoseConfirmer", "RunResult", "Runner"]
 
@@ -252,9 +252,9 @@ class Runner:
         folder, plan = self.folder, self.folder.plan.config
         if not plan.qc.enabled or plan.kind == PlanKind.CALIBRATION:
             return None
-        # The subject regions: the capture volume through the rig's nominal geometry (a session records no
+        # The subject regions: the rig's capture volume through its nominal geometry (a session records no
         # geometry calibration; `capturerig qc --geometry` re-checks through one).
-        regions = regions_document(*session_views(folder.rig.config))
+        regions = regions_document(*session_views(folder.rig.config), volume=rig_volume(folder.rig.config))
         checks = TakeChecks([c.id for c in folder.rig.config.cameras], plan.qc, folder.path, self._publish,
                             self._decide, regions)
         if folder.journal.event_count("TakeVerified"):  # resumed: what was checked is history, not re-checked

@@ -15,6 +15,7 @@ from capturerig.qc._region import (
     CaptureVolume,
     SubjectRegion,
     regions_document,
+    rig_volume,
     session_views,
     subject_regions,
 )
@@ -42,6 +43,7 @@ __all__ = [
            "centre_region",
            "measure_image",
            "regions_document",
+           "rig_volume",
            "session_views",
            "subject_regions",
 ]

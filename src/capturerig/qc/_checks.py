@@ -11,6 +11,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from capturerig.config import QcThresholds
 from capturerig.qc._history import CameraHistory, Seen
@@ -19,10 +20,16 @@ from capturerig.qc._measure import ImageStats
 __all__ = ["CHECKS", "MIN_OUTSIDE", "CheckResult", "Subject", "Verdict", "check_black", "check_exposure", "check_light",
            "check_moved", "check_sharpness", "check_stale", "take_level"]
 
+Array = npt.NDArray[np.floating[Any]]
+Spectrum = npt.NDArray[np.complex128]
+BoolArray = npt.NDArray[np.bool_]
 CHECKS = ("black", "stale", "sharpness", "exposure", "light", "moved")
 OTHER_STATION_SLACK = 2.0  # thresholds widened (EV and colour x2, sharpness ratios squared) against other stations
-_MIN_RESPONSE = 0.05  # a phase-correlation peak below this is no match at all (nothing to compare)
 MIN_OUTSIDE = 0.15  # "moved" needs this share of the frame outside the subject region, or it says so
+TILES = 3  # "moved" measures the view in TILES x TILES parts: a bump turns the view as well as shifting it
+_MIN_MATCH = 0.7  # a part whose best correlation is below this has nothing to match (noise only peaks at 0.5-0.6)
+_MIN_CELLS = 24  # a part with fewer still cells than this is not measured
+_MIN_OVERLAP = 0.3  # shifts at which the two parts overlap in less than this share of the most are not tried
 
 
 class Verdict(StrEnum):
@@ -255,20 +262,90 @@ def check_light(image: Subject, history: CameraHistory, take_ratio: float, limit
     return _ok("light", f"as {state} lights it", **figures)
 
 
-def _shift(reference: Seen, image: Subject) -> tuple[float, float]:
-    a, b = reference.stats.edges, image.stats.edges
-    if a.shape != b.shape:
-        return math.inf, 0.0
-    # No window: a Hanning window fades out the frame's borders, and the stage -- what stands still in front of
-    # the subject -- is often there (bench/qc --live).
-    (dx, dy), response = cv2.phaseCorrelate(a, b)
-    return math.hypot(dx, dy) * image.stats.scale, float(response)
+def _masked_ncc(a: Array, mask_a: BoolArray, b: Array, mask_b: BoolArray) -> tuple[Array, Array]:
+    """The normalised correlation of ``b`` against ``a`` at every shift, over only the cells both masks keep where
+    they overlap at that shift (Padfield, "Masked object registration in the Fourier domain", IEEE TIP 2012), and
+    how many cells that is. Index ``(b.shape - 1)`` of the result is no shift. Unlike phase correlation, a border
+    the two images share -- the subject region's, the frame's -- does not take part, so it cannot pin the match
+    at no shift."""
+    shape = (a.shape[0] + b.shape[0] - 1, a.shape[1] + b.shape[1] - 1)
+
+    def spectrum(x: Array) -> Spectrum:
+        return np.fft.rfft2(x, shape)
+
+    def back(x: Spectrum) -> Array:
+        return np.asarray(np.fft.irfft2(x, shape), np.float64)
+
+    fixed = np.where(mask_a, a, 0.0).astype(np.float64)
+    moving = np.where(mask_b, b, 0.0).astype(np.float64)[::-1, ::-1]  # correlation as a convolution
+    fixed_mask, moving_mask = mask_a.astype(np.float64), mask_b[::-1, ::-1].astype(np.float64)
+    f_fixed, f_moving = spectrum(fixed), spectrum(moving)
+    f_fixed_mask, f_moving_mask = spectrum(fixed_mask), spectrum(moving_mask)
+    count = np.maximum(np.rint(back(f_fixed_mask * f_moving_mask)), 1.0)
+    sum_fixed, sum_moving = back(f_moving_mask * f_fixed), back(f_fixed_mask * f_moving)
+    numerator = back(f_fixed * f_moving) - sum_fixed * sum_moving / count
+    var_fixed = np.maximum(back(f_moving_mask * spectrum(fixed * fixed)) - sum_fixed ** 2 / count, 0.0)
+    var_moving = np.maximum(back(f_fixed_mask * spectrum(moving * moving)) - sum_moving ** 2 / count, 0.0)
+    denominator = np.sqrt(var_fixed * var_moving)
+    usable = ((denominator > 1e3 * np.finfo(np.float64).eps * max(float(denominator.max()), 1e-300))
+              & (count >= _MIN_OVERLAP * count.max()))
+    ncc = np.zeros(shape)
+    ncc[usable] = numerator[usable] / denominator[usable]
+    return np.clip(ncc, -1.0, 1.0), count
+
+
+def _vertex(before: float, peak: float, after: float) -> float:
+    """Where a parabola through three neighbouring samples peaks, from the middle one (-0.5 .. 0.5)."""
+    curvature = before - 2.0 * peak + after
+    return 0.0 if curvature >= 0.0 else max(-0.5, min(0.5, 0.5 * (before - after) / curvature))
+
+
+def _part_shift(a: Array, mask_a: BoolArray, b: Array, mask_b: BoolArray) -> tuple[float, float, float] | None:
+    """How far ``b``'s view moved against ``a``'s (cells, x and y, sub-cell) and the match's correlation; None
+    when there is nothing to match."""
+    if min(int(mask_a.sum()), int(mask_b.sum())) < _MIN_CELLS:
+        return None
+    ncc, _ = _masked_ncc(a, mask_a, b, mask_b)
+    row, col = np.unravel_index(int(np.argmax(ncc)), ncc.shape)
+    peak = float(ncc[row, col])
+    if peak < _MIN_MATCH:
+        return None
+    dy = _vertex(ncc[row - 1, col], peak, ncc[row + 1, col]) if 0 < row < ncc.shape[0] - 1 else 0.0
+    dx = _vertex(ncc[row, col - 1], peak, ncc[row, col + 1]) if 0 < col < ncc.shape[1] - 1 else 0.0
+    return b.shape[1] - 1 - (col + dx), b.shape[0] - 1 - (row + dy), peak
+
+
+def _shift(reference: Seen, image: Subject) -> tuple[float, float, int] | None:
+    """The view's largest shift against ``reference`` over its parts (full-size px), that part's correlation
+    and how many parts had something to match; None when none had.
+
+    Each part on its own: a bump turns the view as well as shifting it, so the parts move apart, and a part whose
+    only detail is an edge (the stage's rim) shows only the shift across it -- two such parts side by side can
+    agree on no shift at all although each moved (bench/qc --live: a camera whose stage corners moved 3-4 px read
+    0.4 px when the whole view was correlated at once).
+    """
+    a, b = reference.stats.view, image.stats.view
+    if a.shape != b.shape:  # another frame size (a setting changed): nothing to compare with
+        return None
+    found = []
+    height, width = a.shape
+    for row in range(TILES):
+        for col in range(TILES):
+            part = np.s_[row * height // TILES : (row + 1) * height // TILES,
+                         col * width // TILES : (col + 1) * width // TILES]
+            moved = _part_shift(a[part], reference.stats.still[part], b[part], image.stats.still[part])
+            if moved is not None:
+                found.append((math.hypot(moved[0], moved[1]) * image.stats.scale, moved[2]))
+    if not found:
+        return None
+    shift, response = max(found)
+    return shift, response, len(found)
 
 
 def check_moved(image: Subject, history: CameraHistory, limits: QcThresholds) -> CheckResult:
     """The view shifted against the camera's earlier images of the same scene -- the same station and lighting
-    state (the rig stands as it stood and is lit alike) -- measured by phase correlation on reduced edge images,
-    outside the subject region (a person sways; the rig, stage and backdrop do not)."""
+    state (the rig stands as it stood and is lit alike) -- measured by masked normalised correlation of reduced
+    gray views, part by part, outside the subject region (a person sways; the rig, stage and backdrop do not)."""
     outside = image.stats.outside
     if outside < MIN_OUTSIDE:
         return _ok("moved", f"nothing to compare outside the subject ({outside:.0%} of the frame is outside "
@@ -276,11 +353,12 @@ def check_moved(image: Subject, history: CameraHistory, limits: QcThresholds) ->
     for seen in history.at_station(image.station):
         if seen.light_id != image.light_id:
             continue
-        shift, response = _shift(seen, image)
-        if response < _MIN_RESPONSE:
+        measured = _shift(seen, image)
+        if measured is None:
             continue
-        figures = {"shift_px": round(shift, 2), "response": round(response, 3), "against": seen.path,
-                   "outside": round(outside, 3)}
+        shift, response, parts = measured
+        figures = {"shift_px": round(shift, 2), "response": round(response, 3), "parts": parts,
+                   "against": seen.path, "outside": round(outside, 3)}
         verdict = _graded(shift, limits.moved_warn_px, limits.moved_fail_px)
         if verdict is Verdict.OK:
             return CheckResult("moved", verdict, "the view is where it was", figures)

@@ -17,8 +17,8 @@ __all__ = ["ImageStats", "QcError", "centre_region", "measure_image"]
 
 Gray = npt.NDArray[np.float32]
 THUMB_SIZE = (32, 24)  # width, height of the near-identity thumbnail
-EDGE_WIDTH = 160  # the reduced edge image for "view moved" (half-size 240 -> 160: 3 full-size px per pixel)
-FEATHER_CELLS = 4.0  # edge-image cells over which "moved" fades its image out towards the subject region
+VIEW_WIDTH = 160  # the reduced gray view "moved" compares (half-size 240 -> 160: 3 full-size px per cell)
+VIEW_SHADING_CELLS = 3.0  # the view's shading (a Gaussian of this sigma, in cells) is taken out of it
 
 
 class QcError(ValueError):
@@ -30,7 +30,7 @@ class ImageStats:
     """What the checks know of one image (arrays small: a thumbnail and a reduced edge image).
 
     Levels are 8-bit (0..255); a RAW file is developed linearly and put through a 1/2.2 gamma first, so its
-    figures read like a JPEG's. ``scale`` is full-size pixels per pixel of ``edges``.
+    figures read like a JPEG's. ``scale`` is full-size pixels per cell of ``view``.
     """
 
     sha256: str
@@ -47,10 +47,10 @@ class ImageStats:
     top: float  # the 99th percentile of the whole frame's brightest channel
     phash: int  # 64-bit difference hash of the frame
     thumb: Gray = field(repr=False, compare=False)  # (24, 32) gray
-    edges: Gray = field(repr=False, compare=False)  # reduced edge magnitude for phase correlation
+    view: Gray = field(repr=False, compare=False)  # reduced gray levels of the frame, what "moved" correlates
+    still: npt.NDArray[np.bool_] = field(repr=False, compare=False)  # the cells of ``view`` "moved" may use
     scale: float = 1.0
-    # The share of the frame "moved" measures: outside the subject region when one is left out (inside it the
-    # edge image is flat), else the whole frame.
+    # The share of the frame "moved" measures: outside the subject region when one is left out, else all of it.
     outside: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
@@ -89,23 +89,26 @@ def _dhash(gray: Gray) -> int:
     return int(sum(1 << index for index, bit in enumerate(bits) if bit))
 
 
-def _still_edges(magnitude: Gray, size: tuple[int, int],
-                 exclude: npt.NDArray[np.bool_] | None) -> tuple[Gray, float]:
-    """The reduced edge image "moved" correlates, and the share of the frame it covers. Where the subject may
-    be (``exclude``) the image is flat (the mean of the rest), and the rest fades into that flat level over
-    :data:`FEATHER_CELLS` from the region: a hard border, the same in every image, would pin the match at no
-    shift (a bumped camera read 1.2 px instead of 6, tests/integration/test_qc_live_subject.py)."""
-    edges = np.asarray(cv2.resize(magnitude, size, interpolation=cv2.INTER_AREA), np.float32)
+def _still_view(gray: Gray, size: tuple[int, int],
+                exclude: npt.NDArray[np.bool_] | None) -> tuple[Gray, npt.NDArray[np.bool_]]:
+    """The reduced view "moved" correlates and the cells of it that show what stands still: all but those touched
+    by ``exclude`` (where the subject may be; INTER_AREA: any share of a cell inside reads above zero).
+
+    Gray levels less their shading, not an edge magnitude: averaged over a 3 px cell, the magnitude of a textured
+    stage is one flat blob whose only outline is its rim, and a rim cannot show a shift along itself. The shading
+    (a backdrop's falloff) goes because a smooth ramp correlates with itself at any shift; it is the local mean
+    of the still cells only, so the subject's levels never leak into them.
+    """
+    view = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), np.float32)
     if exclude is None:
-        return edges, 1.0
-    # A cell touched by the region is left out (INTER_AREA: any share of it inside reads above zero).
-    kept = cv2.resize(exclude.astype(np.float32), size, interpolation=cv2.INTER_AREA) <= 0.0
-    outside = float(kept.mean())
-    if outside <= 0.0:
-        return np.zeros_like(edges), 0.0
-    level = np.float32(edges[kept].mean())
-    weight = np.clip(cv2.distanceTransform(kept.astype(np.uint8), cv2.DIST_L2, 3) / FEATHER_CELLS, 0.0, 1.0)
-    return np.asarray(level + (edges - level) * weight.astype(np.float32), np.float32), outside
+        still = np.ones(view.shape, dtype=bool)
+    else:
+        still = np.asarray(cv2.resize(exclude.astype(np.float32), size, interpolation=cv2.INTER_AREA) <= 0.0)
+    weight = still.astype(np.float32)
+    shading = cv2.GaussianBlur(view * weight, (0, 0), VIEW_SHADING_CELLS)
+    cover = cv2.GaussianBlur(weight, (0, 0), VIEW_SHADING_CELLS)
+    detail = np.where(still, view - shading / np.maximum(cover, np.float32(1e-6)), np.float32(0.0))
+    return np.asarray(detail, np.float32), still
 
 
 def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = None,
@@ -113,7 +116,7 @@ def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = N
     """Measure ``data`` (a file's bytes; ``name`` says RAW or not and names it in errors).
 
     ``mask``: the subject region (any size: resized to the half-size frame); default the centre region.
-    ``exclude``: where the subject may be (any size), left out of the edges "moved" compares; default nothing
+    ``exclude``: where the subject may be (any size), left out of the view "moved" compares; default nothing
     (the whole frame).
 
     Raises
@@ -144,9 +147,7 @@ def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = N
     sums = inside.mean(axis=0)[::-1].astype(np.float64)  # R, G, B
     total = float(sums.sum())
     chroma = tuple(float(v) for v in sums / total) if total > 0 else (1 / 3, 1 / 3, 1 / 3)
-    edge_height = max(8, round(height * EDGE_WIDTH / width))
-    magnitude = np.asarray(cv2.magnitude(gx, gy), np.float32)
-    edges, outside = _still_edges(magnitude, (EDGE_WIDTH, edge_height), exclude)
+    view, still = _still_view(gray, (VIEW_WIDTH, max(8, round(height * VIEW_WIDTH / width))), exclude)
     return ImageStats(
         sha256=sha, width=width * 2, height=height * 2,
         laplacian=float(laplacian[region].var()) / norm,
@@ -154,5 +155,4 @@ def measure_image(data: bytes, name: str, mask: npt.NDArray[np.bool_] | None = N
         clipped=clipped, crushed=crushed, mean=mean, light=light, chroma=(chroma[0], chroma[1], chroma[2]),
         spread=float(gray.std()), top=float(np.percentile(bgr.max(axis=2), 99)),
         phash=_dhash(gray), thumb=np.asarray(cv2.resize(gray, THUMB_SIZE, interpolation=cv2.INTER_AREA), np.float32),
-        edges=edges,
-        scale=2.0 * width / EDGE_WIDTH, outside=outside)
+        view=view, still=still, scale=2.0 * width / VIEW_WIDTH, outside=float(still.mean()))

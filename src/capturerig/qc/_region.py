@@ -26,7 +26,8 @@ import numpy.typing as npt
 from capturerig.qc._measure import centre_region
 
 __all__ = ["DEFAULT_VOLUME", "MARGIN_PX", "CameraView", "CaptureVolume", "SubjectRegion", "camera_views",
-           "project_volume", "regions_document", "regions_from_document", "session_views", "subject_regions"]
+           "project_volume", "regions_document", "regions_from_document", "rig_volume", "session_views",
+           "subject_regions"]
 
 BoolMask = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -90,6 +91,15 @@ class CaptureVolume:
 
 
 DEFAULT_VOLUME = CaptureVolume()
+
+
+def rig_volume(rig: Any) -> CaptureVolume:
+    """The rig file's capture volume (``stage.volume``, validated by the rig model; its defaults are
+    :data:`DEFAULT_VOLUME`'s)."""
+    volume = rig.stage.volume
+    return CaptureVolume(float(volume.radius_m), float(volume.top_m), float(volume.base_radius_m),
+                         float(volume.base_top_m), float(volume.floor_m),
+                         (float(volume.centre_xy[0]), float(volume.centre_xy[1])))
 
 
 class CameraModel(Protocol):
