@@ -10,7 +10,9 @@ each file unique) in a temporary folder, then times, files per second:
 * Dask, 1 and 2 local worker processes: the same task, one per file, through ``develop_session``'s path; the
   loop, 1 worker and 2 workers interleaved for ``--rounds`` rounds, the median of each;
 * Dask, 1 worker, development only (``develop_linear``: the same LibRaw call, plus the DNG's vignetting gain):
-  against plain rawpy, what a worker adds to the decode itself.
+  against plain rawpy, what a worker adds to the decode itself; beside it the CPU time (user + system) and minor
+  page faults per file of the thread that develops, which the machine's load does not change as it does wall
+  time: what the worker's own work adds, apart from waiting for a core.
 
 Every figure is one core per process: LibRaw's OpenMP runs one thread (OMP_NUM_THREADS=1), as in a Dask worker
 (distributed sets it so, one worker process per core), so "1 worker" and "the loop" do the same work on the
@@ -25,6 +27,7 @@ import argparse
 import hashlib
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -71,6 +74,13 @@ def make_files(folder: Path, count: int, megapixels: float) -> list[tuple[Path, 
     return files
 
 
+def _thread_usage() -> tuple[float, int]:
+    """CPU seconds (user + system) and minor page faults of the calling thread so far (Linux: RUSAGE_THREAD; the
+    whole process elsewhere). A worker's other threads (event loop, heartbeats, profiler) are left out."""
+    usage = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+    return usage.ru_utime + usage.ru_stime, usage.ru_minflt
+
+
 def _plain_decode(path: Path) -> None:
     import rawpy
 
@@ -82,10 +92,15 @@ def _plain_decode(path: Path) -> None:
                         demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD)
 
 
-def plain_rawpy(files: list[tuple[Path, str]]) -> float:
+def plain_rawpy(files: list[tuple[Path, str]], usage: list[tuple[float, int]] | None = None) -> float:
+    """Files/s; with ``usage``, each file's (CPU seconds, minor faults) appended to it."""
     started = time.perf_counter()
     for path, _ in files:
+        before = _thread_usage()
         _plain_decode(path)
+        after = _thread_usage()
+        if usage is not None:
+            usage.append((after[0] - before[0], after[1] - before[1]))
     return len(files) / (time.perf_counter() - started)
 
 
@@ -104,26 +119,35 @@ def _warm() -> None:
     import capturerig.processing  # noqa: F401  (rawpy, OpenCV, tifffile and the colour code with it)
 
 
-def _develop_only(path: str) -> tuple[int, ...]:
+def _develop_only(path: str) -> tuple[float, int]:
+    """develop_linear on one file (the frame dropped, as a task's end drops it): its (CPU seconds, minor faults)."""
     from capturerig.develop import develop_linear
 
-    return tuple(develop_linear(Path(path)).rgb.shape)
+    before = _thread_usage()
+    developed = develop_linear(Path(path))
+    after = _thread_usage()
+    del developed
+    return after[0] - before[0], after[1] - before[1]
 
 
-def development_only(files: list[tuple[Path, str]], rounds: int) -> tuple[float, float]:
+def development_only(files: list[tuple[Path, str]], rounds: int) -> tuple[float, float, dict[str, tuple[float, float]]]:
     """Plain rawpy in this process and develop_linear on one Dask worker, files/s each: both warmed on the first
     file (LibRaw run once, the worker's vignetting gain computed), then ``rounds`` rounds over the same files in
     alternating order, the median round of each (the machine's load drifts; medians of interleaved rounds
-    compare the two under the same load)."""
+    compare the two under the same load). Also, for each of the two, the median file's CPU seconds and minor
+    page faults in the thread that developed it."""
     from statistics import median
 
     from capturerig.processing import MEMORY_RESOURCE, open_cluster
+
+    plain_usage: list[tuple[float, int]] = []
+    worker_usage: list[tuple[float, int]] = []
 
     def developing(client: Client) -> float:
         started = time.perf_counter()
         futures = [client.submit(_develop_only, str(path), resources={MEMORY_RESOURCE: 1}, pure=False)
                    for path, _ in files]
-        client.gather(futures)
+        worker_usage.extend(client.gather(futures))
         return len(files) / (time.perf_counter() - started)
 
     with open_cluster(workers=1) as client:
@@ -133,12 +157,14 @@ def development_only(files: list[tuple[Path, str]], rounds: int) -> tuple[float,
         plain, ours = [], []
         for round_ in range(rounds):
             if round_ % 2 == 0:
-                plain.append(plain_rawpy(files))
+                plain.append(plain_rawpy(files, plain_usage))
                 ours.append(developing(client))
             else:
                 ours.append(developing(client))
-                plain.append(plain_rawpy(files))
-        return median(plain), median(ours)
+                plain.append(plain_rawpy(files, plain_usage))
+        usage = {name: (median(cpu for cpu, _ in per_file), median(faults for _, faults in per_file))
+                 for name, per_file in (("plain", plain_usage), ("worker", worker_usage))}
+        return median(plain), median(ours), usage
 
 
 def _whole_task(client: Client, files: list[tuple[Path, str]], out: Path) -> float:
@@ -198,13 +224,17 @@ def main() -> int:
         size_mb = sum(p.stat().st_size for p, _ in files) / 1e6
         print(f"{len(files)} DNGs of {args.megapixels:g} MP ({size_mb:.0f} MB) made in "
               f"{time.perf_counter() - started:.1f} s")
-        bound, developing = development_only(files, args.rounds)
+        bound, developing, usage = development_only(files, args.rounds)
         looped, one, two = whole_tasks(files, root, args.rounds)
         identical = all((root / "loop" / "cam00" / name).read_bytes() == (root / run / "cam00" / name).read_bytes()
                         for run in ("dask1", "dask2") for name in os.listdir(root / "loop" / "cam00"))
     print(f"plain rawpy (develop only, nothing written): {bound:6.2f} files/s  (the bound)")
     print(f"Dask, 1 worker, development only:           {developing:6.2f} files/s  ({developing / bound:.2f}x plain "
           f"rawpy; target >= {ONE_WORKER_TARGET})")
+    (plain_cpu, plain_faults), (worker_cpu, worker_faults) = usage["plain"], usage["worker"]
+    print(f"  CPU per file, the developing thread:      plain rawpy {plain_cpu * 1e3:5.0f} ms, "
+          f"{plain_faults:6.0f} minor faults; the worker's develop_linear {worker_cpu * 1e3:5.0f} ms, "
+          f"{worker_faults:6.0f} ({worker_cpu / plain_cpu:.2f}x the CPU)")
     print(f"loop of develop_file (+ PNG + TIFF):         {looped:6.2f} files/s  ({looped / bound:.2f}x the bound)")
     print(f"Dask, 1 worker process:                      {one:6.2f} files/s  ({one / looped:.2f}x the loop; "
           f"target >= {ONE_WORKER_TARGET})")
@@ -214,6 +244,8 @@ def main() -> int:
     note = f"{args.files} DNGs of {args.megapixels:g} MP, PNG + TIFF each"
     record("develop", "Dask 1 worker, development only / plain rawpy", developing / bound, "x",
            target=ONE_WORKER_TARGET, better="higher", note=note)
+    record("develop", "Dask 1 worker, development only / plain rawpy, CPU per file", worker_cpu / plain_cpu, "x",
+           better="lower", note=f"{note}; the developing thread's user + system time")
     record("develop", "Dask 1 worker / loop of the same task", one / looped, "x", target=ONE_WORKER_TARGET,
            better="higher", note=note)
     record("develop", "Dask 2 workers / 1 worker", two / one, "x", target=TWO_WORKER_TARGET, better="higher",

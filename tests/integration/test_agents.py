@@ -194,5 +194,6 @@ def test_preflight_refuses_a_host_whose_clock_is_off(studio_files: Path, tmp_pat
     assert result.error is not None
     # Measured over a loopback round trip, to within half of it: a loaded machine's trip can be milliseconds.
     offset = re.search(r"host agent1's clock is \+(\d+\.\d) ms", result.error)
-    assert offset is not None and 30.0 <= float(offset.group(1)) <= 50.0, result.error
+    assert offset is not None, result.error
+    assert 30.0 <= float(offset.group(1)) <= 50.0, result.error
     assert "bound 5 ms" in result.error

@@ -120,3 +120,23 @@ def test_the_cached_vignetting_gain_gives_the_same_pixels_as_one_computed_afresh
     cached = cached_vignette_gain(96, 128, read_dng_corrections(files["weak"]).vignette, 1 / 65535)
     with pytest.raises(ValueError, match="read-only"):
         cached *= 2  # shared by every later frame: nobody may change it in place
+
+
+def test_a_frame_the_caller_still_holds_is_never_reused_and_a_released_ones_memory_is() -> None:
+    sensor = SensorModel()
+    first_data, second_data = _grey_card(sensor, noise_seed=1)[0], _grey_card(sensor, noise_seed=2)[0]
+    held = develop_linear(first_data).rgb
+    corner = held[:8, :8].copy()
+    view = held[::2, ::2]  # a view keeps the frame as much as the frame itself
+    del held
+    second = develop_linear(second_data).rgb
+    assert not np.shares_memory(second, view)
+    assert np.array_equal(view[:4, :4], corner[::2, ::2])  # untouched by the second development
+    again = develop_linear(first_data).rgb
+    assert not np.shares_memory(again, second)
+    assert not np.shares_memory(again, view)
+    address = again.__array_interface__["data"][0]
+    del again
+    reused = develop_linear(first_data).rgb  # nothing holds the last frame: its memory serves the next one
+    assert reused.__array_interface__["data"][0] == address
+    assert np.array_equal(reused[:8, :8], corner)

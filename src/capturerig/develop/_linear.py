@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import mmap
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,25 +64,45 @@ def _open(source: Path | bytes, name: str) -> rawpy.RawPy:
                            " - copy it again from the camera card or the session folder") from exc
 
 
+# The frame kept for reuse (at most one per process, the last one made): a worker develops file after file of one
+# size, and faulting a fresh frame's pages in costs more than filling them (measured, bench/develop: ~35 000
+# minor faults and 70-100 ms of system time per 12 MP float32 frame, and more wall time on a loaded VM).
+_kept_frame: list[mmap.mmap] = []
+_kept_frame_lock = threading.Lock()  # a worker with several threads develops several files at once
+
+
 def _frame_buffer(shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
-    """An uninitialised float32 array in its own anonymous mapping, without numpy's huge-page advice.
+    """An uninitialised float32 array in an anonymous mapping without numpy's huge-page advice, the kept one
+    when nothing uses it any more.
 
     numpy advises the kernel to back every allocation of 4 MB or more with transparent huge pages, and faulting
     in fresh huge pages can stall in the kernel (direct compaction under THP defrag ``madvise``; in a VM, memory
     the host has taken back): measured here, on a loaded VM, 0.4-1.4 s of system time for one 12 MP float32
-    frame against ~0.05 s with ordinary pages, which LibRaw's own malloc'ed buffers get. The mapping is unmapped
-    when the last array using it is freed.
+    frame against ~0.05 s with ordinary pages, which LibRaw's own malloc'ed buffers get.
+
+    Every array viewing a mapping holds a reference to it (through the memoryview ``np.frombuffer`` takes), so
+    a kept mapping whose only references are the list's (and the count's own argument) backs no array a caller
+    still holds and may be handed out again. A mapping is unmapped when the last reference to it goes.
     """
     size = int(np.prod(shape)) * 4
     if size == 0:
         return np.empty(shape, dtype=np.float32)
-    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)  # POSIX; Windows has neither
-    buffer = mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
-    return np.frombuffer(buffer, dtype=np.float32).reshape(shape)
+    with _kept_frame_lock:
+        if _kept_frame and len(_kept_frame[0]) == size and sys.getrefcount(_kept_frame[0]) == 2:
+            buffer = _kept_frame[0]
+        else:
+            flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)  # POSIX; not on Windows
+            buffer = mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
+            _kept_frame[:] = [buffer]  # the newest is kept: the next file is most likely the same size
+        # Made inside the lock: from here on the array's reference marks the mapping as in use.
+        return np.frombuffer(buffer, dtype=np.float32).reshape(shape)
 
 
 def develop_linear(source: Path | bytes, half_size: bool = False, name: str | None = None) -> Developed:
     """Develop ``source`` (a path or the file's bytes) linearly; ``name`` names it in errors.
+
+    The frame (``rgb``) is the caller's for as long as any array made from it lives; after that, the next
+    development of a frame of the same size may reuse its memory.
 
     Raises
     ------
