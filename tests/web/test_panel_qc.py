@@ -169,6 +169,9 @@ def test_a_soft_image_is_flagged_on_its_thumbnail_and_re_shot_from_the_panel(qc_
     assert sorted({e["take_id"] for e in _checked(session_dir)}) == sorted(TAKES)
 
     # After the run the same route re-shoots a take as a re-shoot of the session (as the panel's page asks it).
+    # The page says "done" when the last take is verified; the run thread ends a moment later (a request in
+    # between is queued "as soon as this run has ended"): wait for it.
+    assert live.panel.runs.wait(30.0)
     origin = {"Origin": live.url}
     missing = requests.post(f"{live.url}/api/sessions/{name}/takes/p09/s00/l00/b0/reshoot", json={}, headers=origin,
                             timeout=30)
