@@ -19,12 +19,16 @@ spends on anything, so the rig's ``simulation.images: repeat`` makes every sim c
 card (a real camera renders nothing on the host); the 16-camera demo row is also run with full rendering.
 Run: .venv/bin/python bench/session_walltime.py [--runs 3] [--cameras 16 64 128] [--plans demo light-stage]
 
-``--qc-compare [--images repeat|rendered]``: the demo plan on 16 cameras with the per-image checks on
+``--qc-compare [--images repeat|rendered|cached]``: the demo plan on 16 cameras with the per-image checks on
 (``qc.enabled: true``, the default) and off, runs alternating, the capture's wall time medians compared (issue
 22: on / off <= 1.02x). With ``repeat`` (default) the cameras deliver the test card, as a real rig's render
 nothing on the host, and the checks (which judge every card stale: no matter, nothing is re-shot under ``ask``)
 compete only with the engine; with ``rendered`` they also compete with the simulator ray-casting every image
-on the same two cores, which a real rig does not have.
+on the same two cores, which a real rig does not have. ``cached`` is the fair one: every camera delivers its
+own real rendered images (the checks decode and judge each in full), read from a render cache
+(``simulation.render_cache``, :mod:`capturerig_sim.render_cache`) that one untimed warm-up session of the same
+plan (checks off) filled, so nothing is ray-cast during the timed captures; the cache's file count before and
+after them is printed (no new file: every exposure was served from disk).
 """
 
 from __future__ import annotations
@@ -132,12 +136,22 @@ def qc_compare(base: capturerig.LoadedRig, runs: int, images: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rig = capturerig.load_rig(write_rig(rig_with_cameras(base.config, 16, images), folder))
+        config = rig_with_cameras(base.config, 16, "rendered" if images == "cached" else images)
+        cache = folder / "render-cache"
+        if images == "cached":
+            config = config.model_copy(update={"simulation": {**config.simulation, "render_cache": str(cache)}})
+        rig = capturerig.load_rig(write_rig(config, folder))
         plans = {}
         for enabled in (True, False):
             plans[enabled] = folder / f"plan-qc-{'on' if enabled else 'off'}.yaml"
             plans[enabled].write_text(default_plan_path().read_text(encoding="utf-8")
                                       + f"qc: {{enabled: {str(enabled).lower()}}}\n", encoding="utf-8")
+        if images == "cached":  # untimed: renders every exposure of the plan once, into the cache
+            started = time.perf_counter()
+            one_session(rig.path, plans[False], folder, 2 * runs)
+            filled = len(list(cache.iterdir()))
+            print(f"render cache: warm-up session (checks off) wrote {filled} files in "
+                  f"{time.perf_counter() - started:.1f} s")
         captures: dict[bool, list[float]] = {True: [], False: []}
         whole: dict[bool, list[float]] = {True: [], False: []}
         for index in range(runs):
@@ -145,6 +159,9 @@ def qc_compare(base: capturerig.LoadedRig, runs: int, images: str) -> None:
                 run = one_session(rig.path, plans[enabled], folder, 2 * index + int(enabled))
                 captures[enabled].append(run.capture_s)
                 whole[enabled].append(run.session_s)
+        if images == "cached":  # a new file is an exposure the timed runs had to render (a cache miss)
+            print(f"render cache: {len(list(cache.iterdir()))} files after the timed runs, {filled} before "
+                  f"(new files = exposures rendered during them)")
     on, off = statistics.median(captures[True]), statistics.median(captures[False])
     # Session.run() also holds the wait for the last take's checks before it reports done (not the capture's).
     print(f"Session.run() medians: checks on {statistics.median(whole[True]):.3f} s, off "
@@ -165,8 +182,9 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, nargs="+", default=[16, 64, 128])
     parser.add_argument("--plans", nargs="+", choices=["demo", "light-stage"], default=["demo", "light-stage"])
     parser.add_argument("--qc-compare", action="store_true", help="only: the capture with the checks on vs off")
-    parser.add_argument("--images", choices=["repeat", "rendered"], default="repeat",
-                        help="--qc-compare: the cameras' images (repeat: a test card, nothing rendered on the host)")
+    parser.add_argument("--images", choices=["repeat", "rendered", "cached"], default="repeat",
+                        help="--qc-compare: the cameras' images (repeat: a test card, nothing rendered on the host; "
+                             "cached: rendered images read from a render cache a warm-up session filled)")
     args = parser.parse_args()
     base = capturerig.load_rig()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

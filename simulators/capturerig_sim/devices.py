@@ -10,10 +10,13 @@ light output, trigger or turntable.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -23,10 +26,12 @@ from capturerig.config import (
     CameraConfig,
     DeviceConfig,
     LightOutputConfig,
+    RigConfig,
     TurntableConfig,
     load_body_profile,
 )
 from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, DriverContext, DriverParams
+from capturerig.lighting import UniverseKey
 from capturerig_sim._faults import SLOW_USB_FACTOR, SLOW_USB_STALL_S
 from capturerig_sim._image_faults import (
     OPTICAL_FAULTS,
@@ -37,9 +42,11 @@ from capturerig_sim._image_faults import (
 )
 from capturerig_sim._latency import trigger_latency_ms
 from capturerig_sim._ledger import record_delivered, record_erased
+from capturerig_sim._props import PlanarProp
 from capturerig_sim._response import DEFAULT_SETTINGS, SETTING_KEYS, ExposureSettings
 from capturerig_sim.raw_render import encode_raw_card, render_raw
 from capturerig_sim.render import encode_jpeg, noise_sigma, render_image
+from capturerig_sim.render_cache import render_cache_for, render_key
 from capturerig_sim.studio import (
     DEFAULT_CARD_BYTES,
     CameraState,
@@ -102,6 +109,47 @@ def garble(data: bytes | bytearray | memoryview) -> bytes:
 def _noise_seed(serial: str, seq: int) -> int:
     # hashlib, not hash(): str hashes are salted per process and a rerun must give the same pixels.
     return int.from_bytes(hashlib.sha256(f"noise:{serial}:{seq}".encode()).digest()[:8], "little")
+
+
+@dataclass(frozen=True)
+class _RenderInputs:
+    """Everything one exposure's render reads besides the rig: the render cache's key is made of these."""
+
+    camera: CameraConfig
+    frames: Mapping[UniverseKey, bytes]
+    turntable_deg: float
+    settings: Mapping[str, str]
+    faults: frozenset[str]
+    noise_seed: int
+    props: Sequence[PlanarProp]
+    subject_present: bool
+    room_light: float
+
+
+def _render_files(rig: RigConfig, base_dir: Path, inputs: _RenderInputs) -> list[tuple[str, bytes]]:
+    """One exposure's files as (format, bytes), rendered from ``inputs`` alone (and the rig)."""
+    camera, frames, turntable_deg, settings = inputs.camera, inputs.frames, inputs.turntable_deg, inputs.settings
+    faults, noise_seed, props = inputs.faults, inputs.noise_seed, inputs.props
+    subject_present, room_light = inputs.subject_present, inputs.room_light
+    optical = faults & OPTICAL_FAULTS
+    files: list[tuple[str, bytes]] = []
+    image: npt.NDArray[np.uint8] | None = None
+    for fmt in camera.formats:  # RAW+JPEG: both files of one exposure, as the body writes them
+        if fmt in RAW_FORMATS:  # (the optical faults act on the JPEG only)
+            files.append((fmt, render_raw(camera, rig, frames, turntable_deg, settings, base_dir,
+                                          noise_seed=noise_seed, props=props, subject_present=subject_present,
+                                          room_light=room_light)))
+            continue
+        if image is None:
+            image = render_image(camera, rig, frames, turntable_deg, settings, base_dir,
+                                 noise_seed=None if optical else noise_seed, props=props,
+                                 subject_present=subject_present, room_light=room_light)
+            if optical:  # optics first, then the sensor's noise on top, as a body records it
+                iso = ExposureSettings.from_settings({**DEFAULT_SETTINGS, **camera.settings, **settings}).iso
+                image = add_sensor_noise(apply_optical_faults(image, optical, noise_seed), noise_sigma(iso),
+                                         noise_seed)
+        files.append((fmt, _ENCODERS[fmt](image)))
+    return files
 
 
 class SimParams(DriverParams):
@@ -191,6 +239,10 @@ class SimCamera(_SimDevice):
         with self._studio.lock:
             self._state.capacity_bytes = capacity  # the card the rig now describes (files on it stay)
         self._stuck = dict(params.stuck_settings)
+        try:  # a malformed simulation.render_cache is refused when the camera is made, not at its first shot
+            render_cache_for(self._studio.rig, self._studio.base_dir)
+        except ValueError as exc:
+            raise DeviceError(self.id, str(exc), "fix the rig file") from exc
         self._previous_files: list[tuple[str, bytes]] | None = None  # what a ``stale_file`` fault hands over
 
     def connect(self, timeout_s: float) -> CameraStatus:
@@ -314,7 +366,8 @@ class SimCamera(_SimDevice):
         """The exposure's files as (format, bytes): rendered, or a fixed test card when the rig's
         ``simulation.images`` is ``repeat`` (engine benchmarks at 64-128 cameras, where ray-casting every
         image on the host's cores would hide the engine's own cost: a real camera renders nothing there).
-        Picture faults (:mod:`capturerig_sim._image_faults`) are taken once per exposure here."""
+        Picture faults (:mod:`capturerig_sim._image_faults`) are taken once per exposure here. With the rig's
+        ``simulation.render_cache`` a render is looked up on disk first (:mod:`capturerig_sim.render_cache`)."""
         if self._studio.rig.simulation.get("images", "rendered") == "repeat":
             return _repeat_files(self._camera)
         faults = take_picture_faults(self._studio, self.id, self._previous_files is not None)
@@ -338,28 +391,18 @@ class SimCamera(_SimDevice):
         settings: Mapping[str, str] = record.settings
         if "wrong_shutter" in faults:
             settings = shutter_settings(settings, noise_seed, 1 / 125)
-        optical = faults & OPTICAL_FAULTS
-        files: list[tuple[str, bytes]] = []
-        image: npt.NDArray[np.uint8] | None = None
-        for fmt in self._camera.formats:  # RAW+JPEG: both files of one exposure, as the body writes them
-            if fmt in RAW_FORMATS:  # (the optical faults act on the JPEG only)
-                files.append((fmt, render_raw(
-                    self._camera, self._studio.rig, frames, record.turntable_deg, settings,
-                    self._studio.base_dir, noise_seed=noise_seed, props=record.props,
-                    subject_present=record.subject_present, room_light=record.room_light)))
-                continue
-            if image is None:
-                image = render_image(self._camera, self._studio.rig, frames, record.turntable_deg,
-                                     settings, self._studio.base_dir,
-                                     noise_seed=None if optical else noise_seed, props=record.props,
-                                     subject_present=record.subject_present, room_light=record.room_light)
-                if optical:  # optics first, then the sensor's noise on top, as a body records it
-                    iso = ExposureSettings.from_settings({**DEFAULT_SETTINGS, **self._camera.settings,
-                                                          **settings}).iso
-                    image = add_sensor_noise(apply_optical_faults(image, optical, noise_seed),
-                                             noise_sigma(iso), noise_seed)
-            files.append((fmt, _ENCODERS[fmt](image)))
-        return files
+        rig, base_dir = self._studio.rig, self._studio.base_dir
+        inputs = _RenderInputs(self._camera, frames, record.turntable_deg, settings, faults, noise_seed,
+                               record.props, record.subject_present, record.room_light)
+        render = functools.partial(_render_files, rig, base_dir, inputs)
+        cache = render_cache_for(rig, base_dir)
+        if cache is None:
+            return render()
+        try:
+            return cache.files(render_key(rig, base_dir, self.id, inputs), self._camera.formats, render)
+        except OSError as exc:
+            raise DeviceError(self.id, f"simulation.render_cache {cache.folder}: {exc}",
+                              "check the render cache folder exists and is writable") from exc
 
     def wait_for_files(self, timeout_s: float) -> list[CameraFile]:
         """The files of the last exposure, after the modelled trigger, exposure, card-write and USB time.
