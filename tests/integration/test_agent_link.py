@@ -6,6 +6,7 @@ simulated trigger box of the same (in-process) studio fires it, as the box's cab
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import socket
@@ -23,8 +24,8 @@ import uvicorn
 import capturerig
 from capturerig.agent import Agent, AgentSettings, agent_app
 from capturerig.config import LoadedRig
-from capturerig.devices import CameraFile, DeviceError, DeviceTimeout
-from capturerig.devices.remote import AgentLink, RemoteCamera, SpooledFile
+from capturerig.devices import CameraFile, DeviceError, DeviceTimeout, GroupArming
+from capturerig.devices.remote import AgentLink, Command, RemoteCamera, SpooledFile
 from capturerig.devices.remote._pulls import Puller
 from capturerig_sim import VirtualStudio, get_studio
 from capturerig_sim.faultproxy import FaultProxy
@@ -122,6 +123,37 @@ def test_an_exposure_travels_spool_to_controller_checked_and_is_deleted_only_onc
         link.close()
 
 
+def test_a_hosts_cameras_are_armed_in_one_request_and_each_exposure_still_finds_its_camera(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=1.0)
+    cameras = [RemoteCamera(served.rig.config.camera(c), link, served.rig.path.parent, software_trigger=False,
+                            max_clock_offset_s=0.005) for c in ("cam00", "cam01")]
+    requests: list[tuple[int, str, str]] = []  # (the request's task, command, camera) as the agent is asked
+    submit = served.agent.submit
+
+    def counted(command: Command):  # type: ignore[no-untyped-def]
+        requests.append((id(asyncio.current_task()), command.name, command.camera_id))
+        return submit(command)
+
+    try:
+        for camera in cameras:
+            camera.connect(5)
+        monkeypatch.setattr(served.agent, "submit", counted)
+        assert all(isinstance(c, GroupArming) for c in cameras)
+        assert cameras[0].arm_group == cameras[1].arm_group
+        assert cameras[0].arm_together(cameras, 5, 1) == {"cam00": None, "cam01": None}
+        arms = [r for r in requests if r[1] == "arm"]
+        assert sorted(camera_id for _, _, camera_id in arms) == ["cam00", "cam01"]
+        assert len({task for task, _, _ in arms}) == 1  # one request
+        served.studio.fire(["cam00", "cam01"])
+        for camera in cameras:
+            assert [f.format for f in camera.wait_for_files(10)] == ["jpeg"]
+    finally:
+        for camera in cameras:
+            camera.close()
+        link.close()
+
+
 def test_a_wrong_token_is_refused_naming_the_host(served: Served) -> None:
     link = AgentLink("h1", served.url, "not-the-token-0123456789")
     try:
@@ -179,13 +211,14 @@ def test_a_pull_cut_again_and_again_resumes_with_range_and_arrives_whole(served:
 def test_an_event_the_socket_skipped_is_replayed_so_the_exposure_still_arrives(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     events = served.agent.events
-    for exposure in range(3):
-        events.publish(kind="exposure_failed", camera_id="cam00", arm_id="arm-gap", exposure=exposure,
-                       error=f"test event {exposure}")
     subscribe = events.subscribe
     skipped: list[int] = []
 
     def skip_the_second_once(since: int):  # type: ignore[no-untyped-def]
+        if not skipped:  # three events come after the link's hello, before its socket: the socket's backlog
+            for exposure in range(3):
+                events.publish(kind="exposure_failed", camera_id="cam00", arm_id="arm-gap", exposure=exposure,
+                               error=f"test event {exposure}")
         backlog, queue = subscribe(since)
         if not skipped:  # the first socket loses event 2, as a reordered or dropped send would
             skipped.append(backlog[1].seq)
@@ -201,6 +234,24 @@ def test_an_event_the_socket_skipped_is_replayed_so_the_exposure_still_arrives(
         link.close()
     assert skipped == [2]
     assert [e.error for e in got] == ["test event 0", "test event 1", "test event 2"]
+
+
+def test_a_new_link_follows_the_agents_events_from_its_hello_not_from_the_boots_first(served: Served) -> None:
+    events = served.agent.events
+    for exposure in range(3):  # an earlier session's (or another controller's) arm
+        events.publish(kind="exposure_failed", camera_id="cam00", arm_id="arm-earlier", exposure=exposure,
+                       error="earlier")
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=2.0)
+    try:
+        last = events.last_seq
+        hello = link.open(5)
+        assert hello.last_seq == last >= 3
+        events.publish(kind="exposure_failed", camera_id="cam00", arm_id="arm-now", exposure=0, error="now")
+        assert link.wait_exposure("cam00", "arm-now", 0, 5).error == "now"
+        with pytest.raises(DeviceTimeout):  # not replayed to this link: nothing of it is held or decoded
+            link.wait_exposure("cam00", "arm-earlier", 0, 0.3)
+    finally:
+        link.close()
 
 
 @pytest.mark.parametrize(("size", "cut"), [(300_000, 1_000_000), (1_500_000, 4_000_000)],

@@ -75,7 +75,8 @@ class Agent:
     def hello(self) -> Hello:
         return Hello(protocol=PROTOCOL_VERSION, capturerig_version=self.version, host=self.settings.host,
                      boot_id=self.boot_id, cameras=list(self.settings.cameras), clock=time.time(),
-                     heartbeat_s=self.settings.heartbeat_s, spool=self.spool.summary())
+                     heartbeat_s=self.settings.heartbeat_s, spool=self.spool.summary(),
+                     last_seq=self.events.last_seq)
 
     def spool_place(self) -> SpoolPlace:
         """Where this host keeps its spooled files (a post-capture task here reads its kept copies there)."""

@@ -20,6 +20,7 @@ __all__ = [
     "DeviceError",
     "DeviceTimeout",
     "ExposureLabels",
+    "GroupArming",
     "HeldFile",
     "HeldFiles",
     "LightOutput",
@@ -231,6 +232,22 @@ class ExposureLabels(Protocol):
 
 
 @runtime_checkable
+class GroupArming(Protocol):
+    """A camera that arms more cheaply together with the others of its group: the cameras of one capture host,
+    armed in one request to its agent, not one request each (sixteen engine threads reaching the link at
+    different moments made three or four)."""
+
+    @property
+    def arm_group(self) -> str:
+        """The group's name: cameras with the same one are armed by one ``arm_together``."""
+
+    def arm_together(self, cameras: Sequence[Camera], timeout_s: float,
+                     exposures: int) -> dict[str, DeviceError | None]:
+        """Arm ``cameras`` (this one's group, this one among them) as ``Camera.arm`` would each; per camera id,
+        the error that kept it unarmed (None: armed)."""
+
+
+@runtime_checkable
 class HeldFiles(Protocol):
     """A camera whose host holds files until the controller acknowledges them (``delete_files``)."""
 
@@ -243,7 +260,7 @@ class HeldFiles(Protocol):
 KIND_PROTOCOLS: Mapping[str, type] = {"camera": Camera, "light": LightOutput, "trigger": TriggerBox,
                                       "turntable": Turntable}
 CAPABILITIES: Mapping[str, tuple[type, ...]] = {
-    "camera": (PreparedTrigger, ExposureLabels, HeldFiles),
+    "camera": (PreparedTrigger, ExposureLabels, GroupArming, HeldFiles),
     "light": (),
     "trigger": (TriggerDelays, SyncReadBack, TriggerOutputs),
     "turntable": (AlarmUnlock,),

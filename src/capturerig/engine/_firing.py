@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from capturerig.config import CameraBodyProfile, CameraConfig, PlanConfig, load_body_profile
-from capturerig.devices import CameraFile, DeviceError, ExposureLabels, SyncReadBack, TriggerDelays
+from capturerig.devices import (
+    Camera,
+    CameraFile,
+    DeviceError,
+    ExposureLabels,
+    GroupArming,
+    SyncReadBack,
+    TriggerDelays,
+)
 from capturerig.engine._events import Event, SessionMessage, TriggerDispatched
 from capturerig.engine._rigdevices import RigDevices
 from capturerig.engine._shot import CameraResult, sleep_until
@@ -98,17 +106,44 @@ class Firing:
     def arm(self, cameras: Sequence[str], takes: Sequence[tuple[str, int]]) -> dict[str, str | None]:
         """Arm every camera for one pulse per (take id, attempt) of ``takes``; per camera, why it could not be
         armed (None: armed). A camera whose host keeps files for the controller learns which take each is for."""
-        def arm_one(camera_id: str) -> str | None:
+        def label(camera: Camera) -> None:
+            if isinstance(camera, ExposureLabels):
+                camera.label_exposures(self.session_id, takes)
+
+        def arm_one(camera_id: str) -> dict[str, str | None]:
             camera = self.devices.cameras[camera_id]
             try:
-                if isinstance(camera, ExposureLabels):
-                    camera.label_exposures(self.session_id, takes)
+                label(camera)
                 camera.arm(ARM_TIMEOUT_S, len(takes))
             except DeviceError as exc:
-                return str(exc)
-            return None
+                return {camera_id: str(exc)}
+            return {camera_id: None}
 
-        return dict(zip(cameras, self.pool.map(arm_one, cameras), strict=True))
+        def arm_group(camera_ids: list[str]) -> dict[str, str | None]:
+            group = [self.devices.cameras[c] for c in camera_ids]
+            for camera in group:
+                label(camera)
+            first = group[0]
+            assert isinstance(first, GroupArming)
+            errors = first.arm_together(group, ARM_TIMEOUT_S, len(takes))
+            return {c: None if errors.get(c) is None else str(errors[c]) for c in camera_ids}
+
+        # A host's cameras in one request (GroupArming), every other camera on its own thread.
+        groups: dict[str, list[str]] = {}
+        alone: list[str] = []
+        for camera_id in cameras:
+            camera = self.devices.cameras[camera_id]
+            if isinstance(camera, GroupArming):
+                groups.setdefault(camera.arm_group, []).append(camera_id)
+            else:
+                alone.append(camera_id)
+        grouped = [self.pool.submit(arm_group, ids) for ids in groups.values()]
+        errors: dict[str, str | None] = {}
+        for result in self.pool.map(arm_one, alone):
+            errors.update(result)
+        for future in grouped:
+            errors.update(future.result())
+        return {c: errors[c] for c in cameras}
 
     def fire(self, armed: list[str], not_before: float = 0.0) -> Fired:
         """Fire the armed cameras at ``not_before`` (time.monotonic()) at the earliest: a box pulse, or software

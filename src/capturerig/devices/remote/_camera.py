@@ -13,9 +13,10 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from capturerig.config import CameraConfig, load_body_profile
-from capturerig.devices.protocols import CameraFile, CameraStatus, DeviceError, DeviceTimeout, HeldFile
+from capturerig.devices.protocols import Camera, CameraFile, CameraStatus, DeviceError, DeviceTimeout, HeldFile
 from capturerig.devices.remote._link import AgentLink
 from capturerig.devices.remote._links import release_link
 
@@ -88,10 +89,43 @@ class RemoteCamera:
 
     def arm(self, timeout_s: float, exposures: int = 1) -> None:
         self._set_up_again(timeout_s)
+        self._armed(self.link.command(self.id, "arm", self._arm_args(exposures), timeout_s))
+
+    @property
+    def arm_group(self) -> str:
+        """The cameras of one host are armed together (``GroupArming``)."""
+        return f"agent {self.link.host} {self.link.url}"
+
+    def arm_together(self, cameras: Sequence[Camera], timeout_s: float,
+                     exposures: int) -> dict[str, DeviceError | None]:
+        """Arm this host's ``cameras`` in one request to its agent; a camera of another group is armed alone."""
+        errors: dict[str, DeviceError | None] = {}
+        ours: list[RemoteCamera] = []
+        for camera in cameras:
+            try:
+                if isinstance(camera, RemoteCamera) and camera.link is self.link:
+                    camera._set_up_again(timeout_s)  # a restarted agent: connected and set again first
+                    ours.append(camera)
+                else:
+                    camera.arm(timeout_s, exposures)
+                    errors[camera.id] = None
+            except DeviceError as exc:
+                errors[camera.id] = exc
+        answers = self.link.commands([(c.id, "arm", c._arm_args(exposures)) for c in ours], timeout_s)
+        for camera, answer in zip(ours, answers, strict=True):
+            if isinstance(answer, DeviceError):
+                errors[camera.id] = answer
+            else:
+                camera._armed(answer)
+                errors[camera.id] = None
+        return errors
+
+    def _arm_args(self, exposures: int) -> dict[str, Any]:
         labels, self._labels = self._labels, []
-        result = self.link.command(self.id, "arm", {
-            "exposures": exposures, "software": self._software, "wait_s": self._wait_s,
-            "bytes_needed": exposures * self._bytes_needed, "labels": labels}, timeout_s)
+        return {"exposures": exposures, "software": self._software, "wait_s": self._wait_s,
+                "bytes_needed": exposures * self._bytes_needed, "labels": labels}
+
+    def _armed(self, result: Mapping[str, Any]) -> None:
         with self._lock:
             self._arm_id, self._next_exposure = str(result["arm_id"]), 0
 

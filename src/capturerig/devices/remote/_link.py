@@ -124,7 +124,10 @@ class AgentLink:
                                          f"{PROTOCOL_VERSION}", "run the same capturerig release on every host")
         with self._state:
             restarted = self.hello is not None and self.hello.boot_id != hello.boot_id
-            if self.hello is None or restarted:
+            if self.hello is None:  # a new link: the boot's earlier events answer arms it never made
+                self._last_seq = hello.last_seq
+                self.generation += 1
+            elif restarted:  # what the new boot did before this hello is replayed and reconciled
                 self._last_seq = 0
                 self.generation += 1
             self.hello, self.clock_offset_s, self.round_trip_s = hello, offset, round_trip
@@ -185,6 +188,24 @@ class AgentLink:
         if not reply.ok:
             raise DeviceError(camera_id, f"{reply.error} (on host {self.host})", reply.hint)
         return reply.result
+
+    def commands(self, requests: Sequence[tuple[str, str, dict[str, Any]]],
+                 timeout_s: float) -> list[dict[str, Any] | DeviceError]:
+        """Run several commands (camera id, name, args) in one request, side by side on the agent; per command
+        its result or the DeviceError it met (the link's own failure is each one's). Retried with the same
+        ids while the link fails, as ``command``."""
+        if not requests:
+            return []
+        try:
+            boot = self._boot(requests[0][0])
+            commands = [Command(cmd_id=uuid.uuid4().hex, camera_id=camera_id, name=cast(CommandName, name),
+                                args=args, timeout_s=timeout_s) for camera_id, name, args in requests]
+            replies = self._post_commands(boot, commands)
+        except DeviceError as exc:
+            return [type(exc)(camera_id, exc.message, exc.hint) for camera_id, _, _ in requests]
+        return [reply.result if reply.ok else DeviceError(camera_id, f"{reply.error} (on host {self.host})",
+                                                          reply.hint)
+                for (camera_id, _, _), reply in zip(requests, replies, strict=True)]
 
     def _send_commands(self, batch: Sequence[tuple[str, Command]]) -> list[CommandReply]:
         """One request per boot named in ``batch`` (one, but for a restart between two callers)."""

@@ -20,6 +20,11 @@ One port per agent, HTTP + WebSocket, every request carrying the host's token (`
   there (``SpoolPlace``), so post-capture work on that host can read them; an agent older than this endpoint
   answers 404, which means "not known" (added to version 1: nothing else changed).
 
+``Hello.last_seq`` (added to version 1; an older agent's hello lacks it and reads as 0) is the number of the
+agent's last event: a controller opening a link follows the events from there, not from the boot's first (the
+events before it answer arms another controller, or an earlier session, made; what their files became is in the
+snapshot). Hello is read ignoring fields it does not know, so later additions keep older controllers reading it.
+
 A request naming a boot id (``BOOT_HEADER``) other than the agent's current one is refused (409): a
 command meant for the agent before its restart never reaches the new one.
 """
@@ -79,6 +84,10 @@ class SpoolPlace(_Wire):
 
 
 class Hello(_Wire):
+    # Read leniently: a field a later release of version 1 adds must not stop an older controller from reading
+    # the protocol number (which is what tells it to refuse the host).
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     protocol: int
     capturerig_version: str
     host: str
@@ -87,6 +96,8 @@ class Hello(_Wire):
     clock: float = Field(description="the agent's time.time() as it answered")
     heartbeat_s: float
     spool: SpoolSummary
+    last_seq: int = Field(0, ge=0, description="the last event's number as it answered (added to version 1; "
+                                                "0 from an older agent): a new controller follows from here")
 
 
 class Command(_Wire):
