@@ -17,7 +17,7 @@ ROOT = "capturerig"  # the top-level package's own modules: __init__, __main__, 
 LAYERS = [{"cli", "web", "agent", "_api", "__init__", "__main__"}, {"engine", "processing"},
           {"plan", "lighting", "calibration", "packaging", "subjects", "develop", "qc", "masks",
            "provenance"}, {"devices"},
-          {"config", "files"}]
+          {"config", "files", "geometry"}]
 # Packages that must not import another even where the layers would allow it (plans are pure data).
 FORBIDDEN = {"plan": {"devices"}, "lighting": {"devices"}}
 

@@ -14,6 +14,7 @@ import yaml
 
 import capturerig
 from capturerig.config import ConfigError
+from capturerig.geometry import CameraGeometry
 from capturerig.packaging import nominal_geometry
 from capturerig.qc import (
     DEFAULT_VOLUME,
@@ -26,10 +27,10 @@ from capturerig.qc import (
     session_views,
     subject_regions,
 )
-from capturerig.qc._region import CameraView, project_volume, regions_from_document
+from capturerig.qc._region import project_volume, regions_from_document
 
 
-def pixel(view: CameraView, point: tuple[float, float, float]) -> tuple[int, int]:
+def pixel(view: CameraGeometry, point: tuple[float, float, float]) -> tuple[int, int]:
     """Where ``point`` (rig frame) lands in ``view``'s image (OpenCV's projection, distortion included)."""
     rvec, _ = cv2.Rodrigues(view.rotation)
     found, _ = cv2.projectPoints(np.array([point], dtype=np.float64), rvec, view.translation, view.k, view.dist)
@@ -38,7 +39,7 @@ def pixel(view: CameraView, point: tuple[float, float, float]) -> tuple[int, int
 
 
 def looking_at(position: tuple[float, float, float], target: tuple[float, float, float], width: int = 800,
-               height: int = 600, dist: tuple[float, ...] = (0.0,) * 5) -> CameraView:
+               height: int = 600, dist: tuple[float, ...] = (0.0,) * 5) -> CameraGeometry:
     """A camera at ``position`` looking at ``target`` (z up), focal length ``width`` px."""
     centre, forward = np.array(position), np.array(target) - np.array(position)
     forward /= np.linalg.norm(forward)
@@ -46,7 +47,7 @@ def looking_at(position: tuple[float, float, float], target: tuple[float, float,
     right /= np.linalg.norm(right)
     rotation = np.stack([right, np.cross(forward, right), forward])
     k = np.array([[width, 0.0, (width - 1) / 2], [0.0, width, (height - 1) / 2], [0.0, 0.0, 1.0]])
-    return CameraView(width, height, k, np.array(dist, dtype=float), rotation, -rotation @ centre)
+    return CameraGeometry(width, height, k, np.array(dist, dtype=float), rotation, -rotation @ centre)
 
 
 def test_the_volume_axis_at_mid_height_is_inside_every_demo_camera_region() -> None:
@@ -54,7 +55,7 @@ def test_the_volume_axis_at_mid_height_is_inside_every_demo_camera_region() -> N
     cameras, source = session_views(rig)
     assert source == "nominal"
     regions = subject_regions(cameras, source)
-    views = {c.id: CameraView(g.width, g.height, g.k, g.dist, g.rotation, g.translation)
+    views = {c.id: CameraGeometry(g.width, g.height, g.k, g.dist, g.rotation, g.translation)
              for c, g in ((c, cameras[c.id]) for c in rig.cameras)}
     middle = (0.0, 0.0, (DEFAULT_VOLUME.floor_m + DEFAULT_VOLUME.top_m) / 2)
     for camera in rig.cameras:

@@ -6,7 +6,8 @@ rig file's nominal intrinsics and poses. The exposure checks judge the subject i
 measures the view outside it (the rig, the stage, the backdrop stand still; a person does not).
 
 The child process that runs the checks imports this module too (without the ``capturerig`` package's heavy
-``__init__``): nothing here imports packaging or calibration; :func:`camera_views` reads a
+``__init__``): nothing here imports packaging or calibration (the camera model is the light
+:mod:`capturerig.geometry`); :func:`camera_views` reads a
 ``capturerig.geometry/1``-style camera entry and :func:`session_views` (parent side) loads the geometry.
 """
 
@@ -23,9 +24,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from capturerig.geometry import CameraGeometry
 from capturerig.qc._measure import centre_region
 
-__all__ = ["DEFAULT_VOLUME", "MARGIN_PX", "CameraView", "CaptureVolume", "SubjectRegion", "camera_views",
+__all__ = ["DEFAULT_VOLUME", "MARGIN_PX", "CaptureVolume", "SubjectRegion", "camera_views",
            "project_volume", "regions_document", "regions_from_document", "rig_volume", "session_views",
            "subject_regions"]
 
@@ -120,22 +122,6 @@ class CameraModel(Protocol):
     def translation(self) -> FloatArray: ...
 
 
-@dataclass(frozen=True)
-class CameraView:
-    """One camera's OpenCV model and pose (x_cam = R x_rig + t), as ``geometry.json`` has it."""
-
-    width: int
-    height: int
-    k: FloatArray
-    dist: FloatArray
-    rotation: FloatArray
-    translation: FloatArray
-
-    def to_document(self) -> dict[str, Any]:
-        return {"width": self.width, "height": self.height, "K": self.k.tolist(), "dist": self.dist.tolist(),
-                "R": self.rotation.tolist(), "t": self.translation.tolist()}
-
-
 def _array(entry: Mapping[str, Any], key: str, shape: tuple[int, ...], where: str) -> FloatArray:
     try:
         value = np.asarray(entry[key], dtype=np.float64)
@@ -148,7 +134,7 @@ def _array(entry: Mapping[str, Any], key: str, shape: tuple[int, ...], where: st
     return value
 
 
-def camera_views(cameras: Mapping[str, Any], where: str = "geometry") -> dict[str, CameraView]:
+def camera_views(cameras: Mapping[str, Any], where: str = "geometry") -> dict[str, CameraGeometry]:
     """Camera models by id from :class:`CameraModel` objects or ``geometry.json`` entries (``width, height, K,
     dist, R, t``); raises ValueError naming ``where``, the camera and the field."""
     views = {}
@@ -161,10 +147,10 @@ def camera_views(cameras: Mapping[str, Any], where: str = "geometry") -> dict[st
             dist = np.asarray(entry.get("dist", [0.0] * 5), dtype=np.float64)
             if dist.shape not in ((4,), (5,), (8,)):
                 raise ValueError(f"{name}.dist: want 4, 5 or 8 coefficients, got {dist.size}")
-            views[camera_id] = CameraView(width, height, _array(entry, "K", (3, 3), name), dist,
+            views[camera_id] = CameraGeometry(width, height, _array(entry, "K", (3, 3), name), dist,
                                           _array(entry, "R", (3, 3), name), _array(entry, "t", (3,), name))
         else:
-            views[camera_id] = CameraView(int(entry.width), int(entry.height), np.asarray(entry.k, np.float64),
+            views[camera_id] = CameraGeometry(int(entry.width), int(entry.height), np.asarray(entry.k, np.float64),
                                           np.asarray(entry.dist, np.float64), np.asarray(entry.rotation, np.float64),
                                           np.asarray(entry.translation, np.float64))
     return views
@@ -210,12 +196,12 @@ def _in_front(cam: FloatArray) -> FloatArray:
     return np.concatenate([cam[cam[:, 2] >= _NEAR_M], cuts])
 
 
-def _grid(view: CameraView) -> tuple[int, int, int]:
+def _grid(view: CameraGeometry) -> tuple[int, int, int]:
     step = max(1, math.ceil(max(view.width, view.height) / _GRID_SIDE))
     return step, -(-view.height // step), -(-view.width // step)
 
 
-def project_volume(view: CameraView, volume: CaptureVolume = DEFAULT_VOLUME,
+def project_volume(view: CameraGeometry, volume: CaptureVolume = DEFAULT_VOLUME,
                    margin_px: float = MARGIN_PX) -> BoolMask | None:
     """The volume's silhouette in ``view``'s full-size image, widened by ``margin_px``; None when it falls
     wholly outside the frame (or behind the camera).
