@@ -25,6 +25,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from capturerig.devices import CameraFile
@@ -74,6 +75,8 @@ class Spool:
         self._ledger = (folder / LEDGER).open("a", encoding="utf-8")
         self._ledger_lock = threading.Lock()
         self._ledger_lines: Coalescer[dict[str, object], None] = Coalescer(self._append, (SpoolError,))
+        # Ledger lines are written from these threads while the storing thread fsyncs its file.
+        self._ledger_writer = ThreadPoolExecutor(max_workers=32, thread_name_prefix="spool-ledger")
 
     def _replay(self) -> None:
         path = self.folder / LEDGER
@@ -196,21 +199,35 @@ class Spool:
                     digest.update(chunk)
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
-            partial.rename(final)  # its folder is fsynced with the ledger line that makes it count
+                spooled = SpooledFile(file_id=file_id, camera_id=camera_id, card_name=camera_file.name,
+                                      format=camera_file.format, size=len(view), sha256=digest.hexdigest(),
+                                      exposed_at=camera_file.exposed_at, arm_id=arm_id, exposure=exposure,
+                                      session_id=label[0] if label else None, take_id=label[1] if label else None,
+                                      attempt=label[2] if label else None)
+                partial.rename(final)  # its folder is fsynced with the ledger line that makes it count
+                # The file's own fsync and the ledger's (the folder, then the line) run side by side, and the file
+                # counts (is offered) only once both are done. A crash between the two can leave a line whose file
+                # is short or missing: the next start finds it so (``_check``) and drops it; it was never offered.
+                line = self._write_ledger_soon({"op": "stored", "file": spooled.model_dump()})
+                try:
+                    os.fsync(out.fileno())
+                finally:
+                    wait([line])
+            line.result()  # the ledger's SpoolError, if any
         except OSError as exc:
             partial.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
             raise SpoolError(f"could not spool {camera_id}'s {camera_file.name} as {final}: {exc}") from exc
-        spooled = SpooledFile(file_id=file_id, camera_id=camera_id, card_name=camera_file.name,
-                              format=camera_file.format, size=len(view), sha256=digest.hexdigest(),
-                              exposed_at=camera_file.exposed_at, arm_id=arm_id, exposure=exposure,
-                              session_id=label[0] if label else None, take_id=label[1] if label else None,
-                              attempt=label[2] if label else None)
-        self._ledger_lines.submit({"op": "stored", "file": spooled.model_dump()})
         with self._lock:
             self._files[file_id] = spooled
             self._ordinal[file_id] = self._next_ordinal()
         return spooled
+
+    def _write_ledger_soon(self, entry: dict[str, object]) -> Future[None]:
+        try:
+            return self._ledger_writer.submit(self._ledger_lines.submit, entry)
+        except RuntimeError as exc:  # its writer is shut down: the agent is stopping
+            raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)") from exc
 
     def acknowledge(self, file_ids: Iterable[str]) -> list[SpooledFile]:
         """The controller holds these: ledger them acknowledged, then delete them (or keep them, with
@@ -281,5 +298,6 @@ class Spool:
         return [None] * len(entries)
 
     def close(self) -> None:
+        self._ledger_writer.shutdown(wait=True)
         with self._ledger_lock:
             self._ledger.close()
