@@ -40,34 +40,50 @@ _SHEET_GEOMETRY = """(selector) => {
 }"""
 
 
-def _shoot_the_demo_fitted(page: Page, live: LivePanel, label: str) -> str:
-    """The demo from the panel, watched in fit mode: its compact cue says what the page's hold cue says."""
-    page.goto(f"{live.url}/#session")
-    page.fill("#subject", SUBJECT)
-    page.select_option("#session-plan", "sim-demo")
-    page.click("#start")
-    expect(page.locator("#pose-confirm")).to_be_visible(timeout=SESSION_TIMEOUT_MS)
-    page.click("#sheet-fit")  # refused while the operator is asked: the fitted sheet would cover the question
-    expect(page.locator("#toast")).to_contain_text("answer the pose question first")
-    expect(page.locator("#sheet-panel")).not_to_have_class("sheet-panel fit")
-    page.click("#pose-yes")
-    expect(page.locator("#hold-cue")).to_have_class("cue hold", timeout=SESSION_TIMEOUT_MS)
-    page.click("#sheet-fit")
-    expect(page.locator("#sheet-panel")).to_contain_class("fit")
-    # HOLD while the pose's takes are shot (the studio's real timing: seconds), in the frame's colour too.
-    expect(page.locator("#sheet-cue-word")).to_contain_text("HOLD p00")
-    expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit hold")
-    shot(page, f"images-sheet-fit-hold-{label}")
-    expect(page.locator("#sheet-cue-state")).to_have_text(f"done · {TAKES}/{TAKES}", timeout=SESSION_TIMEOUT_MS)
-    expect(page.locator("#sheet-cue-word")).to_have_text("RELAX")
-    expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit")  # the frame is the relax colour again
-    page.click("#sheet-unfit")
-    expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
-    page.wait_for_function(f"Array.from(document.querySelectorAll('#contact-sheet td img'))"
-                           f".filter(i => i.complete && i.naturalWidth > 0).length === {TAKES * CAMERAS}",
-                           timeout=SESSION_TIMEOUT_MS)
-    name: str = page.evaluate("() => S.run.session.name")
-    return name
+def _label(page: Page) -> str:
+    size = page.viewport_size
+    assert size is not None
+    return f"{size['width']}x{size['height']}"
+
+
+def _shoot_the_demo_fitted(screens: dict[str, Page], live: LivePanel) -> str:
+    """The demo from the panel, watched in fit mode at both screens (the laptop starts it, the desk answers the
+    pose question): each page's compact cue says what its hold cue says."""
+    for page in screens.values():
+        page.goto(f"{live.url}/#session")
+        page.fill("#subject", SUBJECT)
+        page.select_option("#session-plan", "sim-demo")
+    screens["laptop"].click("#start")
+    for page in screens.values():
+        expect(page.locator("#pose-confirm")).to_be_visible(timeout=SESSION_TIMEOUT_MS)
+        page.click("#sheet-fit")  # refused while the operator is asked: the fitted sheet would cover the question
+        expect(page.locator("#toast")).to_contain_text("answer the pose question first")
+        expect(page.locator("#sheet-panel")).not_to_have_class("sheet-panel fit")
+    screens["desk"].click("#pose-yes")
+    # Both pages fitted first, then checked: the hold lasts seconds, and both are checked inside it.
+    for page in screens.values():
+        expect(page.locator("#hold-cue")).to_have_class("cue hold", timeout=SESSION_TIMEOUT_MS)
+        page.click("#sheet-fit")
+    for page in screens.values():
+        expect(page.locator("#sheet-panel")).to_contain_class("fit")
+        # HOLD while the pose's takes are shot (the studio's real timing: seconds), in the frame's colour too.
+        expect(page.locator("#sheet-cue-word")).to_contain_text("HOLD p00")
+        expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit hold")
+    for page in screens.values():
+        shot(page, f"images-sheet-fit-hold-{_label(page)}")
+    names: set[str] = set()
+    for page in screens.values():
+        expect(page.locator("#sheet-cue-state")).to_have_text(f"done · {TAKES}/{TAKES}", timeout=SESSION_TIMEOUT_MS)
+        expect(page.locator("#sheet-cue-word")).to_have_text("RELAX")
+        expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit")  # the frame is the relax colour again
+        page.click("#sheet-unfit")
+        expect(page.locator("#run-state")).to_have_text("done", timeout=SESSION_TIMEOUT_MS)
+        page.wait_for_function(f"Array.from(document.querySelectorAll('#contact-sheet td img'))"
+                               f".filter(i => i.complete && i.naturalWidth > 0).length === {TAKES * CAMERAS}",
+                               timeout=SESSION_TIMEOUT_MS)
+        names.add(page.evaluate("() => S.run.session.name"))
+    assert len(names) == 1, f"the two screens show different sessions: {names}"
+    return names.pop()
 
 
 def _assert_whole_sheet_on_screen(page: Page, selector: str) -> dict[str, Any]:
@@ -86,81 +102,85 @@ def _assert_whole_sheet_on_screen(page: Page, selector: str) -> dict[str, Any]:
 
 
 def test_the_demos_whole_contact_sheet_fits_the_screen_and_a_cell_opens_the_image_viewer(
-        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
-    page, size = screen_page, screen_page.viewport_size
-    assert size is not None
+        live: LivePanel, screens: dict[str, Page], studio: VirtualStudio) -> None:
+    # Rendered images, not test cards: identical cards fail every take's checks ("the same file again"), and the
+    # sheet and viewer would show a failed session. One session, watched at both screens (laptop 1280x800, desk
+    # 1920x1080): the session is the same for both, only the screen differs, so it is shot (and rendered) once.
     studio.time_scale = 1.0  # the modelled hardware timing: a pose is held for seconds, as in the studio
-    label = f"{size['width']}x{size['height']}"
-    session = _shoot_the_demo_fitted(page, live, label)
-    page.evaluate("() => window.scrollTo(0, 0)")
+    session = _shoot_the_demo_fitted(screens, live)
+    for page in screens.values():
+        size = page.viewport_size
+        assert size is not None
+        label = _label(page)
+        page.evaluate("() => window.scrollTo(0, 0)")
 
-    if size["width"] >= 1920:  # a desk monitor has room for the sheet beside the controls and the hold cue
-        expect(page.locator("#session")).to_have_class("page sheet-side")
-        _assert_whole_sheet_on_screen(page, "#contact-sheet")
-        expect(page.locator("#hold-cue")).to_be_in_viewport()
-        shot(page, f"images-sheet-beside-controls-{label}")
+        if size["width"] >= 1920:  # a desk monitor has room for the sheet beside the controls and the hold cue
+            expect(page.locator("#session")).to_have_class("page sheet-side")
+            _assert_whole_sheet_on_screen(page, "#contact-sheet")
+            expect(page.locator("#hold-cue")).to_be_in_viewport()
+            shot(page, f"images-sheet-beside-controls-{label}")
 
-    # Fit to screen: the sheet alone over the window, the hold cue its frame and a compact word.
-    page.click("#sheet-fit")
-    expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit")
-    expect(page.locator("#sheet-cue-word")).to_have_text("RELAX")
-    expect(page.locator("#sheet-cue-state")).to_have_text(f"done · {TAKES}/{TAKES}")
-    geometry = _assert_whole_sheet_on_screen(page, "#contact-sheet")
-    print(f"{label}: smallest thumbnail {min(t['long'] for t in geometry['thumbs']):.0f} px")
-    shot(page, f"images-sheet-fit-{label}")
+        # Fit to screen: the sheet alone over the window, the hold cue its frame and a compact word.
+        page.click("#sheet-fit")
+        expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit")
+        expect(page.locator("#sheet-cue-word")).to_have_text("RELAX")
+        expect(page.locator("#sheet-cue-state")).to_have_text(f"done · {TAKES}/{TAKES}")
+        geometry = _assert_whole_sheet_on_screen(page, "#contact-sheet")
+        print(f"{label}: smallest thumbnail {min(t['long'] for t in geometry['thumbs']):.0f} px")
+        shot(page, f"images-sheet-fit-{label}")
 
-    # A cell opens the viewer: the image, its 100 % crop and its histogram.
-    take = page.evaluate("() => S.run.takes[2].id")
-    page.locator(f'#contact-sheet td[data-take="{take}"][data-camera="cam05"] img').click()
-    viewer = page.locator("#image-viewer")
-    expect(viewer).to_be_visible()
-    expect(page.locator("#viewer-title")).to_have_text(f"cam05 · take {take} · {session}")
-    expect(page.locator("#viewer-status")).to_have_text(f"camera 6/{CAMERAS} · take 3/{TAKES} · verified")
-    page.wait_for_function("() => document.querySelector('#viewer-image').naturalWidth > 0")
-    natural = page.evaluate("() => [document.querySelector('#viewer-image').naturalWidth, "
-                            "document.querySelector('#viewer-image').naturalHeight]")
-    assert natural == [480, 640]
-    crop = page.locator("#viewer-crop img")
-    assert crop.evaluate("(img) => img.getBoundingClientRect().width") == natural[0], "the crop is not at 100 %"
-    expect(page.locator("#viewer-histogram")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#viewer-highlights")).to_contain_text("clipped highlights")
-    expect(page.locator("#viewer-shadows")).to_contain_text("crushed shadows")
-    expect(page.locator('#viewer-checks li[data-check="sharpness"]')).to_be_visible()  # each check, its verdict
-    before = page.locator("#viewer-crop-at").text_content()
-    frame = page.locator("#viewer-image").bounding_box()
-    assert frame is not None
-    page.mouse.click(frame["x"] + frame["width"] * 0.1, frame["y"] + frame["height"] * 0.9)  # the crop goes there
-    expect(page.locator("#viewer-crop-at")).not_to_have_text(before or "")
-    at = re.fullmatch(r"\((\d+)x(\d+) px from (\d+), (\d+) of 480x640\)",
-                      page.locator("#viewer-crop-at").text_content() or "")
-    assert at, "the crop says where it is"
-    _, crop_h, crop_left, crop_top = map(int, at.groups())
-    assert (crop_left, crop_top + crop_h) == (0, 640), "bottom-left, held inside the frame"
-    pane = page.locator("#viewer-crop").bounding_box()
-    assert pane is not None
-    page.mouse.move(pane["x"] + 200, pane["y"] + 100)  # drag the picture in the crop 50 px left and 30 px down
-    page.mouse.down()
-    page.mouse.move(pane["x"] + 175, pane["y"] + 115)
-    page.mouse.move(pane["x"] + 150, pane["y"] + 130)
-    page.mouse.up()
-    expect(page.locator("#viewer-crop-at")).to_contain_text(f"from 50, {crop_top - 30} of 480x640")
-    shot(page, f"images-viewer-{label}")
+        # A cell opens the viewer: the image, its 100 % crop and its histogram.
+        take = page.evaluate("() => S.run.takes[2].id")
+        page.locator(f'#contact-sheet td[data-take="{take}"][data-camera="cam05"] img').click()
+        viewer = page.locator("#image-viewer")
+        expect(viewer).to_be_visible()
+        expect(page.locator("#viewer-title")).to_have_text(f"cam05 · take {take} · {session}")
+        expect(page.locator("#viewer-status")).to_have_text(f"camera 6/{CAMERAS} · take 3/{TAKES} · verified")
+        page.wait_for_function("() => document.querySelector('#viewer-image').naturalWidth > 0")
+        natural = page.evaluate("() => [document.querySelector('#viewer-image').naturalWidth, "
+                                "document.querySelector('#viewer-image').naturalHeight]")
+        assert natural == [480, 640]
+        crop = page.locator("#viewer-crop img")
+        assert crop.evaluate("(img) => img.getBoundingClientRect().width") == natural[0], "the crop is not at 100 %"
+        expect(page.locator("#viewer-histogram")).to_have_attribute("data-ready", "true")
+        expect(page.locator("#viewer-highlights")).to_contain_text("clipped highlights")
+        expect(page.locator("#viewer-shadows")).to_contain_text("crushed shadows")
+        expect(page.locator('#viewer-checks li[data-check="sharpness"]')).to_be_visible()  # each check, its verdict
+        before = page.locator("#viewer-crop-at").text_content()
+        frame = page.locator("#viewer-image").bounding_box()
+        assert frame is not None
+        page.mouse.click(frame["x"] + frame["width"] * 0.1, frame["y"] + frame["height"] * 0.9)  # the crop goes there
+        expect(page.locator("#viewer-crop-at")).not_to_have_text(before or "")
+        at = re.fullmatch(r"\((\d+)x(\d+) px from (\d+), (\d+) of 480x640\)",
+                          page.locator("#viewer-crop-at").text_content() or "")
+        assert at, "the crop says where it is"
+        _, crop_h, crop_left, crop_top = map(int, at.groups())
+        assert (crop_left, crop_top + crop_h) == (0, 640), "bottom-left, held inside the frame"
+        pane = page.locator("#viewer-crop").bounding_box()
+        assert pane is not None
+        page.mouse.move(pane["x"] + 200, pane["y"] + 100)  # drag the picture in the crop 50 px left and 30 px down
+        page.mouse.down()
+        page.mouse.move(pane["x"] + 175, pane["y"] + 115)
+        page.mouse.move(pane["x"] + 150, pane["y"] + 130)
+        page.mouse.up()
+        expect(page.locator("#viewer-crop-at")).to_contain_text(f"from 50, {crop_top - 30} of 480x640")
+        shot(page, f"images-viewer-{label}")
 
-    # Arrows step through cameras and takes; Z shows the stage at 100 %; Esc closes the viewer, then the fit.
-    page.keyboard.press("ArrowRight")
-    expect(page.locator("#viewer-title")).to_contain_text("cam06 · take")
-    page.keyboard.press("ArrowDown")
-    next_take = page.evaluate("() => S.run.takes[3].id")
-    expect(page.locator("#viewer-title")).to_have_text(f"cam06 · take {next_take} · {session}")
-    expect(page.locator("#viewer-histogram")).to_have_attribute("data-ready", "true")
-    page.keyboard.press("z")
-    expect(page.locator("#viewer-stage")).to_have_class("viewer-stage zoomed")
-    assert page.locator("#viewer-image").evaluate("(img) => img.getBoundingClientRect().width") == natural[0]
-    page.keyboard.press("Escape")
-    expect(viewer).to_be_hidden()
-    expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit")
-    page.keyboard.press("Escape")
-    expect(page.locator("#sheet-panel")).not_to_have_class("sheet-panel fit")
+        # Arrows step through cameras and takes; Z shows the stage at 100 %; Esc closes the viewer, then the fit.
+        page.keyboard.press("ArrowRight")
+        expect(page.locator("#viewer-title")).to_contain_text("cam06 · take")
+        page.keyboard.press("ArrowDown")
+        next_take = page.evaluate("() => S.run.takes[3].id")
+        expect(page.locator("#viewer-title")).to_have_text(f"cam06 · take {next_take} · {session}")
+        expect(page.locator("#viewer-histogram")).to_have_attribute("data-ready", "true")
+        page.keyboard.press("z")
+        expect(page.locator("#viewer-stage")).to_have_class("viewer-stage zoomed")
+        assert page.locator("#viewer-image").evaluate("(img) => img.getBoundingClientRect().width") == natural[0]
+        page.keyboard.press("Escape")
+        expect(viewer).to_be_hidden()
+        expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit")
+        page.keyboard.press("Escape")
+        expect(page.locator("#sheet-panel")).not_to_have_class("sheet-panel fit")
 
 
 def _older_copy(live: LivePanel, name: str, hours_before: float) -> str:

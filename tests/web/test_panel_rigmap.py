@@ -36,56 +36,64 @@ def _fill(page: Page, selector: str) -> str:
 
 
 def test_rig_map_shows_a_failed_camera_in_the_failed_colour_with_its_last_image(
-        live: LivePanel, screen_page: Page, studio: VirtualStudio) -> None:
-    page = screen_page
-    page.goto(f"{live.url}/#dashboard")
+        paced_cards: LivePanel, screens: dict[str, Page], studio: VirtualStudio) -> None:
+    # Test cards: the map shows states, colours and the last image's name and thumbnail, not what it shows; paced
+    # (each take settles its lights 0.6 s) so a take is still being shot when the pages look for busy cameras.
+    # One session watched at both screens (laptop, desk): the session is the same, only the screen differs.
+    live = paced_cards
     top, side = "#rig-map-top", "#rig-map-side"
-    expect(page.locator(f"{top} g.dev.camera")).to_have_count(16)
-    expect(page.locator(f"{side} g.dev.camera")).to_have_count(16)
-    expect(page.locator(f"{top} g.dev.fixture")).to_have_count(8)
-    expect(page.locator(f'{top} g.dev.turntable[data-device="tt0"]')).to_have_count(1)
-    # The rig file gives the trigger box no position: drawn on the outer ring, dashed, and it says so.
-    trigger = page.locator(f'{top} g.dev.trigger[data-device="trig0"]')
-    expect(trigger).to_have_class(re.compile(r"\bunplaced\b"))
-    expect(trigger.locator("title")).to_contain_text("position not in the rig file")
-    expect(page.locator(f'{side} g.dev[data-device="trig0"]')).to_have_count(0)
-    expect(page.locator("#rig-map-note")).to_contain_text("no geometry calibration accepted")
-    expect(page.locator(f'{top} g.dev[data-device="cam05"]')).to_have_attribute("data-state", "not checked")
+    for page in screens.values():
+        page.goto(f"{live.url}/#dashboard")
+        expect(page.locator(f"{top} g.dev.camera")).to_have_count(16)
+        expect(page.locator(f"{side} g.dev.camera")).to_have_count(16)
+        expect(page.locator(f"{top} g.dev.fixture")).to_have_count(8)
+        expect(page.locator(f'{top} g.dev.turntable[data-device="tt0"]')).to_have_count(1)
+        # The rig file gives the trigger box no position: drawn on the outer ring, dashed, and it says so.
+        trigger = page.locator(f'{top} g.dev.trigger[data-device="trig0"]')
+        expect(trigger).to_have_class(re.compile(r"\bunplaced\b"))
+        expect(trigger.locator("title")).to_contain_text("position not in the rig file")
+        expect(page.locator(f'{side} g.dev[data-device="trig0"]')).to_have_count(0)
+        expect(page.locator("#rig-map-note")).to_contain_text("no geometry calibration accepted")
+        expect(page.locator(f'{top} g.dev[data-device="cam05"]')).to_have_attribute("data-state", "not checked")
 
     # A session: once cam05 has stored an image, its card fills up for good (every attempt of a take fails).
     # Scheduled before the start: injected after the page saw the image, a loaded machine may have shot the
     # last take by then.
     studio.faults.schedule("cam05", "card_full", after=1, count=3)
-    _start_session(page)
+    _start_session(screens["laptop"])
     # While a take is being shot, its cameras that have not delivered yet are busy (blue), not ok or failed.
-    page.wait_for_function("() => document.querySelector('#rig-map-top g.dev.camera[data-state=\"busy\"]')",
-                           timeout=TIMEOUT_MS)
-    page.wait_for_function("() => S.board.tiles.cam05 && S.board.tiles.cam05.last_image", timeout=TIMEOUT_MS)
-    page.wait_for_function("() => S.run && S.run.result !== null", timeout=TIMEOUT_MS)
-    failed = page.locator(f'{top} g.dev[data-device="cam05"]')
-    expect(failed).to_have_attribute("data-state", "failed")
-    expect(page.locator(f'{side} g.dev[data-device="cam05"]')).to_have_attribute("data-state", "failed")
-    assert _fill(page, f'{top} g.dev[data-device="cam05"] .mark') == FAILED_RGB
-    assert _fill(page, f'{top} g.dev[data-device="cam00"] .mark') == OK_RGB
-    expect(page.locator('#camera-tiles .tile[data-device="cam05"]')).to_contain_text("card full")
+    for page in screens.values():
+        page.wait_for_function("() => document.querySelector('#rig-map-top g.dev.camera[data-state=\"busy\"]')",
+                               timeout=TIMEOUT_MS)
+    for page in screens.values():
+        page.wait_for_function("() => S.board.tiles.cam05 && S.board.tiles.cam05.last_image", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => S.run && S.run.result !== null", timeout=TIMEOUT_MS)
+    for page in screens.values():
+        failed = page.locator(f'{top} g.dev[data-device="cam05"]')
+        expect(failed).to_have_attribute("data-state", "failed")
+        expect(page.locator(f'{side} g.dev[data-device="cam05"]')).to_have_attribute("data-state", "failed")
+        assert _fill(page, f'{top} g.dev[data-device="cam05"] .mark') == FAILED_RGB
+        assert _fill(page, f'{top} g.dev[data-device="cam00"] .mark') == OK_RGB
+        expect(page.locator('#camera-tiles .tile[data-device="cam05"]')).to_contain_text("card full")
 
-    # Hover: its last image (the one the board holds), what failed; click: the image viewer gets that image.
-    image: dict[str, Any] = page.evaluate("() => S.board.tiles.cam05.last_image")
-    failed.locator(".mark").hover()
-    peek = page.locator("#rig-map-peek")
-    expect(peek).to_be_visible()
-    expect(peek).to_contain_text("cam05: failed")
-    expect(peek).to_contain_text("card full")
-    expect(peek).to_contain_text(f"take {image['take']}")
-    thumb = peek.locator("img")
-    expect(thumb).to_have_attribute("src", re.compile(re.escape(image["path"].split("/")[-1])))
-    page.wait_for_function("() => { const i = document.querySelector('#rig-map-peek img');"
-                           " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
-    shot(page, f"rigmap-failed-camera-{_screen(page)}")
-    page.evaluate("() => { window.openImageViewer = (args) => { window.viewerOpened = args; }; }")
-    failed.locator(".mark").click()
-    opened = page.evaluate("() => window.viewerOpened")
-    assert opened == {"session": image["session"], "path": image["path"], "camera": "cam05", "take": image["take"]}
+        # Hover: its last image (the one the board holds), what failed; click: the image viewer gets that image.
+        image: dict[str, Any] = page.evaluate("() => S.board.tiles.cam05.last_image")
+        failed.locator(".mark").hover()
+        peek = page.locator("#rig-map-peek")
+        expect(peek).to_be_visible()
+        expect(peek).to_contain_text("cam05: failed")
+        expect(peek).to_contain_text("card full")
+        expect(peek).to_contain_text(f"take {image['take']}")
+        thumb = peek.locator("img")
+        expect(thumb).to_have_attribute("src", re.compile(re.escape(image["path"].split("/")[-1])))
+        page.wait_for_function("() => { const i = document.querySelector('#rig-map-peek img');"
+                               " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
+        shot(page, f"rigmap-failed-camera-{_screen(page)}")
+        page.evaluate("() => { window.openImageViewer = (args) => { window.viewerOpened = args; }; }")
+        failed.locator(".mark").click()
+        opened = page.evaluate("() => window.viewerOpened")
+        assert opened == {"session": image["session"], "path": image["path"], "camera": "cam05",
+                          "take": image["take"]}
 
 
 @pytest.fixture
