@@ -84,12 +84,26 @@ def test_the_lenss_falloff_is_undone_from_the_dngs_own_vignetting_correction() -
     assert float(green.max() / green.min()) < 1.005  # flat again, as a DNG reader must make it
 
 
-def test_the_cached_vignetting_gain_gives_the_same_pixels_as_one_computed_afresh() -> None:
+@pytest.mark.parametrize("map_kind", ["per-channel", "plane"])
+def test_the_cached_vignetting_gain_gives_the_same_pixels_as_one_computed_afresh(
+        map_kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two lenses' corrections alternate, so each frame meets a cached gain map: every pixel must equal LibRaw's
-    16 bits times that DNG's own freshly computed gain, and a map must never serve the other lens's files."""
+    16 bits times that DNG's own freshly computed gain, and a map must never serve the other lens's files. Both
+    maps: the per-channel one (frames up to its size bound) and the plane broadcast over the channels (above)."""
     import rawpy
 
-    from capturerig.develop._opcodes import cached_vignette_gain, read_dng_corrections, vignette_gain
+    import capturerig.develop._linear as linear
+    from capturerig.develop._opcodes import (
+        cached_vignette_gain,
+        cached_vignette_gain_rgb,
+        read_dng_corrections,
+        vignette_gain,
+    )
+
+    if map_kind == "plane":
+        monkeypatch.setattr(linear, "PER_CHANNEL_MAP_MAX_BYTES", 0)
+    cache = cached_vignette_gain_rgb if map_kind == "per-channel" else cached_vignette_gain
+    cache.cache_clear()
 
     sensor, response = SensorModel(), camera_response(SERIAL)
     counts = sensor_counts(np.full((96, 128, 3), 0.3, dtype=np.float32), response, 1.0, sensor, noise_seed=3)
@@ -116,8 +130,8 @@ def test_the_cached_vignetting_gain_gives_the_same_pixels_as_one_computed_afresh
         assert rgb.dtype == np.float32
         assert rgb.flags.writeable  # the caller's own frame, not a shared buffer
         np.testing.assert_array_equal(rgb, expected[label], err_msg=label)
-    assert cached_vignette_gain.cache_info().hits >= 2
-    cached = cached_vignette_gain(96, 128, read_dng_corrections(files["weak"]).vignette, 1 / 65535)
+    assert cache.cache_info().hits >= 2
+    cached = cache(96, 128, read_dng_corrections(files["weak"]).vignette, 1 / 65535)
     with pytest.raises(ValueError, match="read-only"):
         cached *= 2  # shared by every later frame: nobody may change it in place
 

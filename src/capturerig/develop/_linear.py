@@ -14,7 +14,12 @@ import numpy.typing as npt
 import rawpy
 
 from capturerig.develop._identify import unknown_camera_message, white_balance_problem
-from capturerig.develop._opcodes import cached_vignette_gain, read_dng_corrections
+from capturerig.develop._opcodes import (
+    PER_CHANNEL_MAP_MAX_BYTES,
+    cached_vignette_gain,
+    cached_vignette_gain_rgb,
+    read_dng_corrections,
+)
 
 __all__ = ["RAW_SUFFIXES", "DevelopError", "Developed", "check_raw", "develop_linear", "is_raw"]
 
@@ -132,8 +137,12 @@ def develop_linear(source: Path | bytes, half_size: bool = False, name: str | No
     # One pass from LibRaw's 16 bits to float32 0..1 (cast, then multiply in float32), the lens's falloff folded
     # into the scale where the DNG states it (as every DNG reader must undo it).
     rgb = _frame_buffer(rgb16.shape)
-    if corrections.vignette is not None:
-        scale = cached_vignette_gain(rgb16.shape[0], rgb16.shape[1], corrections.vignette, 1.0 / _FULL_SCALE)
+    height, width = rgb16.shape[:2]
+    if corrections.vignette is not None and rgb16.nbytes * 2 <= PER_CHANNEL_MAP_MAX_BYTES:
+        gain = cached_vignette_gain_rgb(height, width, corrections.vignette, 1.0 / _FULL_SCALE)
+        np.multiply(rgb16, gain, out=rgb, dtype=np.float32)  # no broadcast over the channels: half the time
+    elif corrections.vignette is not None:
+        scale = cached_vignette_gain(height, width, corrections.vignette, 1.0 / _FULL_SCALE)
         np.multiply(rgb16, scale[..., None], out=rgb, dtype=np.float32)
     else:
         np.multiply(rgb16, np.float32(1.0 / _FULL_SCALE), out=rgb, dtype=np.float32)
