@@ -93,6 +93,13 @@ def paced_cards(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
     yield from _serving(start_panel(tmp_path, rig=card_rig(tmp_path / "studio", lights_s=0.6)))
 
 
+@pytest.fixture
+def slow_cards(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
+    """``paced_cards`` at 1 s a take: for a test that checks and shoots two screens while the run goes on and must
+    still stop it mid-session."""
+    yield from _serving(start_panel(tmp_path, rig=card_rig(tmp_path / "studio", lights_s=1.0)))
+
+
 def _serving(handle: LivePanel) -> Iterator[LivePanel]:
     try:
         yield handle

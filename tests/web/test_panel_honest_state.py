@@ -7,33 +7,17 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 from playwright.sync_api import Page, expect
 
 from capturerig.engine import Journal
-from capturerig_sim import VirtualStudio
-from tests.web.conftest import SUBJECT, LivePanel, card_rig, shot, start_panel
+from tests.web.conftest import SUBJECT, LivePanel, shot, start_panel
 
 SESSION_TIMEOUT_MS = 120_000
 TAKES = 8
 STALE = re.compile(r"\bstale\b")
 VERIFIED = "() => S.run && Object.values(S.run.status).filter((s) => s.status === 'verified').length"
-
-
-@pytest.fixture
-def slow_cards(tmp_path: Path, studio: VirtualStudio) -> Iterator[LivePanel]:
-    """``paced_cards`` at 1 s a take: both screens are checked and shot while the run goes on, and the server must
-    still stop it mid-session (six takes, six seconds, are left when the pages start looking)."""
-    handle = start_panel(tmp_path, rig=card_rig(tmp_path / "studio", lights_s=1.0))
-    try:
-        yield handle
-    finally:
-        handle.server.stop()
-        assert handle.panel.runs.wait(30.0), "a panel session was still running after the server stopped"
 
 
 def _screen(page: Page) -> str:

@@ -106,7 +106,7 @@ def rig_volume(rig: Any) -> CaptureVolume:
 
 
 class CameraModel(Protocol):
-    """What a region needs of a camera (``capturerig.packaging.CameraGeometry`` has it)."""
+    """What a region needs of a camera (``capturerig.geometry.CameraGeometry`` has it, and calibration's models)."""
 
     @property
     def width(self) -> int: ...
