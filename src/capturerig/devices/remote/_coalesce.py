@@ -1,9 +1,10 @@
 """Requests to one host that pile up while one is in flight go together in the next.
 
-Sixteen cameras of a host are armed (or acknowledged) by sixteen engine threads at the same moment; sent one
-request each they cost sixteen round trips of HTTP work on both ends. A ``Coalescer`` sends the first at once
-(no added delay when a host is quiet) and everything asked for while it is in flight as one batch after it,
-so a burst costs two requests. Each caller still gets its own answer, or its own error.
+Sixteen cameras of a host are connected, set (or their spool lines written) by sixteen threads at about the same
+moment; sent one request each they cost sixteen round trips of HTTP work on both ends. A ``Coalescer`` sends the
+first at once (no added delay when a host is quiet) and everything asked for while it is in flight as one batch
+after it, so a burst costs a few requests. Each caller still gets its own answer, or its own error. (Arming, where
+the engine knows the whole group at once, goes in one request without it: ``RemoteCamera.arm_together``.)
 """
 
 from __future__ import annotations
