@@ -327,12 +327,13 @@ def map_free(matched: Matched, work_dir: Path) -> PoseFreeReport:
     registered camera centre with the packaged one after a least-squares similarity alignment."""
     out = _empty_dir(work_dir / "mapped")
     costs = dict(matched.costs)
-    # The mapper exits 1 when it makes no model at all: that is a finding here, not a harness error.
+    # The mapper exits 1 when it makes no model at all: that is a finding here, not a harness error. One thread: with
+    # two, bundle adjustment's sums and RANSAC's draws vary run to run, and so did a camera's centre (9 to 24 mm).
     costs["mapping"] = _run(matched.colmap, "mapper", [
         "--database_path", str(matched.database), "--image_path", str(matched.images_dir),
         "--output_path", str(out), "--Mapper.ba_refine_focal_length", "0",
         "--Mapper.ba_refine_principal_point", "0", "--Mapper.ba_refine_extra_params", "0",
-        "--Mapper.num_threads", str(THREADS)], work_dir, check=False)
+        "--Mapper.num_threads", "1"], work_dir, check=False)
     packaged = pycolmap.Reconstruction(str(matched.sparse_dir))
     truth = {image.name: np.asarray(image.projection_center()) for image in packaged.images.values()}
     # The turntable axis is the subject frame's z axis: the rig radius is the centres' distance from it.

@@ -307,6 +307,9 @@ def test_a_small_file_comes_on_the_event_socket_ahead_of_its_event_and_is_not_as
     monkeypatch.setattr(Puller, "pull", counted)
     try:
         camera.connect(5)
+        deadline = time.monotonic() + 10  # the link's socket follows live: an event before it would be a replay
+        while served.agent.events.live_subscribers < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         camera.arm(5)
         served.studio.fire(["cam00"])
         files = camera.wait_for_files(10)

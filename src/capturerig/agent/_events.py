@@ -49,6 +49,12 @@ class EventLog:
                 loop.call_soon_threadsafe(queue.put_nowait, Live(event, payloads or {}))
         return event
 
+    @property
+    def live_subscribers(self) -> int:
+        """How many event sockets follow the events live now."""
+        with self._lock:
+            return len(self._subscribers)
+
     def kept(self) -> list[AgentEvent]:
         """Every event of this boot so far."""
         with self._lock:

@@ -32,8 +32,10 @@ __all__ = ["BAD_INPUT", "FAILED", "RigOption", "console", "errors", "fail", "loa
 FAILED = 1
 BAD_INPUT = 2
 
-console = Console(soft_wrap=True)  # paths must stay whole to be copied
-errors = Console(stderr=True, soft_wrap=True)
+# Paths must stay whole to be copied; and no ":name:" emoji codes: a fingerprint's ":CD:" or ":AB:" would print as an
+# emoji (and file names, ids and hex may hold such pairs).
+console = Console(soft_wrap=True, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 RigOption = Annotated[Path | None, typer.Option("--rig", help="rig file (default: the simulated studio)")]
 
