@@ -255,8 +255,10 @@ def match(images_dir: Path, sparse_dir: Path, work_dir: Path, colmap: str | None
         "--database_path", str(database), "--image_path", str(images_dir), "--image_list_path", str(image_list),
         "--SiftExtraction.use_gpu", "0", "--SiftExtraction.num_threads", str(THREADS)], work_dir)
     _require_features(database, model)
+    # Matching on one thread: RANSAC's draws in two-view verification follow each thread's random state, so with
+    # two threads a run's inlier sets (and the pose-free mapper's cameras downstream) varied from run to run.
     matching = ["--database_path", str(database), "--SiftMatching.use_gpu", "0",
-                "--SiftMatching.num_threads", str(THREADS)]
+                "--SiftMatching.num_threads", "1"]
     if pairs is None:
         costs["matching"] = _run(colmap, "exhaustive_matcher", matching, work_dir)
     else:
