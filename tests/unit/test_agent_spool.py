@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from capturerig.agent import Spool, SpoolError
+from capturerig.agent import Spool, SpoolError, _spool
 from capturerig.devices import CameraFile
 
 
@@ -81,3 +82,37 @@ def test_files_sixteen_cameras_store_at_once_share_ledger_writes_and_are_all_off
     again = Spool(tmp_path, reserve_bytes=0)
     assert sorted(s.file_id for s in again.unacknowledged()) == sorted(s.file_id for s in kept[2:])
     assert again.problems == []
+
+
+def test_without_syncfs_each_stored_file_its_folder_and_the_ledger_are_fsynced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another platform (no Linux syncfs): the spool falls back to an fsync of every file it stores."""
+    synced: list[Path] = []
+    real_fsync_file = _spool.fsync_file
+
+    def fsync_file(path: Path) -> None:
+        synced.append(path)
+        real_fsync_file(path)
+
+    monkeypatch.setattr(_spool, "sync_filesystem", lambda fd: False)
+    monkeypatch.setattr(_spool, "fsync_file", fsync_file)
+    spool = Spool(tmp_path, reserve_bytes=0)
+    with ThreadPoolExecutor(4) as pool:
+        kept = list(pool.map(lambda k: spool.store(_file(f"IMG_{k:04d}.JPG"), f"cam{k:02d}", "arm-1", 0), range(4)))
+    spool.close()
+    assert sorted(synced) == sorted(spool.path(s.file_id) for s in kept)
+    assert sorted(s.file_id for s in Spool(tmp_path, reserve_bytes=0).unacknowledged()) == sorted(
+        s.file_id for s in kept)
+
+
+def test_a_failed_flush_of_the_spool_disk_fails_the_store_and_leaves_no_file_to_offer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(fd: int) -> bool:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(_spool, "sync_filesystem", failing)
+    spool = Spool(tmp_path, reserve_bytes=0)
+    with pytest.raises(SpoolError, match=r"ledger.*Input/output error"):
+        spool.store(_file("A.JPG"), "cam00", "arm-1", 0)
+    assert spool.unacknowledged() == []
+    assert list((tmp_path / "files").iterdir()) == []

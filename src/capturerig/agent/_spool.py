@@ -1,8 +1,10 @@
 """The agent's spool: every downloaded file on the agent's own disk until the controller holds it.
 
-A file is written under a temporary name, fsynced and renamed; its SHA-256 is taken from the bytes as they
-are written. Then its folder is fsynced and one line goes into the append-only ledger (``ledger.jsonl``,
-fsynced): ``stored`` (the lines of files stored at once share the fsyncs). The controller pulls it, verifies
+A file is written under a temporary name and renamed; its SHA-256 is taken from the bytes as they are
+written. Then one line goes into the append-only ledger (``ledger.jsonl``): ``stored``, and the file, its name
+and the line are made durable together, before the file is offered: one ``syncfs`` of the spool's disk for all
+the files stored at once (one journal commit, where sixteen cameras' fsyncs queued behind each other's), or,
+where the platform has none, an fsync of each file, of the folder and of the ledger. The controller pulls it, verifies
 the hash and journals it, and acknowledges: a ledger line ``acked``, and only then may the file be deleted,
 here and from the camera's card. After a restart the ledger says what is still to offer; a file the ledger
 calls stored but which is missing or altered on disk is reported, never offered.
@@ -25,12 +27,12 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import cast
 
 from capturerig.devices import CameraFile
 from capturerig.devices.remote import Coalescer, SpooledFile, SpoolSummary
-from capturerig.files import fsync_dir
+from capturerig.files import fsync_dir, fsync_file, sync_filesystem
 
 __all__ = ["Spool", "SpoolError"]
 
@@ -75,8 +77,6 @@ class Spool:
         self._ledger = (folder / LEDGER).open("a", encoding="utf-8")
         self._ledger_lock = threading.Lock()
         self._ledger_lines: Coalescer[dict[str, object], None] = Coalescer(self._append, (SpoolError,))
-        # Ledger lines are written from these threads while the storing thread fsyncs its file.
-        self._ledger_writer = ThreadPoolExecutor(max_workers=32, thread_name_prefix="spool-ledger")
 
     def _replay(self) -> None:
         path = self.folder / LEDGER
@@ -198,36 +198,27 @@ class Spool:
                     chunk = view[start:start + _CHUNK]
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                spooled = SpooledFile(file_id=file_id, camera_id=camera_id, card_name=camera_file.name,
-                                      format=camera_file.format, size=len(view), sha256=digest.hexdigest(),
-                                      exposed_at=camera_file.exposed_at, arm_id=arm_id, exposure=exposure,
-                                      session_id=label[0] if label else None, take_id=label[1] if label else None,
-                                      attempt=label[2] if label else None)
-                partial.rename(final)  # its folder is fsynced with the ledger line that makes it count
-                # The file's own fsync and the ledger's (the folder, then the line) run side by side, and the file
-                # counts (is offered) only once both are done. A crash between the two can leave a line whose file
-                # is short or missing: the next start finds it so (``_check``) and drops it; it was never offered.
-                line = self._write_ledger_soon({"op": "stored", "file": spooled.model_dump()})
-                try:
-                    os.fsync(out.fileno())
-                finally:
-                    wait([line])
-            line.result()  # the ledger's SpoolError, if any
+            spooled = SpooledFile(file_id=file_id, camera_id=camera_id, card_name=camera_file.name,
+                                  format=camera_file.format, size=len(view), sha256=digest.hexdigest(),
+                                  exposed_at=camera_file.exposed_at, arm_id=arm_id, exposure=exposure,
+                                  session_id=label[0] if label else None, take_id=label[1] if label else None,
+                                  attempt=label[2] if label else None)
+            partial.rename(final)
         except OSError as exc:
             partial.unlink(missing_ok=True)
             final.unlink(missing_ok=True)
             raise SpoolError(f"could not spool {camera_id}'s {camera_file.name} as {final}: {exc}") from exc
+        # Durable with its ledger line (see _append). A crash before that can leave a line whose file is short or
+        # missing (the next start drops it: _check) or a file no line names (never offered); neither was offered.
+        try:
+            self._ledger_lines.submit({"op": "stored", "file": spooled.model_dump()})
+        except SpoolError:
+            final.unlink(missing_ok=True)
+            raise
         with self._lock:
             self._files[file_id] = spooled
             self._ordinal[file_id] = self._next_ordinal()
         return spooled
-
-    def _write_ledger_soon(self, entry: dict[str, object]) -> Future[None]:
-        try:
-            return self._ledger_writer.submit(self._ledger_lines.submit, entry)
-        except RuntimeError as exc:  # its writer is shut down: the agent is stopping
-            raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)") from exc
 
     def acknowledge(self, file_ids: Iterable[str]) -> list[SpooledFile]:
         """The controller holds these: ledger them acknowledged, then delete them (or keep them, with
@@ -282,22 +273,29 @@ class Spool:
         return self._disk_free(self.folder) + freeable - size >= self.reserve_bytes
 
     def _append(self, entries: Sequence[dict[str, object]]) -> list[None]:
-        """Write ledger lines durably: the files folder (their renames), then the lines, one fsync each for all
-        the lines asked for while the last write was in flight (sixteen cameras storing at once)."""
+        """Write ledger lines durably, with the files they name: one flush of the spool's disk for all the lines
+        asked for while the last write was in flight (sixteen cameras storing at once)."""
         with self._ledger_lock:
             if self._ledger.closed:
                 raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)")
             try:
-                if any(entry["op"] == "stored" for entry in entries):
-                    fsync_dir(self.folder / FILES)
                 self._ledger.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries))
                 self._ledger.flush()
-                os.fsync(self._ledger.fileno())
+                if not sync_filesystem(self._ledger.fileno()):
+                    self._sync_each(entries)
             except OSError as exc:
                 raise SpoolError(f"could not write the spool's ledger {self.folder / LEDGER}: {exc}") from exc
         return [None] * len(entries)
 
+    def _sync_each(self, entries: Sequence[dict[str, object]]) -> None:
+        """Where there is no syncfs: each stored file, the folder of their names, then the lines."""
+        stored = [cast(dict[str, str], entry["file"])["file_id"] for entry in entries if entry["op"] == "stored"]
+        for file_id in stored:
+            fsync_file(self.path(file_id))
+        if stored:
+            fsync_dir(self.folder / FILES)
+        os.fsync(self._ledger.fileno())
+
     def close(self) -> None:
-        self._ledger_writer.shutdown(wait=True)
         with self._ledger_lock:
             self._ledger.close()

@@ -1,5 +1,5 @@
 """Durable files: fsync a file or a directory, hash a file as it is on disk (the lowest layer, with config)."""
 
-from capturerig.files._durable import CHUNK_BYTES, fsync_dir, fsync_file, sha256_file
+from capturerig.files._durable import CHUNK_BYTES, fsync_dir, fsync_file, sha256_file, sync_filesystem
 
-__all__ = ["CHUNK_BYTES", "fsync_dir", "fsync_file", "sha256_file"]
+__all__ = ["CHUNK_BYTES", "fsync_dir", "fsync_file", "sha256_file", "sync_filesystem"]

@@ -7,11 +7,16 @@ neither borrows them from the other.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
-__all__ = ["CHUNK_BYTES", "fsync_dir", "fsync_file", "sha256_file"]
+__all__ = ["CHUNK_BYTES", "fsync_dir", "fsync_file", "sha256_file", "sync_filesystem"]
 
 # Large enough that hashing a 100 MB RAW file costs ~100 reads, small enough that it never sits in memory.
 CHUNK_BYTES = 1 << 20
@@ -65,3 +70,33 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        return cast(Callable[[int], int], libc.syncfs)
+    except (OSError, AttributeError):  # no C library found, or one without syncfs
+        return None
+
+
+_SYNCFS = _load_syncfs()
+
+
+def sync_filesystem(fd: int) -> bool:
+    """Flush everything written to the filesystem holding ``fd`` (data, names and metadata: Linux ``syncfs``,
+    which reports write-back errors since Linux 5.8) in one journal commit, where an ``fsync`` per file costs
+    one commit each when they do not overlap. It flushes whatever else was written to that filesystem too, so a
+    folder flushed this way is best on a disk no bulk writer shares.
+
+    Returns False, having done nothing, where the platform has no ``syncfs``: the caller fsyncs each file and
+    folder instead. Raises OSError when the flush fails.
+    """
+    if _SYNCFS is None:
+        return False
+    if _SYNCFS(fd) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+    return True
