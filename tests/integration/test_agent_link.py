@@ -24,7 +24,7 @@ import uvicorn
 import capturerig
 from capturerig.agent import Agent, AgentSettings, agent_app
 from capturerig.config import LoadedRig
-from capturerig.devices import CameraFile, DeviceError, DeviceTimeout, GroupArming
+from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, GroupArming, GroupSetup
 from capturerig.devices.remote import AgentLink, Command, RemoteCamera, SpooledFile
 from capturerig.devices.remote._pulls import Puller
 from capturerig_sim import VirtualStudio, get_studio
@@ -148,6 +148,25 @@ def test_a_hosts_cameras_are_armed_in_one_request_and_each_exposure_still_finds_
         served.studio.fire(["cam00", "cam01"])
         for camera in cameras:
             assert [f.format for f in camera.wait_for_files(10)] == ["jpeg"]
+    finally:
+        for camera in cameras:
+            camera.close()
+        link.close()
+
+
+def test_connecting_a_hosts_cameras_together_answers_each_and_names_one_the_host_has_not(served: Served) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=1.0)
+    cameras = [RemoteCamera(served.rig.config.camera(c), link, served.rig.path.parent, software_trigger=False,
+                            max_clock_offset_s=0.005) for c in ("cam00", "cam01", "cam02")]  # h1 serves 00, 01
+    try:
+        assert all(isinstance(c, GroupSetup) for c in cameras)
+        statuses = cameras[0].connect_together(cameras, 5)
+        assert {c: s.serial for c, s in statuses.items() if isinstance(s, CameraStatus)} == {
+            "cam00": served.rig.config.camera("cam00").serial, "cam01": served.rig.config.camera("cam01").serial}
+        assert isinstance(statuses["cam02"], DeviceError)
+        assert "cam02: not a camera of host h1" in str(statuses["cam02"])
+        read = cameras[0].apply_settings_together([(c, {"iso": "400"}) for c in cameras[:2]], 5)
+        assert {c: r["iso"] for c, r in read.items() if isinstance(r, dict)} == {"cam00": "400", "cam01": "400"}
     finally:
         for camera in cameras:
             camera.close()

@@ -6,6 +6,7 @@ the trigger box, lights and turntable stay with the controller, and only cameras
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -197,3 +198,39 @@ def test_preflight_refuses_a_host_whose_clock_is_off(studio_files: Path, tmp_pat
     assert offset is not None, result.error
     assert 30.0 <= float(offset.group(1)) <= 50.0, result.error
     assert "bound 5 ms" in result.error
+
+
+def test_preflight_sets_up_each_hosts_cameras_in_two_requests_and_names_a_swapped_one(
+        studio_files: Path, spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig_path = _multihost(studio_files)
+    text = rig_path.read_text(encoding="utf-8")
+    swapped = "    params: {studio: default}\n    serial: SIM00002"
+    assert swapped in text
+    rig_path.write_text(text.replace(swapped, "    params: {studio: default, serial_reported: SIM99999}\n"
+                                              "    serial: SIM00002"), encoding="utf-8")
+    servers = {name: _serve(rig_path, spool, name) for name in HOSTS}
+    asked: dict[str, list[tuple[int, str, str]]] = {name: [] for name in HOSTS}  # (request task, command, camera)
+    for name, server in servers.items():
+        submit = server.agent.submit
+
+        def counted(command: Command, submit=submit, seen=asked[name]):  # type: ignore[no-untyped-def]
+            seen.append((id(asyncio.current_task()), command.name, command.camera_id))
+            return submit(command)
+
+        monkeypatch.setattr(server.agent, "submit", counted)
+    try:
+        result = _session(studio_files, tmp_path).run()
+    finally:
+        for server in servers.values():
+            server.close()
+    assert result.state == RunState.FAILED
+    assert "cam02: reports serial SIM99999 but the rig says SIM00002" in (result.error or "")
+    rig = capturerig.load_rig(rig_path).config
+    for name, seen in asked.items():
+        cameras = rig.host(name).cameras
+        connects = [(task, camera) for task, command, camera in seen if command == "connect"]
+        settings = [(task, camera) for task, command, camera in seen if command == "apply_settings"]
+        assert sorted(camera for _, camera in connects) == sorted(cameras)
+        assert len({task for task, _ in connects}) == 1, f"{name}: connects in {connects}"
+        assert sorted(camera for _, camera in settings) == sorted(c for c in cameras if c != "cam02")  # not the swapped
+        assert len({task for task, _ in settings}) == 1, f"{name}: settings in {settings}"

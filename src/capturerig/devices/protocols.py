@@ -21,6 +21,7 @@ __all__ = [
     "DeviceTimeout",
     "ExposureLabels",
     "GroupArming",
+    "GroupSetup",
     "HeldFile",
     "HeldFiles",
     "LightOutput",
@@ -248,6 +249,26 @@ class GroupArming(Protocol):
 
 
 @runtime_checkable
+class GroupSetup(Protocol):
+    """A camera that connects and takes its settings more cheaply together with the others of its group: the
+    cameras of one capture host, one request to its agent for all their connects and one for all their settings
+    (preflight's threads reaching the link one camera at a time made a dozen per host)."""
+
+    @property
+    def setup_group(self) -> str:
+        """The group's name: cameras with the same one are set up by one ``connect_together``."""
+
+    def connect_together(self, cameras: Sequence[Camera], timeout_s: float) -> dict[str, CameraStatus | DeviceError]:
+        """Connect ``cameras`` (this one's group, this one among them) as ``Camera.connect`` would each; per
+        camera id its status, or the error that kept it unconnected."""
+
+    def apply_settings_together(self, settings: Sequence[tuple[Camera, Mapping[str, str]]],
+                                timeout_s: float) -> dict[str, dict[str, str] | DeviceError]:
+        """Apply each camera's settings as ``Camera.apply_settings`` would; per camera id what it reads back, or
+        the error."""
+
+
+@runtime_checkable
 class HeldFiles(Protocol):
     """A camera whose host holds files until the controller acknowledges them (``delete_files``)."""
 
@@ -260,7 +281,7 @@ class HeldFiles(Protocol):
 KIND_PROTOCOLS: Mapping[str, type] = {"camera": Camera, "light": LightOutput, "trigger": TriggerBox,
                                       "turntable": Turntable}
 CAPABILITIES: Mapping[str, tuple[type, ...]] = {
-    "camera": (PreparedTrigger, ExposureLabels, GroupArming, HeldFiles),
+    "camera": (PreparedTrigger, ExposureLabels, GroupArming, GroupSetup, HeldFiles),
     "light": (),
     "trigger": (TriggerDelays, SyncReadBack, TriggerOutputs),
     "turntable": (AlarmUnlock,),

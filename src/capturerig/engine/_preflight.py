@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capturerig.config import CameraConfig, PlanConfig, selected_cameras
-from capturerig.devices import CameraStatus, DeviceError
+from capturerig.devices import CameraStatus, DeviceError, GroupSetup
 from capturerig.devices.remote import check_hosts
 from capturerig.engine._events import PreflightResult
 from capturerig.engine._rigdevices import RigDevices
@@ -48,18 +48,74 @@ def _check_camera(devices: RigDevices, config: CameraConfig) -> _CameraCheck:
     camera = devices.cameras[config.id]
     try:
         status: CameraStatus = camera.connect(CONNECT_TIMEOUT_S)
-        if status.serial != config.serial:
-            return _CameraCheck(config.id, f"{config.id}: reports serial {status.serial} but the rig says "
-                                           f"{config.serial} (cameras swapped between ports?)", "serial mismatch")
+        mismatch = _serial_mismatch(config, status)
+        if mismatch is not None:
+            return mismatch
         read_back = camera.apply_settings(config.settings, SETTINGS_TIMEOUT_S)
     except DeviceError as exc:
         return _CameraCheck(config.id, str(exc), "no answer")
+    return _judged(config, status, read_back)
+
+
+def _check_group(devices: RigDevices, configs: list[CameraConfig]) -> list[_CameraCheck]:
+    """The cameras of one group (``GroupSetup``: one capture host) checked as ``_check_camera`` checks each, with
+    one request for all their connects and one for the settings of those whose serial matched."""
+    cameras = [devices.cameras[c.id] for c in configs]
+    first = cameras[0]
+    assert isinstance(first, GroupSetup)
+    statuses = first.connect_together(cameras, CONNECT_TIMEOUT_S)
+    checks: dict[str, _CameraCheck] = {}
+    matched: list[tuple[CameraConfig, CameraStatus]] = []
+    for config in configs:
+        status = statuses[config.id]
+        if isinstance(status, DeviceError):
+            checks[config.id] = _CameraCheck(config.id, str(status), "no answer")
+        else:
+            mismatch = _serial_mismatch(config, status)
+            if mismatch is None:
+                matched.append((config, status))
+            else:
+                checks[config.id] = mismatch
+    read_backs = first.apply_settings_together([(devices.cameras[c.id], c.settings) for c, _ in matched],
+                                               SETTINGS_TIMEOUT_S)
+    for config, status in matched:
+        read_back = read_backs[config.id]
+        checks[config.id] = (_CameraCheck(config.id, str(read_back), "no answer")
+                             if isinstance(read_back, DeviceError) else _judged(config, status, read_back))
+    return [checks[c.id] for c in configs]
+
+
+def _serial_mismatch(config: CameraConfig, status: CameraStatus) -> _CameraCheck | None:
+    if status.serial == config.serial:
+        return None
+    return _CameraCheck(config.id, f"{config.id}: reports serial {status.serial} but the rig says {config.serial} "
+                                   "(cameras swapped between ports?)", "serial mismatch")
+
+
+def _judged(config: CameraConfig, status: CameraStatus, read_back: dict[str, str]) -> _CameraCheck:
     drift = [f"{key} set to {value} but reads back {read_back.get(key)}"
              for key, value in config.settings.items() if read_back.get(key) != value]
     if drift:
         return _CameraCheck(config.id, f"{config.id}: " + "; ".join(drift), "settings not applied")
     battery = "" if status.battery_percent is None else f", battery {status.battery_percent:.0f}%"
     return _CameraCheck(config.id, None, f"{status.model} serial {status.serial}{battery}")
+
+
+def _check_cameras(devices: RigDevices, wanted: list[CameraConfig], pool: ThreadPoolExecutor) -> list[_CameraCheck]:
+    """Every wanted camera checked, in order: a group's (GroupSetup) together, every other on its own thread."""
+    groups: dict[str, list[CameraConfig]] = {}
+    alone: list[CameraConfig] = []
+    for config in wanted:
+        camera = devices.cameras[config.id]
+        if isinstance(camera, GroupSetup):
+            groups.setdefault(camera.setup_group, []).append(config)
+        else:
+            alone.append(config)
+    grouped = [pool.submit(_check_group, devices, configs) for configs in groups.values()]
+    checks = {check.camera_id: check for check in pool.map(lambda c: _check_camera(devices, c), alone)}
+    for future in grouped:
+        checks.update((check.camera_id, check) for check in future.result())
+    return [checks[c.id] for c in wanted]
 
 
 def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate, session_dir: Path,
@@ -116,7 +172,7 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
         publish(result)
     hosts_reported = True
     wanted = [devices.rig.camera(camera_id) for camera_id in selected_cameras(devices.rig, plan)]
-    for check in pool.map(lambda c: _check_camera(devices, c), wanted):
+    for check in _check_cameras(devices, wanted, pool):
         report(check.camera_id, check.problem, check.detail)
     free = shutil.disk_usage(session_dir).free
     # The engine stops a session at its disk reserve, so a plan only fits when it fits above the reserve.

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from capturerig.config import CameraConfig, load_body_profile
 from capturerig.devices.protocols import Camera, CameraFile, CameraStatus, DeviceError, DeviceTimeout, HeldFile
@@ -54,6 +54,10 @@ class RemoteCamera:
         return self._config.id
 
     def connect(self, timeout_s: float) -> CameraStatus:
+        self._check_clock(timeout_s)
+        return self._connected(self.link.command(self.id, "connect", {}, timeout_s))
+
+    def _check_clock(self, timeout_s: float) -> None:
         self.link.open(timeout_s)
         offset = self.link.clock_offset_s
         # Off by more than the bound whatever the wire's delay (the offset is known to half a round trip): a
@@ -62,10 +66,56 @@ class RemoteCamera:
             raise DeviceError(self.id, f"host {self.link.host}'s clock is {offset * 1e3:+.1f} ms off the "
                                        f"controller's (bound {self._max_clock_offset_s * 1e3:g} ms)",
                               "sync the capture hosts' clocks to the controller (chrony)")
-        result = self.link.command(self.id, "connect", {}, timeout_s)
+
+    def _connected(self, result: Mapping[str, Any]) -> CameraStatus:
         self._generation = self.link.generation
         return CameraStatus(serial=str(result["serial"]), model=str(result["model"]),
                             battery_percent=result.get("battery_percent"), free_bytes=result.get("free_bytes"))
+
+    @property
+    def setup_group(self) -> str:
+        """The cameras of one host are connected and set together (``GroupSetup``)."""
+        return self.arm_group
+
+    def connect_together(self, cameras: Sequence[Camera], timeout_s: float) -> dict[str, CameraStatus | DeviceError]:
+        """Connect this host's ``cameras`` in one request to its agent; a camera of another group alone."""
+        results: dict[str, CameraStatus | DeviceError] = {}
+        ours: list[RemoteCamera] = []
+        for camera in cameras:
+            try:
+                if self._same_host(camera):
+                    camera._check_clock(timeout_s)
+                    ours.append(camera)
+                else:
+                    results[camera.id] = camera.connect(timeout_s)
+            except DeviceError as exc:
+                results[camera.id] = exc
+        answers = self.link.commands([(c.id, "connect", {}) for c in ours], timeout_s)
+        for camera, answer in zip(ours, answers, strict=True):
+            results[camera.id] = answer if isinstance(answer, DeviceError) else camera._connected(answer)
+        return results
+
+    def apply_settings_together(self, settings: Sequence[tuple[Camera, Mapping[str, str]]],
+                                timeout_s: float) -> dict[str, dict[str, str] | DeviceError]:
+        """Apply this host's cameras' settings in one request to its agent; a camera of another group alone."""
+        results: dict[str, dict[str, str] | DeviceError] = {}
+        ours: list[tuple[RemoteCamera, Mapping[str, str]]] = []
+        for camera, wanted in settings:
+            try:
+                if self._same_host(camera):
+                    camera._set_up_again(timeout_s)
+                    ours.append((camera, wanted))
+                else:
+                    results[camera.id] = camera.apply_settings(wanted, timeout_s)
+            except DeviceError as exc:
+                results[camera.id] = exc
+        answers = self.link.commands([(c.id, "apply_settings", {"settings": dict(w)}) for c, w in ours], timeout_s)
+        for (camera, wanted), answer in zip(ours, answers, strict=True):
+            results[camera.id] = answer if isinstance(answer, DeviceError) else camera._settings_applied(wanted, answer)
+        return results
+
+    def _same_host(self, camera: Camera) -> TypeGuard[RemoteCamera]:
+        return isinstance(camera, RemoteCamera) and camera.link is self.link
 
     def _set_up_again(self, timeout_s: float) -> None:
         """The agent restarted since this camera was set up: connect it there again, with its settings."""
@@ -79,8 +129,11 @@ class RemoteCamera:
 
     def apply_settings(self, settings: Mapping[str, str], timeout_s: float) -> dict[str, str]:
         self._set_up_again(timeout_s)
-        result = self.link.command(self.id, "apply_settings", {"settings": dict(settings)}, timeout_s)
-        self._settings.update(settings)
+        return self._settings_applied(
+            settings, self.link.command(self.id, "apply_settings", {"settings": dict(settings)}, timeout_s))
+
+    def _settings_applied(self, settings: Mapping[str, str], result: Mapping[str, Any]) -> dict[str, str]:
+        self._settings.update(settings)  # replayed on a restarted agent
         return {str(k): str(v) for k, v in dict(result["settings"]).items()}
 
     def label_exposures(self, session_id: str, takes: Sequence[tuple[str, int]]) -> None:
@@ -103,7 +156,7 @@ class RemoteCamera:
         ours: list[RemoteCamera] = []
         for camera in cameras:
             try:
-                if isinstance(camera, RemoteCamera) and camera.link is self.link:
+                if self._same_host(camera):
                     camera._set_up_again(timeout_s)  # a restarted agent: connected and set again first
                     ours.append(camera)
                 else:
