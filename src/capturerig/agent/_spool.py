@@ -274,17 +274,14 @@ class Spool:
 
     def _append(self, entries: Sequence[dict[str, object]]) -> list[None]:
         """Write ledger lines durably, with the files they name: one flush of the spool's disk for all the lines
-        asked for while the last write was in flight (sixteen cameras storing at once); lines naming no new file
-        (acknowledged, dropped) need only the ledger's own fsync."""
+        asked for while the last write was in flight (sixteen cameras storing at once)."""
         with self._ledger_lock:
             if self._ledger.closed:
                 raise SpoolError(f"the spool {self.folder} is closed (the agent is stopping)")
             try:
                 self._ledger.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries))
                 self._ledger.flush()
-                if not any(entry["op"] == "stored" for entry in entries):  # acks: the lines alone
-                    os.fsync(self._ledger.fileno())
-                elif not sync_filesystem(self._ledger.fileno()):
+                if not sync_filesystem(self._ledger.fileno()):
                     self._sync_each(entries)
             except OSError as exc:
                 raise SpoolError(f"could not write the spool's ledger {self.folder / LEDGER}: {exc}") from exc
