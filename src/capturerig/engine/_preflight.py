@@ -141,8 +141,18 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
             problems.append(problem)
 
     # Capture hosts first (a host refused here names itself, not each of its cameras), asked while the lights,
-    # trigger and table open: their round trips overlap.
+    # trigger and table open: their round trips overlap, and so do the cameras' checks, which follow the hosts'.
     hosts = pool.submit(check_hosts, devices.rig, devices.context.base_dir, capturerig_version(), CONNECT_TIMEOUT_S)
+    wanted = [devices.rig.camera(camera_id) for camera_id in selected_cameras(devices.rig, plan)]
+
+    def check_cameras_after_hosts() -> list[_CameraCheck]:
+        hosts.result()  # (its error is raised where it is reported)
+        return _check_cameras(devices, wanted, pool)
+
+    # Its own thread, not the pool's: it waits for pool tasks, and the pool may be as small as the rig.
+    camera_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capturerig-preflight")
+    cameras = camera_checker.submit(check_cameras_after_hosts)
+    camera_checker.shutdown(wait=False)
     for output_id, output in devices.lights.items():
         try:
             output.open(CONNECT_TIMEOUT_S)
@@ -171,8 +181,7 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
     for result in held:
         publish(result)
     hosts_reported = True
-    wanted = [devices.rig.camera(camera_id) for camera_id in selected_cameras(devices.rig, plan)]
-    for check in _check_cameras(devices, wanted, pool):
+    for check in cameras.result():
         report(check.camera_id, check.problem, check.detail)
     free = shutil.disk_usage(session_dir).free
     # The engine stops a session at its disk reserve, so a plan only fits when it fits above the reserve.
