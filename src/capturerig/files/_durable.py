@@ -11,12 +11,15 @@ import ctypes
 import ctypes.util
 import hashlib
 import os
+import re
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-__all__ = ["CHUNK_BYTES", "fsync_dir", "fsync_file", "sha256_file", "sync_filesystem"]
+__all__ = ["CHUNK_BYTES", "fsync_dir", "fsync_file", "remove_temporaries", "sha256_file", "sync_filesystem",
+           "temporary_path"]
 
 # Large enough that hashing a 100 MB RAW file costs ~100 reads, small enough that it never sits in memory.
 CHUNK_BYTES = 1 << 20
@@ -70,6 +73,27 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.partial$")  # what temporary_path names, and nothing else
+
+
+def temporary_path(target: Path) -> Path:
+    """A hidden name beside ``target`` to write it under before it is renamed into place."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+
+
+def remove_temporaries(root: Path) -> list[Path]:
+    """Delete the temporary files (``temporary_path``) under ``root`` that a killed writer left behind; the paths
+    removed."""
+    removed = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            if _TEMPORARY.match(name):
+                path = Path(directory) / name
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def _load_syncfs() -> Callable[[int], int] | None:

@@ -16,14 +16,14 @@ import hashlib
 import io
 import json
 import os
-import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from capturerig.files import CHUNK_BYTES as _CHUNK
+from capturerig.files import remove_temporaries
+from capturerig.files import temporary_path as _temporary
 
 __all__ = [
     "Digests",
@@ -41,7 +41,6 @@ __all__ = [
 _NO_LINK_ERRNOS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 Progress = Callable[[int], None]
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.partial$")  # what _temporary names, and nothing a bag holds
 
 
 @dataclass(frozen=True)
@@ -82,10 +81,6 @@ def digest_file(path: Path, progress: Progress | None = None) -> Digests:
         return _read_digesting(handle, progress)
 
 
-def _temporary(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
-
-
 def _publish(temporary: Path, target: Path) -> None:
     """Rename ``temporary`` over ``target``. rename(2) does nothing when both names are links to one inode (a
     retried frame linking the same source again), so the temporary name is then removed by hand."""
@@ -93,18 +88,6 @@ def _publish(temporary: Path, target: Path) -> None:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-
-
-def remove_temporaries(root: Path) -> list[Path]:
-    """Delete the temporary files under ``root`` that a killed writer left behind; the paths removed."""
-    removed = []
-    for directory, _, names in os.walk(root):
-        for name in names:
-            if _TEMPORARY.match(name):
-                path = Path(directory) / name
-                path.unlink(missing_ok=True)
-                removed.append(path)
-    return removed
 
 
 def _copy_and_digest(source: Path, target: Path, progress: Progress | None) -> Digests:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capturerig.files import CHUNK_BYTES
-from capturerig.packaging._files import Digests, Progress, _publish, _temporary, json_bytes, write_bytes
+from capturerig.files import CHUNK_BYTES, temporary_path
+from capturerig.packaging._files import Digests, Progress, _publish, json_bytes, write_bytes
 from capturerig.packaging._frames import PackageFrame
 from capturerig.provenance import (
     ALGORITHMIC_MEDIA,
@@ -213,7 +213,7 @@ class FrameSigner:
                 return None
             offset, manifest = placed
             captured, signed256, signed512, size = hashlib.sha256(), hashlib.sha256(), hashlib.sha512(), 0
-            temporary = _temporary(path)
+            temporary = temporary_path(path)
             try:
                 with temporary.open("xb") as writer:  # buffered: a raw write may write only part of a chunk
                     def out(chunk: memoryview | bytes) -> None:

@@ -18,6 +18,7 @@ from distributed import Client, as_completed
 
 from capturerig.config import ConfigError, load_rig
 from capturerig.engine import Journal
+from capturerig.files import remove_temporaries
 from capturerig.processing._cluster import MEMORY_RESOURCE
 from capturerig.processing._tasks import HOST_RESOURCE_PREFIX, DevelopedFile, develop_near
 
@@ -158,4 +159,6 @@ def develop_session(session_dir: Path, out_dir: Path, client: Client, colour_jso
             report.developed[str(raw.path)] = developed
         if progress is not None:
             progress(done, len(files))
+    if out_dir.is_dir():  # a worker killed mid-write left its temporary file; its file was developed again since
+        remove_temporaries(out_dir)
     return report

@@ -15,7 +15,6 @@ import functools
 import hashlib
 import io
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +26,7 @@ from distributed import get_worker
 
 from capturerig.calibration.colour import ColourCalibration, load_colour
 from capturerig.develop import develop_linear, linear_bgr16, linear_rgb16, neutral_srgb8
-from capturerig.files import fsync_file
+from capturerig.files import fsync_file, temporary_path
 
 __all__ = ["HOST_RESOURCE_PREFIX", "DevelopedFile", "develop_file", "develop_near", "worker_hosts"]
 
@@ -56,7 +55,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _write_atomically(target: Path, data: bytes) -> str:
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    partial = temporary_path(target)  # a worker killed mid-write leaves it: develop_session sweeps it
     partial.write_bytes(data)
     fsync_file(partial)
     os.replace(partial, target)
