@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,34 +153,38 @@ def run_preflight(devices: RigDevices, plan: PlanConfig, estimate: PlanEstimate,
     camera_checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capturerig-preflight")
     cameras = camera_checker.submit(check_cameras_after_hosts)
     camera_checker.shutdown(wait=False)
-    for output_id, output in devices.lights.items():
-        try:
-            output.open(CONNECT_TIMEOUT_S)
-            report(output_id, None, "open")
-        except DeviceError as exc:
-            report(output_id, str(exc), "")
-    if devices.trigger is not None:
-        try:
-            devices.trigger.open(CONNECT_TIMEOUT_S)
-            report(devices.trigger.id, None, "open")
-        except DeviceError as exc:
-            report(devices.trigger.id, str(exc), "")
-    if devices.turntable is not None:
-        try:
-            devices.turntable.open(CONNECT_TIMEOUT_S)
-            devices.turntable.home(HOME_TIMEOUT_S)
-            homed_at = time.monotonic()
-            report(devices.turntable.id, None, "homed")
-        except DeviceError as exc:
-            report(devices.turntable.id, str(exc), "")
-    for host in hosts.result():
-        publish(PreflightResult(device_id=host.host, ok=host.problem is None, detail=host.problem or host.detail,
-                                kept_files_dir=host.kept_files_dir))
-        if host.problem:
-            problems.append(host.problem)
-    for result in held:
-        publish(result)
-    hosts_reported = True
+    try:
+        for output_id, output in devices.lights.items():
+            try:
+                output.open(CONNECT_TIMEOUT_S)
+                report(output_id, None, "open")
+            except DeviceError as exc:
+                report(output_id, str(exc), "")
+        if devices.trigger is not None:
+            try:
+                devices.trigger.open(CONNECT_TIMEOUT_S)
+                report(devices.trigger.id, None, "open")
+            except DeviceError as exc:
+                report(devices.trigger.id, str(exc), "")
+        if devices.turntable is not None:
+            try:
+                devices.turntable.open(CONNECT_TIMEOUT_S)
+                devices.turntable.home(HOME_TIMEOUT_S)
+                homed_at = time.monotonic()
+                report(devices.turntable.id, None, "homed")
+            except DeviceError as exc:
+                report(devices.turntable.id, str(exc), "")
+        for host in hosts.result():
+            publish(PreflightResult(device_id=host.host, ok=host.problem is None, detail=host.problem or host.detail,
+                                    kept_files_dir=host.kept_files_dir))
+            if host.problem:
+                problems.append(host.problem)
+        for result in held:
+            publish(result)
+        hosts_reported = True
+    except BaseException:  # a preflight cut short leaves no camera being connected behind it
+        wait([cameras])
+        raise
     for check in cameras.result():
         report(check.camera_id, check.problem, check.detail)
     free = shutil.disk_usage(session_dir).free
