@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -180,6 +181,21 @@ def test_a_wrong_token_is_refused_naming_the_host(served: Served) -> None:
             link.open(2)
     finally:
         link.close()
+
+
+def test_a_malformed_command_is_refused_with_422_naming_the_field_and_nothing_runs(served: Served) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    bad = {"commands": [{"cmd_id": "c1", "camera_id": "cam00", "name": "explode", "timeout_s": 5}]}
+    answer = httpx.post(f"{served.url}/v1/commands/batch", json=bad, headers=headers, timeout=5)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["commands", 0, "name"]
+    not_json = httpx.post(f"{served.url}/v1/commands", content=b"{", headers=headers, timeout=5)
+    assert not_json.status_code == 422
+    assert "json" in not_json.text.lower()
+    no_ids = httpx.post(f"{served.url}/v1/files/ack", json={"file_ids": []}, headers=headers, timeout=5)
+    assert no_ids.status_code == 422
+    assert no_ids.json()["detail"][0]["loc"] == ["file_ids"]
+    assert served.agent.workers["cam00"].view().connected is False  # nothing reached the camera
 
 
 def test_a_dead_agent_fails_the_wait_within_its_dead_time_and_its_restart_is_adopted(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, ValidationError
 
 from capturerig.agent._agent import Agent
 from capturerig.agent._events import Live
@@ -25,7 +28,6 @@ from capturerig.devices.remote import (
     AgentSnapshot,
     Command,
     CommandReplies,
-    CommandReply,
     Commands,
     FileBatch,
     Hello,
@@ -40,6 +42,7 @@ WS_REFUSED = 4401  # close code: no or wrong token
 WS_OLD_BOOT = 4409  # close code: the request named another boot of this agent
 WHOLE_READ_BYTES = 8 << 20  # a file up to this size is served in one read (a JPEG, most RAWs)
 STREAM_CHUNK_BYTES = 1 << 20
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 def _refusal(agent: Agent, token: str | None, authorization: str | None, boot: str | None) -> tuple[int, str] | None:
@@ -62,6 +65,16 @@ def _concatenated(paths: list[Path]) -> Iterator[bytes]:
         with path.open("rb") as source:
             while chunk := source.read(STREAM_CHUNK_BYTES):
                 yield chunk
+
+
+async def _body(request: Request, model: type[_Model]) -> _Model:
+    """The request's JSON body as ``model``, read straight from the bytes (a command's round trip is mostly the
+    framework's work per request: FastAPI's own parsing and response checking cost as much again). Raises
+    HTTPException 422 naming what is wrong, as FastAPI would."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise HTTPException(422, json.loads(exc.json(include_url=False))) from None
 
 
 def agent_app(agent: Agent, token: str | None) -> FastAPI:
@@ -90,13 +103,15 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
         return agent.snapshot()
 
     @api.post("/commands")
-    async def command(command: Command) -> CommandReply:  # run on the camera's own thread, awaited here
-        return await asyncio.wrap_future(agent.submit(command))
+    async def command(request: Request) -> Response:  # run on the camera's own thread, awaited here
+        reply = await asyncio.wrap_future(agent.submit(await _body(request, Command)))
+        return Response(reply.model_dump_json(), media_type="application/json")
 
     @api.post("/commands/batch")
-    async def commands(batch: Commands) -> CommandReplies:
-        answers = [agent.submit(c) for c in batch.commands]
-        return CommandReplies(replies=[await asyncio.wrap_future(a) for a in answers])
+    async def commands(request: Request) -> Response:
+        answers = [agent.submit(c) for c in (await _body(request, Commands)).commands]
+        replies = CommandReplies(replies=[await asyncio.wrap_future(a) for a in answers])
+        return Response(replies.model_dump_json(), media_type="application/json")
 
     @api.get("/files/{file_id}")
     def file(file_id: str, request: Request) -> Response:
@@ -133,8 +148,10 @@ def agent_app(agent: Agent, token: str | None) -> FastAPI:
                                  headers={"Content-Length": str(total)})  # a length, not chunks: reads resume
 
     @api.post("/files/ack")
-    def acknowledge(ack: Ack) -> dict[str, int]:
-        return {"acknowledged": agent.acknowledge(ack.file_ids)}
+    async def acknowledge(request: Request) -> Response:
+        file_ids = (await _body(request, Ack)).file_ids
+        acknowledged = await asyncio.to_thread(agent.acknowledge, file_ids)  # a ledger flush: off the event loop
+        return Response(json.dumps({"acknowledged": acknowledged}), media_type="application/json")
 
     app.include_router(api)
 

@@ -15,6 +15,7 @@ checked against the SHA-256 the agent took while writing it (by the engine as it
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import ssl
 import threading
@@ -31,11 +32,13 @@ from websockets.sync.client import ClientConnection, connect
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 from capturerig.devices.remote._acks import Acknowledger
 from capturerig.devices.remote._coalesce import Coalescer
+from capturerig.devices.remote._http import Connections, Transport
 from capturerig.devices.remote._pulls import Puller
 from capturerig.devices.remote._wire import (
     API,
     BOOT_HEADER,
     PROTOCOL_VERSION,
+    Ack,
     AgentEvent,
     AgentSnapshot,
     Command,
@@ -95,6 +98,7 @@ class AgentLink:
         self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
         self._acks = Acknowledger(host, self._send_acks)
         self._puller = Puller(host, self.url, headers, self._refused)
+        self._requests = Connections(self.url, headers)  # commands and acknowledgements
         self._acks_sent = 0
         self._spooled: tuple[float, tuple[int, int, int], list[SpooledFile]] | None = None
         self._spooled_lock = threading.Lock()
@@ -217,20 +221,20 @@ class AgentLink:
 
     def _post_commands(self, boot: str, commands: list[Command]) -> list[CommandReply]:
         wait_s = max(c.timeout_s for c in commands) + self.dead_after_s
-        body = Commands(commands=commands).model_dump(mode="json")
+        body = Commands(commands=commands).model_dump_json().encode()
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                response = self._http.post(f"{API}/commands/batch", json=body, headers={BOOT_HEADER: boot},
-                                           timeout=wait_s)
-            except httpx.TransportError as exc:
+                status, content = self._requests.exchange("POST", f"{API}/commands/batch", wait_s, body,
+                                                          {BOOT_HEADER: boot})
+            except Transport as exc:
                 if time.monotonic() >= deadline:
                     names = ", ".join(sorted({c.name for c in commands}))
                     raise DeviceTimeout(self.host, f"host {self.host} did not answer {names}: {exc}") from exc
                 time.sleep(RETRY_PAUSE_S)
                 continue
-            self._refused(response, self.host)
-            replies = CommandReplies.model_validate(response.json()).replies
+            self._refused(status, content, self.host)
+            replies = CommandReplies.model_validate_json(content).replies
             if [r.cmd_id for r in replies] != [c.cmd_id for c in commands]:
                 raise DeviceError(self.host, f"host {self.host} answered other commands than it was sent")
             return replies
@@ -249,15 +253,17 @@ class AgentLink:
                 raise DeviceError(camera_id, f"host {self.host}: the agent link is not open")
             return self.hello.boot_id
 
-    def _refused(self, response: httpx.Response, device_id: str) -> None:
-        if response.status_code == 409:  # the agent restarted under us
-            self._fence(f"host {self.host}: the agent restarted ({response.json().get('detail', '')})")
+    def _refused(self, status: int, content: bytes, device_id: str) -> None:
+        """An agent's 4xx/5xx answer said as the link says it. Raises DeviceError."""
+        if status == 409:  # the agent restarted under us
+            self._fence(f"host {self.host}: the agent restarted ({_detail(content)})")
             raise DeviceError(device_id, f"host {self.host}: the agent restarted; this take's state there is gone")
-        if response.status_code == 401:
+        if status == 401:
             raise DeviceError(device_id, f"host {self.host} refused the link's token",
                               "give the controller the token file the agent was started with")
-        if response.status_code >= 400:
-            raise DeviceError(device_id, f"host {self.host} answered {response.status_code}: {response.text[:200]}")
+        if status >= 400:
+            raise DeviceError(device_id, f"host {self.host} answered {status}: "
+                                         f"{content[:200].decode('utf-8', 'replace')}")
 
     def _get(self, path: str, timeout_s: float, headers: dict[str, str] | None = None,
              missing_ok: bool = False) -> Any:
@@ -277,7 +283,7 @@ class AgentLink:
                 time.sleep(RETRY_PAUSE_S)
         if missing_ok and response.status_code == 404:
             return None
-        self._refused(response, self.host)
+        self._refused(response.status_code, response.content, self.host)
         return response.json()
 
     def spool_place(self, timeout_s: float) -> SpoolPlace | None:
@@ -449,10 +455,11 @@ class AgentLink:
         with self._state:
             self._acks_sent += 1
         try:
-            response = self._http.post(f"{API}/files/ack", json={"file_ids": file_ids}, timeout=ACK_TIMEOUT_S)
-        except httpx.TransportError as exc:
+            status, content = self._requests.exchange("POST", f"{API}/files/ack", ACK_TIMEOUT_S,
+                                                      Ack(file_ids=file_ids).model_dump_json().encode())
+        except Transport as exc:
             raise DeviceTimeout(self.host, f"could not acknowledge {len(file_ids)} files: {exc}") from exc
-        self._refused(response, self.host)
+        self._refused(status, content, self.host)
 
     def close(self) -> None:
         with self._state:
@@ -465,4 +472,14 @@ class AgentLink:
         if self._reader is not None:
             self._reader.join(timeout=2.0)
         self._http.close()
+        self._requests.close()
         self._puller.close()
+
+
+def _detail(content: bytes) -> str:
+    """The ``detail`` of an agent's JSON error answer (its text when it is not one)."""
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        return content[:200].decode("utf-8", "replace")
+    return str(answer.get("detail", "")) if isinstance(answer, dict) else str(answer)

@@ -13,16 +13,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 from capturerig.devices.remote._coalesce import Coalescer
+from capturerig.devices.remote._http import Connections, Transport
 from capturerig.devices.remote._wire import API, SpooledFile
 
 __all__ = ["Puller"]
@@ -80,61 +78,13 @@ class _Received:
         return self.buffer
 
 
-class _Connections:
-    """Kept-alive HTTP connections to one agent (the standard library's client: a fraction of the work per read
-    that a fuller client does, which is what several pulls at once in one process need)."""
-
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
-        parsed = urlsplit(url)
-        self._address = (parsed.hostname or "127.0.0.1", parsed.port or 80)
-        self._headers = headers
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    def request(self, method: str, path: str, timeout_s: float, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """Send a request on an idle connection (or a new one); give the connection back once its body is read.
-        Raises OSError or http.client.HTTPException."""
-        with self._lock:
-            connection = self._idle.pop() if self._idle else None
-        if connection is None:
-            connection = http.client.HTTPConnection(*self._address, timeout=timeout_s)
-        connection.timeout = timeout_s
-        if connection.sock is not None:
-            connection.sock.settimeout(timeout_s)
-        all_headers = {**self._headers, **(headers or {})}
-        if body is not None:
-            all_headers["Content-Type"] = "application/json"
-        try:
-            connection.request(method, path, body=body, headers=all_headers)
-            return connection, connection.getresponse()
-        except (OSError, http.client.HTTPException):
-            connection.close()
-            raise
-
-    def give_back(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
-        """``response``'s body has been read: its connection serves the next request, unless it is closing."""
-        response.read()  # nothing is left; this marks the response done, so the connection may send again
-        if response.will_close:
-            connection.close()
-            return
-        with self._lock:
-            self._idle.append(connection)
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
-
 class Puller:
     """The file pulls of one host's link."""
 
     def __init__(self, host: str, url: str, headers: dict[str, str],
-                 refused: Callable[[httpx.Response, str], None]) -> None:
+                 refused: Callable[[int, bytes, str], None]) -> None:
         self._host = host
-        self._connections = _Connections(url, headers)
+        self._connections = Connections(url, headers)
         self._refused = refused
         self._batches: Coalescer[tuple[SpooledFile, float, bool], memoryview | DeviceError] = Coalescer(
             self._pull_batch, (DeviceError,))
@@ -171,7 +121,7 @@ class Puller:
 
     def _refusal(self, response: http.client.HTTPResponse, device_id: str) -> None:
         """A 4xx/5xx answer said as the rest of the link says it. Raises DeviceError."""
-        self._refused(httpx.Response(response.status, content=response.read()), device_id)
+        self._refused(response.status, response.read(), device_id)
 
     def _together(self, files: list[_Received], deadline: float) -> None:
         """One request for every file; a cut or a refusal leaves the rest to ``_by_range``."""
@@ -194,7 +144,7 @@ class Puller:
                 connection.close()
                 raise DeviceError(self._host, f"host {self._host} sent more bytes than its files hold")
             self._connections.give_back(connection, response)
-        except (OSError, http.client.HTTPException):  # what arrived is kept; the rest is fetched by Range
+        except Transport:  # what arrived is kept; the rest is fetched by Range
             return
 
     def _by_range(self, received: _Received, deadline: float) -> None:
@@ -214,7 +164,7 @@ class Puller:
                     self._connections.give_back(connection, response)
                 else:
                     connection.close()
-            except (OSError, http.client.HTTPException) as exc:  # as received: a cut keeps what arrived
+            except Transport as exc:  # as received: a cut keeps what arrived
                 if time.monotonic() >= deadline:
                     raise DeviceTimeout(spooled.camera_id, f"pulling {spooled.card_name} from host {self._host}: "
                                                            f"{received.have} of {spooled.size} bytes: {exc}") from exc
