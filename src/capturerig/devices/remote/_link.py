@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import ssl
 import threading
 import time
 import uuid
@@ -25,7 +24,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
-import httpx
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
@@ -64,9 +62,6 @@ SPOOLED_FRESH_S = 2.0
 ACK_TIMEOUT_S = 10.0
 ACK_FLUSH_S = 5.0  # at close: how long pending acknowledgements may take (the agent offers the rest again)
 _Key = tuple[str, str, int]  # camera id, arm id, exposure
-# The link is plain HTTP on the studio's LAN (a token, no TLS), so the CA bundle httpx loads for every client
-# (20 ms each) is never used: this context has none, and would refuse any https it were ever given.
-_PLAIN_HTTP = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class AgentLink:
@@ -78,7 +73,6 @@ class AgentLink:
         self.dead_after_s = dead_after_s
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._headers = headers
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=10.0, verify=_PLAIN_HTTP)
         self._state = threading.Condition()
         self.generation = 0  # goes up each time a (re)started agent is adopted: its cameras need setting up
         self.hello: Hello | None = None
@@ -98,7 +92,7 @@ class AgentLink:
         self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
         self._acks = Acknowledger(host, self._send_acks)
         self._puller = Puller(host, self.url, headers, self._refused)
-        self._requests = Connections(self.url, headers)  # commands and acknowledgements
+        self._requests = Connections(self.url, headers)  # everything but the event socket and the pulls
         self._acks_sent = 0
         self._spooled: tuple[float, tuple[int, int, int], list[SpooledFile]] | None = None
         self._spooled_lock = threading.Lock()
@@ -272,19 +266,19 @@ class AgentLink:
         deadline = started + timeout_s
         while True:
             try:
-                response = self._http.get(path, headers=headers, timeout=max(0.5, timeout_s))
+                status, content = self._requests.exchange("GET", path, max(0.5, timeout_s), None, headers)
                 break
-            except httpx.TransportError as exc:
+            except Transport as exc:
                 # Refused: nothing listens there. Give an agent that is starting a moment, not the whole timeout.
-                refused = isinstance(exc, httpx.ConnectError) and time.monotonic() - started >= REFUSED_GRACE_S
+                refused = isinstance(exc, ConnectionRefusedError) and time.monotonic() - started >= REFUSED_GRACE_S
                 if refused or time.monotonic() >= deadline:
                     raise DeviceTimeout(self.host, f"agent at {self.url} does not answer: {exc}",
                                         "start `capturerig agent` on that host, check its address") from exc
                 time.sleep(RETRY_PAUSE_S)
-        if missing_ok and response.status_code == 404:
+        if missing_ok and status == 404:
             return None
-        self._refused(response.status_code, response.content, self.host)
-        return response.json()
+        self._refused(status, content, self.host)
+        return json.loads(content)
 
     def spool_place(self, timeout_s: float) -> SpoolPlace | None:
         """Where the agent keeps its spooled files on its host, or None from an agent too old to say."""
@@ -471,7 +465,6 @@ class AgentLink:
             socket.close()
         if self._reader is not None:
             self._reader.join(timeout=2.0)
-        self._http.close()
         self._requests.close()
         self._puller.close()
 
