@@ -6,8 +6,9 @@ and ``RemoteCamera``, as a session does. Figures:
 
 1. Command round trip controller -> agent (``AgentLink.command(camera, "apply_settings", ...)``, the
    camera's own settings again, round robin over every agent from one thread), p50 / p99, at 4 and at 8
-   agents: idle, and from a thread while a 64-camera multihost session runs (only the samples taken between
-   the first TakeStarted and the session's end count). Targets: p99 <= 10 ms idle, <= 25 ms in a session.
+   agents: idle, and from a thread while 64-camera multihost sessions run (two in a full run, pooled, after one
+   untimed session on the same agents; only the samples taken between a session's first TakeStarted and its
+   end count). Targets: p99 <= 10 ms idle, <= 25 ms in a session.
 2. Agent-death detection: a RemoteCamera armed and waiting for its exposure; the agent is SIGKILLed (at a
    random phase of its 1 s heartbeat); the time until the wait raises (target <= 3 s).
 3. File pulls: 25 MB files stored straight into each agent's spool (``Spool.store``, before the agent starts:
@@ -264,34 +265,45 @@ def run_session(rig_path: Path, workdir: Path, index: int, must_finish: bool = T
     return SessionRun(run_s, capture_s, first[0] if first else time.monotonic(), ended, error)
 
 
-def session_rtt(rig_path: Path, workdir: Path, index: int, agents: int) -> SessionRun:
-    links = open_links(rig_path)
-    stop = threading.Event()
-    samples: list[tuple[float, float, bool]] = []
-    # Not one of the session's cameras: a command for one waits behind that camera's own work (arm, download),
-    # which is the camera's time, not the link's. The link's own round trip (HTTP, the agent's app and
-    # Agent.command) is what is measured here, while the session loads both ends.
-    thread = threading.Thread(target=lambda: samples.extend(probe(links, None, 0.01, stop, PROBE_CAMERA)),
-                              daemon=True)
-    thread.start()
-    try:
-        run = run_session(rig_path, workdir, index, must_finish=False)
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-        for link, _ in links:
-            link.close()
-    inside = [s for s in samples if run.started_at <= s[0] <= run.ended_at]
-    what = "a camera id the agent has not (answered by Agent.command before any camera)"
-    if run.error is not None:
-        failure = run.error.split(";")[0]
-        hosts = sorted(set(re.findall(r"from host (\w+)", run.error)))
-        print(f"  !! the session under the probes FAILED: {failure}; ... (hosts {', '.join(hosts)})")
-        what += f"; the session FAILED under the probes ({failure[:80]}..., hosts {', '.join(hosts)})"
+def _probe_into(samples: list[tuple[float, float, bool]], links: list[tuple[AgentLink, str]],
+                stop: threading.Event) -> None:
+    samples.extend(probe(links, None, 0.01, stop, PROBE_CAMERA))
+
+
+def session_rtt(rig_path: Path, workdir: Path, index: int, agents: int, sessions: int) -> None:
+    """Round trips while ``sessions`` sessions run one after the other, pooled: a p99 of one session's ~250
+    probes is its third-worst sample, so one slow moment of a shared machine would decide it."""
+    inside: list[tuple[float, float, bool]] = []
+    failures: list[str] = []
+    for k in range(sessions):
+        links = open_links(rig_path)
+        stop = threading.Event()
+        samples: list[tuple[float, float, bool]] = []
+        # Not one of the session's cameras: a command for one waits behind that camera's own work (arm,
+        # download), which is the camera's time, not the link's. The link's own round trip (HTTP, the agent's app
+        # and Agent.command) is what is measured here, while the session loads both ends.
+        thread = threading.Thread(target=_probe_into, args=(samples, links, stop), daemon=True)
+        thread.start()
+        try:
+            run = run_session(rig_path, workdir, index + k, must_finish=False)
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+            for link, _ in links:
+                link.close()
+        inside += [s for s in samples if run.started_at <= s[0] <= run.ended_at]
+        if run.error is not None:
+            failure = run.error.split(";")[0]
+            hosts = sorted(set(re.findall(r"from host (\w+)", run.error)))
+            print(f"  !! the session under the probes FAILED: {failure}; ... (hosts {', '.join(hosts)})")
+            failures.append(f"{failure[:80]}..., hosts {', '.join(hosts)}")
+    what = (f"{sessions} sessions pooled; a camera id the agent has not (answered by Agent.command before any "
+            "camera)")
+    if failures:
+        what += f"; {len(failures)} sessions FAILED under the probes ({failures[0]})"
     report_rtt(f"{agents} agents, in a session", [s[1] for s in inside], RTT_SESSION_TARGET_MS, 0, what)
-    record(BENCH, f"session under command probes, {agents} agents: failed", float(run.error is not None), "",
-           target=0, note=what if run.error else "every take verified")
-    return run
+    record(BENCH, f"session under command probes, {agents} agents: failed", float(len(failures)), "",
+           target=0, note=what if failures else "every take verified")
 
 
 # -- 2. agent-death detection ----------------------------------------------------------------------------------
@@ -536,7 +548,7 @@ def main() -> None:
                     into.append(run_session(rig_path, folder / "sessions", len(multi) + len(alone)))
                     print(f"  session on {'4 agents' if rig_path is four else 'one host'}: run() "
                           f"{into[-1].run_s:.2f} s, capture {into[-1].capture_s:.2f} s")
-            session_rtt(four, folder / "sessions", 100, 4)
+            session_rtt(four, folder / "sessions", 100, 4, runs)
             agents4.stop()
             for label, attr in (("Session.run()", "run_s"), ("capture", "capture_s")):
                 m = statistics.median(getattr(r, attr) for r in multi)
@@ -554,7 +566,10 @@ def main() -> None:
             agents8.start([e["name"] for e in host_entries(eight)])
             print("64 cameras on 8 agents (127.0.0.11-18)")
             idle_rtt(eight, 8, probes)
-            session_rtt(eight, folder / "sessions", 200, 8)
+            # One session first, untimed, as the 4-agent figure comes after the wall-time runs: an agent's first
+            # session also pays its start-up once (imports, the web app's routes, the simulator's test card).
+            run_session(eight, folder / "sessions", 199)
+            session_rtt(eight, folder / "sessions", 200, 8, runs)
             death_detection(eight, agents8, [f"agent{k + 1}" for k in range(kills)], rng)
             agents8.stop()
 
