@@ -356,3 +356,25 @@ def test_a_small_file_comes_on_the_event_socket_ahead_of_its_event_and_is_not_as
     assert files[0].sha256 == hashlib.sha256(files[0].data).hexdigest() == spooled[0].sha256
     assert asked == [spooled[0].file_id]  # only the second ask went over HTTP
     assert replayed == files[0].data
+
+
+def test_a_file_of_the_largest_pushed_size_comes_on_the_event_socket_without_a_reconnect(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=2.0)
+    data = bytes(range(256)) * 4096  # 1 MiB: the agent's largest push, 32 bytes of id more on the wire
+    spooled = SpooledFile(file_id="f" * 32, camera_id="cam00", card_name="IMG_0001.JPG", format="jpeg",
+                          size=len(data), sha256=hashlib.sha256(data).hexdigest(), exposed_at=time.time(),
+                          arm_id="arm-big", exposure=0)
+    try:
+        link.open(5)
+        deadline = time.monotonic() + 10
+        while served.agent.events.live_subscribers < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        served.agent.events.publish({spooled.file_id: data}, kind="exposure", camera_id="cam00", arm_id="arm-big",
+                                    exposure=0, files=[spooled])
+        event = link.wait_exposure("cam00", "arm-big", 0, 5)
+        pushed = link._take_pushed(event.files[0])  # the bytes that came with it (None: they would be pulled)
+    finally:
+        link.close()
+    assert pushed == data
+    assert "replaying" not in caplog.text

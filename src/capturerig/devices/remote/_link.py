@@ -1,8 +1,9 @@
 """The controller's end of the agent link: commands, the event stream, file pulls and acknowledgements.
 
 One ``AgentLink`` per host, shared by that host's cameras. Commands go over HTTP with a ``cmd_id`` that a
-retry repeats (the agent answers it once). Events come over one WebSocket kept open by a reader thread,
-which reconnects with ``since=`` the last event it holds, so nothing is missed or seen twice. An agent that
+retry repeats (the agent answers it once). Events come over one WebSocket kept open on the process's link loop
+(``_loop``: one thread follows every host), which reconnects with ``since=`` the last event it holds, so
+nothing is missed or seen twice. An agent that
 says nothing (not even its heartbeat) for ``dead_after_s`` is dead: every wait on it fails at once, naming
 the host. An agent that restarted (a new boot id) fences the old connection: the waits for the old boot's
 exposures are answered from its snapshot where its spool still holds them, else they fail saying so.
@@ -14,6 +15,8 @@ checked against the SHA-256 the agent took while writing it (by the engine as it
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import json
 import logging
@@ -24,13 +27,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
-from websockets.sync.client import ClientConnection, connect
 
 from capturerig.devices.protocols import DeviceError, DeviceTimeout
 from capturerig.devices.remote._acks import Acknowledger
 from capturerig.devices.remote._coalesce import Coalescer
 from capturerig.devices.remote._http import Connections, Transport
+from capturerig.devices.remote._loop import link_loop
 from capturerig.devices.remote._pulls import Puller
 from capturerig.devices.remote._wire import (
     API,
@@ -56,6 +60,7 @@ log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 0.1
 HELLO_SAMPLES = 5
 REFUSED_GRACE_S = 2.0
+EVENT_FRAME_MAX_BYTES = 2 << 20  # a pushed file (up to 1 MiB) with its id, with room: never refused as too big
 PUSHED_KEPT_BYTES = 256 << 20  # pushed bytes kept for their waits at most (oldest dropped: pulled instead)
 SILENCE_CHECK_S = 0.1  # how often a waiter checks that its agent is still heard from
 SPOOLED_FRESH_S = 2.0
@@ -87,7 +92,7 @@ class AgentLink:
         self._problem: str | None = None  # why the link cannot serve (dead, restarted ...)
         self._open_failed: tuple[float, DeviceError] | None = None  # when and why the last open failed
         self._closed = False
-        self._reader: threading.Thread | None = None
+        self._follower: concurrent.futures.Future[None] | None = None  # _follow, on the link loop
         self._socket: ClientConnection | None = None
         self._commands: Coalescer[tuple[str, Command], CommandReply] = Coalescer(self._send_commands, (DeviceError,))
         self._acks = Acknowledger(host, self._send_acks)
@@ -135,10 +140,10 @@ class AgentLink:
             self._reconcile(timeout_s)
         socket = self._socket
         if restarted and socket is not None:
-            socket.close()  # the reader reconnects to the new boot
-        if self._reader is None:
-            self._reader = threading.Thread(target=self._follow, name=f"capturerig-link-{self.host}", daemon=True)
-            self._reader.start()
+            self._close_socket(socket)  # the follower reconnects to the new boot
+        with self._state:
+            if self._follower is None:
+                self._follower = asyncio.run_coroutine_threadsafe(self._follow(), link_loop())
         return hello
 
     def _reconcile(self, timeout_s: float) -> None:
@@ -340,17 +345,20 @@ class AgentLink:
         for arrived in self._waiting.values():
             arrived.set()
 
-    def _follow(self) -> None:
-        """The reader thread: keep one event socket open, reconnecting from the last event held."""
+    async def _follow(self) -> None:
+        """On the link loop: keep one event socket open, reconnecting from the last event held."""
         while not self._closed:
             with self._state:
                 boot, since = (self.hello.boot_id if self.hello else ""), self._last_seq
             try:
-                with connect(f"{self.url.replace('http', 'ws', 1)}{API}/events?since={since}",
-                             additional_headers={**self._headers, BOOT_HEADER: boot}, open_timeout=2.0,
-                             close_timeout=0.5, compression=None) as socket:  # small events: deflate is CPU
+                async with connect(f"{self.url.replace('http', 'ws', 1)}{API}/events?since={since}",
+                                   additional_headers={**self._headers, BOOT_HEADER: boot}, open_timeout=2.0,
+                                   close_timeout=0.5, compression=None,  # small events: deflate is CPU
+                                   max_size=EVENT_FRAME_MAX_BYTES) as socket:
                     self._socket = socket
-                    for message in socket:
+                    if self._closed:  # closed while connecting: close() saw no socket to close
+                        break
+                    async for message in socket:
                         if isinstance(message, bytes):  # a small file's bytes, just ahead of its event
                             self._keep_pushed(*read_push_frame(message))
                             continue
@@ -373,7 +381,11 @@ class AgentLink:
             finally:
                 self._socket = None
             if not self._closed:
-                time.sleep(RETRY_PAUSE_S)
+                await asyncio.sleep(RETRY_PAUSE_S)
+
+    def _close_socket(self, socket: ClientConnection) -> None:
+        """Close the event socket from any thread (its follower then reconnects, unless the link is closed)."""
+        asyncio.run_coroutine_threadsafe(socket.close(), link_loop())
 
     def _receive(self, event: AgentEvent) -> bool:
         """Take one event in; False when it shows that one before it never came (the reader then replays)."""
@@ -462,9 +474,12 @@ class AgentLink:
         self._closed = True
         socket = self._socket
         if socket is not None:
-            socket.close()
-        if self._reader is not None:
-            self._reader.join(timeout=2.0)
+            self._close_socket(socket)
+        if self._follower is not None:
+            try:
+                self._follower.result(timeout=2.0)
+            except concurrent.futures.TimeoutError:  # stuck connecting to a host that is away: let it go
+                self._follower.cancel()
         self._requests.close()
         self._puller.close()
 
