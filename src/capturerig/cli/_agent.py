@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -17,6 +18,11 @@ from capturerig.config import ConfigError
 from capturerig.engine import capturerig_version
 
 __all__ = ["agent"]
+
+# The GIL's hand-over interval in an agent process (CPython's default is 5 ms). The link's event loop shares the
+# GIL with every camera's download thread; as a take's files come in together it waited up to one interval per
+# hand-over, most of a command's round trip in a session (measured on 2 cores, 4 and 8 agents: p99 ~20 -> ~16 ms).
+AGENT_SWITCH_INTERVAL_S = 0.001
 
 
 def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -39,6 +45,7 @@ def agent(
         = None,
 ) -> None:
     """Serve the cameras attached to this host (the rig's hosts: entry) until Ctrl-C."""
+    sys.setswitchinterval(AGENT_SWITCH_INTERVAL_S)
     loaded = load_rig_or_studio(rig)
     try:
         entry = loaded.config.host(host)
