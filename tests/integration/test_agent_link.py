@@ -378,3 +378,13 @@ def test_a_file_of_the_largest_pushed_size_comes_on_the_event_socket_without_a_r
         link.close()
     assert pushed == data
     assert "replaying" not in caplog.text
+
+
+def test_more_acknowledgements_than_one_request_holds_all_reach_the_agent(served: Served) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=2.0)
+    try:
+        link.open(5)
+        link.acknowledge([f"{k:032x}" for k in range(12_000)])  # a host away for a long session: the wire takes 10,000
+        assert link.flush_acknowledgements(10)
+    finally:
+        link.close()

@@ -3,10 +3,10 @@
 One ``AgentLink`` per host, shared by that host's cameras. Commands go over HTTP with a ``cmd_id`` that a
 retry repeats (the agent answers it once). Events come over one WebSocket kept open on the process's link loop
 (``_loop``: one thread follows every host), which reconnects with ``since=`` the last event it holds, so
-nothing is missed or seen twice. An agent that
-says nothing (not even its heartbeat) for ``dead_after_s`` is dead: every wait on it fails at once, naming
-the host. An agent that restarted (a new boot id) fences the old connection: the waits for the old boot's
-exposures are answered from its snapshot where its spool still holds them, else they fail saying so.
+nothing is missed or seen twice. An agent that says nothing (not even its heartbeat) for ``dead_after_s`` is
+dead: every wait on it fails at once, naming the host. An agent that restarted (a new boot id) fences the old
+connection: the waits for the old boot's exposures are answered from its snapshot where its spool still holds
+them, else they fail saying so.
 A file of up to 1 MiB comes on the event socket just ahead of its event (nothing to ask for); others, and
 any whose bytes did not come (a replay), are pulled: together while a host's cameras deliver at once, and by
 HTTP Range after a cut, so a pull cut in the middle resumes where it stopped (``_pulls``). Every file is
@@ -65,6 +65,7 @@ PUSHED_KEPT_BYTES = 256 << 20  # pushed bytes kept for their waits at most (olde
 SILENCE_CHECK_S = 0.1  # how often a waiter checks that its agent is still heard from
 SPOOLED_FRESH_S = 2.0
 ACK_TIMEOUT_S = 10.0
+ACK_BATCH_MAX = 5_000  # file ids per acknowledgement request (the wire's Ack takes up to 10,000)
 ACK_FLUSH_S = 5.0  # at close: how long pending acknowledgements may take (the agent offers the rest again)
 _Key = tuple[str, str, int]  # camera id, arm id, exposure
 
@@ -388,7 +389,7 @@ class AgentLink:
         asyncio.run_coroutine_threadsafe(socket.close(), link_loop())
 
     def _receive(self, event: AgentEvent) -> bool:
-        """Take one event in; False when it shows that one before it never came (the reader then replays)."""
+        """Take one event in; False when it shows that one before it never came (the follower then replays)."""
         with self._state:
             if self.hello is None or event.boot_id != self.hello.boot_id:
                 return True
@@ -460,12 +461,15 @@ class AgentLink:
     def _send_acks(self, file_ids: list[str]) -> None:
         with self._state:
             self._acks_sent += 1
-        try:
-            status, content = self._requests.exchange("POST", f"{API}/files/ack", ACK_TIMEOUT_S,
-                                                      Ack(file_ids=file_ids).model_dump_json().encode())
-        except Transport as exc:
-            raise DeviceTimeout(self.host, f"could not acknowledge {len(file_ids)} files: {exc}") from exc
-        self._refused(status, content, self.host)
+        # In parts the wire takes (a host away for a long session may have more pending than one request holds).
+        for start in range(0, len(file_ids), ACK_BATCH_MAX):
+            part = Ack(file_ids=file_ids[start:start + ACK_BATCH_MAX])
+            try:
+                status, content = self._requests.exchange("POST", f"{API}/files/ack", ACK_TIMEOUT_S,
+                                                          part.model_dump_json().encode())
+            except Transport as exc:
+                raise DeviceTimeout(self.host, f"could not acknowledge {len(file_ids) - start} files: {exc}") from exc
+            self._refused(status, content, self.host)
 
     def close(self) -> None:
         with self._state:
