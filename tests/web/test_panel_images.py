@@ -175,7 +175,9 @@ def test_the_demos_whole_contact_sheet_fits_the_screen_and_a_cell_opens_the_imag
         expect(page.locator("#viewer-histogram")).to_have_attribute("data-ready", "true")
         page.keyboard.press("z")
         expect(page.locator("#viewer-stage")).to_have_class("viewer-stage zoomed")
-        assert page.locator("#viewer-image").evaluate("(img) => img.getBoundingClientRect().width") == natural[0]
+        # At 100 % once the next take's image has loaded (Z pressed while it loads keeps the fit until then).
+        page.wait_for_function("(w) => document.querySelector('#viewer-image').getBoundingClientRect().width === w",
+                               arg=natural[0], timeout=5000)
         page.keyboard.press("Escape")
         expect(viewer).to_be_hidden()
         expect(page.locator("#sheet-panel")).to_have_class("sheet-panel fit")
