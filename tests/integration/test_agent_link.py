@@ -26,7 +26,7 @@ import capturerig
 from capturerig.agent import Agent, AgentSettings, agent_app
 from capturerig.config import LoadedRig
 from capturerig.devices import CameraFile, CameraStatus, DeviceError, DeviceTimeout, GroupArming, GroupSetup
-from capturerig.devices.remote import AgentLink, Command, RemoteCamera, SpooledFile
+from capturerig.devices.remote import AgentEvent, AgentLink, Command, RemoteCamera, SpooledFile
 from capturerig.devices.remote._pulls import Puller
 from capturerig_sim import VirtualStudio, get_studio
 from capturerig_sim.faultproxy import FaultProxy
@@ -388,3 +388,21 @@ def test_more_acknowledgements_than_one_request_holds_all_reach_the_agent(served
         assert link.flush_acknowledgements(10)
     finally:
         link.close()
+
+
+def test_an_event_the_controller_cannot_read_fails_the_waits_at_once_naming_the_host(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = AgentLink("h1", served.url, TOKEN, dead_after_s=3.0)
+    try:
+        link.open(5)
+        deadline = time.monotonic() + 10
+        while served.agent.events.live_subscribers < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # What an agent of another release might send: the agent's every event (heartbeats too) from now on.
+        monkeypatch.setattr(AgentEvent, "model_dump_json", lambda self, **_: '{"kind": "exposure", "seq": "x"}')
+        started = time.monotonic()
+        with pytest.raises(DeviceError, match="host h1 sent an event this controller cannot read"):
+            link.wait_exposure("cam00", "arm-x", 0, 10)
+        assert time.monotonic() - started < 2.5  # at the next heartbeat (0.2 s), not after 3 s of silence
+    finally:
+        link.close()  # the follower ended on its own: closing does not raise

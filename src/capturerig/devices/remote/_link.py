@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -367,6 +368,10 @@ class AgentLink:
                             log.warning("host %s: an event went missing on the socket; replaying from %d",
                                         self.host, self._last_seq)
                             break
+            except ValidationError as exc:  # read again after a reconnect it would fail again: the link stops here
+                self._fence(f"host {self.host} sent an event this controller cannot read (another capturerig "
+                            f"release?): {exc.errors(include_url=False)[:1]}")
+                return
             except InvalidStatus as exc:
                 log.warning("host %s refused the event socket: %s", self.host, exc)
             except ConnectionClosed as exc:
